@@ -1,0 +1,166 @@
+"""Schema migrations: an ordered list of SQL scripts keyed by ``PRAGMA user_version``.
+
+``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. To change the schema,
+append one SQL string; never edit a migration that has shipped. All pending migrations
+are applied at start in one ``BEGIN IMMEDIATE`` transaction together with the new
+``user_version``, so a failure leaves the database as it was.
+
+Version 1, the ledger:
+
+* ``requests``: every request is a row. Money is integer micro-dollars, timestamps are
+  integer epoch milliseconds (UTC). ``images_billed`` / ``images_delivered`` are NULL until
+  known (progress checkpoints of a pending row).
+* ``usage_member_day`` / ``usage_member_month`` / ``usage_guild_month``: aggregate counters
+  the quota check reads in O(1). They are maintained by triggers on ``requests`` inside the
+  same statement (hence the same transaction) as the row change, so they cannot drift.
+  A row counts as: pending -> images_requested / reserved_micros; settled -> images
+  delivered / charged_micros (member) / cost_micros (guild); released, refused -> nothing.
+  Day = ``created_at / 86400000``, month = yyyymm of ``created_at``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+_V1_LEDGER: Final = """
+CREATE TABLE requests (
+    id                INTEGER PRIMARY KEY,
+    guild_id          INTEGER NOT NULL,
+    channel_id        INTEGER NOT NULL,
+    user_id           INTEGER NOT NULL,
+    command           TEXT    NOT NULL,
+    model             TEXT    NOT NULL,
+    size              TEXT,
+    prompt            TEXT    NOT NULL,
+    images_requested  INTEGER NOT NULL CHECK (images_requested >= 0),
+    images_billed     INTEGER CHECK (images_billed >= 0),
+    images_delivered  INTEGER CHECK (images_delivered >= 0),
+    unit_price_micros INTEGER NOT NULL CHECK (unit_price_micros >= 0),
+    reserved_micros   INTEGER NOT NULL DEFAULT 0 CHECK (reserved_micros >= 0),
+    cost_micros       INTEGER NOT NULL DEFAULT 0 CHECK (cost_micros >= 0),
+    charged_micros    INTEGER NOT NULL DEFAULT 0 CHECK (charged_micros >= 0),
+    status            TEXT    NOT NULL
+                      CHECK (status IN ('pending', 'settled', 'released', 'refused')),
+    error_code        TEXT,
+    created_at        INTEGER NOT NULL CHECK (created_at >= 0),
+    settled_at        INTEGER
+) STRICT;
+
+CREATE INDEX requests_member_created ON requests (guild_id, user_id, created_at);
+CREATE INDEX requests_guild_created ON requests (guild_id, created_at);
+CREATE INDEX requests_pending ON requests (guild_id, user_id) WHERE status = 'pending';
+
+CREATE TABLE usage_member_day (
+    guild_id INTEGER NOT NULL,
+    user_id  INTEGER NOT NULL,
+    day      INTEGER NOT NULL,
+    images   INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, user_id, day)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE usage_member_month (
+    guild_id INTEGER NOT NULL,
+    user_id  INTEGER NOT NULL,
+    month    INTEGER NOT NULL,
+    micros   INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, user_id, month)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE usage_guild_month (
+    guild_id INTEGER NOT NULL,
+    month    INTEGER NOT NULL,
+    micros   INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, month)
+) STRICT, WITHOUT ROWID;
+
+CREATE TRIGGER requests_keys_immutable
+BEFORE UPDATE OF guild_id, user_id, created_at ON requests
+BEGIN
+    SELECT RAISE(ABORT, 'requests.guild_id, user_id and created_at are immutable');
+END;
+
+CREATE TRIGGER requests_usage_insert
+AFTER INSERT ON requests
+WHEN NEW.status IN ('pending', 'settled')
+BEGIN
+    INSERT INTO usage_member_day (guild_id, user_id, day, images)
+    VALUES (NEW.guild_id, NEW.user_id, NEW.created_at / 86400000,
+            CASE NEW.status WHEN 'pending' THEN NEW.images_requested
+                            ELSE COALESCE(NEW.images_delivered, 0) END)
+    ON CONFLICT DO UPDATE SET images = images + excluded.images;
+
+    INSERT INTO usage_member_month (guild_id, user_id, month, micros)
+    VALUES (NEW.guild_id, NEW.user_id,
+            CAST(strftime('%Y%m', NEW.created_at / 1000, 'unixepoch') AS INTEGER),
+            CASE NEW.status WHEN 'pending' THEN NEW.reserved_micros ELSE NEW.charged_micros END)
+    ON CONFLICT DO UPDATE SET micros = micros + excluded.micros;
+
+    INSERT INTO usage_guild_month (guild_id, month, micros)
+    VALUES (NEW.guild_id,
+            CAST(strftime('%Y%m', NEW.created_at / 1000, 'unixepoch') AS INTEGER),
+            CASE NEW.status WHEN 'pending' THEN NEW.reserved_micros ELSE NEW.cost_micros END)
+    ON CONFLICT DO UPDATE SET micros = micros + excluded.micros;
+END;
+
+CREATE TRIGGER requests_usage_update
+AFTER UPDATE OF status, images_requested, images_delivered, reserved_micros, cost_micros,
+                charged_micros ON requests
+BEGIN
+    INSERT INTO usage_member_day (guild_id, user_id, day, images)
+    VALUES (NEW.guild_id, NEW.user_id, NEW.created_at / 86400000,
+            CASE NEW.status WHEN 'pending' THEN NEW.images_requested
+                            WHEN 'settled' THEN COALESCE(NEW.images_delivered, 0) ELSE 0 END
+          - CASE OLD.status WHEN 'pending' THEN OLD.images_requested
+                            WHEN 'settled' THEN COALESCE(OLD.images_delivered, 0) ELSE 0 END)
+    ON CONFLICT DO UPDATE SET images = images + excluded.images;
+
+    INSERT INTO usage_member_month (guild_id, user_id, month, micros)
+    VALUES (NEW.guild_id, NEW.user_id,
+            CAST(strftime('%Y%m', NEW.created_at / 1000, 'unixepoch') AS INTEGER),
+            CASE NEW.status WHEN 'pending' THEN NEW.reserved_micros
+                            WHEN 'settled' THEN NEW.charged_micros ELSE 0 END
+          - CASE OLD.status WHEN 'pending' THEN OLD.reserved_micros
+                            WHEN 'settled' THEN OLD.charged_micros ELSE 0 END)
+    ON CONFLICT DO UPDATE SET micros = micros + excluded.micros;
+
+    INSERT INTO usage_guild_month (guild_id, month, micros)
+    VALUES (NEW.guild_id,
+            CAST(strftime('%Y%m', NEW.created_at / 1000, 'unixepoch') AS INTEGER),
+            CASE NEW.status WHEN 'pending' THEN NEW.reserved_micros
+                            WHEN 'settled' THEN NEW.cost_micros ELSE 0 END
+          - CASE OLD.status WHEN 'pending' THEN OLD.reserved_micros
+                            WHEN 'settled' THEN OLD.cost_micros ELSE 0 END)
+    ON CONFLICT DO UPDATE SET micros = micros + excluded.micros;
+END;
+
+CREATE TRIGGER requests_no_delete
+BEFORE DELETE ON requests
+BEGIN
+    SELECT RAISE(ABORT, 'ledger rows are never deleted');
+END;
+"""
+
+# Append new schema versions here (one SQL script each); never edit a shipped entry.
+MIGRATIONS: Final[tuple[str, ...]] = (_V1_LEDGER,)
+
+
+def split_statements(script: str) -> list[str]:
+    """Split an SQL script into complete statements (trigger bodies stay whole).
+
+    ``executescript`` would commit the open transaction first, so migrations run statement
+    by statement inside the caller's transaction instead.
+    """
+    statements: list[str] = []
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            statement = buffer.strip()
+            if statement.strip(";").strip():
+                statements.append(statement)
+            buffer = ""
+    leftover = buffer.removesuffix(";").strip()
+    if leftover:
+        raise ValueError(f"incomplete SQL statement in migration: {leftover[:60]!r}")
+    return statements
