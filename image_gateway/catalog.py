@@ -1,0 +1,301 @@
+"""What each model accepts (sizes, references, seed, series, formats) and what it costs.
+
+Every check here runs before any money is spent and raises InvalidOptionError, whose `detail`
+is written for the member who typed the option.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+from image_gateway.money import format_usd, usd_to_micros
+
+__all__ = [
+    "BUILTIN_MODELS",
+    "MAX_PROMPT_CHARS",
+    "MAX_TOTAL_IMAGES",
+    "SEED_MAX",
+    "SEED_MIN",
+    "InvalidOptionError",
+    "ModelSpec",
+    "format_usd",
+    "usd_to_micros",
+]
+
+SEED_MIN = -1
+SEED_MAX = 2_147_483_647
+GUIDANCE_MIN = 1.0
+GUIDANCE_MAX = 10.0
+MAX_ASPECT = 16
+MIN_SERIES = 2
+MAX_TOTAL_IMAGES = 15  # Ark: reference images + output images of a series <= 15
+# Ark recommends about 300 Chinese characters or 600 English words (~3,500 chars). 2,000 code
+# points keeps a Discord option readable, covers every realistic prompt, and stays under what the
+# gateways truncate silently.
+MAX_PROMPT_CHARS = 2000
+
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u180e"
+_EDGES = re.compile(rf"^[\s{_ZERO_WIDTH}]+|[\s{_ZERO_WIDTH}]+$")
+_WXH = re.compile(r"^\s*(\d{1,6})\s*[x×*]\s*(\d{1,6})\s*$", re.IGNORECASE)
+
+
+class InvalidOptionError(ValueError):
+    """A user option the model cannot take; refused before anything is spent."""
+
+    def __init__(self, option: str, detail: str) -> None:
+        super().__init__(f"{option}: {detail}")
+        self.option = option
+        self.detail = detail
+
+
+def or_list(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    if len(items) == 2:
+        return f"{items[0]} or {items[1]}"
+    return f"{', '.join(items[:-1])}, or {items[-1]}"
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    label: str
+    price_micros: int | None
+    min_references: int
+    max_references: int
+    size_tiers: tuple[str, ...]
+    fixed_sizes: tuple[str, ...]
+    min_pixels: int | None
+    max_pixels: int | None
+    min_side: int | None
+    max_side: int | None
+    default_size: str | None
+    largest_size: str
+    supports_seed: bool
+    supports_guidance: bool
+    supports_series: bool
+    output_formats: tuple[str, ...]
+    response_formats: tuple[str, ...]
+    input_formats: tuple[str, ...]
+    max_prompt_chars: int
+    # Beyond the contract (defaulted): GPT-Image has no "watermark" field, so it is not sent.
+    supports_watermark: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.id or not self.response_formats or not self.output_formats:
+            raise ValueError(f"model {self.id!r}: id, response_formats and output_formats are required")
+        if not 0 <= self.min_references <= self.max_references:
+            raise ValueError(f"model {self.id!r}: need 0 <= min_references <= max_references")
+        if (self.min_pixels is None) != (self.max_pixels is None):
+            raise ValueError(f"model {self.id!r}: set both min_pixels and max_pixels, or neither")
+
+    # -- sizes -------------------------------------------------------------------------------
+
+    @property
+    def accepts_wxh(self) -> bool:
+        return self.min_pixels is not None
+
+    def allowed_sizes_text(self) -> str:
+        """Human list of what `size` may be, e.g. "2K, 4K, or WxH between 3,686,400 and ... pixels"."""
+        items = [*self.size_tiers, *self.fixed_sizes]
+        if self.accepts_wxh:
+            example = self.default_size if self._is_wxh(self.default_size) else "2048x2048"
+            if self.min_side is not None and self.max_side is not None:
+                items.append(f"WxH with each side {self.min_side} to {self.max_side} (e.g. {example})")
+            else:
+                items.append(
+                    f"WxH between {self.min_pixels:,} and {self.max_pixels:,} pixels (e.g. {example})"
+                )
+        return or_list(items)
+
+    def normalize_size(self, size: str | None) -> str | None:
+        """Canonical size string ("2k" -> "2K", "2048 × 2048" -> "2048x2048"); None -> default."""
+        if size is None:
+            return self.default_size
+        text = size.strip()
+        for known in (*self.size_tiers, *self.fixed_sizes):
+            if text.casefold() == known.casefold():
+                return known
+        match = _WXH.match(text)
+        if match is None:
+            raise self._size_error(f"{_shown(size)} is not a size")
+        width, height = int(match[1]), int(match[2])
+        canonical = f"{width}x{height}"
+        if canonical in self.fixed_sizes:
+            return canonical
+        problem = self._wxh_problem(width, height)
+        if problem:
+            raise self._size_error(f"{canonical} {problem}")
+        return canonical
+
+    def _wxh_problem(self, width: int, height: int) -> str | None:
+        if self.min_pixels is None or self.max_pixels is None:
+            return "is not accepted"
+        if width <= 0 or height <= 0:
+            return "is empty"
+        if self.min_side is not None and min(width, height) < self.min_side:
+            return f"has a side under {self.min_side}"
+        if self.max_side is not None and max(width, height) > self.max_side:
+            return f"has a side over {self.max_side}"
+        pixels = width * height
+        if pixels < self.min_pixels:
+            return f"has {pixels:,} pixels, under {self.min_pixels:,}"
+        if pixels > self.max_pixels:
+            return f"has {pixels:,} pixels, over {self.max_pixels:,}"
+        if max(width, height) > MAX_ASPECT * min(width, height):
+            return f"is wider than {MAX_ASPECT}:1"
+        return None
+
+    def _size_error(self, reason: str) -> InvalidOptionError:
+        return InvalidOptionError("size", f"{reason}; {self.label} takes {self.allowed_sizes_text()}.")
+
+    @staticmethod
+    def _is_wxh(size: str | None) -> bool:
+        return size is not None and _WXH.match(size) is not None
+
+    # -- other options -----------------------------------------------------------------------
+
+    def validate_seed(self, seed: int | None) -> int | None:
+        if seed is None:
+            return None
+        if not self.supports_seed:
+            raise InvalidOptionError("seed", f"{self.label} does not take a seed.")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_MIN <= seed <= SEED_MAX:
+            raise InvalidOptionError("seed", f"Seed must be a whole number from {SEED_MIN} to {SEED_MAX:,}.")
+        return seed
+
+    def validate_guidance(self, guidance: float | None) -> float | None:
+        if guidance is None:
+            return None
+        if not self.supports_guidance:
+            raise InvalidOptionError("guidance_scale", f"{self.label} does not take a guidance scale.")
+        if isinstance(guidance, bool) or not GUIDANCE_MIN <= float(guidance) <= GUIDANCE_MAX:
+            raise InvalidOptionError(
+                "guidance_scale", f"Guidance scale must be {GUIDANCE_MIN:g} to {GUIDANCE_MAX:g}."
+            )
+        return float(guidance)
+
+    def validate_reference_count(self, count: int) -> int:
+        if self.min_references <= count <= self.max_references:
+            return count
+        if self.max_references == 0:
+            detail = f"{self.label} takes no reference images."
+        elif self.min_references == self.max_references:
+            noun = "image" if self.max_references == 1 else "images"
+            detail = f"{self.label} needs exactly {self.max_references} reference {noun}."
+        else:
+            detail = f"{self.label} takes {self.min_references} to {self.max_references} reference images."
+        raise InvalidOptionError("images", detail)
+
+    def validate_series(self, count: int, references: int = 0) -> int:
+        """A series of `count` images (sequential_image_generation=auto) with `references` inputs."""
+        if not self.supports_series:
+            raise InvalidOptionError(
+                "count", f"{self.label} cannot make a series; pick Seedream 4.0 or newer."
+            )
+        self.validate_reference_count(references)
+        most = MAX_TOTAL_IMAGES - references
+        if isinstance(count, bool) or not MIN_SERIES <= count <= most:
+            extra = f" with {references} reference images" if references else ""
+            raise InvalidOptionError("count", f"A series has {MIN_SERIES} to {most} images{extra}.")
+        return count
+
+    def validate_prompt(self, prompt: str) -> str:
+        """The prompt without surrounding whitespace or zero-width characters; refused if empty or long."""
+        cleaned = _EDGES.sub("", prompt)
+        if not cleaned.strip(_ZERO_WIDTH):
+            raise InvalidOptionError("prompt", "The prompt is empty; describe the image you want.")
+        if len(cleaned) > self.max_prompt_chars:
+            raise InvalidOptionError(
+                "prompt",
+                f"Prompts are limited to {self.max_prompt_chars:,} characters "
+                f"(this one has {len(cleaned):,}).",
+            )
+        return cleaned
+
+    def with_price(self, price_micros: int | None) -> ModelSpec:
+        return replace(self, price_micros=price_micros)
+
+
+# -- the built-in models (facts from shared/SEEDREAM-API.md) -----------------------------------
+
+_SEEDREAM_INPUTS = ("png", "jpeg", "webp", "bmp", "tiff", "gif")
+_BOTH_RESPONSES = ("url", "b64_json")
+
+SEEDREAM_3_T2I = ModelSpec(
+    id="doubao-seedream-3-0-t2i-250415", label="Seedream 3.0", price_micros=None,
+    min_references=0, max_references=0, size_tiers=(), fixed_sizes=(),
+    min_pixels=512 * 512, max_pixels=2048 * 2048, min_side=512, max_side=2048,
+    default_size="1024x1024", largest_size="2048x2048",
+    supports_seed=True, supports_guidance=True, supports_series=False,
+    output_formats=("jpeg",), response_formats=_BOTH_RESPONSES, input_formats=(),
+    max_prompt_chars=MAX_PROMPT_CHARS,
+)  # fmt: skip
+SEEDEDIT_3_I2I = ModelSpec(
+    id="doubao-seededit-3-0-i2i-250628", label="SeedEdit 3.0", price_micros=None,
+    min_references=1, max_references=1, size_tiers=(), fixed_sizes=("adaptive",),
+    min_pixels=None, max_pixels=None, min_side=None, max_side=None,
+    default_size="adaptive", largest_size="adaptive",
+    supports_seed=True, supports_guidance=True, supports_series=False,
+    output_formats=("jpeg",), response_formats=_BOTH_RESPONSES, input_formats=("png", "jpeg"),
+    max_prompt_chars=MAX_PROMPT_CHARS,
+)  # fmt: skip
+SEEDREAM_4_0 = ModelSpec(
+    id="doubao-seedream-4-0-250828", label="Seedream 4.0", price_micros=None,
+    min_references=0, max_references=14, size_tiers=("1K", "2K", "4K"), fixed_sizes=(),
+    min_pixels=921_600, max_pixels=16_777_216, min_side=None, max_side=None,
+    default_size="2048x2048", largest_size="4K",
+    supports_seed=False, supports_guidance=False, supports_series=True,
+    output_formats=("jpeg",), response_formats=_BOTH_RESPONSES, input_formats=_SEEDREAM_INPUTS,
+    max_prompt_chars=MAX_PROMPT_CHARS,
+)  # fmt: skip
+SEEDREAM_4_5 = replace(
+    SEEDREAM_4_0, id="doubao-seedream-4-5-251128", label="Seedream 4.5",
+    size_tiers=("2K", "4K"), min_pixels=3_686_400,
+)  # fmt: skip
+SEEDREAM_5_0 = replace(
+    SEEDREAM_4_0, id="doubao-seedream-5-0-260128", label="Seedream 5.0 Lite",
+    size_tiers=("2K", "3K"), min_pixels=3_686_400, max_pixels=10_404_496, largest_size="3K",
+    output_formats=("jpeg", "png"),
+)  # fmt: skip
+_GPT_IMAGE = ModelSpec(
+    id="gpt-image-1.5", label="GPT Image 1.5", price_micros=None,
+    min_references=0, max_references=0, size_tiers=(),
+    fixed_sizes=("1024x1024", "1024x1536", "1536x1024", "auto"),
+    min_pixels=None, max_pixels=None, min_side=None, max_side=None,
+    default_size="1024x1024", largest_size="1536x1024",
+    supports_seed=False, supports_guidance=False, supports_series=False,
+    output_formats=("png",), response_formats=("b64_json",), input_formats=(),
+    max_prompt_chars=4000, supports_watermark=False,
+)  # fmt: skip
+GPT_IMAGE_1_5 = _GPT_IMAGE
+GPT_IMAGE_2 = replace(_GPT_IMAGE, id="gpt-image-2", label="GPT Image 2")
+
+# Gateway spellings of the same upstream models.
+SEEDREAM_5_0_LITE_ALIAS = replace(SEEDREAM_5_0, id="doubao-seedream-5-0-lite")  # gogogotoken.ai
+SEEDREAM_4_5_ALIAS = replace(SEEDREAM_4_5, id="doubao-seedream-4-5")  # gogogotoken.ai
+
+SEEDREAM_MODELS: tuple[ModelSpec, ...] = (
+    SEEDREAM_3_T2I, SEEDEDIT_3_I2I, SEEDREAM_4_0, SEEDREAM_4_5, SEEDREAM_5_0,
+)  # fmt: skip
+
+BUILTIN_MODELS: Mapping[str, ModelSpec] = MappingProxyType(
+    {
+        spec.id: spec
+        for spec in (
+            *SEEDREAM_MODELS,
+            SEEDREAM_5_0_LITE_ALIAS,
+            SEEDREAM_4_5_ALIAS,
+            GPT_IMAGE_1_5,
+            GPT_IMAGE_2,
+        )
+    }
+)

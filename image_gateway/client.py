@@ -1,0 +1,421 @@
+"""ImageClient: one POST /images/generations per job, with retries, url|b64 results and SSE streaming."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import aiohttp
+
+from image_gateway.catalog import ModelSpec
+from image_gateway.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    GatewayError,
+    InvalidResponseError,
+    make_status_error,
+    scrub,
+)
+from image_gateway.presets import Preset
+from image_gateway.sse import SSEParser
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({408, 409, 429})
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+@dataclass
+class GenerationRequest:
+    model: ModelSpec
+    prompt: str
+    size: str | None = None
+    n: int = 1
+    seed: int | None = None
+    guidance_scale: float | None = None
+    images: list[str] = field(default_factory=list)  # data URIs or URLs
+    max_images: int | None = None  # series: sequential_image_generation=auto
+    response_format: str = "url"
+    output_format: str | None = None
+    watermark: bool = False
+    stream: bool = False
+
+
+@dataclass
+class GeneratedImage:
+    index: int
+    url: str | None
+    b64_json: str | None
+    size: str | None
+
+
+@dataclass
+class FailedImage:
+    index: int
+    code: str
+    message: str
+
+
+@dataclass
+class Completed:
+    billed: int  # usage.generated_images, else the number of GeneratedImage
+
+
+Event = GeneratedImage | FailedImage | Completed
+
+
+def build_body(req: GenerationRequest, preset: Preset) -> dict[str, Any]:
+    """The JSON body for one call: only the fields this model and gateway take."""
+    spec = req.model
+    body: dict[str, Any] = {"model": spec.id, "prompt": req.prompt}
+    if req.size is not None:
+        body["size"] = req.size
+    if req.n > 1 and preset.supports_n:
+        body["n"] = req.n
+    if spec.supports_seed and req.seed is not None:
+        body["seed"] = req.seed
+    if spec.supports_guidance and req.guidance_scale is not None:
+        body["guidance_scale"] = req.guidance_scale
+    if req.images:
+        body["image"] = req.images[0] if len(req.images) == 1 else list(req.images)
+    if spec.supports_series and req.max_images is not None:
+        body["sequential_image_generation"] = "auto"
+        body["sequential_image_generation_options"] = {"max_images": req.max_images}
+    elif spec.supports_series and req.images:
+        body["sequential_image_generation"] = "disabled"  # references without a series: one image
+    wanted = req.response_format
+    body["response_format"] = wanted if wanted in spec.response_formats else spec.response_formats[0]
+    if len(spec.output_formats) > 1 and req.output_format in spec.output_formats:
+        body["output_format"] = req.output_format
+    if spec.supports_watermark:
+        body["watermark"] = req.watermark
+    if req.stream and preset.supports_stream:
+        body["stream"] = True
+    return body
+
+
+def parse_images_json(payload: bytes, *, secrets: tuple[str, ...] = ()) -> list[Event]:
+    """Events from a non-streaming answer: one per data item, then Completed."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        snippet = scrub(payload[:200].decode("utf-8", errors="replace"), secrets)
+        raise InvalidResponseError(f"gateway answered with something that is not JSON: {snippet!r}") from None
+    if not isinstance(body, dict):
+        raise InvalidResponseError("gateway answered JSON that is not an object")
+    data = body.get("data")
+    if not isinstance(data, list):
+        if isinstance(body.get("error"), dict | str):
+            # Some gateways answer 200 with an error body; treat it like the 400 it stands for.
+            raise make_status_error(400, payload.decode("utf-8", errors="replace"), {}, secrets=secrets)
+        raise InvalidResponseError("gateway answer has no 'data' list")
+    events: list[Event] = [_item_event(i, item, secrets) for i, item in enumerate(data)]
+    if not events:
+        raise InvalidResponseError("gateway answered without any image")
+    generated = sum(isinstance(e, GeneratedImage) for e in events)
+    events.append(Completed(billed=_billed(body.get("usage"), generated)))
+    return events
+
+
+def _item_event(index: int, item: object, secrets: tuple[str, ...]) -> GeneratedImage | FailedImage:
+    if not isinstance(item, dict):
+        return FailedImage(index, "InvalidItem", "the gateway sent an item that is not an object")
+    if "error" in item:
+        return _failed(index, item["error"], secrets)
+    url, b64 = item.get("url"), item.get("b64_json")
+    if not (isinstance(url, str) and url) and not (isinstance(b64, str) and b64):
+        return FailedImage(index, "EmptyItem", "the gateway sent an item without url or b64_json")
+    size = item.get("size")
+    return GeneratedImage(
+        index=index,
+        url=url if isinstance(url, str) and url else None,
+        b64_json=b64 if isinstance(b64, str) and b64 else None,
+        size=size if isinstance(size, str) else None,
+    )
+
+
+def _failed(index: int, error: object, secrets: tuple[str, ...]) -> FailedImage:
+    if isinstance(error, dict):
+        code, message = error.get("code"), error.get("message")
+    else:
+        code, message = None, error
+    return FailedImage(index, scrub(code or "UnknownError", secrets)[:100], scrub(message or "", secrets))
+
+
+def _billed(usage: object, generated: int) -> int:
+    if isinstance(usage, dict):
+        count = usage.get("generated_images")
+        if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+            return count
+    return generated
+
+
+class _StreamState:
+    """Turns parsed SSE events into our events; remembers what a truncated stream still proves."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self.secrets = secrets
+        self.generated = 0
+        self.seen = 0
+        self.billed: int | None = None
+        self.done = False
+
+    def handle(self, name: str, data: str) -> GeneratedImage | FailedImage | None:
+        if data.strip() == "[DONE]":
+            self.done = True
+            return None
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            log.warning(
+                "gateway stream: skipped an event that is not JSON: %s", scrub(data[:100], self.secrets)
+            )
+            return None
+        if not isinstance(payload, dict):
+            return None
+        kind = str(payload.get("type") or name)
+        if kind.endswith("completed"):
+            self.billed = _billed(payload.get("usage"), self.generated)
+            return None
+        index = payload.get("image_index")
+        index = index if isinstance(index, int) and not isinstance(index, bool) else self.seen
+        if kind.endswith("partial_failed") or "error" in payload:
+            self.seen += 1
+            return _failed(index, payload.get("error"), self.secrets)
+        if kind.endswith("partial_succeeded"):
+            event = _item_event(index, payload, self.secrets)
+            self.seen += 1
+            self.generated += isinstance(event, GeneratedImage)
+            return event
+        return None  # unknown event types (progress, keep-alive) are ignored
+
+    def completed(self) -> Completed:
+        if self.seen == 0 and self.billed is None:
+            raise InvalidResponseError("gateway stream ended without any image")
+        return Completed(billed=self.generated if self.billed is None else self.billed)
+
+
+class ImageClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        preset: Preset,
+        *,
+        base_url: str | None = None,
+        api_key: str,
+        timeout: float = 600.0,
+        max_retries: int = 3,
+        backoff_cap: float = 8.0,
+        retry_after_cap: float = 60.0,
+        backoff_base: float = 0.5,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        url = (base_url or preset.base_url).rstrip("/")
+        if not url:
+            raise ValueError(f"gateway preset {preset.name!r} needs a base URL")
+        self._session = session
+        self._preset = preset
+        self._base_url = url
+        self._api_key = api_key
+        self._secrets = (api_key,) if api_key else ()
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_retries = max_retries
+        self._backoff_cap = backoff_cap
+        self._retry_after_cap = retry_after_cap
+        self._backoff_base = backoff_base
+        self._sleep = sleep
+
+    @property
+    def preset(self) -> Preset:
+        return self._preset
+
+    # -- public ----------------------------------------------------------------------------------
+
+    async def events(self, req: GenerationRequest) -> AsyncIterator[Event]:
+        """GeneratedImage / FailedImage as they come, then Completed (always last)."""
+        if req.n > 1 and not self._preset.supports_n:
+            async for event in self._fan_out(req):
+                yield event
+            return
+        async for event in self._call(req):
+            yield event
+
+    async def list_models(self) -> list[str]:
+        """Model ids from GET {base}/models (the OpenAI list shape)."""
+        payload = await self._with_retries(self._get_models)
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            raise InvalidResponseError("model list is not JSON") from None
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise InvalidResponseError("model list has no 'data' list")
+        return [item["id"] for item in data if isinstance(item, dict) and isinstance(item.get("id"), str)]
+
+    # -- one call --------------------------------------------------------------------------------
+
+    def _headers(self, *, stream: bool) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._api_key}",
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream, application/json" if stream else "application/json",
+        }
+
+    async def _call(self, req: GenerationRequest) -> AsyncIterator[Event]:
+        body = build_body(req, self._preset)
+        url = f"{self._base_url}/images/generations"
+        attempt = 0
+        while True:
+            yielded = False
+            try:
+                async with self._session.post(
+                    url, json=body, headers=self._headers(stream="stream" in body), timeout=self._timeout
+                ) as resp:
+                    await self._raise_for_status(resp)
+                    if resp.content_type == "text/event-stream":
+                        async for event in self._read_stream(resp):
+                            yielded = True
+                            yield event
+                    else:
+                        for event in parse_images_json(await resp.read(), secrets=self._secrets):
+                            yielded = True
+                            yield event
+                    return
+            except GatewayError as exc:
+                error: GatewayError = exc
+            except TimeoutError:
+                error = APITimeoutError(f"the gateway did not answer within {self._timeout.total:g} s")
+            except aiohttp.ClientError as exc:
+                error = APIConnectionError(scrub(f"connection to the gateway failed: {exc!r}", self._secrets))
+            if yielded or not self._retryable(error) or attempt >= self._max_retries:
+                raise error
+            await self._backoff(attempt, error)
+            attempt += 1
+
+    async def _raise_for_status(self, resp: aiohttp.ClientResponse) -> None:
+        if resp.status < 400:
+            return
+        raw = await resp.content.read(_ERROR_BODY_LIMIT)
+        raise make_status_error(
+            resp.status, raw.decode("utf-8", errors="replace"), resp.headers, secrets=self._secrets
+        )
+
+    async def _read_stream(self, resp: aiohttp.ClientResponse) -> AsyncIterator[Event]:
+        parser = SSEParser()
+        state = _StreamState(self._secrets)
+        async for chunk in resp.content.iter_any():
+            for sse in parser.feed(chunk):
+                event = state.handle(sse.event, sse.data)
+                if event is not None:
+                    yield event
+            if state.done:
+                break
+        else:
+            for sse in parser.close():
+                event = state.handle(sse.event, sse.data)
+                if event is not None:
+                    yield event
+        yield state.completed()
+
+    async def _get_models(self) -> bytes:
+        async with self._session.get(
+            f"{self._base_url}/models", headers=self._headers(stream=False), timeout=self._timeout
+        ) as resp:
+            await self._raise_for_status(resp)
+            return await resp.read()
+
+    # -- retries ---------------------------------------------------------------------------------
+
+    async def _with_retries(self, call: Callable[[], Awaitable[bytes]]) -> bytes:
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except GatewayError as exc:
+                error: GatewayError = exc
+            except TimeoutError:
+                error = APITimeoutError(f"the gateway did not answer within {self._timeout.total:g} s")
+            except aiohttp.ClientError as exc:
+                error = APIConnectionError(scrub(f"connection to the gateway failed: {exc!r}", self._secrets))
+            if not self._retryable(error) or attempt >= self._max_retries:
+                raise error
+            await self._backoff(attempt, error)
+            attempt += 1
+
+    @staticmethod
+    def _retryable(error: GatewayError) -> bool:
+        if isinstance(error, APIStatusError):
+            return error.status in RETRY_STATUSES or error.status >= 500
+        return isinstance(error, APIConnectionError)
+
+    async def _backoff(self, attempt: int, error: GatewayError) -> None:
+        delay = min(self._backoff_base * 2**attempt, self._backoff_cap) * (1 - 0.25 * random.random())
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            delay = min(retry_after, self._retry_after_cap)
+        log.warning(
+            "gateway %s: %s; retry %d/%d in %.2f s",
+            self._preset.name,
+            scrub(error, self._secrets),
+            attempt + 1,
+            self._max_retries,
+            delay,
+        )
+        await self._sleep(delay)
+
+    # -- n single calls on a gateway without "n" -----------------------------------------------
+
+    async def _fan_out(self, req: GenerationRequest) -> AsyncIterator[Event]:
+        single = replace(req, n=1)
+        queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
+
+        async def run() -> None:
+            try:
+                async for event in self._call(single):
+                    await queue.put(("event", event))
+            except Exception as exc:  # handed to the consumer below, never lost
+                await queue.put(("error", exc))
+            finally:
+                await queue.put(("end", None))
+
+        tasks = [asyncio.create_task(run()) for _ in range(req.n)]
+        errors: list[GatewayError] = []
+        billed = next_index = 0
+        running = len(tasks)
+        try:
+            while running:
+                kind, item = await queue.get()
+                if kind == "end":
+                    running -= 1
+                elif kind == "error":
+                    if not isinstance(item, GatewayError):
+                        raise item  # type: ignore[misc]  # a bug, not a gateway failure
+                    errors.append(item)
+                elif isinstance(item, Completed):
+                    billed += item.billed
+                elif isinstance(item, GeneratedImage | FailedImage):
+                    yield replace(item, index=next_index)
+                    next_index += 1
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if len(errors) == len(tasks) and next_index == 0:
+            raise errors[0]
+        for error in errors:
+            log.warning("gateway %s: one of %d parallel calls failed: %s", self._preset.name, req.n, error)
+            yield FailedImage(next_index, _error_code(error), scrub(error, self._secrets))
+            next_index += 1
+        yield Completed(billed=billed)
+
+
+def _error_code(error: GatewayError) -> str:
+    if isinstance(error, APIStatusError) and error.code:
+        return error.code
+    return type(error).__name__

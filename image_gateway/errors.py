@@ -1,0 +1,216 @@
+"""Typed gateway errors (the openai-python shape) and the one factory that builds them.
+
+Every message that leaves this package passes through `scrub`: trimmed, no API keys or bearer
+tokens, and no query strings on URLs (signed image URLs are credentials too).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
+
+MAX_MESSAGE_CHARS = 300
+_HTML_SNIPPET_CHARS = 120
+
+CONTENT_FILTER_CODES = frozenset(
+    {
+        "InputTextSensitiveContentDetected",
+        "InputImageSensitiveContentDetected",
+        "OutputImageSensitiveContentDetected",
+        "OutputTextSensitiveContentDetected",
+        "content_policy_violation",
+        "moderation_blocked",
+    }
+)
+_CONTENT_FILTER_WORDS = re.compile(r"sensitive|content[ _-]?(?:filter|policy)|moderation", re.IGNORECASE)
+
+_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[^\s\"',;]+", re.IGNORECASE)
+_API_KEY = re.compile(r"\b(?:sk|pk|rk|ak)-[A-Za-z0-9_\-]{8,}")
+_KEY_PARAM = re.compile(
+    r"\b(api[_-]?key|access[_-]?token|token|secret|password|signature)(\"?\s*[=:]\s*\"?)[^\s\"'&,;]+",
+    re.IGNORECASE,
+)
+_URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]+)[?#][^\s\"'<>]*", re.IGNORECASE)
+_TAGS = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+_REDACTED = "[redacted]"
+
+
+def scrub(text: object, secrets: Iterable[str] = ()) -> str:
+    """Presentable, loggable text: secrets and signed-URL queries removed, whitespace folded, <= 300 chars."""
+    out = str(text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            out = out.replace(secret, _REDACTED)
+    out = _BEARER.sub(lambda m: f"{m[1]} {_REDACTED}", out)
+    out = _API_KEY.sub(_REDACTED, out)
+    out = _KEY_PARAM.sub(lambda m: f"{m[1]}{m[2]}{_REDACTED}", out)
+    out = _URL_QUERY.sub(r"\1", out)
+    out = _SPACE.sub(" ", out).strip()
+    if len(out) > MAX_MESSAGE_CHARS:
+        out = out[: MAX_MESSAGE_CHARS - 1].rstrip() + "…"
+    return out
+
+
+def is_content_filter(code: str | None, message: str | None = None) -> bool:
+    """True when a code or message says the content filter refused the prompt, an input or an output."""
+    if code and code in CONTENT_FILTER_CODES:
+        return True
+    return bool(message and _CONTENT_FILTER_WORDS.search(message))
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP-date; None if absent."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    millis = lowered.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(float(millis) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+class GatewayError(Exception):
+    """Anything that went wrong talking to the image gateway."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class APIConnectionError(GatewayError):
+    """No (complete) answer: refused, reset, DNS, TLS, body cut short."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The gateway did not answer within the client's timeout."""
+
+
+class InvalidResponseError(GatewayError):
+    """A 2xx answer that is not a usable images response (non-JSON, truncated, no images)."""
+
+
+class APIStatusError(GatewayError):
+    """The gateway answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None = None,
+        param: str | None = None,
+        error_type: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.param = param
+        self.error_type = error_type
+        self.retry_after = retry_after
+
+    @property
+    def is_content_filter(self) -> bool:
+        return is_content_filter(self.code, self.message)
+
+    def __str__(self) -> str:
+        code = f" {self.code}" if self.code else ""
+        return f"HTTP {self.status}{code}: {self.message}"
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was refused (parameters, or the content filter)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the bot's API key is wrong or missing."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: no access to the model, or the account balance is exhausted."""
+
+
+class NotFoundError(APIStatusError):
+    """404: unknown model or endpoint."""
+
+
+class RateLimitError(APIStatusError):
+    """429: rate limit or quota; retried with backoff."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the gateway or the upstream failed; retried."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def _error_fields(body_text: str) -> tuple[str | None, str | None, str | None, str | None]:
+    """(code, message, param, type) from an OpenAI/Ark error body, or Nones when it is not JSON."""
+    try:
+        body = json.loads(body_text)
+    except ValueError:
+        return None, None, None, None
+    if not isinstance(body, dict):
+        return None, None, None, None
+    inner = body.get("error")
+    if isinstance(inner, str):
+        return None, inner, None, None
+    source = inner if isinstance(inner, dict) else body
+    return (
+        _text(source.get("code")),
+        _text(source.get("message")),
+        _text(source.get("param")),
+        _text(source.get("type")),
+    )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _non_json_text(body_text: str) -> str:
+    text = _TAGS.sub(" ", body_text) if "<" in body_text else body_text
+    text = _SPACE.sub(" ", text).strip()
+    return text[:_HTML_SNIPPET_CHARS]
+
+
+def make_status_error(
+    status: int, body_text: str, headers: Mapping[str, str], *, secrets: Iterable[str] = ()
+) -> APIStatusError:
+    """The one factory: an APIStatusError subclass for `status`, with code/message from the body."""
+    code, message, param, error_type = _error_fields(body_text)
+    if message is None:
+        message = _non_json_text(body_text)
+    message = scrub(message, secrets) or f"HTTP {status} with no error message"
+    cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
+    return cls(
+        message,
+        status=status,
+        code=scrub(code, secrets)[:100] if code else None,
+        param=scrub(param, secrets)[:100] if param else None,
+        error_type=scrub(error_type, secrets)[:100] if error_type else None,
+        retry_after=parse_retry_after(headers),
+    )
