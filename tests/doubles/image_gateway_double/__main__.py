@@ -40,6 +40,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="override whether the flavour streams",
     )
+    parser.add_argument(
+        "--models-endpoint",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="override whether GET {base}/models answers",
+    )
     parser.add_argument("--forbidden", action="append", help="prompt word refused (repeatable)")
     parser.add_argument("--series-count", type=int, help="images a series makes (default max_images)")
     parser.add_argument("--max-concurrent", type=int, help="answer 429 above this many requests in flight")
@@ -67,6 +73,7 @@ async def serve(args: argparse.Namespace) -> None:
         image_size=args.image_size,
         image_format=args.format,
         stream=args.stream,
+        models_endpoint=args.models_endpoint,
         forbidden_words=args.forbidden or ("forbidden",),
         series_count=args.series_count,
         max_concurrent=args.max_concurrent,

@@ -135,7 +135,7 @@ class Flavour:
     models: dict[str, ModelRule] = field(default_factory=dict)
     supports_n: bool = False
     supports_stream: bool = False
-    has_models_endpoint: bool = True
+    has_models_endpoint: bool = False
     minimal_response: bool = False  # 302.ai answers only url + usage.generated_images
     owned_by: str = "volcengine"
 
@@ -157,6 +157,8 @@ def _gogogotoken_ai_models() -> dict[str, ModelRule]:
     }
 
 
+# Defaults match image_gateway/presets.py: n where the page documents it (gogogotoken, xmsmartlink),
+# streaming where the page passes Ark's series parameters through (aiearth, xmsmartlink).
 FLAVOURS: dict[str, Flavour] = {
     "gogogotoken-ai": Flavour(
         "gogogotoken-ai",
@@ -177,20 +179,21 @@ FLAVOURS: dict[str, Flavour] = {
         "/v1",
         _pick(SEEDREAM_30_T2I, SEEDEDIT_30, SEEDREAM_40, SEEDREAM_45, SEEDREAM_50),
         supports_stream=True,
+        has_models_endpoint=True,  # the only page that documents GET /models
         owned_by="aioagi",
     ),
     "302ai": Flavour(
         "302ai",
         "/doubao",
         _pick(SEEDREAM_30_T2I, SEEDEDIT_30, SEEDREAM_40, SEEDREAM_45, SEEDREAM_50),
-        has_models_endpoint=False,
         minimal_response=True,
         owned_by="302ai",
     ),
     "xmsmartlink": Flavour(
         "xmsmartlink",
         "/v1",
-        _pick(SEEDREAM_40, SEEDREAM_45, SEEDREAM_50, GPT_IMAGE_15, GPT_IMAGE_2),
+        _pick(SEEDREAM_50, GPT_IMAGE_15, GPT_IMAGE_2),
+        supports_n=True,
         supports_stream=True,
         owned_by="xmsmartlink",
     ),

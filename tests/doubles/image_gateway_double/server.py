@@ -59,14 +59,14 @@ class ImageGatewayDouble:
         image_size: tuple[int, int] | None = None,
         image_format: str | None = None,
         stream: bool | None = None,
+        models_endpoint: bool | None = None,
         forbidden_words: Iterable[str] = ("forbidden",),
         series_count: int | None = None,
         series_failures: Iterable[int] = (),
         fetch_references: bool = True,
         max_concurrent: int | None = None,
     ) -> None:
-        base = FLAVOURS[flavour]
-        self.flavour: Flavour = base if stream is None else _with_stream(base, stream)
+        self.flavour: Flavour = _configured(FLAVOURS[flavour], stream, models_endpoint)
         self._api_key = api_key
         self.latency = latency
         self.per_image_latency = per_image_latency
@@ -343,8 +343,12 @@ class ImageGatewayDouble:
             return None
 
 
-def _with_stream(flavour: Flavour, stream: bool) -> Flavour:
-    return replace(flavour, supports_stream=stream)
+def _configured(flavour: Flavour, stream: bool | None, models_endpoint: bool | None) -> Flavour:
+    if stream is not None:
+        flavour = replace(flavour, supports_stream=stream)
+    if models_endpoint is not None:
+        flavour = replace(flavour, has_models_endpoint=models_endpoint)
+    return flavour
 
 
 def _retry_after_text(seconds: float) -> str:

@@ -230,11 +230,8 @@ def _fixed_size(size: str, refs: list[Reference]) -> tuple[int, int]:
 
 def _check_wxh(dims: tuple[int, int], rule: ModelRule, text: str) -> tuple[int, int]:
     width, height = dims
-    if (
-        (rule.min_side
-        and min(width, height) < rule.min_side)
-        or (rule.max_side
-        and max(width, height) > rule.max_side)
+    if (rule.min_side and min(width, height) < rule.min_side) or (
+        rule.max_side and max(width, height) > rule.max_side
     ):
         raise invalid("size", f"{text} is out of range; {_allowed(rule)}")
     if width == 0 or height == 0 or not 1 / 16 <= width / height <= 16:
