@@ -1,0 +1,403 @@
+"""ImageClient against an in-process gateway on loopback: results, retries, streaming, fan-out."""
+
+import json
+import logging
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
+from image_gateway.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    InternalServerError,
+    InvalidResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+)
+from image_gateway.presets import get_preset
+from tests.unit.image_gateway.fakes import (
+    API_KEY,
+    collect,
+    error_reply,
+    hang_reply,
+    json_reply,
+    sse_reply,
+    text_reply,
+    truncated_json_reply,
+)
+
+
+def ok(*items, usage=None):
+    body = {"model": "echo-differs", "created": 1, "data": list(items)}
+    if usage is not None:
+        body["usage"] = {"generated_images": usage, "output_tokens": 16384}
+    return json_reply(body)
+
+
+URL_ITEM = {"url": "https://img.example/0.jpeg?X-Signature=abc", "size": "2048x2048"}
+
+
+def request(client: ImageClient, **kwargs) -> GenerationRequest:
+    return GenerationRequest(
+        model=client.preset.models[client.preset.default_model], prompt="a cat", **kwargs
+    )
+
+
+# -- plain JSON answers -------------------------------------------------------------------------
+
+
+async def test_url_result(gateway, make_client):
+    gateway.queue(ok(URL_ITEM, usage=1))
+    client = make_client()
+    assert await collect(client, request(client)) == [
+        GeneratedImage(0, "https://img.example/0.jpeg?X-Signature=abc", None, "2048x2048"),
+        Completed(1),
+    ]
+
+
+async def test_b64_result(gateway, make_client):
+    gateway.queue(ok({"b64_json": "aGVsbG8="}, {"b64_json": "d29ybGQ="}))
+    client = make_client()
+    events = await collect(client, request(client, response_format="b64_json"))
+    assert events == [
+        GeneratedImage(0, None, "aGVsbG8=", None),
+        GeneratedImage(1, None, "d29ybGQ=", None),
+        Completed(2),  # no usage: count of images
+    ]
+
+
+async def test_series_with_failed_items_bills_usage(gateway, make_client):
+    gateway.queue(
+        ok(
+            URL_ITEM,
+            {"error": {"code": "OutputImageSensitiveContentDetected", "message": "refused"}},
+            {"url": "https://img.example/2.jpeg"},
+            usage=2,
+        )
+    )
+    client = make_client()
+    events = await collect(client, request(client, max_images=3))
+    assert events[1] == FailedImage(1, "OutputImageSensitiveContentDetected", "refused")
+    assert [type(e) for e in events] == [GeneratedImage, FailedImage, GeneratedImage, Completed]
+    assert events[-1] == Completed(2)
+
+
+async def test_only_failed_items_is_valid_and_bills_nothing(gateway, make_client):
+    gateway.queue(ok({"error": {"code": "OutputImageSensitiveContentDetected", "message": "no"}}, usage=0))
+    client = make_client()
+    events = await collect(client, request(client))
+    assert events == [FailedImage(0, "OutputImageSensitiveContentDetected", "no"), Completed(0)]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        text_reply("<html>hello</html>"),
+        text_reply('{"data": [', content_type="application/json"),
+        json_reply({"data": []}),
+        json_reply({"created": 1}),
+        json_reply([1, 2]),
+    ],
+)
+async def test_unusable_answers_are_invalid_responses_not_retried(gateway, make_client, reply):
+    gateway.queue(reply)
+    client = make_client()
+    with pytest.raises(InvalidResponseError):
+        await collect(client, request(client))
+    assert len(gateway.bodies) == 1
+
+
+async def test_error_object_in_a_200_is_a_bad_request(gateway, make_client):
+    gateway.queue(json_reply({"error": {"code": "InputTextSensitiveContentDetected", "message": "x"}}))
+    client = make_client()
+    with pytest.raises(BadRequestError) as info:
+        await collect(client, request(client))
+    assert info.value.is_content_filter
+
+
+# -- retries ------------------------------------------------------------------------------------
+
+
+async def test_retries_429_and_503_then_succeeds(gateway, make_client, sleeps):
+    gateway.queue(
+        error_reply(429, "RateLimitExceeded", "slow down"),
+        error_reply(503, "ServerOverloaded", "busy"),
+        ok(URL_ITEM, usage=1),
+    )
+    client = make_client()
+    events = await collect(client, request(client))
+    assert events[-1] == Completed(1)
+    assert len(gateway.bodies) == 3
+    assert len(sleeps) == 2
+    assert 0.375 <= sleeps[0] <= 0.5  # 0.5 s with up to 25 % jitter
+    assert 0.75 <= sleeps[1] <= 1.0
+
+
+async def test_backoff_is_capped(gateway, make_client, sleeps):
+    gateway.queue(error_reply(500, "InternalServiceError", "x"))
+    client = make_client(max_retries=6, backoff_cap=2.0)
+    with pytest.raises(InternalServerError):
+        await collect(client, request(client))
+    assert len(gateway.bodies) == 7
+    assert max(sleeps) <= 2.0
+
+
+async def test_retry_after_is_honoured_up_to_the_cap(gateway, make_client, sleeps):
+    gateway.queue(
+        error_reply(429, "RateLimitExceeded", "x", headers={"Retry-After": "7"}),
+        error_reply(429, "RateLimitExceeded", "x", headers={"Retry-After": "120"}),
+        ok(URL_ITEM),
+    )
+    client = make_client(retry_after_cap=60.0)
+    await collect(client, request(client))
+    assert sleeps == [7.0, 60.0]
+
+
+async def test_retries_exhausted_raise_rate_limit_error(gateway, make_client, sleeps):
+    gateway.queue(error_reply(429, "ModelAccountIpmRateLimitExceeded", "too many"))
+    client = make_client(max_retries=2)
+    with pytest.raises(RateLimitError) as info:
+        await collect(client, request(client))
+    assert info.value.code == "ModelAccountIpmRateLimitExceeded"
+    assert len(gateway.bodies) == 3
+    assert len(sleeps) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+    ],
+)
+async def test_no_retry_on_client_errors(gateway, make_client, sleeps, status, cls):
+    gateway.queue(error_reply(status, "Nope", "no"), ok(URL_ITEM))
+    client = make_client()
+    with pytest.raises(cls):
+        await collect(client, request(client))
+    assert len(gateway.bodies) == 1
+    assert sleeps == []
+
+
+async def test_timeout_raises_api_timeout_error(gateway, make_client):
+    gateway.queue(hang_reply(5))
+    client = make_client(timeout=0.2, max_retries=1)
+    with pytest.raises(APITimeoutError):
+        await collect(client, request(client))
+    assert len(gateway.bodies) == 2  # a timeout is retried like a connection error
+
+
+async def test_truncated_body_is_a_connection_error_and_retried(gateway, make_client):
+    gateway.queue(truncated_json_reply(), ok(URL_ITEM, usage=1))
+    client = make_client()
+    events = await collect(client, request(client))
+    assert events[-1] == Completed(1)
+    assert len(gateway.bodies) == 2
+
+
+async def test_connection_refused(session, sleeps):
+    server = TestServer(web.Application(), host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("/v1"))
+    await server.close()  # nothing listens there now
+    client = ImageClient(session, get_preset("custom"), base_url=base, api_key=API_KEY, sleep=sleeps)
+    with pytest.raises(APIConnectionError) as info:
+        await collect(client, request(client))
+    assert len(sleeps) == 3
+    assert API_KEY not in str(info.value)
+
+
+# -- streaming ----------------------------------------------------------------------------------
+
+
+def _sse(event: str, data: dict | str) -> bytes:
+    text = data if isinstance(data, str) else json.dumps(data)
+    return f"event: {event}\r\ndata: {text}\r\n\r\n".encode()
+
+
+STREAM = (
+    b": hello\n\n"
+    + _sse(
+        "image_generation.partial_succeeded",
+        {"type": "image_generation.partial_succeeded", "image_index": 0, "url": "https://i/0", "size": "2K"},
+    )
+    + _sse("image_generation.progress", {"type": "image_generation.progress", "percent": 50})
+    + _sse(
+        "image_generation.partial_failed",
+        {
+            "type": "image_generation.partial_failed",
+            "image_index": 1,
+            "error": {"code": "OutputImageSensitiveContentDetected", "message": "refused"},
+        },
+    )
+    + _sse(
+        "image_generation.partial_succeeded",
+        {"type": "image_generation.partial_succeeded", "image_index": 2, "b64_json": "QUJD"},
+    )
+    + _sse(
+        "image_generation.completed", {"type": "image_generation.completed", "usage": {"generated_images": 2}}
+    )
+    + b"data: [DONE]\n\n"
+)
+STREAM_EVENTS = [
+    GeneratedImage(0, "https://i/0", None, "2K"),
+    FailedImage(1, "OutputImageSensitiveContentDetected", "refused"),
+    GeneratedImage(2, None, "QUJD", None),
+    Completed(2),
+]
+
+
+@pytest.mark.parametrize("chunk", [len(STREAM), 1, 7, 64])
+async def test_sse_stream_in_any_chunking(gateway, make_client, chunk):
+    gateway.queue(sse_reply([STREAM[i : i + chunk] for i in range(0, len(STREAM), chunk)]))
+    client = make_client("aiearth")
+    events = await collect(client, request(client, stream=True, max_images=3))
+    assert events == STREAM_EVENTS
+    assert gateway.bodies[0]["stream"] is True
+    assert "text/event-stream" in gateway.headers[0]["Accept"]
+
+
+async def test_sse_stream_without_completed_bills_successes(gateway, make_client):
+    cut = STREAM.index(b"event: image_generation.completed")
+    gateway.queue(sse_reply([STREAM[:cut]]))
+    client = make_client("aiearth")
+    events = await collect(client, request(client, stream=True))
+    assert events == [*STREAM_EVENTS[:3], Completed(2)]
+
+
+async def test_empty_sse_stream_is_invalid(gateway, make_client):
+    gateway.queue(sse_reply([b": nothing\n\n"]))
+    client = make_client("aiearth")
+    with pytest.raises(InvalidResponseError):
+        await collect(client, request(client, stream=True))
+
+
+async def test_stream_cut_after_an_image_is_not_retried(gateway, make_client):
+    cut = STREAM.index(b"event: image_generation.partial_failed")
+    gateway.queue(sse_reply([STREAM[:cut]], reset=True), sse_reply([STREAM]))
+    client = make_client("aiearth")
+    seen = []
+    with pytest.raises(APIConnectionError):
+        async for event in client.events(request(client, stream=True)):
+            seen.append(event)
+    assert seen == STREAM_EVENTS[:1]
+    assert len(gateway.bodies) == 1  # no second generation
+
+
+async def test_stream_requested_but_gateway_answers_json(gateway, make_client):
+    gateway.queue(ok(URL_ITEM, usage=1))
+    client = make_client("aiearth")
+    events = await collect(client, request(client, stream=True))
+    assert events == [GeneratedImage(0, URL_ITEM["url"], None, "2048x2048"), Completed(1)]
+    assert gateway.bodies[0]["stream"] is True
+
+
+async def test_stream_not_requested_from_gateway_without_stream(gateway, make_client):
+    gateway.queue(ok(URL_ITEM))
+    client = make_client("gogogotoken-com")
+    await collect(client, request(client, stream=True))
+    assert "stream" not in gateway.bodies[0]
+
+
+# -- n on a gateway without n ---------------------------------------------------------------
+
+
+async def test_fan_out_runs_n_single_calls(gateway, make_client):
+    gateway.queue(ok(URL_ITEM, usage=1))
+    client = make_client("aiearth")
+    events = await collect(client, request(client, n=3))
+    assert [e.index for e in events[:-1]] == [0, 1, 2]
+    assert all(isinstance(e, GeneratedImage) for e in events[:-1])
+    assert events[-1] == Completed(3)
+    assert len(gateway.bodies) == 3
+    assert all("n" not in body for body in gateway.bodies)
+
+
+async def test_fan_out_partial_failure_yields_what_succeeded(gateway, make_client):
+    gateway.queue(
+        ok(URL_ITEM, usage=1),
+        error_reply(400, "OutputImageSensitiveContentDetected", "refused"),
+        ok(URL_ITEM, usage=1),
+    )
+    client = make_client("aiearth")
+    events = await collect(client, request(client, n=3))
+    generated = [e for e in events if isinstance(e, GeneratedImage)]
+    failed = [e for e in events if isinstance(e, FailedImage)]
+    assert len(generated) == 2
+    assert len(failed) == 1
+    assert failed[0].code == "OutputImageSensitiveContentDetected"
+    assert sorted(e.index for e in events[:-1]) == [0, 1, 2]
+    assert events[-1] == Completed(2)
+
+
+async def test_fan_out_all_failed_raises(gateway, make_client):
+    gateway.queue(error_reply(403, "AccountOverdueError", "pay up"))
+    client = make_client("aiearth")
+    with pytest.raises(PermissionDeniedError):
+        await collect(client, request(client, n=2))
+    assert len(gateway.bodies) == 2
+
+
+async def test_gateway_with_n_gets_one_call(gateway, make_client):
+    gateway.queue(ok(URL_ITEM, URL_ITEM, usage=2))
+    client = make_client("gogogotoken-com")
+    events = await collect(client, request(client, n=2))
+    assert events[-1] == Completed(2)
+    assert gateway.bodies[0]["n"] == 2
+    assert len(gateway.bodies) == 1
+
+
+# -- secrets and logs ---------------------------------------------------------------------------
+
+
+async def test_key_never_in_errors_or_logs(gateway, make_client, caplog):
+    echo = f"Invalid token Bearer {API_KEY} for https://img.example/a.png?sig=SECRETSIG"
+    gateway.queue(error_reply(503, "InternalServiceError", echo), error_reply(401, "invalid_api_key", echo))
+    client = make_client()
+    with caplog.at_level(logging.DEBUG), pytest.raises(AuthenticationError) as info:
+        await collect(client, request(client))
+    for text in (str(info.value), repr(info.value), info.value.message, caplog.text):
+        assert API_KEY not in text
+        assert "SECRETSIG" not in text
+    assert "retry 1/3" in caplog.text
+
+
+async def test_custom_preset_needs_a_base_url(session):
+    with pytest.raises(ValueError, match="base URL"):
+        ImageClient(session, get_preset("custom"), api_key=API_KEY)
+
+
+# -- model list ---------------------------------------------------------------------------------
+
+
+async def test_list_models(gateway, make_client):
+    gateway.queue(
+        error_reply(502, "BadGateway", "x"),
+        json_reply(
+            {
+                "object": "list",
+                "data": [
+                    {"id": "doubao-seedream-5-0-260128", "object": "model", "created": 1, "owned_by": "x"},
+                    {"id": "gpt-image-2", "object": "model"},
+                    {"object": "model"},
+                ],
+            }
+        ),
+    )
+    client = make_client()
+    assert await client.list_models() == ["doubao-seedream-5-0-260128", "gpt-image-2"]
+    assert gateway.headers[-1]["Authorization"] == f"Bearer {API_KEY}"
+
+
+async def test_list_models_not_json(gateway, make_client):
+    gateway.queue(text_reply("<html>no</html>"))
+    client = make_client()
+    with pytest.raises(InvalidResponseError):
+        await client.list_models()
