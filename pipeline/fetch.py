@@ -1,0 +1,217 @@
+"""Bounded downloads of images (Discord attachments, gateway result URLs) and base64 decoding.
+
+One primitive, :func:`download_to`, streams a body into any writable binary file object and
+never reads more than ``max_bytes`` plus one chunk, whatever the server says. Two thin
+wrappers choose where the bytes live:
+
+* :func:`download` -> ``bytes`` (small bodies, simplest callers);
+* :func:`download_spooled` -> a rewound ``SpooledTemporaryFile`` that stays in memory up to
+  ``spool_threshold`` and moves to a temporary file beyond it, so that many concurrent large
+  downloads keep the process RSS bounded. The caller closes it (use it as a context manager).
+
+Result URLs are signed: nothing here ever puts a query string (or a fragment, or user info)
+into an error message, and errors are raised ``from None`` so that aiohttp's own exception
+text (which often carries the full URL) does not reach a logged traceback either.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import tempfile
+from typing import IO, Protocol
+from urllib.parse import urlsplit
+
+import aiohttp
+
+__all__ = [
+    "FetchError",
+    "decode_b64_image",
+    "download",
+    "download_spooled",
+    "download_to",
+    "scrub_url",
+]
+
+DEFAULT_CHUNK = 64 * 1024
+DEFAULT_SPOOL_THRESHOLD = 1024 * 1024
+_ALLOWED_SCHEMES = ("http", "https")
+_WHITESPACE = b" \t\r\n\x0b\x0c"
+
+
+class FetchError(Exception):
+    """A download or decode that failed; ``message`` is short and never carries a query string.
+
+    ``code``: "bad_scheme", "too_large", "http_status", "timeout", "connection", "not_image".
+    ``status``: the HTTP status for "http_status", else None.
+    """
+
+    def __init__(self, code: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def __repr__(self) -> str:
+        return f"FetchError(code={self.code!r}, message={self.message!r}, status={self.status!r})"
+
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+def scrub_url(url: str, *, max_len: int = 120) -> str:
+    """``scheme://host[:port]/path`` without user info, query or fragment, shortened for logs."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid URL>"
+    shown = f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else parts.path
+    return shown if len(shown) <= max_len else shown[: max_len - 3] + "..."
+
+
+def _check_scheme(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        has_host = bool(parts.hostname)
+    except ValueError:
+        raise FetchError("bad_scheme", "not a valid URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _ALLOWED_SCHEMES:
+        raise FetchError("bad_scheme", f"only http and https URLs can be fetched, not {scheme or 'none'!r}")
+    if not has_host:
+        raise FetchError("bad_scheme", "the URL has no host")
+
+
+def _too_large(max_bytes: int, where: str) -> FetchError:
+    return FetchError("too_large", f"the file at {where} is larger than {max_bytes} bytes")
+
+
+async def download_to(
+    session: aiohttp.ClientSession,
+    url: str,
+    fileobj: _Writable,
+    *,
+    max_bytes: int,
+    timeout: float = 60.0,  # noqa: ASYNC109 - becomes aiohttp's ClientTimeout(total=...)
+    chunk_size: int = DEFAULT_CHUNK,
+) -> int:
+    """Stream ``url`` into ``fileobj``; return the number of bytes written.
+
+    Only http/https (checked before any I/O). ``timeout`` is the total time for the request
+    and the body. A non-2xx status, a Content-Length over ``max_bytes`` (refused before the
+    body is read), a body that grows past ``max_bytes`` (aborted at once: at most
+    ``max_bytes + chunk_size`` bytes are ever read), a timeout or a broken connection raise
+    FetchError. On error ``fileobj`` may hold a partial body; the caller discards it.
+    """
+    _check_scheme(url)
+    where = scrub_url(url)
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            return await _read_body(resp, fileobj, max_bytes=max_bytes, chunk_size=chunk_size, where=where)
+    except FetchError:
+        raise
+    except TimeoutError:
+        # aiohttp's ServerTimeoutError and friends are TimeoutError too: this comes first.
+        raise FetchError("timeout", f"timed out after {timeout:g} s fetching {where}") from None
+    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlRedirectClientError):
+        raise FetchError("bad_scheme", f"{where} redirected to a URL that cannot be fetched") from None
+    except aiohttp.TooManyRedirects:
+        raise FetchError("http_status", f"too many redirects from {where}") from None
+    except aiohttp.ClientResponseError as exc:
+        raise FetchError("http_status", f"HTTP {exc.status} from {where}", status=exc.status) from None
+    except (aiohttp.ClientError, OSError) as exc:
+        # The class name only: aiohttp's message can contain the full URL.
+        raise FetchError("connection", f"connection failed ({type(exc).__name__}) fetching {where}") from None
+
+
+async def _read_body(
+    resp: aiohttp.ClientResponse, fileobj: _Writable, *, max_bytes: int, chunk_size: int, where: str
+) -> int:
+    if not 200 <= resp.status < 300:
+        raise FetchError("http_status", f"HTTP {resp.status} from {where}", status=resp.status)
+    if resp.content_length is not None and resp.content_length > max_bytes:
+        resp.close()  # drop the connection rather than drain the body
+        raise _too_large(max_bytes, where)
+    total = 0
+    async for chunk in resp.content.iter_chunked(chunk_size):
+        total += len(chunk)
+        if total > max_bytes:
+            resp.close()
+            raise _too_large(max_bytes, where)
+        fileobj.write(chunk)
+    return total
+
+
+async def download(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    max_bytes: int,
+    timeout: float = 60.0,  # noqa: ASYNC109 - becomes aiohttp's ClientTimeout(total=...)
+    chunk_size: int = DEFAULT_CHUNK,
+) -> bytes:
+    """The whole body as bytes; see :func:`download_to` for the rules and errors."""
+    parts: list[bytes] = []
+
+    class _Collect:
+        def write(self, data: bytes, /) -> None:
+            parts.append(data)
+
+    await download_to(session, url, _Collect(), max_bytes=max_bytes, timeout=timeout, chunk_size=chunk_size)
+    return b"".join(parts)
+
+
+async def download_spooled(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    max_bytes: int,
+    spool_threshold: int = DEFAULT_SPOOL_THRESHOLD,
+    timeout: float = 60.0,  # noqa: ASYNC109 - becomes aiohttp's ClientTimeout(total=...)
+    chunk_size: int = DEFAULT_CHUNK,
+) -> IO[bytes]:
+    """The body in a ``SpooledTemporaryFile`` rewound to the start (on disk beyond ``spool_threshold``).
+
+    The caller owns and closes it; it is closed here if the download fails. Writes past the
+    threshold go to the OS page cache (64 KiB at a time) and are not offloaded to a thread.
+    """
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=spool_threshold, mode="w+b")  # noqa: SIM115
+    try:
+        await download_to(session, url, spool, max_bytes=max_bytes, timeout=timeout, chunk_size=chunk_size)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
+
+
+def decode_b64_image(b64: str, *, max_bytes: int) -> bytes:
+    """Strictly decode base64 image data (``b64_json``, or a ``data:image/...;base64,`` URI).
+
+    Whitespace anywhere is ignored. The decoded size is computed from the length and refused
+    (``too_large``) before anything is decoded. Anything that is not valid padded base64 of the
+    standard alphabet raises FetchError("not_image"). The result is not checked to be an
+    image: pass it to ``pipeline.images.inspect_image``.
+    """
+    text = b64
+    if text[:5].lower() == "data:":
+        header, sep, text = text.partition(",")
+        if not sep or not header.lower().endswith(";base64") or not header[5:].lower().startswith("image/"):
+            raise FetchError("not_image", "the data URI is not base64 image data")
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        raise FetchError("not_image", "the image data is not valid base64") from None
+    raw = raw.translate(None, _WHITESPACE)
+    if not raw or len(raw) % 4:
+        raise FetchError("not_image", "the image data is not valid base64")
+    decoded_size = len(raw) // 4 * 3 - raw[-2:].count(b"=")
+    if decoded_size > max_bytes:
+        raise FetchError("too_large", f"the image data is {decoded_size} bytes; the limit is {max_bytes}")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise FetchError("not_image", "the image data is not valid base64") from None

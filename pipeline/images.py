@@ -1,0 +1,500 @@
+"""Image checks and conversions for references and results.
+
+Every function here is synchronous and CPU-bound: call it through ``asyncio.to_thread``.
+Everything is decided from the bytes themselves, never from a file name or a content type.
+
+Memory: ``inspect_image`` checks a PNG by streaming its compressed data through zlib
+(CRC of every chunk plus a full inflate, with a bounded output buffer) and decodes a JPEG
+at 1/8 scale, so checking an image costs far less than holding its pixels. Other formats
+are decoded once (bounded by ``max_side``). ``fit_to_limit`` decodes one image and re-encodes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+from math import log, sqrt
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "ImageInfo",
+    "ImageRejected",
+    "fit_to_limit",
+    "inspect_image",
+    "prepare_reference",
+    "sniff_format",
+    "to_data_uri",
+]
+
+MB = 1024 * 1024
+
+# Our format name -> Pillow's plugin name. Pillow is only ever asked to open the sniffed format.
+_PIL_FORMATS = {
+    "png": "PNG",
+    "jpeg": "JPEG",
+    "webp": "WEBP",
+    "gif": "GIF",
+    "bmp": "BMP",
+    "tiff": "TIFF",
+}
+_SUPPORTED_TEXT = "PNG, JPEG, WebP, BMP, TIFF or GIF"
+_BMP_DIB_HEADER_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str  # as sniff_format names it: "png", "jpeg", ...
+    width: int
+    height: int
+    size_bytes: int
+
+
+class ImageRejected(ValueError):
+    """An image the model (or Discord) will not take.
+
+    ``reason`` completes a sentence about the image ("Your image {reason}.") and is safe to
+    show to users; ``code`` is for logs, metrics and tests.
+    """
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"ImageRejected(code={self.code!r}, reason={self.reason!r})"
+
+
+# --------------------------------------------------------------------------- sniffing
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format from the magic bytes: png, jpeg, webp, gif, bmp, tiff, or None."""
+    head = bytes(data[:32])
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "tiff"
+    # "BM" alone is too weak (any text starting with "BM"); also require a known DIB header size.
+    if (
+        head[:2] == b"BM"
+        and len(head) >= 18
+        and struct.unpack_from("<I", head, 14)[0] in _BMP_DIB_HEADER_SIZES
+    ):
+        return "bmp"
+    return None
+
+
+def _sniff_unsupported(data: bytes) -> str | None:
+    """A human name for well-known image formats the models do not take."""
+    head = bytes(data[:64])
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _AVIF_BRANDS:
+            return "an AVIF image"
+        if brand in _HEIF_BRANDS:
+            return "a HEIC image"
+    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
+        return "a JPEG XL image"
+    if head.startswith(b"\x00\x00\x01\x00"):
+        return "an icon (ICO) file"
+    if head.startswith(b"8BPS"):
+        return "a Photoshop file"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    text = head.lstrip().lower()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in bytes(data[:1024]).lower()):
+        return "an SVG image"
+    return None
+
+
+# --------------------------------------------------------------------------- inspection
+
+
+def _human_size(n: int) -> str:
+    if n >= MB:
+        return f"{n / MB:.1f} MB"
+    return f"{max(1, round(n / 1024))} KB"
+
+
+def _human_limit(n: int) -> str:
+    if n >= MB:
+        return f"{n // MB} MB" if n % MB == 0 else f"{n / MB:.1f} MB"
+    return f"{max(1, n // 1024)} KB"
+
+
+def _open(data: bytes, fmt: str) -> Image.Image:
+    """Open (header only) with exactly the sniffed plugin; map Pillow's failures to rejections."""
+    try:
+        return Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("too_large_pixels", "has far too many pixels") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
+        raise ImageRejected("corrupt", "is a damaged image file") from exc
+
+
+def _check_dimensions(width: int, height: int, *, max_side: int, min_side: int, max_aspect: int) -> None:
+    small = min(width, height) < min_side
+    skewed = max(width, height) > max_aspect * min(width, height)
+    large = max(width, height) > max_side
+    if small or skewed:
+        rule = f"each side must be over {min_side - 1} px"
+        if large:
+            rule += f" and at most {max_side} px"
+        ratio = f"1:{max_aspect} to {max_aspect}:1"
+        code = "too_small" if small else "bad_aspect"
+        raise ImageRejected(code, f"is {width}x{height} pixels; {rule} and the aspect ratio within {ratio}")
+    if large:
+        raise ImageRejected(
+            "too_large_pixels", f"is {width}x{height} pixels, larger than {max_side}x{max_side}"
+        )
+
+
+def inspect_image(
+    data: bytes,
+    *,
+    max_bytes: int = 10 * MB,
+    max_side: int = 6000,
+    min_side: int = 15,
+    max_aspect: int = 16,
+) -> ImageInfo:
+    """Check that ``data`` is a whole, decodable image within the limits; raise ImageRejected if not.
+
+    Order, cheapest first: byte size, magic bytes, header (dimensions and aspect ratio, before
+    any pixel is decoded, which is also the decompression-bomb guard), then an integrity check
+    of the whole file (see the module docstring). Limits default to Seedream's reference rules.
+    """
+    size = len(data)
+    if size == 0:
+        raise ImageRejected("not_image", "is an empty file")
+    if size > max_bytes:
+        raise ImageRejected(
+            "too_large_bytes", f"is {_human_size(size)}; the limit is {_human_limit(max_bytes)}"
+        )
+    fmt = sniff_format(data)
+    if fmt is None:
+        other = _sniff_unsupported(data)
+        if other is not None:
+            raise ImageRejected("unsupported_format", f"is {other}; use {_SUPPORTED_TEXT}")
+        raise ImageRejected("not_image", "is not an image")
+
+    with _open(data, fmt) as im:
+        width, height = im.size
+    _check_dimensions(width, height, max_side=max_side, min_side=min_side, max_aspect=max_aspect)
+    _check_integrity(data, fmt)
+    return ImageInfo(format=fmt, width=width, height=height, size_bytes=size)
+
+
+def _check_integrity(data: bytes, fmt: str) -> None:
+    if fmt == "png":
+        try:
+            _check_png_stream(data)
+        except _PngBroken as exc:
+            if exc.definitive:
+                raise ImageRejected("corrupt", "is a damaged image file") from exc
+            # Our own inflate check disagreed: let the real decoder have the last word.
+            _full_decode(data, fmt)
+        return
+    _full_decode(data, fmt)
+
+
+def _full_decode(data: bytes, fmt: str) -> None:
+    """verify() then a real decode of the first frame (JPEG at 1/8 scale: same stream, 1/64 memory)."""
+    try:
+        with _open(data, fmt) as im:
+            im.verify()
+        with _open(data, fmt) as im:
+            if fmt == "jpeg":
+                im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
+            im.load()
+    except ImageRejected:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("too_large_pixels", "has far too many pixels") from exc
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError, TypeError) as exc:
+        raise ImageRejected("corrupt", "is a damaged image file") from exc
+
+
+class _PngBroken(Exception):
+    def __init__(self, why: str, *, definitive: bool) -> None:
+        super().__init__(why)
+        self.definitive = definitive
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+_INFLATE_STEP = 1 << 20
+
+
+def _png_raw_size(width: int, height: int, depth: int, color: int, interlace: int) -> int:
+    """Bytes of filtered scanlines the IDAT stream must inflate to."""
+    bits = depth * _PNG_CHANNELS.get(color, 0)
+    if bits == 0:
+        raise _PngBroken("bad colour type", definitive=False)
+
+    def block(w: int, h: int) -> int:
+        return h * (1 + (w * bits + 7) // 8) if w and h else 0
+
+    def passes(size: int, start: int, step: int) -> int:
+        return (size - start + step - 1) // step if size > start else 0
+
+    if not interlace:
+        return block(width, height)
+    return sum(block(passes(width, x0, dx), passes(height, y0, dy)) for x0, y0, dx, dy in _ADAM7)
+
+
+def _check_png_stream(data: bytes) -> None:
+    """Walk the chunks: every CRC must match, IEND must be there, and IDAT must inflate fully.
+
+    Truncation and CRC errors are definitive (libpng and Go's image/png reject them too). An
+    inflate result that differs from what IHDR promises is reported as not definitive.
+    """
+    view = memoryview(data)
+    pos, end = 8, len(data)
+    inflater = zlib.decompressobj()
+    expected: int | None = None
+    produced = 0
+    while True:
+        if pos + 12 > end:
+            raise _PngBroken("truncated", definitive=True)
+        length, ctype = struct.unpack_from(">I4s", data, pos)
+        body_end = pos + 8 + length
+        if body_end + 4 > end:
+            raise _PngBroken("truncated", definitive=True)
+        (crc,) = struct.unpack_from(">I", data, body_end)
+        if zlib.crc32(view[pos + 4 : body_end]) != crc:
+            raise _PngBroken(f"bad CRC in {ctype!r}", definitive=True)
+        if ctype == b"IHDR" and length >= 13:
+            width, height, depth, color, _, _, interlace = struct.unpack_from(">IIBBBBB", data, pos + 8)
+            expected = _png_raw_size(width, height, depth, color, interlace)
+        elif ctype == b"IDAT":
+            if expected is None:
+                raise _PngBroken("IDAT before IHDR", definitive=False)
+            produced += _inflate_discard(inflater, view[pos + 8 : body_end], expected - produced)
+        elif ctype == b"IEND":
+            break
+        pos = body_end + 4
+    if expected is None or not inflater.eof or produced != expected:
+        raise _PngBroken("image data does not match the header", definitive=False)
+
+
+def _inflate_discard(inflater: zlib._Decompress, chunk: memoryview, room: int) -> int:
+    """Inflate ``chunk`` in bounded steps, throwing the output away; return how much came out."""
+    produced = 0
+    pending: bytes | memoryview = chunk
+    while not inflater.eof:
+        try:
+            out = inflater.decompress(pending, _INFLATE_STEP)
+        except zlib.error as exc:
+            raise _PngBroken("bad deflate stream", definitive=False) from exc
+        produced += len(out)
+        if produced > room:
+            raise _PngBroken("more image data than the header allows", definitive=False)
+        pending = inflater.unconsumed_tail
+        if not pending and len(out) < _INFLATE_STEP:
+            break
+    return produced
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def _first_frame(data: bytes) -> Image.Image:
+    """Decode the first frame, upright (EXIF orientation applied)."""
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise ImageRejected("not_image", "is not an image")
+    im = _open(data, fmt)
+    try:
+        im.seek(0)
+        im.load()
+        upright = ImageOps.exif_transpose(im)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        im.close()
+        raise ImageRejected("corrupt", "is a damaged image file") from exc
+    if upright is not im:
+        im.close()
+    return upright
+
+
+def _png_ready(im: Image.Image) -> Image.Image:
+    """A mode PNG stores without loss of what the eye sees."""
+    if im.mode in ("1", "L", "LA", "RGB", "RGBA", "I;16"):
+        return im
+    if im.mode == "P":
+        return im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode in ("PA", "La", "RGBa"):
+        return im.convert("RGBA")
+    if im.mode.startswith("I") or im.mode == "F":
+        return im.convert("I;16") if im.mode.startswith("I;16") else im.convert("RGB")
+    return im.convert("RGBA" if im.has_transparency_data else "RGB")
+
+
+def _flatten_rgb(im: Image.Image) -> Image.Image:
+    """RGB for JPEG: transparent areas go onto white."""
+    if im.mode == "RGB":
+        return im
+    if im.mode == "P" or im.has_transparency_data or im.mode in ("LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return im.convert("RGB")
+
+
+def _encode(im: Image.Image, fmt: str, *, quality: int = 95) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "png":
+        im.save(buf, "PNG", compress_level=6)
+    else:
+        im.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def prepare_reference(
+    data: bytes, accepted_formats: tuple[str, ...], *, max_bytes: int = 10 * MB
+) -> tuple[bytes, str]:
+    """Bytes and format (lowercase) of a reference image the model accepts.
+
+    Already accepted: the original bytes, untouched. Otherwise the first frame (of a GIF,
+    animated WebP, multi-page TIFF) is converted losslessly to PNG when the model takes PNG;
+    if that PNG would exceed ``max_bytes`` (a photo stored as WebP or BMP can grow) or the
+    model takes only JPEG, it becomes a JPEG at quality 95 down to 85. Raises ImageRejected
+    when nothing the model accepts fits. Call ``inspect_image`` first.
+    """
+    accepted = tuple(f.lower().replace("jpg", "jpeg") for f in accepted_formats)
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise ImageRejected("not_image", "is not an image")
+    if fmt in accepted:
+        return data, fmt
+    frame = _first_frame(data)
+    try:
+        if "png" in accepted:
+            out = _encode(_png_ready(frame), "png")
+            if len(out) <= max_bytes or "jpeg" not in accepted:
+                if len(out) > max_bytes:
+                    raise ImageRejected(
+                        "too_large_bytes",
+                        f"is {_human_size(len(out))} as PNG; the limit is {_human_limit(max_bytes)}",
+                    )
+                return out, "png"
+        if "jpeg" in accepted:
+            rgb = _flatten_rgb(frame)
+            for quality in (95, 90, 85):
+                out = _encode(rgb, "jpeg", quality=quality)
+                if len(out) <= max_bytes:
+                    return out, "jpeg"
+            raise ImageRejected(
+                "too_large_bytes",
+                f"is {_human_size(len(out))} as JPEG; the limit is {_human_limit(max_bytes)}",
+            )
+    finally:
+        frame.close()
+    names = ", ".join(f.upper() for f in accepted) or "nothing"
+    raise ImageRejected("unsupported_format", f"is {fmt.upper()}; this model takes {names}")
+
+
+def to_data_uri(data: bytes, fmt: str) -> str:
+    """``data:image/<fmt>;base64,...`` with the format lowercase ("jpg" becomes "jpeg")."""
+    name = fmt.lower().strip()
+    if name == "jpg":
+        name = "jpeg"
+    return f"data:image/{name};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+# --------------------------------------------------------------------------- upload limit
+
+_QUALITIES = (95, 90, 85, 80)
+_MIN_FIT_SIDE = 16
+
+
+def fit_to_limit(data: bytes, limit_bytes: int) -> tuple[bytes, str]:
+    """Bytes and file extension (``sniff_format``'s name: "png", "jpeg", ...) within ``limit_bytes``.
+
+    Unchanged when it already fits. Otherwise the first frame is decoded once (upright,
+    transparency flattened onto white) and encoded as JPEG at quality 95, 90, 85 then 80
+    (straight to 80 when far over), then scaled down from that one decode (see _fit_scale).
+    Never returns more than ``limit_bytes``; raises ValueError when that is impossible.
+    """
+    if limit_bytes <= 0:
+        raise ValueError("limit_bytes must be positive")
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise ValueError("not a recognised image")
+    if len(data) <= limit_bytes:
+        return data, fmt
+
+    try:
+        frame = _first_frame(data)
+    except ImageRejected as exc:
+        raise ValueError(f"cannot re-encode: image {exc.reason}") from exc
+    with frame:
+        base = _flatten_rgb(frame)
+    try:
+        out, fits = _fit_quality(base, limit_bytes)
+        return (out if fits else _fit_scale(base, limit_bytes, out)), "jpeg"
+    finally:
+        base.close()
+
+
+def _fit_quality(im: Image.Image, limit: int) -> tuple[bytes, bool]:
+    """Step the JPEG quality down, straight to the lowest when far over; (last encode, fits)."""
+    out = b""
+    i = 0
+    while i < len(_QUALITIES):
+        out = _encode(im, "jpeg", quality=_QUALITIES[i])
+        if len(out) <= limit:
+            return out, True
+        i = i + 1 if len(out) < 1.6 * limit else max(i + 1, len(_QUALITIES) - 1)
+    return out, False
+
+
+def _fit_scale(base: Image.Image, limit: int, last: bytes) -> bytes:
+    """Scale down from the full-size decode until the lowest-quality JPEG fits.
+
+    Shrinking steps assume JPEG size grows with the pixel count (scale squared). Once a size
+    fits but wastes more than 15% of the limit, up to two secant steps (in log space, between
+    the fitting and the smallest overflowing scale) win back resolution.
+    """
+    over, over_len = 1.0, len(last)
+    scale = 1.0
+    while True:
+        scale *= max(0.25, min(0.85, 0.95 * sqrt(limit / len(last))))
+        last = _encode_scaled(base, scale)
+        if len(last) <= limit:
+            break
+        over, over_len = scale, len(last)
+    best, fits = last, scale
+    for _ in range(2):
+        if len(best) >= 0.85 * limit:
+            break
+        exponent = log(over_len / len(best)) / log(over / fits)
+        guess = fits * (0.95 * limit / len(best)) ** (1 / max(1.0, exponent))
+        trial_scale = min(max(guess, fits + 0.1 * (over - fits)), over - 0.1 * (over - fits))
+        trial = _encode_scaled(base, trial_scale)
+        if len(trial) <= limit:
+            best, fits = trial, trial_scale
+        else:
+            over, over_len = trial_scale, len(trial)
+    return best
+
+
+def _encode_scaled(base: Image.Image, scale: float) -> bytes:
+    width, height = round(base.width * scale), round(base.height * scale)
+    if min(width, height) < _MIN_FIT_SIDE:
+        raise ValueError("cannot fit the image into the limit")
+    with base.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0) as small:
+        return _encode(small, "jpeg", quality=_QUALITIES[-1])

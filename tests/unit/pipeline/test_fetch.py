@@ -1,0 +1,302 @@
+"""pipeline.fetch against a real aiohttp server on 127.0.0.1, and base64 decoding."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import time
+import traceback
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+from PIL import Image
+
+from pipeline import fetch
+from pipeline.fetch import FetchError, decode_b64_image, download, download_spooled, download_to, scrub_url
+
+SECRET = "?X-Amz-Signature=SECRETSIG&token=SECRETTOK#frag"
+CAP = 256 * 1024
+
+
+def png_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (10, 20, 30)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+PNG = png_bytes()
+BODY = bytes(range(256)) * 400  # 100 KiB
+
+
+class Server:
+    def __init__(self) -> None:
+        self.base = ""
+        self.release = asyncio.Event()
+        self.endless_sent = 0
+        app = web.Application()
+        app.router.add_get("/img.png", self.image)
+        app.router.add_get("/body", self.body)
+        app.router.add_get("/missing", self.missing)
+        app.router.add_get("/big", self.big)
+        app.router.add_get("/endless", self.endless)
+        app.router.add_get("/slow", self.slow)
+        app.router.add_get("/reset", self.reset)
+        app.router.add_get("/to-file", self.to_file)
+        self.runner = web.AppRunner(app, shutdown_timeout=0.5)
+
+    async def image(self, request: web.Request) -> web.Response:
+        return web.Response(body=PNG, content_type="image/png")
+
+    async def body(self, request: web.Request) -> web.Response:
+        return web.Response(body=BODY, content_type="application/octet-stream")
+
+    async def missing(self, request: web.Request) -> web.Response:
+        return web.Response(status=404, text=f"no such object {request.path_qs}")
+
+    async def big(self, request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * (CAP + 1))
+
+    async def endless(self, request: web.Request) -> web.StreamResponse:
+        """No Content-Length (chunked) and a body that never ends, until the client gives up."""
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        chunk = b"y" * 65536
+        try:
+            while self.endless_sent < 64 * 1024 * 1024:
+                await resp.write(chunk)
+                self.endless_sent += len(chunk)
+        except (ConnectionError, RuntimeError):
+            pass
+        return resp
+
+    async def slow(self, request: web.Request) -> web.Response:
+        await asyncio.wait_for(self.release.wait(), 5)
+        return web.Response(body=PNG)
+
+    async def reset(self, request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        resp.content_length = 1_000_000
+        await resp.prepare(request)
+        await resp.write(b"z" * 10_000)
+        assert request.transport is not None
+        request.transport.close()
+        return resp
+
+    async def to_file(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound("file:///etc/passwd")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    srv = Server()
+    await srv.runner.setup()
+    site = web.TCPSite(srv.runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = srv.runner.addresses[0][:2]
+    srv.base = f"http://{host}:{port}"
+    yield srv
+    srv.release.set()
+    await srv.runner.cleanup()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def assert_scrubbed(err: FetchError) -> None:
+    text = "".join(traceback.format_exception(err)) + repr(err) + str(err) + err.message
+    assert "SECRET" not in text
+    assert "frag" not in text
+
+
+async def fails(coro: object) -> FetchError:
+    with pytest.raises(FetchError) as info:
+        await coro  # type: ignore[misc]
+    assert_scrubbed(info.value)
+    return info.value
+
+
+async def test_download_ok(server: Server, session: aiohttp.ClientSession) -> None:
+    assert await download(session, f"{server.base}/img.png{SECRET}", max_bytes=CAP) == PNG
+    assert await download(session, f"{server.base}/body", max_bytes=len(BODY)) == BODY
+
+
+async def test_download_to_and_spooled(server: Server, session: aiohttp.ClientSession) -> None:
+    sink = io.BytesIO()
+    assert await download_to(session, f"{server.base}/body", sink, max_bytes=CAP) == len(BODY)
+    assert sink.getvalue() == BODY
+    with await download_spooled(session, f"{server.base}/body", max_bytes=CAP, spool_threshold=1024) as spool:
+        assert spool._rolled  # type: ignore[attr-defined]  # went to disk past the threshold
+        assert spool.read() == BODY
+    with await download_spooled(session, f"{server.base}/img.png", max_bytes=CAP) as spool:
+        assert not spool._rolled  # type: ignore[attr-defined]
+        assert spool.read() == PNG
+
+
+async def test_404(server: Server, session: aiohttp.ClientSession) -> None:
+    err = await fails(download(session, f"{server.base}/missing{SECRET}", max_bytes=CAP))
+    assert (err.code, err.status) == ("http_status", 404)
+    assert "404" in err.message
+    assert "/missing" in err.message
+
+
+async def test_content_length_over_cap_is_refused_before_reading(
+    server: Server, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[int] = []
+    original = aiohttp.StreamReader.read
+
+    async def counting_read(self: aiohttp.StreamReader, n: int = -1) -> bytes:
+        data = await original(self, n)
+        reads.append(len(data))
+        return data
+
+    monkeypatch.setattr(aiohttp.StreamReader, "read", counting_read)
+    err = await fails(download(session, f"{server.base}/big{SECRET}", max_bytes=CAP))
+    assert err.code == "too_large"
+    assert reads == []
+
+
+async def test_body_without_content_length_stops_at_cap(
+    server: Server, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[int] = []
+    original = aiohttp.StreamReader.read
+
+    async def counting_read(self: aiohttp.StreamReader, n: int = -1) -> bytes:
+        data = await original(self, n)
+        reads.append(len(data))
+        return data
+
+    monkeypatch.setattr(aiohttp.StreamReader, "read", counting_read)
+    chunk = 16 * 1024
+    sink = io.BytesIO()
+    err = await fails(
+        download_to(session, f"{server.base}/endless{SECRET}", sink, max_bytes=CAP, chunk_size=chunk)
+    )
+    assert err.code == "too_large"
+    assert sum(reads) <= CAP + chunk
+    assert len(sink.getvalue()) <= CAP
+    await asyncio.sleep(0.05)
+    assert server.endless_sent < 64 * 1024 * 1024  # the server saw us hang up
+
+
+async def test_exactly_at_cap_is_fine(server: Server, session: aiohttp.ClientSession) -> None:
+    assert len(await download(session, f"{server.base}/body", max_bytes=len(BODY))) == len(BODY)
+    err = await fails(download(session, f"{server.base}/body", max_bytes=len(BODY) - 1))
+    assert err.code == "too_large"
+
+
+async def test_slow_server_times_out(server: Server, session: aiohttp.ClientSession) -> None:
+    started = time.perf_counter()
+    err = await fails(download(session, f"{server.base}/slow{SECRET}", max_bytes=CAP, timeout=0.3))
+    assert err.code == "timeout"
+    assert time.perf_counter() - started < 2
+
+
+async def test_reset_mid_body(server: Server, session: aiohttp.ClientSession) -> None:
+    err = await fails(download(session, f"{server.base}/reset{SECRET}", max_bytes=2_000_000))
+    assert err.code == "connection"
+
+
+async def test_spooled_is_closed_on_failure(
+    server: Server, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[object] = []
+    real = fetch.tempfile.SpooledTemporaryFile
+
+    def spy(*args: object, **kwargs: object) -> object:
+        f = real(*args, **kwargs)  # type: ignore[call-overload]
+        made.append(f)
+        return f
+
+    monkeypatch.setattr(fetch.tempfile, "SpooledTemporaryFile", spy)
+    await fails(download_spooled(session, f"{server.base}/reset", max_bytes=2_000_000, spool_threshold=1024))
+    assert made and made[0].closed  # type: ignore[attr-defined]
+
+
+async def test_connection_refused(session: aiohttp.ClientSession) -> None:
+    err = await fails(download(session, f"http://127.0.0.1:1/x.png{SECRET}", max_bytes=CAP, timeout=5))
+    assert err.code == "connection"
+
+
+async def test_redirect_to_file_scheme(server: Server, session: aiohttp.ClientSession) -> None:
+    err = await fails(download(session, f"{server.base}/to-file{SECRET}", max_bytes=CAP))
+    assert err.code == "bad_scheme"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/a.png",
+        "javascript:alert(1)",
+        "/relative/path.png",
+        "http:///nohost",
+        "https://[::1/broken",
+    ],
+)
+async def test_bad_scheme_before_any_io(url: str) -> None:
+    # session=None: any attempt at I/O would be an AttributeError, not a FetchError.
+    err = await fails(download(None, url + SECRET, max_bytes=CAP))  # type: ignore[arg-type]
+    assert err.code == "bad_scheme"
+
+
+def test_scrub_url() -> None:
+    assert (
+        scrub_url("https://user:pw@cdn.example.com:8443/a/b.png?sig=SECRET#x")
+        == "https://cdn.example.com:8443/a/b.png"
+    )
+    assert len(scrub_url("https://example.com/" + "a" * 500)) == 120
+
+
+# --------------------------------------------------------------------------- base64
+
+B64 = base64.b64encode(PNG).decode()
+
+
+def b64_fails(text: str, max_bytes: int = CAP) -> FetchError:
+    with pytest.raises(FetchError) as info:
+        decode_b64_image(text, max_bytes=max_bytes)
+    return info.value
+
+
+def test_b64_plain_prefixed_and_wrapped() -> None:
+    assert decode_b64_image(B64, max_bytes=CAP) == PNG
+    assert decode_b64_image("data:image/png;base64," + B64, max_bytes=CAP) == PNG
+    assert decode_b64_image("DATA:image/jpeg;BASE64," + B64, max_bytes=CAP) == PNG
+    wrapped = "\n".join(B64[i : i + 76] for i in range(0, len(B64), 76))
+    assert decode_b64_image("  " + wrapped + "\r\n", max_bytes=CAP) == PNG
+
+
+def test_b64_invalid() -> None:
+    for bad in [
+        "",
+        "   ",
+        "abc",
+        B64[:-1],
+        B64 + "!!!!",
+        "é" * 8,
+        B64.replace("A", "-"),
+        "data:image/png," + B64,
+        "data:text/plain;base64," + B64,
+        "data:image/png;base64",
+    ]:
+        assert b64_fails(bad).code == "not_image", bad
+
+
+def test_b64_size_is_checked_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert len(decode_b64_image(B64, max_bytes=len(PNG))) == len(PNG)
+
+    def boom(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("decoded although too large")
+
+    monkeypatch.setattr(fetch.base64, "b64decode", boom)
+    err = b64_fails(B64, max_bytes=len(PNG) - 1)
+    assert err.code == "too_large"
+    assert b64_fails("A" * (16 * 1024 * 1024), max_bytes=10 * 1024 * 1024).code == "too_large"

@@ -1,0 +1,399 @@
+"""pipeline.images: sniffing, inspection, reference preparation and fitting to an upload limit."""
+
+from __future__ import annotations
+
+import base64
+import io
+import random
+import struct
+import time
+import zlib
+
+import pytest
+from PIL import Image
+
+from pipeline import images
+from pipeline.images import (
+    ImageInfo,
+    ImageRejected,
+    fit_to_limit,
+    inspect_image,
+    prepare_reference,
+    sniff_format,
+    to_data_uri,
+)
+
+MB = 1024 * 1024
+SEEDREAM_4 = ("png", "jpeg", "webp", "bmp", "tiff", "gif")
+PNG_JPEG = ("png", "jpeg")
+
+
+def encode(im: Image.Image, fmt: str, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def gradient(size: tuple[int, int] = (64, 48), mode: str = "RGB") -> Image.Image:
+    w, h = size
+    im = Image.new("RGB", size)
+    im.putdata(
+        [
+            ((x * 255) // max(1, w - 1), (y * 255) // max(1, h - 1), (x * y) % 256)
+            for y in range(h)
+            for x in range(w)
+        ]
+    )
+    return im if mode == "RGB" else im.convert(mode)
+
+
+def noise(size: tuple[int, int], seed: int = 0) -> Image.Image:
+    w, h = size
+    return Image.frombytes("RGB", size, random.Random(seed).randbytes(w * h * 3))
+
+
+def animated_gif() -> tuple[bytes, Image.Image]:
+    frames = [
+        gradient((40, 30)),
+        Image.new("RGB", (40, 30), (255, 0, 0)),
+        Image.new("RGB", (40, 30), (0, 0, 255)),
+    ]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with Image.open(io.BytesIO(data)) as first:
+        first.seek(0)
+        expected = first.convert("RGB")
+    return data, expected
+
+
+def png_chunk(ctype: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
+
+
+def png_with_header(width: int, height: int, idat: bytes = b"") -> bytes:
+    """A PNG whose IHDR claims width x height (8-bit RGB) with whatever IDAT we give it."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", idat or zlib.compress(b"\0" * 64))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def interlaced_png(im: Image.Image) -> bytes:
+    """Adam7-interlaced 8-bit RGB PNG (Pillow cannot write one), filter type 0 on every row."""
+    w, h = im.size
+    px = im.load()
+    raw = bytearray()
+    for x0, y0, dx, dy in (
+        (0, 0, 8, 8),
+        (4, 0, 8, 8),
+        (0, 4, 4, 8),
+        (2, 0, 4, 4),
+        (0, 2, 2, 4),
+        (1, 0, 2, 2),
+        (0, 1, 1, 2),
+    ):
+        xs = range(x0, w, dx)
+        if not xs:
+            continue
+        for y in range(y0, h, dy):
+            raw.append(0)
+            for x in xs:
+                raw.extend(px[x, y])
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(bytes(raw)))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+# --------------------------------------------------------------------------- sniff
+
+
+@pytest.mark.parametrize(
+    ("fmt", "pil", "kw"),
+    [
+        ("png", "PNG", {}),
+        ("jpeg", "JPEG", {}),
+        ("webp", "WEBP", {}),
+        ("gif", "GIF", {}),
+        ("bmp", "BMP", {}),
+        ("tiff", "TIFF", {}),
+        ("tiff", "TIFF", {"compression": "tiff_lzw"}),
+    ],
+)
+def test_sniff_and_inspect_every_supported_format(fmt: str, pil: str, kw: dict) -> None:
+    data = encode(gradient(), pil, **kw)
+    assert sniff_format(data) == fmt
+    assert inspect_image(data) == ImageInfo(format=fmt, width=64, height=48, size_bytes=len(data))
+
+
+def test_sniff_big_endian_tiff_and_unknowns() -> None:
+    assert sniff_format(b"MM\x00*" + b"\0" * 20) == "tiff"
+    assert sniff_format(b"") is None
+    assert sniff_format(b"BM is not a bitmap, just text that starts with BM") is None
+    assert sniff_format(b"RIFF\0\0\0\0WAVEfmt ") is None
+    assert sniff_format(b"hello world") is None
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "I;16"])
+def test_png_modes_pass_the_streaming_check(mode: str) -> None:
+    data = encode(gradient((37, 19), mode), "PNG")
+    images._check_png_stream(data)  # exact, not via the Pillow fallback
+    assert inspect_image(data).format == "png"
+
+
+def test_interlaced_png_passes_the_streaming_check() -> None:
+    src = gradient((23, 19))
+    data = interlaced_png(src)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.info.get("interlace") == 1
+        assert im.convert("RGB").tobytes() == src.tobytes()
+    images._check_png_stream(data)
+    assert inspect_image(data).width == 23
+
+
+def test_animated_gif_and_webp_are_accepted() -> None:
+    data, _ = animated_gif()
+    assert inspect_image(data).format == "gif"
+    frames = [gradient((32, 32)), Image.new("RGB", (32, 32), "red")]
+    webp = encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+    assert inspect_image(webp).format == "webp"
+
+
+# --------------------------------------------------------------------------- rejections
+
+
+def rejected(data: bytes, **kw: int) -> ImageRejected:
+    with pytest.raises(ImageRejected) as info:
+        inspect_image(data, **kw)
+    return info.value
+
+
+def test_text_file_named_png_is_not_an_image() -> None:
+    err = rejected(b"just some notes, saved as photo.png\n" * 10)
+    assert (err.code, err.reason) == ("not_image", "is not an image")
+    assert rejected(b"").code == "not_image"
+
+
+def test_heic_and_other_unsupported_formats() -> None:
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\0" * 100
+    err = rejected(heic)
+    assert err.code == "unsupported_format"
+    assert err.reason == "is a HEIC image; use PNG, JPEG, WebP, BMP, TIFF or GIF"
+    assert "AVIF" in rejected(b"\x00\x00\x00\x1cftypavif" + b"\0" * 40).reason
+    assert "SVG" in rejected(b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>').reason
+
+
+def test_truncated_png_is_corrupt() -> None:
+    data = encode(noise((200, 200)), "PNG")
+    for cut in (len(data) // 2, len(data) - 12, 40):
+        err = rejected(data[:cut])
+        assert (err.code, err.reason) == ("corrupt", "is a damaged image file")
+
+
+def test_png_with_a_flipped_byte_is_corrupt() -> None:
+    data = bytearray(encode(noise((100, 100)), "PNG"))
+    data[len(data) // 2] ^= 0xFF
+    assert rejected(bytes(data)).code == "corrupt"
+
+
+def test_png_with_valid_crc_but_broken_deflate_is_corrupt() -> None:
+    # CRCs are right, so only a real inflate/decode can tell.
+    assert rejected(png_with_header(64, 64, idat=b"\x78\x9c" + b"\xff" * 200)).code == "corrupt"
+    # Stream is valid zlib but far too short for 64x64.
+    assert rejected(png_with_header(64, 64, idat=zlib.compress(b"\0" * 100))).code == "corrupt"
+
+
+@pytest.mark.parametrize(
+    ("pil", "kw"), [("JPEG", {}), ("JPEG", {"progressive": True}), ("WEBP", {}), ("GIF", {}), ("TIFF", {})]
+)
+def test_truncated_other_formats_are_corrupt(pil: str, kw: dict) -> None:
+    data = encode(noise((300, 200)), pil, **kw)
+    assert rejected(data[: len(data) // 2]).code == "corrupt"
+
+
+def test_one_by_twenty_thousand() -> None:
+    err = rejected(encode(Image.new("L", (1, 20000)), "PNG"))
+    assert err.code == "too_small"
+    assert err.reason == (
+        "is 1x20000 pixels; each side must be over 14 px and at most 6000 px "
+        "and the aspect ratio within 1:16 to 16:1"
+    )
+
+
+def test_side_limits() -> None:
+    assert rejected(encode(Image.new("RGB", (14, 14)), "PNG")).code == "too_small"
+    assert inspect_image(encode(Image.new("RGB", (15, 15)), "PNG")).width == 15
+    err = rejected(encode(Image.new("RGB", (6001, 10)), "PNG"))
+    assert err.code == "too_small"
+    assert "6000" in err.reason
+    assert rejected(png_with_header(6001, 6001)).code == "too_large_pixels"
+    err = rejected(png_with_header(7000, 500))
+    assert (err.code, err.reason) == ("too_large_pixels", "is 7000x500 pixels, larger than 6000x6000")
+
+
+def test_aspect_ratio() -> None:
+    assert inspect_image(encode(Image.new("RGB", (16, 256)), "PNG")).height == 256
+    err = rejected(encode(Image.new("RGB", (300, 17)), "PNG"))
+    assert err.code == "bad_aspect"
+    assert "1:16 to 16:1" in err.reason
+
+
+def test_fifty_megabyte_blob_is_refused_on_size_alone() -> None:
+    blob = b"\x89PNG\r\n\x1a\n" + bytes(50 * MB)
+    started = time.perf_counter()
+    err = rejected(blob)
+    assert time.perf_counter() - started < 0.05
+    assert (err.code, err.reason) == ("too_large_bytes", "is 50.0 MB; the limit is 10 MB")
+
+
+@pytest.mark.parametrize(("w", "h"), [(100_000, 100_000), (20_000, 20_000), (10_000, 10_000)])
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_decompression_bomb_headers_are_refused_before_decoding(w: int, h: int) -> None:
+    started = time.perf_counter()
+    err = rejected(png_with_header(w, h))
+    assert err.code == "too_large_pixels"
+    assert time.perf_counter() - started < 0.1
+
+
+# --------------------------------------------------------------------------- prepare_reference
+
+
+def decode_rgb(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as im:
+        return im.convert("RGB")
+
+
+def test_accepted_format_is_returned_untouched() -> None:
+    data = encode(gradient(), "WEBP")
+    out, fmt = prepare_reference(data, SEEDREAM_4)
+    assert out is data
+    assert fmt == "webp"
+    png = encode(gradient(), "PNG")
+    assert prepare_reference(png, PNG_JPEG)[0] is png
+
+
+def test_animated_gif_becomes_first_frame_png() -> None:
+    data, first = animated_gif()
+    out, fmt = prepare_reference(data, PNG_JPEG)
+    assert fmt == "png"
+    assert sniff_format(out) == "png"
+    with Image.open(io.BytesIO(out)) as im:
+        assert getattr(im, "n_frames", 1) == 1
+        assert im.convert("RGB").tobytes() == first.tobytes()
+    inspect_image(out)
+
+
+@pytest.mark.parametrize(
+    ("pil", "kw"),
+    [("WEBP", {"lossless": True}), ("BMP", {}), ("TIFF", {}), ("TIFF", {"compression": "tiff_lzw"})],
+)
+def test_webp_bmp_tiff_become_lossless_png(pil: str, kw: dict) -> None:
+    src = gradient((50, 40))
+    out, fmt = prepare_reference(encode(src, pil, **kw), PNG_JPEG)
+    assert fmt == "png"
+    assert decode_rgb(out).tobytes() == src.tobytes()
+
+
+def test_transparency_survives_conversion_to_png() -> None:
+    src = gradient((30, 30), "RGBA")
+    src.putpixel((0, 0), (1, 2, 3, 0))
+    out, _ = prepare_reference(encode(src, "WEBP", lossless=True), PNG_JPEG)
+    with Image.open(io.BytesIO(out)) as im:
+        assert im.mode == "RGBA"
+        assert im.getpixel((0, 0))[3] == 0
+
+
+def test_jpeg_only_model_and_png_too_big_fall_back_to_jpeg() -> None:
+    out, fmt = prepare_reference(encode(gradient(), "PNG"), ("jpeg",))
+    assert (fmt, sniff_format(out)) == ("jpeg", "jpeg")
+    big = encode(noise((300, 300)), "BMP")  # ~270 KB as PNG
+    out, fmt = prepare_reference(big, PNG_JPEG, max_bytes=200_000)
+    assert fmt == "jpeg"
+    assert len(out) <= 200_000
+    with pytest.raises(ImageRejected) as info:
+        prepare_reference(big, ("png",), max_bytes=200_000)
+    assert info.value.code == "too_large_bytes"
+
+
+def test_nothing_accepted() -> None:
+    with pytest.raises(ImageRejected) as info:
+        prepare_reference(encode(gradient(), "BMP"), ())
+    assert info.value.code == "unsupported_format"
+
+
+def test_data_uri() -> None:
+    data = encode(gradient(), "JPEG")
+    uri = to_data_uri(data, "JPG")
+    assert uri.startswith("data:image/jpeg;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]) == data
+    assert to_data_uri(b"x", "PNG") == "data:image/png;base64,eA=="
+
+
+# --------------------------------------------------------------------------- fit_to_limit
+
+
+@pytest.fixture(scope="module")
+def noisy_2k_png() -> bytes:
+    data = encode(noise((2048, 2048)), "PNG", compress_level=1)
+    assert len(data) > 10 * MB
+    return data
+
+
+def test_fit_returns_input_when_it_fits() -> None:
+    data = encode(gradient(), "PNG")
+    out, ext = fit_to_limit(data, len(data))
+    assert out is data
+    assert ext == "png"
+
+
+@pytest.mark.parametrize("limit", [8 * MB, 1 * MB])
+def test_fit_noisy_2k_png(noisy_2k_png: bytes, limit: int) -> None:
+    started = time.perf_counter()
+    out, ext = fit_to_limit(noisy_2k_png, limit)
+    elapsed = time.perf_counter() - started
+    print(
+        f"fit_to_limit 2048x2048 noise {len(noisy_2k_png) / MB:.1f} MB -> {len(out) / MB:.2f} MB "
+        f"(limit {limit / MB:g} MB) in {elapsed:.2f} s"
+    )
+    assert ext == "jpeg"
+    assert len(out) <= limit
+    with Image.open(io.BytesIO(out)) as im:
+        im.load()
+        assert im.format == "JPEG"
+        assert abs(im.width / im.height - 1) < 0.01
+        assert im.width >= 512
+    assert elapsed < 5
+
+
+def test_fit_flattens_transparency_onto_white() -> None:
+    src = Image.new("RGBA", (400, 300), (0, 0, 0, 0))
+    src.paste(noise((200, 300)).convert("RGBA"), (0, 0))
+    data = encode(src, "PNG")
+    out, ext = fit_to_limit(data, len(data) - 1)
+    assert ext == "jpeg"
+    assert len(out) < len(data)
+    with Image.open(io.BytesIO(out)) as im:
+        assert im.size == (400, 300)
+        assert all(c > 245 for c in im.getpixel((350, 150)))
+
+
+def test_fit_aspect_kept_for_wide_image() -> None:
+    data = encode(noise((1600, 400)), "PNG", compress_level=1)
+    out, _ = fit_to_limit(data, 100_000)
+    assert len(out) <= 100_000
+    with Image.open(io.BytesIO(out)) as im:
+        assert abs(im.width / im.height - 4) < 0.05
+
+
+def test_fit_impossible_or_not_an_image() -> None:
+    with pytest.raises(ValueError, match="cannot fit"):
+        fit_to_limit(encode(noise((300, 300)), "PNG"), 200)
+    with pytest.raises(ValueError):
+        fit_to_limit(b"plain text " * 100, 10)
+    with pytest.raises(ValueError):
+        fit_to_limit(encode(gradient(), "PNG"), 0)
