@@ -496,6 +496,7 @@ async def test_truncated_html_empty_and_delay(session):
         assert status == 502 and response.content_type == "text/html" and "Bad Gateway" in payload
         status, payload, _ = await post(session, double, {"model": V40, "prompt": "x"})
         assert status == 200 and payload["data"] == []
+        assert (double.images_generated, double.images_billed) == (1, 0)  # the truncated answer made one
         start = time.monotonic()
         assert (await post(session, double, {"model": V40, "prompt": "x"}))[0] == 200
         assert time.monotonic() - start >= 0.2

@@ -196,12 +196,12 @@ class ImageGatewayDouble:
             job = await validate(body, self._policy())
         except GatewayError as error:
             return self._error(error)
-        outcomes = await self._produce(job, fault)
-        if not job.series and outcomes and not any(o.ok for o in outcomes):
-            return self._error(GatewayError(400, responses.SENSITIVE_OUTPUT, responses.SENSITIVE_MESSAGE))
         if fault is not None and fault.kind == "empty":
             await asyncio.sleep(self.latency)
             return web.json_response({"model": self._echo(job), "created": int(time.time()), "data": []})
+        outcomes = await self._produce(job, fault)
+        if not job.series and outcomes and not any(o.ok for o in outcomes):
+            return self._error(GatewayError(400, responses.SENSITIVE_OUTPUT, responses.SENSITIVE_MESSAGE))
         if job.stream:
             return await self._stream(request, job, outcomes, fault)
         await asyncio.sleep(self.latency + self.per_image_latency * (len(outcomes) - 1))
