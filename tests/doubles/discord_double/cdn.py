@@ -1,0 +1,95 @@
+"""Attachment bytes and their CDN URLs, served back over loopback."""
+
+from __future__ import annotations
+
+import io
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from .ids import SnowflakeFactory
+
+
+@dataclass
+class StoredAttachment:
+    id: int
+    channel_id: int
+    filename: str
+    content_type: str
+    data: bytes
+    description: str | None = None
+    ephemeral: bool = False
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    try:
+        from PIL import Image  # noqa: PLC0415 - optional: only images get width/height
+    except ImportError:
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.size
+    except Exception:  # noqa: BLE001 - not an image
+        return None
+
+
+class AttachmentStore:
+    def __init__(self, snowflakes: SnowflakeFactory) -> None:
+        self._snowflakes = snowflakes
+        self._by_id: dict[int, StoredAttachment] = {}
+        self.base_url = ""
+
+    def add(self, channel_id: int, filename: str, data: bytes, content_type: str | None, **extra: Any) -> StoredAttachment:
+        ctype = content_type or "application/octet-stream"
+        att = StoredAttachment(self._snowflakes.next(), channel_id, filename, ctype, bytes(data), **extra)
+        if ctype.startswith("image/"):
+            size = image_size(att.data)
+            if size:
+                att.width, att.height = size
+        self._by_id[att.id] = att
+        return att
+
+    def get(self, attachment_id: int) -> StoredAttachment | None:
+        return self._by_id.get(attachment_id)
+
+    def url(self, att: StoredAttachment) -> str:
+        now = int(time.time())
+        query = f"ex={now + 86400:x}&is={now:x}&hm={secrets.token_hex(32)}&"
+        return f"{self.base_url}/attachments/{att.channel_id}/{att.id}/{quote(att.filename)}?{query}"
+
+    def to_payload(self, att: StoredAttachment) -> dict[str, Any]:
+        url = self.url(att)
+        data: dict[str, Any] = {
+            "id": str(att.id),
+            "filename": att.filename,
+            "size": att.size,
+            "url": url,
+            "proxy_url": url.replace("/attachments/", "/media-proxy/attachments/", 1),
+            "content_type": att.content_type,
+        }
+        if att.description is not None:
+            data["description"] = att.description
+        if att.width is not None:
+            data["width"], data["height"] = att.width, att.height
+        if att.ephemeral:
+            data["ephemeral"] = True
+        return data
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            att = self._by_id.get(int(request.match_info["attachment_id"]))
+        except ValueError:
+            att = None
+        if att is None or str(att.channel_id) != request.match_info["channel_id"]:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=att.data, content_type=att.content_type.split(";")[0])

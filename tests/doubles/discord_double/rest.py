@@ -1,0 +1,291 @@
+"""REST routes for users, the application, the gateway, commands, guilds and channels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from . import responses
+from .messages import check_limits, is_empty
+from .model import ATTACH_FILES, DM, SEND_MESSAGES, VIEW_CHANNEL, Channel
+from .routing import RestRequest, router
+
+if TYPE_CHECKING:
+    from .server import DiscordDouble
+
+UNKNOWN_CHANNEL, UNKNOWN_GUILD, UNKNOWN_MEMBER, UNKNOWN_MESSAGE, UNKNOWN_USER = 10003, 10004, 10007, 10008, 10013
+UNKNOWN_COMMAND, UNKNOWN_ROLE = 10063, 10011
+
+
+# -- identity -----------------------------------------------------------------------------
+@router.add("GET", "/users/@me")
+async def get_me(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    return responses.json_response({**dd.bot_user.to_payload(), "verified": True, "mfa_enabled": False, "flags": 0})
+
+
+@router.add("GET", "/users/{user_id}")
+async def get_user(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    user = dd.users.get(int(req.params["user_id"])) if req.params["user_id"].isdigit() else None
+    return responses.json_response(user.to_payload()) if user else responses.unknown("User", UNKNOWN_USER)
+
+
+@router.add("GET", "/oauth2/applications/@me")
+@router.add("GET", "/applications/@me")
+async def get_application(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    return responses.json_response(dd.application_payload())
+
+
+@router.add("GET", "/gateway")
+async def get_gateway(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    return responses.json_response({"url": dd.gateway_url})
+
+
+@router.add("GET", "/gateway/bot")
+async def get_gateway_bot(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    limit = {"total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1}
+    return responses.json_response({"url": dd.gateway_url, "shards": 1, "session_start_limit": limit})
+
+
+@router.add("POST", "/users/@me/channels")
+async def create_dm(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    recipient = dd.users.get(int(req.message.get("recipient_id", 0) or 0))
+    if recipient is None:
+        return responses.unknown("User", UNKNOWN_USER)
+    return responses.json_response(dd.dm_channel(recipient).to_payload())
+
+
+# -- application commands -------------------------------------------------------------------
+def _scope(dd: DiscordDouble, req: RestRequest) -> tuple[int | None, web.Response | None]:
+    if req.params["application_id"] != str(dd.application_id):
+        return None, responses.error(403, 50001, "Missing Access")
+    guild_id = req.params.get("guild_id")
+    if guild_id is None:
+        return None, None
+    if not guild_id.isdigit() or int(guild_id) not in dd.guilds:
+        return None, responses.error(403, 50001, "Missing Access")
+    return int(guild_id), None
+
+
+@router.add("GET", "/applications/{application_id}/commands")
+@router.add("GET", "/applications/{application_id}/guilds/{guild_id}/commands")
+async def list_commands(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    scope, err = _scope(dd, req)
+    return err or responses.json_response(dd.commands.list(scope))
+
+
+@router.add("PUT", "/applications/{application_id}/commands")
+@router.add("PUT", "/applications/{application_id}/guilds/{guild_id}/commands")
+async def bulk_overwrite_commands(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    scope, err = _scope(dd, req)
+    return err or responses.json_response(dd.commands.bulk_overwrite(scope, req.json))
+
+
+@router.add("POST", "/applications/{application_id}/commands")
+@router.add("POST", "/applications/{application_id}/guilds/{guild_id}/commands")
+async def create_command(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    scope, err = _scope(dd, req)
+    return err or responses.json_response(dd.commands.upsert(scope, req.message), status=201)
+
+
+@router.add("GET", "/applications/{application_id}/commands/{command_id}")
+@router.add("GET", "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}")
+async def get_command(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    scope, err = _scope(dd, req)
+    if err:
+        return err
+    cmd = dd.commands.get(scope, req.params["command_id"])
+    return responses.json_response(cmd) if cmd else responses.unknown("application command", UNKNOWN_COMMAND)
+
+
+@router.add("PATCH", "/applications/{application_id}/commands/{command_id}")
+@router.add("PATCH", "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}")
+async def edit_command(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    scope, err = _scope(dd, req)
+    if err:
+        return err
+    cmd = dd.commands.edit(scope, req.params["command_id"], req.message)
+    return responses.json_response(cmd) if cmd else responses.unknown("application command", UNKNOWN_COMMAND)
+
+
+@router.add("DELETE", "/applications/{application_id}/commands/{command_id}")
+@router.add("DELETE", "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}")
+async def delete_command(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    scope, err = _scope(dd, req)
+    if err:
+        return err
+    if dd.commands.delete(scope, req.params["command_id"]):
+        return responses.no_content()
+    return responses.unknown("application command", UNKNOWN_COMMAND)
+
+
+# -- guilds ---------------------------------------------------------------------------------
+def _guild(dd: DiscordDouble, req: RestRequest):  # noqa: ANN202
+    gid = req.params["guild_id"]
+    return dd.guilds.get(int(gid)) if gid.isdigit() else None
+
+
+@router.add("GET", "/guilds/{guild_id}")
+async def get_guild(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    guild = _guild(dd, req)
+    if guild is None:
+        return responses.unknown("Guild", UNKNOWN_GUILD)
+    data = guild.base_payload()
+    if req.flag("with_counts"):
+        data.update(approximate_member_count=len(guild.members), approximate_presence_count=0)
+    return responses.json_response(data)
+
+
+@router.add("GET", "/guilds/{guild_id}/channels")
+async def get_guild_channels(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    guild = _guild(dd, req)
+    if guild is None:
+        return responses.unknown("Guild", UNKNOWN_GUILD)
+    return responses.json_response([c.to_payload() for c in guild.channels.values()])
+
+
+@router.add("GET", "/guilds/{guild_id}/roles")
+async def get_guild_roles(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    guild = _guild(dd, req)
+    if guild is None:
+        return responses.unknown("Guild", UNKNOWN_GUILD)
+    return responses.json_response([r.to_payload() for r in guild.roles.values()])
+
+
+@router.add("GET", "/guilds/{guild_id}/roles/{role_id}")
+async def get_guild_role(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    guild = _guild(dd, req)
+    if guild is None:
+        return responses.unknown("Guild", UNKNOWN_GUILD)
+    role = guild.roles.get(int(req.params["role_id"])) if req.params["role_id"].isdigit() else None
+    return responses.json_response(role.to_payload()) if role else responses.unknown("Role", UNKNOWN_ROLE)
+
+
+@router.add("GET", "/guilds/{guild_id}/members")
+async def list_members(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    guild = _guild(dd, req)
+    if guild is None:
+        return responses.unknown("Guild", UNKNOWN_GUILD)
+    limit = int(req.query.get("limit", "1") or 1)
+    after = int(req.query.get("after", "0") or 0)
+    members = sorted((m for m in guild.members.values() if m.user.id > after), key=lambda m: m.user.id)
+    return responses.json_response([m.to_payload() for m in members[:limit]])
+
+
+@router.add("GET", "/guilds/{guild_id}/members/{user_id}")
+async def get_member(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    guild = _guild(dd, req)
+    if guild is None:
+        return responses.unknown("Guild", UNKNOWN_GUILD)
+    uid = req.params["user_id"]
+    member = guild.members.get(int(uid)) if uid.isdigit() else None
+    return responses.json_response(member.to_payload()) if member else responses.unknown("Member", UNKNOWN_MEMBER)
+
+
+# -- channels and their messages -------------------------------------------------------------
+def _channel(dd: DiscordDouble, req: RestRequest) -> Channel | None:
+    cid = req.params["channel_id"]
+    return dd.channels.get(int(cid)) if cid.isdigit() else None
+
+
+def _bot_can(dd: DiscordDouble, channel: Channel, needed: int) -> bool:
+    if channel.type == DM or channel.guild_id is None:
+        return True
+    perms = dd.guilds[channel.guild_id].permissions_for(dd.bot_user.id, channel)
+    return perms & needed == needed
+
+
+@router.add("GET", "/channels/{channel_id}")
+async def get_channel(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    channel = _channel(dd, req)
+    return responses.json_response(channel.to_payload()) if channel else responses.unknown("Channel", UNKNOWN_CHANNEL)
+
+
+@router.add("POST", "/channels/{channel_id}/typing")
+async def trigger_typing(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    channel = _channel(dd, req)
+    return responses.no_content() if channel else responses.unknown("Channel", UNKNOWN_CHANNEL)
+
+
+@router.add("POST", "/channels/{channel_id}/messages")
+async def create_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    channel = _channel(dd, req)
+    if channel is None:
+        return responses.unknown("Channel", UNKNOWN_CHANNEL)
+    files = req.body.files
+    needed = VIEW_CHANNEL | SEND_MESSAGES | (ATTACH_FILES if files else 0)
+    if not _bot_can(dd, channel, needed):
+        return responses.error(403, 50013, "Missing Permissions")
+    size_limit = dd.guilds[channel.guild_id].attachment_size_limit if channel.guild_id else dd.dm_attachment_size_limit
+    problem = check_limits(req.message, files, size_limit)
+    if problem is not None:
+        return problem
+    if is_empty(req.message, files):
+        return responses.error(400, 50006, "Cannot send an empty message")
+    extra = {}
+    ref = req.message.get("message_reference")
+    if isinstance(ref, dict) and ref.get("message_id"):
+        extra["message_reference"] = {"type": 0, "channel_id": str(channel.id), "message_id": str(ref["message_id"])}
+    record = dd.factory.create(
+        channel_id=channel.id, author=dd.bot_user, message=req.message, files=files, msg_type=19 if extra else 0,
+        extra=extra,
+    )
+    dd.store_message(record)
+    return responses.json_response(record.payload)
+
+
+@router.add("GET", "/channels/{channel_id}/messages")
+async def list_messages(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    channel = _channel(dd, req)
+    if channel is None:
+        return responses.unknown("Channel", UNKNOWN_CHANNEL)
+    limit = int(req.query.get("limit", "50") or 50)
+    return responses.json_response(list(reversed(channel.live_messages()))[:limit])
+
+
+def _message(dd: DiscordDouble, req: RestRequest):  # noqa: ANN202
+    mid = req.params["message_id"]
+    rec = dd.messages.get(int(mid)) if mid.isdigit() else None
+    if rec is None or rec.deleted or str(rec.channel_id) != req.params["channel_id"] or rec.ephemeral:
+        return None
+    return rec
+
+
+@router.add("GET", "/channels/{channel_id}/messages/{message_id}")
+async def get_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    rec = _message(dd, req)
+    return responses.json_response(rec.payload) if rec else responses.unknown("Message", UNKNOWN_MESSAGE)
+
+
+@router.add("PATCH", "/channels/{channel_id}/messages/{message_id}")
+async def edit_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    rec = _message(dd, req)
+    if rec is None:
+        return responses.unknown("Message", UNKNOWN_MESSAGE)
+    if rec.payload["author"]["id"] != str(dd.bot_user.id):
+        return responses.error(403, 50005, "Cannot edit a message authored by another user")
+    channel = dd.channels[rec.channel_id]
+    size_limit = dd.guilds[channel.guild_id].attachment_size_limit if channel.guild_id else dd.dm_attachment_size_limit
+    problem = check_limits(req.message, req.body.files, size_limit)
+    if problem is not None:
+        return problem
+    dd.factory.edit(rec, req.message, req.body.files)
+    return responses.json_response(rec.payload)
+
+
+@router.add("DELETE", "/channels/{channel_id}/messages/{message_id}")
+async def delete_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    rec = _message(dd, req)
+    if rec is None:
+        return responses.unknown("Message", UNKNOWN_MESSAGE)
+    rec.deleted = True
+    return responses.no_content()
+
+
+@router.add("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me")
+async def add_reaction(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    rec = _message(dd, req)
+    if rec is None:
+        return responses.unknown("Message", UNKNOWN_MESSAGE)
+    rec.payload.setdefault("reactions", []).append({"emoji": {"id": None, "name": req.params["emoji"]}, "count": 1, "me": True})
+    return responses.no_content()
