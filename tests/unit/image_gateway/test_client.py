@@ -401,3 +401,27 @@ async def test_list_models_not_json(gateway, make_client):
     client = make_client()
     with pytest.raises(InvalidResponseError):
         await client.list_models()
+
+
+async def test_stream_level_error_event_becomes_a_failed_image(gateway, make_client):
+    body = (
+        _sse("image_generation.partial_succeeded", {"image_index": 0, "url": "https://i/0"})
+        + b'data: {"error": {"code": "InternalServiceError", "message": "upstream died"}}\n\n'
+        + b"data: [DONE]\n\n"
+    )
+    gateway.queue(sse_reply([body]))
+    client = make_client("xmsmartlink")
+    events = await collect(client, request(client, stream=True, max_images=2))
+    assert events == [
+        GeneratedImage(0, "https://i/0", None, None),
+        FailedImage(1, "InternalServiceError", "upstream died"),
+        Completed(1),
+    ]
+
+
+async def test_fan_out_with_streams(gateway, make_client):
+    gateway.queue(sse_reply([STREAM]))
+    client = make_client("aiearth")
+    events = await collect(client, request(client, n=2, stream=True))
+    assert sorted(e.index for e in events[:-1]) == list(range(6))
+    assert events[-1] == Completed(4)
