@@ -57,8 +57,13 @@ class DoubleTestBot(commands.Bot):
 
         @self.tree.command(description="Echo an image back")
         @app_commands.describe(image="a picture", caption="words")
-        async def echo(interaction: discord.Interaction, image: discord.Attachment, caption: str,
-                       count: app_commands.Range[int, 1, 4] = 1, scale: float = 1.0) -> None:
+        async def echo(
+            interaction: discord.Interaction,
+            image: discord.Attachment,
+            caption: str,
+            count: app_commands.Range[int, 1, 4] = 1,
+            scale: float = 1.0,
+        ) -> None:
             data = await image.read()
             await interaction.response.send_message(
                 f"got {len(data)} bytes {caption} x{count} s{scale} {image.width}x{image.height}",
@@ -66,10 +71,16 @@ class DoubleTestBot(commands.Bot):
             )
 
         @self.tree.command(description="Defer, then deliver files, an embed and a button")
-        async def render(interaction: discord.Interaction, files: int = 2, size: int = 8, text_len: int = 5) -> None:
+        async def render(
+            interaction: discord.Interaction, files: int = 2, size: int = 8, text_len: int = 5
+        ) -> None:
             await interaction.response.defer(thinking=True)
-            blobs = [discord.File(io.BytesIO(bytes([i]) * size), filename=f"img{i}.png") for i in range(files)]
-            embed = discord.Embed(title="Rendered", description="two images").add_field(name="seed", value="42")
+            blobs = [
+                discord.File(io.BytesIO(bytes([i]) * size), filename=f"img{i}.png") for i in range(files)
+            ]
+            embed = discord.Embed(title="Rendered", description="two images").add_field(
+                name="seed", value="42"
+            )
             try:
                 await interaction.followup.send("x" * text_len, files=blobs, embed=embed, view=AgainView())
             except discord.HTTPException as exc:
@@ -174,12 +185,21 @@ async def test_login_ready_and_command_sync(world: World) -> None:
 
 async def test_attachment_option_round_trip(world: World) -> None:
     dd = world.dd
-    inter = await dd.invoke_command("echo", {"caption": "hi", "count": 3, "scale": 2.5}, user=world.alice,
-                                    guild=world.guild, channel=world.channel,
-                                    attachments=[("ref.png", PNG_1x1, "image/png")])
+    inter = await dd.invoke_command(
+        "echo",
+        {"caption": "hi", "count": 3, "scale": 2.5},
+        user=world.alice,
+        guild=world.guild,
+        channel=world.channel,
+        attachments=[("ref.png", PNG_1x1, "image/png")],
+    )
     opts = {o["name"]: o for o in inter.payload["data"]["options"]}
     assert (opts["image"]["type"], opts["caption"]["type"], opts["count"]["type"], opts["scale"]["type"]) == (
-        11, 3, 4, 10)
+        11,
+        3,
+        4,
+        10,
+    )
     await inter.wait_for_final(timeout=5)
     assert inter.callback_type == 4
     assert f"got {len(PNG_1x1)} bytes hi x3 s2.5 1x1" in inter.all_text()
@@ -216,7 +236,9 @@ async def test_defer_then_followup_with_files_embed_button(world: World) -> None
     ],
     ids=["11-files", "file-over-limit", "2001-chars"],
 )
-async def test_discord_limits(world: World, options: dict, limit: int | None, expected: tuple[int, int]) -> None:
+async def test_discord_limits(
+    world: World, options: dict, limit: int | None, expected: tuple[int, int]
+) -> None:
     dd = world.dd
     if limit is not None:
         world.guild.attachment_size_limit = limit
@@ -238,7 +260,9 @@ async def test_late_ack_is_unknown_interaction(world: World) -> None:
 async def test_second_ack_and_expired_token(world: World) -> None:
     dd = world.dd
     dd.token_ttl = 0.3
-    inter = await dd.invoke_command("say", {"text": "hello", "later": 0.5}, user=world.alice, guild=world.guild)
+    inter = await dd.invoke_command(
+        "say", {"text": "hello", "later": 0.5}, user=world.alice, guild=world.guild
+    )
     await inter.wait_for(lambda e: e.kind == "rejected", timeout=5)
     assert world.outcome.errors == [(401, 50027)]
     url = f"{dd.api_base}/interactions/{inter.id}/{inter.token}/callback"
@@ -284,7 +308,9 @@ async def test_modal_round_trip_with_label(world: World) -> None:
     inter = await dd.invoke_command("ask", user=world.alice, guild=world.guild)
     await inter.wait_for_ack(timeout=5)
     assert inter.modal is not None and inter.modal["title"] == "Describe it"
-    sub = await dd.submit_modal(inter.modal["custom_id"], {"prompt": "a fox", "style": "ink"}, user=world.alice)
+    sub = await dd.submit_modal(
+        inter.modal["custom_id"], {"prompt": "a fox", "style": "ink"}, user=world.alice
+    )
     await sub.wait_for_final(timeout=5)
     assert sub.all_text() == "you said a fox in ink"
     _no_spec_violations(dd)
@@ -292,8 +318,12 @@ async def test_modal_round_trip_with_label(world: World) -> None:
 
 async def test_message_context_menu(world: World) -> None:
     dd = world.dd
-    target = await dd.post_user_message(world.channel, world.alice, "look",  # type: ignore[arg-type]
-                                        attachments=[("a.png", PNG_1x1, "image/png")])
+    target = await dd.post_user_message(
+        world.channel,
+        world.alice,
+        "look",  # type: ignore[arg-type]
+        attachments=[("a.png", PNG_1x1, "image/png")],
+    )
     inter = await dd.invoke_message_command("Remix", target, user=world.alice)
     await inter.wait_for_final(timeout=5)
     assert inter.all_text() == "remix 1 look"
@@ -326,8 +356,12 @@ async def test_bot_token_never_recorded_or_logged(world: World, caplog: pytest.L
     await inter.wait_for_final(timeout=5)
     token = dd.bot_token
     haystacks = [
-        repr(dd.requests), repr(dd.identify_payloads), repr(dd.spec_violations), repr(dd.all_outgoing_text()),
-        dd.sent_text(), caplog.text,
+        repr(dd.requests),
+        repr(dd.identify_payloads),
+        repr(dd.spec_violations),
+        repr(dd.all_outgoing_text()),
+        dd.sent_text(),
+        caplog.text,
     ]
     assert all(token not in h for h in haystacks)
     assert all(token.split(".")[-1] not in h for h in haystacks)

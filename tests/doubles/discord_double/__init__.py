@@ -11,7 +11,7 @@ Point the real discord.py at it::
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(dd.gateway_url)
         await bot.login(dd.bot_token); task = asyncio.create_task(bot.connect())
         await dd.wait_until_ready()
-        inter = await dd.invoke_command("imagine", {"prompt": "a cat"}, user=alice, guild=guild, channel=channel)
+        inter = await dd.invoke_command("imagine", {"prompt": "a cat"}, user=alice, guild=guild)
         await inter.wait_for_final()
         assert inter.files()
 """

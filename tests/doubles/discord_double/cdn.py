@@ -39,7 +39,7 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     try:
         with Image.open(io.BytesIO(data)) as img:
             return img.size
-    except Exception:  # noqa: BLE001 - not an image
+    except Exception:
         return None
 
 
@@ -49,7 +49,9 @@ class AttachmentStore:
         self._by_id: dict[int, StoredAttachment] = {}
         self.base_url = ""
 
-    def add(self, channel_id: int, filename: str, data: bytes, content_type: str | None, **extra: Any) -> StoredAttachment:
+    def add(
+        self, channel_id: int, filename: str, data: bytes, content_type: str | None, **extra: Any
+    ) -> StoredAttachment:
         ctype = content_type or "application/octet-stream"
         att = StoredAttachment(self._snowflakes.next(), channel_id, filename, ctype, bytes(data), **extra)
         if ctype.startswith("image/"):

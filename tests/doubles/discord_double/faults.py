@@ -38,7 +38,9 @@ class Fault:
         if self.body is not None:
             return responses.json_response(self.body, status=self.status)
         if self.status >= 500:
-            return responses.error(self.status, 0, "500: Internal Server Error" if self.status == 500 else "Server Error")
+            return responses.error(
+                self.status, 0, "500: Internal Server Error" if self.status == 500 else "Server Error"
+            )
         return responses.error(self.status, 0, f"{self.status}: Injected failure")
 
 

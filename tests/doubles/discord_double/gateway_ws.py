@@ -15,7 +15,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DISPATCH, HEARTBEAT, IDENTIFY, RESUME, RECONNECT, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 0, 1, 2, 6, 7, 9, 10, 11
+DISPATCH, HEARTBEAT, IDENTIFY, RESUME, RECONNECT, INVALID_SESSION, HELLO, HEARTBEAT_ACK = (
+    0,
+    1,
+    2,
+    6,
+    7,
+    9,
+    10,
+    11,
+)
 GUILDS_INTENT, GUILD_MEMBERS_INTENT = 1 << 0, 1 << 1
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)
 
@@ -34,7 +43,9 @@ class GatewaySession:
         if op == DISPATCH:
             self.seq += 1
             frame.update(s=self.seq, t=event)
-        await self.ws.send_str(json.dumps(frame))  # text frames: discord.py accepts them even with zlib-stream
+        await self.ws.send_str(
+            json.dumps(frame)
+        )  # text frames: discord.py accepts them even with zlib-stream
 
 
 async def handle_gateway(dd: DiscordDouble, request: web.Request) -> web.WebSocketResponse:
@@ -43,7 +54,7 @@ async def handle_gateway(dd: DiscordDouble, request: web.Request) -> web.WebSock
     session = GatewaySession(ws)
     dd.gateway_connections += 1
     dd.gateway_query = dict(request.query)
-    await session.send(HELLO, {"heartbeat_interval": dd.heartbeat_interval_ms, "_trace": ["[\"double\"]"]})
+    await session.send(HELLO, {"heartbeat_interval": dd.heartbeat_interval_ms, "_trace": ['["double"]']})
     try:
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT:
@@ -105,7 +116,7 @@ async def _identify(dd: DiscordDouble, session: GatewaySession, data: dict[str, 
         "guild_join_requests": [],
         "geo_ordered_rtc_regions": ["double"],
         "user_settings": {},
-        "_trace": ["[\"double\"]"],
+        "_trace": ['["double"]'],
     }
     if data.get("shard"):
         ready["shard"] = data["shard"]
@@ -126,10 +137,14 @@ async def _resume(dd: DiscordDouble, session: GatewaySession, data: dict[str, An
     if previous is None:
         await session.send(INVALID_SESSION, False)
         return
-    session.session_id, session.seq, session.intents = previous.session_id, int(data.get("seq") or 0), previous.intents
+    session.session_id, session.seq, session.intents = (
+        previous.session_id,
+        int(data.get("seq") or 0),
+        previous.intents,
+    )
     session.identified = True
     dd.sessions.append(session)
-    await session.send(DISPATCH, {"_trace": ["[\"double\"]"]}, "RESUMED")
+    await session.send(DISPATCH, {"_trace": ['["double"]']}, "RESUMED")
 
 
 async def close_all(dd: DiscordDouble, code: int = 1001) -> None:

@@ -21,12 +21,18 @@ UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE = 10015, 10008
 _MESSAGE_FLAGS = (1 << 2) | EPHEMERAL | (1 << 12) | (1 << 15)
 
 
-def _reject(inter: InteractionHandle | None, req: RestRequest, response: web.Response, kind: str) -> web.Response:
+def _reject(
+    inter: InteractionHandle | None, req: RestRequest, response: web.Response, kind: str
+) -> web.Response:
     if inter is not None:
         body: Any = None
         if isinstance(response.body, bytes) and response.body:
             body = json.loads(response.body)
-        inter.record(InteractionEvent("rejected", request=req.json, status=response.status, error={"op": kind, **(body or {})}))
+        inter.record(
+            InteractionEvent(
+                "rejected", request=req.json, status=response.status, error={"op": kind, **(body or {})}
+            )
+        )
     return response
 
 
@@ -61,14 +67,23 @@ async def create_callback(dd: DiscordDouble, req: RestRequest) -> web.Response:
     if inter is None or inter.token != req.params["interaction_token"]:
         return responses.unknown("interaction", UNKNOWN_INTERACTION)
     if inter.callback_type is not None:
-        return _reject(inter, req, responses.error(400, ALREADY_ACKNOWLEDGED, "Interaction has already been acknowledged"), "callback")
+        return _reject(
+            inter,
+            req,
+            responses.error(400, ALREADY_ACKNOWLEDGED, "Interaction has already been acknowledged"),
+            "callback",
+        )
     if inter.dispatched_at is None or dd.loop_time() - inter.dispatched_at > dd.ack_timeout:
         return _reject(inter, req, responses.unknown("interaction", UNKNOWN_INTERACTION), "callback")
     body = req.message
     ctype = body.get("type")
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
-    if ctype not in ALLOWED_CALLBACKS.get(inter.type, set()) or (ctype in (6, 7) and inter.source_message is None):
-        err = responses.field_errors(["type"], "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid interaction response type")
+    if ctype not in ALLOWED_CALLBACKS.get(inter.type, set()) or (
+        ctype in (6, 7) and inter.source_message is None
+    ):
+        err = responses.field_errors(
+            ["type"], "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid interaction response type"
+        )
         return _reject(inter, req, responses.invalid_form_body(err), "callback")
     if ctype in (4, 7):
         problem = check_limits(data, req.body.files, inter.attachment_size_limit)
@@ -79,15 +94,25 @@ async def create_callback(dd: DiscordDouble, req: RestRequest) -> web.Response:
     channel_id = inter.channel_id or 0
     if ctype == 4:
         message = dd.factory.create(
-            channel_id=channel_id, author=dd.bot_user, message=data, files=req.body.files, msg_type=_msg_type(inter),
-            flags=(data.get("flags") or 0) & _MESSAGE_FLAGS, extra=_message_extra(dd, inter),
+            channel_id=channel_id,
+            author=dd.bot_user,
+            message=data,
+            files=req.body.files,
+            msg_type=_msg_type(inter),
+            flags=(data.get("flags") or 0) & _MESSAGE_FLAGS,
+            extra=_message_extra(dd, inter),
         )
         dd.store_message(message)
         inter.original = message
     elif ctype == 5:
         message = dd.factory.create(
-            channel_id=channel_id, author=dd.bot_user, message={}, files=[], msg_type=_msg_type(inter),
-            flags=LOADING | ((data.get("flags") or 0) & EPHEMERAL), extra=_message_extra(dd, inter),
+            channel_id=channel_id,
+            author=dd.bot_user,
+            message={},
+            files=[],
+            msg_type=_msg_type(inter),
+            flags=LOADING | ((data.get("flags") or 0) & EPHEMERAL),
+            extra=_message_extra(dd, inter),
         )
         dd.store_message(message)
         inter.original = message
@@ -115,12 +140,16 @@ async def create_callback(dd: DiscordDouble, req: RestRequest) -> web.Response:
     return responses.json_response({"interaction": info, "resource": resource})
 
 
-def _webhook_interaction(dd: DiscordDouble, req: RestRequest) -> tuple[InteractionHandle | None, web.Response | None]:
+def _webhook_interaction(
+    dd: DiscordDouble, req: RestRequest
+) -> tuple[InteractionHandle | None, web.Response | None]:
     inter = dd.interactions_by_token.get(req.params["webhook_token"])
     if req.params["webhook_id"] != str(dd.application_id) or inter is None:
         return None, responses.error(401, INVALID_WEBHOOK_TOKEN, "Invalid Webhook Token")
     if inter.dispatched_at is None or dd.loop_time() - inter.dispatched_at > dd.token_ttl:
-        return inter, _reject(inter, req, responses.error(401, INVALID_WEBHOOK_TOKEN, "Invalid Webhook Token"), "webhook")
+        return inter, _reject(
+            inter, req, responses.error(401, INVALID_WEBHOOK_TOKEN, "Invalid Webhook Token"), "webhook"
+        )
     return inter, None
 
 
@@ -140,8 +169,12 @@ async def execute_followup(dd: DiscordDouble, req: RestRequest) -> web.Response:
         dd.factory.edit(record, req.message, req.body.files)
     else:
         record = dd.factory.create(
-            channel_id=inter.channel_id or 0, author=dd.bot_user, message=req.message, files=req.body.files,
-            msg_type=_msg_type(inter), flags=(req.message.get("flags") or 0) & _MESSAGE_FLAGS,
+            channel_id=inter.channel_id or 0,
+            author=dd.bot_user,
+            message=req.message,
+            files=req.body.files,
+            msg_type=_msg_type(inter),
+            flags=(req.message.get("flags") or 0) & _MESSAGE_FLAGS,
             extra=_message_extra(dd, inter),
         )
         dd.store_message(record)
@@ -154,7 +187,14 @@ def _target(inter: InteractionHandle, message_id: str) -> MessageRecord | None:
     if message_id == "@original":
         rec = inter.original
     else:
-        rec = next((r for r in [inter.original, *inter.followups] if r is not None and r.payload["id"] == message_id), None)
+        rec = next(
+            (
+                r
+                for r in [inter.original, *inter.followups]
+                if r is not None and r.payload["id"] == message_id
+            ),
+            None,
+        )
     return None if rec is None or rec.deleted else rec
 
 

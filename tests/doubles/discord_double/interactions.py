@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ ALLOWED_CALLBACKS = {
 
 @dataclass
 class InteractionEvent:
-    """kind: callback | followup | original_edit | original_delete | followup_edit | followup_delete | rejected"""
+    """kind: callback | followup | original_edit | original_delete | followup_edit | followup_delete |
+    rejected (a request for this interaction that Discord would refuse; status and error say why)."""
 
     kind: str
     callback_type: int | None = None
@@ -39,7 +41,9 @@ class InteractionEvent:
 
 
 class InteractionHandle:
-    def __init__(self, payload: dict[str, Any], store: AttachmentStore, *, attachment_size_limit: int) -> None:
+    def __init__(
+        self, payload: dict[str, Any], store: AttachmentStore, *, attachment_size_limit: int
+    ) -> None:
         self.payload = payload
         self.id = int(payload["id"])
         self.token: str = payload["token"]
@@ -130,7 +134,9 @@ class InteractionHandle:
             checked = len(self.events)
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
-                raise TimeoutError(f"interaction {self.id}: no matching event within {timeout}s; events={self.kinds()}")
+                raise TimeoutError(
+                    f"interaction {self.id}: no matching event within {timeout}s; events={self.kinds()}"
+                )
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
             except TimeoutError:
@@ -155,10 +161,8 @@ class InteractionHandle:
                     f"loading={self.loading}, events={self.kinds()})"
                 )
             wait = min(deadline - now, quiet if self.acknowledged and not self.loading else deadline - now)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), max(wait, 0.01))
-            except TimeoutError:
-                pass
 
     def kinds(self) -> list[str]:
         return [e.kind if e.callback_type is None else f"{e.kind}:{e.callback_type}" for e in self.events]

@@ -14,9 +14,19 @@ if TYPE_CHECKING:
 
 AttachmentSpec = tuple[str, bytes, str]  # (filename, bytes, content_type)
 
-SUB_COMMAND, SUB_COMMAND_GROUP, STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = (
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
-)
+(
+    SUB_COMMAND,
+    SUB_COMMAND_GROUP,
+    STRING,
+    INTEGER,
+    BOOLEAN,
+    USER,
+    CHANNEL,
+    ROLE,
+    MENTIONABLE,
+    NUMBER,
+    ATTACHMENT,
+) = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 
 
 def base_payload(
@@ -58,12 +68,16 @@ def base_payload(
     return payload
 
 
-def _find_option_level(command: dict[str, Any], subcommand: str | None) -> tuple[list[dict[str, Any]], list[str]]:
+def _find_option_level(
+    command: dict[str, Any], subcommand: str | None
+) -> tuple[list[dict[str, Any]], list[str]]:
     """The option definitions at the (sub)command level, and the path of subcommand names."""
     defs = command.get("options") or []
     path: list[str] = []
     for name in (subcommand or "").split():
-        found = next((o for o in defs if o["name"] == name and o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)), None)
+        found = next(
+            (o for o in defs if o["name"] == name and o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)), None
+        )
         if found is None:
             raise ValueError(f"/{command['name']} has no subcommand {name!r}")
         path.append(name)
@@ -112,7 +126,9 @@ def command_data(
         if d["type"] == ATTACHMENT and d["name"] not in values and pending:
             values[d["name"]] = pending.pop(0)
     if pending:
-        raise ValueError(f"/{command['name']}: {len(pending)} attachment(s) left with no attachment option to fill")
+        raise ValueError(
+            f"/{command['name']}: {len(pending)} attachment(s) left with no attachment option to fill"
+        )
     missing = [d["name"] for d in defs if d.get("required") and d["name"] not in values]
     if missing:
         raise ValueError(f"/{command['name']}: required option(s) missing: {missing}")
@@ -122,7 +138,9 @@ def command_data(
     for d in defs:  # Discord sends options in definition order
         if d["name"] not in values:
             continue
-        built.append(_option(dd, command["name"], d, values[d["name"]], resolved, guild=guild, channel=channel))
+        built.append(
+            _option(dd, command["name"], d, values[d["name"]], resolved, guild=guild, channel=channel)
+        )
     for name in reversed(path):
         level_type = SUB_COMMAND if name == path[-1] else SUB_COMMAND_GROUP
         built = [{"name": name, "type": level_type, "options": built}]
@@ -197,10 +215,11 @@ def message_command_data(command: dict[str, Any], target: dict[str, Any]) -> dic
 
 
 def modal_components(modal: dict[str, Any] | None, values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Submitted components mirroring the modal's layout (action rows or labels, discord.py 2.7 reads both)."""
+    """Submitted components mirroring the modal layout (action rows or labels; discord.py 2.7 reads both)."""
     if modal is None:
         return [
-            {"type": 1, "components": [{"type": 4, "custom_id": cid, "value": str(v)}]} for cid, v in values.items()
+            {"type": 1, "components": [{"type": 4, "custom_id": cid, "value": str(v)}]}
+            for cid, v in values.items()
         ]
     unknown = set(values) - set(_custom_ids(modal.get("components") or []))
     if unknown:
@@ -234,10 +253,20 @@ def _submitted(comp: dict[str, Any], values: dict[str, Any], counter: list[int])
     if custom_id is None:
         return None
     if ctype == 4:
-        return {"type": 4, "id": cid, "custom_id": custom_id, "value": str(values.get(custom_id, comp.get("value") or ""))}
+        return {
+            "type": 4,
+            "id": cid,
+            "custom_id": custom_id,
+            "value": str(values.get(custom_id, comp.get("value") or "")),
+        }
     if ctype in (3, 5, 6, 7, 8):  # selects
         chosen = values.get(custom_id, [])
-        return {"type": ctype, "id": cid, "custom_id": custom_id, "values": list(chosen if isinstance(chosen, list) else [chosen])}
+        return {
+            "type": ctype,
+            "id": cid,
+            "custom_id": custom_id,
+            "values": list(chosen if isinstance(chosen, list) else [chosen]),
+        }
     return {"type": ctype, "id": cid, "custom_id": custom_id}
 
 

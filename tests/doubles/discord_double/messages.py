@@ -60,37 +60,49 @@ def _embed_chars(embed: dict[str, Any]) -> int:
     return total
 
 
-def check_limits(message: dict[str, Any] | None, files: list[UploadedFile], size_limit: int) -> web.Response | None:
+def check_limits(
+    message: dict[str, Any] | None, files: list[UploadedFile], size_limit: int
+) -> web.Response | None:
     """Discord's hard message limits, checked before (and reported apart from) spec validation."""
     for f in files:
         if len(f.data) > size_limit:
             return responses.error(413, 40005, "Request entity too large")
     if len(files) > MAX_FILES:
         return responses.invalid_form_body(
-            responses.field_errors(["files"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FILES} or fewer in length.")
+            responses.field_errors(
+                ["files"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FILES} or fewer in length."
+            )
         )
     message = message or {}
     content = message.get("content")
     if isinstance(content, str) and len(content) > MAX_CONTENT:
         return responses.invalid_form_body(
-            responses.field_errors(["content"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length.")
+            responses.field_errors(
+                ["content"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length."
+            )
         )
     embeds = message.get("embeds") or []
     if isinstance(embeds, list):
         if len(embeds) > MAX_EMBEDS:
             return responses.invalid_form_body(
-                responses.field_errors(["embeds"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_EMBEDS} or fewer in length.")
+                responses.field_errors(
+                    ["embeds"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_EMBEDS} or fewer in length."
+                )
             )
         if sum(_embed_chars(e) for e in embeds if isinstance(e, dict)) > MAX_EMBED_TOTAL:
             return responses.invalid_form_body(
                 responses.field_errors(
-                    ["embeds"], "MAX_EMBED_SIZE_EXCEEDED", f"Embed size exceeds maximum size of {MAX_EMBED_TOTAL}"
+                    ["embeds"],
+                    "MAX_EMBED_SIZE_EXCEEDED",
+                    f"Embed size exceeds maximum size of {MAX_EMBED_TOTAL}",
                 )
             )
     attachments = message.get("attachments") or []
     if isinstance(attachments, list) and len(attachments) > MAX_FILES:
         return responses.invalid_form_body(
-            responses.field_errors(["attachments"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FILES} or fewer in length.")
+            responses.field_errors(
+                ["attachments"], "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FILES} or fewer in length."
+            )
         )
     return None
 
@@ -102,8 +114,8 @@ def is_empty(message: dict[str, Any], files: list[UploadedFile]) -> bool:
 
 def _with_component_ids(components: list[dict[str, Any]], counter: list[int]) -> list[dict[str, Any]]:
     out = []
-    for comp in components:
-        comp = dict(comp)
+    for original in components:
+        comp = dict(original)
         counter[0] += 1
         comp.setdefault("id", counter[0])
         if isinstance(comp.get("components"), list):
@@ -153,7 +165,11 @@ class MessageFactory:
 
     def _store_file(self, channel_id: int, f: UploadedFile, entry: dict[str, Any]) -> dict[str, Any]:
         att: StoredAttachment = self._store.add(
-            channel_id, entry.get("filename") or f.filename, f.data, f.content_type, description=entry.get("description")
+            channel_id,
+            entry.get("filename") or f.filename,
+            f.data,
+            f.content_type,
+            description=entry.get("description"),
         )
         return self._store.to_payload(att)
 
@@ -161,8 +177,8 @@ class MessageFactory:
     def _embeds(embeds: Iterable[dict[str, Any]], attachments: list[dict[str, Any]]) -> list[dict[str, Any]]:
         by_name = {a["filename"]: a for a in attachments}
         out = []
-        for embed in embeds:
-            embed = copy.deepcopy(embed)
+        for source in embeds:
+            embed = copy.deepcopy(source)
             embed.setdefault("type", "rich")
             embed.setdefault("content_scan_version", 0)
             for key in ("image", "thumbnail"):
@@ -213,13 +229,20 @@ class MessageFactory:
         return MessageRecord(payload=payload, channel_id=channel_id)
 
     def edit(
-        self, record: MessageRecord, message: dict[str, Any], files: list[UploadedFile], *, finish_loading: bool = True
+        self,
+        record: MessageRecord,
+        message: dict[str, Any],
+        files: list[UploadedFile],
+        *,
+        finish_loading: bool = True,
     ) -> None:
         old = record.payload
         record.history.append(copy.deepcopy(old))
         new = copy.deepcopy(old)
         was_loading = bool(old.get("flags", 0) & LOADING)
-        new["attachments"] = self._attachments(record.channel_id, message, files, old["attachments"], editing=True)
+        new["attachments"] = self._attachments(
+            record.channel_id, message, files, old["attachments"], editing=True
+        )
         if "content" in message:
             new["content"] = message["content"] or ""
         if "embeds" in message:
@@ -228,7 +251,9 @@ class MessageFactory:
             new["components"] = _with_component_ids(message["components"] or [], [0])
         if message.get("flags") is not None:
             keep = old.get("flags", 0) & ~_REQUEST_FLAGS
-            new["flags"] = keep | (int(message["flags"]) & (1 << 2 | 1 << 15)) | (old.get("flags", 0) & EPHEMERAL)
+            new["flags"] = (
+                keep | (int(message["flags"]) & (1 << 2 | 1 << 15)) | (old.get("flags", 0) & EPHEMERAL)
+            )
         if finish_loading and was_loading:
             new["flags"] = new.get("flags", 0) & ~LOADING
         else:

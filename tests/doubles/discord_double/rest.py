@@ -14,14 +14,22 @@ from .routing import RestRequest, router
 if TYPE_CHECKING:
     from .server import DiscordDouble
 
-UNKNOWN_CHANNEL, UNKNOWN_GUILD, UNKNOWN_MEMBER, UNKNOWN_MESSAGE, UNKNOWN_USER = 10003, 10004, 10007, 10008, 10013
+UNKNOWN_CHANNEL, UNKNOWN_GUILD, UNKNOWN_MEMBER, UNKNOWN_MESSAGE, UNKNOWN_USER = (
+    10003,
+    10004,
+    10007,
+    10008,
+    10013,
+)
 UNKNOWN_COMMAND, UNKNOWN_ROLE = 10063, 10011
 
 
 # -- identity -----------------------------------------------------------------------------
 @router.add("GET", "/users/@me")
 async def get_me(dd: DiscordDouble, req: RestRequest) -> web.Response:
-    return responses.json_response({**dd.bot_user.to_payload(), "verified": True, "mfa_enabled": False, "flags": 0})
+    return responses.json_response(
+        {**dd.bot_user.to_payload(), "verified": True, "mfa_enabled": False, "flags": 0}
+    )
 
 
 @router.add("GET", "/users/{user_id}")
@@ -120,7 +128,7 @@ async def delete_command(dd: DiscordDouble, req: RestRequest) -> web.Response:
 
 
 # -- guilds ---------------------------------------------------------------------------------
-def _guild(dd: DiscordDouble, req: RestRequest):  # noqa: ANN202
+def _guild(dd: DiscordDouble, req: RestRequest):
     gid = req.params["guild_id"]
     return dd.guilds.get(int(gid)) if gid.isdigit() else None
 
@@ -179,7 +187,11 @@ async def get_member(dd: DiscordDouble, req: RestRequest) -> web.Response:
         return responses.unknown("Guild", UNKNOWN_GUILD)
     uid = req.params["user_id"]
     member = guild.members.get(int(uid)) if uid.isdigit() else None
-    return responses.json_response(member.to_payload()) if member else responses.unknown("Member", UNKNOWN_MEMBER)
+    return (
+        responses.json_response(member.to_payload())
+        if member
+        else responses.unknown("Member", UNKNOWN_MEMBER)
+    )
 
 
 # -- channels and their messages -------------------------------------------------------------
@@ -198,7 +210,11 @@ def _bot_can(dd: DiscordDouble, channel: Channel, needed: int) -> bool:
 @router.add("GET", "/channels/{channel_id}")
 async def get_channel(dd: DiscordDouble, req: RestRequest) -> web.Response:
     channel = _channel(dd, req)
-    return responses.json_response(channel.to_payload()) if channel else responses.unknown("Channel", UNKNOWN_CHANNEL)
+    return (
+        responses.json_response(channel.to_payload())
+        if channel
+        else responses.unknown("Channel", UNKNOWN_CHANNEL)
+    )
 
 
 @router.add("POST", "/channels/{channel_id}/typing")
@@ -216,7 +232,9 @@ async def create_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
     needed = VIEW_CHANNEL | SEND_MESSAGES | (ATTACH_FILES if files else 0)
     if not _bot_can(dd, channel, needed):
         return responses.error(403, 50013, "Missing Permissions")
-    size_limit = dd.guilds[channel.guild_id].attachment_size_limit if channel.guild_id else dd.dm_attachment_size_limit
+    size_limit = (
+        dd.guilds[channel.guild_id].attachment_size_limit if channel.guild_id else dd.dm_attachment_size_limit
+    )
     problem = check_limits(req.message, files, size_limit)
     if problem is not None:
         return problem
@@ -225,9 +243,17 @@ async def create_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
     extra = {}
     ref = req.message.get("message_reference")
     if isinstance(ref, dict) and ref.get("message_id"):
-        extra["message_reference"] = {"type": 0, "channel_id": str(channel.id), "message_id": str(ref["message_id"])}
+        extra["message_reference"] = {
+            "type": 0,
+            "channel_id": str(channel.id),
+            "message_id": str(ref["message_id"]),
+        }
     record = dd.factory.create(
-        channel_id=channel.id, author=dd.bot_user, message=req.message, files=files, msg_type=19 if extra else 0,
+        channel_id=channel.id,
+        author=dd.bot_user,
+        message=req.message,
+        files=files,
+        msg_type=19 if extra else 0,
         extra=extra,
     )
     dd.store_message(record)
@@ -243,7 +269,7 @@ async def list_messages(dd: DiscordDouble, req: RestRequest) -> web.Response:
     return responses.json_response(list(reversed(channel.live_messages()))[:limit])
 
 
-def _message(dd: DiscordDouble, req: RestRequest):  # noqa: ANN202
+def _message(dd: DiscordDouble, req: RestRequest):
     mid = req.params["message_id"]
     rec = dd.messages.get(int(mid)) if mid.isdigit() else None
     if rec is None or rec.deleted or str(rec.channel_id) != req.params["channel_id"] or rec.ephemeral:
@@ -265,7 +291,9 @@ async def edit_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
     if rec.payload["author"]["id"] != str(dd.bot_user.id):
         return responses.error(403, 50005, "Cannot edit a message authored by another user")
     channel = dd.channels[rec.channel_id]
-    size_limit = dd.guilds[channel.guild_id].attachment_size_limit if channel.guild_id else dd.dm_attachment_size_limit
+    size_limit = (
+        dd.guilds[channel.guild_id].attachment_size_limit if channel.guild_id else dd.dm_attachment_size_limit
+    )
     problem = check_limits(req.message, req.body.files, size_limit)
     if problem is not None:
         return problem
@@ -287,5 +315,7 @@ async def add_reaction(dd: DiscordDouble, req: RestRequest) -> web.Response:
     rec = _message(dd, req)
     if rec is None:
         return responses.unknown("Message", UNKNOWN_MESSAGE)
-    rec.payload.setdefault("reactions", []).append({"emoji": {"id": None, "name": req.params["emoji"]}, "count": 1, "me": True})
+    rec.payload.setdefault("reactions", []).append(
+        {"emoji": {"id": None, "name": req.params["emoji"]}, "count": 1, "me": True}
+    )
     return responses.no_content()

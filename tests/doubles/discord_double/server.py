@@ -20,9 +20,15 @@ from .cdn import AttachmentStore
 from .commands import CommandStore
 from .faults import Fault, FaultInjector
 from .ids import SnowflakeFactory, make_bot_token, make_interaction_token
-from .interactions import APPLICATION_COMMAND, InteractionEvent, MESSAGE_COMPONENT, MODAL_SUBMIT, InteractionHandle
+from .interactions import (
+    APPLICATION_COMMAND,
+    MESSAGE_COMPONENT,
+    MODAL_SUBMIT,
+    InteractionEvent,
+    InteractionHandle,
+)
 from .invocations import AttachmentSpec, base_payload, command_data, message_command_data, modal_components
-from .messages import MessageFactory, check_limits, MessageRecord, message_text, strings_in
+from .messages import MessageFactory, MessageRecord, check_limits, message_text, strings_in
 from .model import (
     DEFAULT_ATTACHMENT_SIZE_LIMIT,
     DEFAULT_BOT_PERMISSIONS,
@@ -177,7 +183,10 @@ class DiscordDouble:
             "bot": self.bot_user.to_payload(),
             "interactions_endpoint_url": None,
             "integration_types_config": {"0": {}},
-            "install_params": {"scopes": ["bot", "applications.commands"], "permissions": str(DEFAULT_BOT_PERMISSIONS)},
+            "install_params": {
+                "scopes": ["bot", "applications.commands"],
+                "permissions": str(DEFAULT_BOT_PERMISSIONS),
+            },
         }
 
     # -- the world ---------------------------------------------------------------------------
@@ -200,21 +209,47 @@ class DiscordDouble:
         owner = self.users.get(owner_id) if owner_id is not None else None
         if owner is None:
             owner = self.owner if owner_id is None else self.add_user(f"owner-{owner_id}")
-        guild = Guild(self.snowflakes.next(), name, owner.id, preferred_locale=locale,
-                      attachment_size_limit=attachment_size_limit)
+        guild = Guild(
+            self.snowflakes.next(),
+            name,
+            owner.id,
+            preferred_locale=locale,
+            attachment_size_limit=attachment_size_limit,
+        )
         guild.roles[guild.id] = Role(guild.id, guild.id, "@everyone", everyone_permissions)
-        bot_role = Role(self.snowflakes.next(), guild.id, self.bot_user.username, bot_permissions, position=1,
-                        managed=True, bot_id=self.bot_user.id)
+        bot_role = Role(
+            self.snowflakes.next(),
+            guild.id,
+            self.bot_user.username,
+            bot_permissions,
+            position=1,
+            managed=True,
+            bot_id=self.bot_user.id,
+        )
         guild.roles[bot_role.id] = bot_role
         guild.members[self.bot_user.id] = Member(self.bot_user, guild.id, roles=[bot_role.id])
         guild.members[owner.id] = Member(owner, guild.id)
         self.guilds[guild.id] = guild
         return guild
 
-    def add_channel(self, guild: Guild, name: str = "general", *, overwrites: Sequence[dict[str, Any]] = (),
-                    topic: str | None = None, nsfw: bool = False) -> Channel:
-        channel = Channel(self.snowflakes.next(), name, guild_id=guild.id, position=len(guild.channels),
-                          topic=topic, nsfw=nsfw, overwrites=[dict(o) for o in overwrites])
+    def add_channel(
+        self,
+        guild: Guild,
+        name: str = "general",
+        *,
+        overwrites: Sequence[dict[str, Any]] = (),
+        topic: str | None = None,
+        nsfw: bool = False,
+    ) -> Channel:
+        channel = Channel(
+            self.snowflakes.next(),
+            name,
+            guild_id=guild.id,
+            position=len(guild.channels),
+            topic=topic,
+            nsfw=nsfw,
+            overwrites=[dict(o) for o in overwrites],
+        )
         guild.channels[channel.id] = channel
         self.channels[channel.id] = channel
         return channel
@@ -224,7 +259,9 @@ class DiscordDouble:
         guild.roles[role.id] = role
         return role
 
-    def add_member(self, guild: Guild, user: User, roles: Sequence[Role | int] = (), nick: str | None = None) -> Member:
+    def add_member(
+        self, guild: Guild, user: User, roles: Sequence[Role | int] = (), nick: str | None = None
+    ) -> Member:
         self.users.setdefault(user.id, user)
         ids = [r.id if isinstance(r, Role) else int(r) for r in roles]
         member = Member(user, guild.id, roles=ids, nick=nick)
@@ -251,13 +288,21 @@ class DiscordDouble:
             channel.messages.append(record)
 
     async def post_user_message(
-        self, channel: Channel, user: User, content: str = "", *, attachments: Sequence[AttachmentSpec] = (),
+        self,
+        channel: Channel,
+        user: User,
+        content: str = "",
+        *,
+        attachments: Sequence[AttachmentSpec] = (),
         dispatch: bool = True,
     ) -> dict[str, Any]:
         """A message from a (human) user, e.g. a target for a message context menu."""
-        record = self.factory.create(channel_id=channel.id, author=user, message={"content": content}, files=[])
+        record = self.factory.create(
+            channel_id=channel.id, author=user, message={"content": content}, files=[]
+        )
         record.payload["attachments"] = [
-            self.store.to_payload(self.store.add(channel.id, name, data, ctype)) for name, data, ctype in attachments
+            self.store.to_payload(self.store.add(channel.id, name, data, ctype))
+            for name, data, ctype in attachments
         ]
         self.store_message(record)
         if dispatch and self.sessions:
@@ -310,7 +355,9 @@ class DiscordDouble:
     def new_interaction_token(self) -> str:
         return make_interaction_token()
 
-    async def _dispatch_interaction(self, payload: dict[str, Any], source: MessageRecord | None = None) -> InteractionHandle:
+    async def _dispatch_interaction(
+        self, payload: dict[str, Any], source: MessageRecord | None = None
+    ) -> InteractionHandle:
         guild = self.guilds.get(int(payload["guild_id"])) if payload.get("guild_id") else None
         limit = guild.attachment_size_limit if guild else self.dm_attachment_size_limit
         handle = InteractionHandle(payload, self.store, attachment_size_limit=limit)
@@ -322,7 +369,9 @@ class DiscordDouble:
         await self.dispatch("INTERACTION_CREATE", payload)
         return handle
 
-    def _where(self, user: User, guild: Guild | None, channel: Channel | None) -> tuple[Guild | None, Channel]:
+    def _where(
+        self, user: User, guild: Guild | None, channel: Channel | None
+    ) -> tuple[Guild | None, Channel]:
         if channel is None:
             if guild is None:
                 channel = self.dm_channel(user)
@@ -349,16 +398,33 @@ class DiscordDouble:
         guild, channel = self._where(user, guild, channel)
         command = self.commands.find(name, guild_id=guild.id if guild else None, command_type=command_type)
         if command is None:
-            raise LookupError(f"command {name!r} (type {command_type}) is not registered; synced: "
-                              f"{ {s: [c['name'] for c in cs] for s, cs in self.commands.registered.items()} }")
-        payload = base_payload(self, APPLICATION_COMMAND, user=user, guild=guild, channel=channel, locale=locale)
-        payload["data"] = command_data(self, command, options or {}, guild=guild, channel=channel,
-                                       attachments=attachments, subcommand=subcommand)
+            raise LookupError(
+                f"command {name!r} (type {command_type}) is not registered; synced: "
+                f"{ {s: [c['name'] for c in cs] for s, cs in self.commands.registered.items()} }"
+            )
+        payload = base_payload(
+            self, APPLICATION_COMMAND, user=user, guild=guild, channel=channel, locale=locale
+        )
+        payload["data"] = command_data(
+            self,
+            command,
+            options or {},
+            guild=guild,
+            channel=channel,
+            attachments=attachments,
+            subcommand=subcommand,
+        )
         return await self._dispatch_interaction(payload)
 
     async def invoke_message_command(
-        self, name: str, target_message: dict[str, Any], *, user: User, guild: Guild | None = None,
-        channel: Channel | None = None, locale: str = "en-US",
+        self,
+        name: str,
+        target_message: dict[str, Any],
+        *,
+        user: User,
+        guild: Guild | None = None,
+        channel: Channel | None = None,
+        locale: str = "en-US",
     ) -> InteractionHandle:
         """A user picks Apps -> name on target_message (type 2 interaction, data.type 3)."""
         if channel is None:
@@ -367,13 +433,21 @@ class DiscordDouble:
         command = self.commands.find(name, guild_id=guild.id if guild else None, command_type=3)
         if command is None:
             raise LookupError(f"message command {name!r} is not registered")
-        payload = base_payload(self, APPLICATION_COMMAND, user=user, guild=guild, channel=channel, locale=locale)
+        payload = base_payload(
+            self, APPLICATION_COMMAND, user=user, guild=guild, channel=channel, locale=locale
+        )
         payload["data"] = message_command_data(command, target_message)
         return await self._dispatch_interaction(payload)
 
     async def click_button(
-        self, message: dict[str, Any], custom_id: str, *, user: User, locale: str = "en-US",
-        component_type: int = 2, values: Sequence[str] | None = None,
+        self,
+        message: dict[str, Any],
+        custom_id: str,
+        *,
+        user: User,
+        locale: str = "en-US",
+        component_type: int = 2,
+        values: Sequence[str] | None = None,
     ) -> InteractionHandle:
         """A user clicks a component on ``message`` (type 3 MESSAGE_COMPONENT with the message object)."""
         record = self.messages.get(int(message["id"]))
@@ -385,7 +459,9 @@ class DiscordDouble:
         if channel is None:
             raise LookupError(f"channel {record.channel_id} unknown")
         guild, channel = self._where(user, None, channel)
-        payload = base_payload(self, MESSAGE_COMPONENT, user=user, guild=guild, channel=channel, locale=locale)
+        payload = base_payload(
+            self, MESSAGE_COMPONENT, user=user, guild=guild, channel=channel, locale=locale
+        )
         payload["message"] = record.payload
         payload["data"] = {"custom_id": custom_id, "component_type": component_type}
         if values is not None:
@@ -393,13 +469,23 @@ class DiscordDouble:
         return await self._dispatch_interaction(payload, source=record)
 
     async def submit_modal(
-        self, custom_id: str, values: dict[str, Any], *, user: User, guild: Guild | None = None,
-        channel: Channel | None = None, locale: str = "en-US", from_interaction: InteractionHandle | None = None,
+        self,
+        custom_id: str,
+        values: dict[str, Any],
+        *,
+        user: User,
+        guild: Guild | None = None,
+        channel: Channel | None = None,
+        locale: str = "en-US",
+        from_interaction: InteractionHandle | None = None,
     ) -> InteractionHandle:
         """A user submits the modal ``custom_id`` (type 5); components mirror the modal the bot showed."""
         shown = from_interaction
         if shown is None:
-            shown = next((h for h in reversed(self.interactions) if h.modal and h.modal.get("custom_id") == custom_id), None)
+            shown = next(
+                (h for h in reversed(self.interactions) if h.modal and h.modal.get("custom_id") == custom_id),
+                None,
+            )
         modal = shown.modal if shown is not None else None
         if channel is None and shown is not None and shown.channel_id:
             channel = self.channels.get(shown.channel_id)
@@ -413,19 +499,44 @@ class DiscordDouble:
 
     # -- faults --------------------------------------------------------------------------------
     def fail_next(
-        self, count: int = 1, *, status: int = 500, method: str | None = None, path: str | None = None,
-        uploads_only: bool = False, retry_after: float = 0.05, is_global: bool = False,
+        self,
+        count: int = 1,
+        *,
+        status: int = 500,
+        method: str | None = None,
+        path: str | None = None,
+        uploads_only: bool = False,
+        retry_after: float = 0.05,
+        is_global: bool = False,
         body: dict[str, Any] | None = None,
     ) -> Fault:
-        """The next ``count`` requests matching (method, path regex searched in the /api/v10-relative path)."""
-        return self.faults.add(Fault(status=status, remaining=count, method=method.upper() if method else None,
-                                     path_regex=re.compile(path) if path else None, uploads_only=uploads_only,
-                                     retry_after=retry_after, is_global=is_global, body=body))
+        """Fail the next ``count`` requests matching method and ``path`` (a regex searched in the
+        /api/v10-relative path) with ``status``."""
+        return self.faults.add(
+            Fault(
+                status=status,
+                remaining=count,
+                method=method.upper() if method else None,
+                path_regex=re.compile(path) if path else None,
+                uploads_only=uploads_only,
+                retry_after=retry_after,
+                is_global=is_global,
+                body=body,
+            )
+        )
 
-    def rate_limit_next(self, count: int = 1, *, retry_after: float = 0.05, method: str | None = None,
-                        path: str | None = None, is_global: bool = False) -> Fault:
-        return self.fail_next(count, status=429, method=method, path=path, retry_after=retry_after,
-                              is_global=is_global)
+    def rate_limit_next(
+        self,
+        count: int = 1,
+        *,
+        retry_after: float = 0.05,
+        method: str | None = None,
+        path: str | None = None,
+        is_global: bool = False,
+    ) -> Fault:
+        return self.fail_next(
+            count, status=429, method=method, path=path, retry_after=retry_after, is_global=is_global
+        )
 
     def fail_uploads(self, count: int = 1, *, status: int = 500, path: str | None = None) -> Fault:
         """Channel/webhook/callback requests that carry files fail with ``status``."""
@@ -433,7 +544,7 @@ class DiscordDouble:
 
     # -- REST dispatch ------------------------------------------------------------------------
     async def _handle_rest(self, request: web.Request) -> web.Response:
-        path = request.path[len(API_PREFIX):] or "/"
+        path = request.path[len(API_PREFIX) :] or "/"
         method = request.method.upper()
         body = await read_body(request)
         response = await self._serve(method, path, request, body)
@@ -447,10 +558,9 @@ class DiscordDouble:
     async def _serve(self, method: str, path: str, request: web.Request, body: Body) -> web.Response:
         matched = router.match(method, path)
         authorized = self._authorized(request)
-        if matched is None or matched[0].needs_bot_auth:
-            if not authorized:
-                return responses.unauthorized()
-        if body.json is not None and authorized or matched is not None and not matched[0].needs_bot_auth:
+        if (matched is None or matched[0].needs_bot_auth) and not authorized:
+            return responses.unauthorized()
+        if (body.json is not None and authorized) or (matched is not None and not matched[0].needs_bot_auth):
             self._outgoing.extend(strings_in(body.json))
             self._outgoing.extend(f.filename for f in body.files)
         injected = self.faults.take(method, path, bool(body.files))
@@ -466,17 +576,25 @@ class DiscordDouble:
             return responses.error(400, 50109, "The request body contains invalid JSON.")
         if method in ("POST", "PATCH") and _MESSAGE_BEARING.match(path):
             # Discord's hard limits answer first (and are not counted as spec violations).
-            message = body.json.get("data") if path.endswith("/callback") and isinstance(body.json, dict) else body.json
+            message = (
+                body.json.get("data")
+                if path.endswith("/callback") and isinstance(body.json, dict)
+                else body.json
+            )
             inter = self._interaction_for(params)
             limit = inter.attachment_size_limit if inter is not None else self._channel_size_limit(params)
             problem = check_limits(message if isinstance(message, dict) else None, body.files, limit)
             if problem is not None:
                 error_body = json.loads(problem.body)  # type: ignore[arg-type]
-                self.limit_rejections.append({"method": method, "path": path, "status": problem.status,
-                                              "body": error_body})
+                self.limit_rejections.append(
+                    {"method": method, "path": path, "status": problem.status, "body": error_body}
+                )
                 if inter is not None:
-                    inter.record(InteractionEvent("rejected", request=body.json, status=problem.status,
-                                                  error=error_body))
+                    inter.record(
+                        InteractionEvent(
+                            "rejected", request=body.json, status=problem.status, error=error_body
+                        )
+                    )
                 return problem
         violation_response = self._validate(method, path, body)
         if violation_response is not None:
@@ -497,7 +615,9 @@ class DiscordDouble:
         return None
 
     def _channel_size_limit(self, params: dict[str, str]) -> int:
-        channel = self.channels.get(int(params["channel_id"])) if params.get("channel_id", "").isdigit() else None
+        channel = (
+            self.channels.get(int(params["channel_id"])) if params.get("channel_id", "").isdigit() else None
+        )
         if channel is not None and channel.guild_id is not None:
             return self.guilds[channel.guild_id].attachment_size_limit
         return self.dm_attachment_size_limit
@@ -512,14 +632,18 @@ class DiscordDouble:
         op, violation = self.spec.validate(method, path, body.json)
         if violation is None:
             return None
-        self.spec_violations.append({
-            "method": method,
-            "path": path,
-            "operation": op.operation_id if op else None,
-            "error": violation.message,
-            "at": violation.path,
-        })
-        return responses.invalid_form_body(responses.field_errors(violation.path, "SPEC_VIOLATION", violation.message))
+        self.spec_violations.append(
+            {
+                "method": method,
+                "path": path,
+                "operation": op.operation_id if op else None,
+                "error": violation.message,
+                "at": violation.path,
+            }
+        )
+        return responses.invalid_form_body(
+            responses.field_errors(violation.path, "SPEC_VIOLATION", violation.message)
+        )
 
 
 def _component_ids(components: Sequence[dict[str, Any]]) -> list[str]:

@@ -16,12 +16,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_SPEC_PATH = REPO_ROOT.parent / "shared" / "discord-api-spec" / "openapi.json"
+API_BASE_PATH = "/api/v10"
 _METHODS = ("get", "put", "post", "patch", "delete")
 
 
@@ -63,8 +65,7 @@ class SpecIndex:
         self.base_path = "/api/v10"
         servers = document.get("servers") or []
         if servers:
-            url = servers[0]["url"]
-            self.base_path = "/" + url.split("://", 1)[-1].split("/", 1)[-1] if "/" in url.split("://")[-1] else ""
+            self.base_path = urlsplit(servers[0]["url"]).path.rstrip("/")  # "/api/v10"
         self._components = _patched_components(document.get("components", {}))
         self._by_method: dict[str, list[Operation]] = {}
         self._validators: dict[tuple[str, str], Draft202012Validator] = {}
@@ -135,7 +136,11 @@ def _most_specific(err: ValidationError) -> ValidationError:
             return any(list(s.absolute_path)[depth:] == ["type"] for s in subs)
 
         candidates = [subs for subs in branches.values() if not discriminator_failed(subs)]
-        pool = candidates[0] if len(candidates) == 1 else [s for subs in (candidates or branches.values()) for s in subs]
+        pool = (
+            candidates[0]
+            if len(candidates) == 1
+            else [s for subs in (candidates or branches.values()) for s in subs]
+        )
         err = best_match(pool)
     return err
 
@@ -152,6 +157,15 @@ def get_spec(path: Path | str | None) -> tuple[SpecIndex | None, str | None]:
     if not spec_path.is_file():
         return None, f"Discord OpenAPI spec not found at {spec_path}; request bodies are NOT validated"
     try:
-        return load_spec(str(spec_path.resolve())), None
+        index = load_spec(str(spec_path.resolve()))
     except (OSError, ValueError, KeyError) as exc:
-        return None, f"Discord OpenAPI spec at {spec_path} unusable ({exc!r}); request bodies are NOT validated"
+        return (
+            None,
+            f"Discord OpenAPI spec at {spec_path} unusable ({exc!r}); request bodies are NOT validated",
+        )
+    if index.base_path != API_BASE_PATH:
+        return (
+            None,
+            f"spec base {index.base_path!r} is not {API_BASE_PATH!r}; request bodies are NOT validated",
+        )
+    return index, None
