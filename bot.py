@@ -1,0 +1,283 @@
+"""The Seedream Discord bot: `python bot.py` starts it, `python bot.py --check` checks the setup.
+
+main(): settings -> logging -> HTTP session -> storage -> gateway client -> bot. Resources are
+opened here, handed to the bot, and closed in reverse order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import hashlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+from pydantic import ValidationError
+
+from image_gateway.catalog import ModelSpec, format_usd, usd_to_micros
+from image_gateway.client import ImageClient
+from image_gateway.presets import Preset, build_catalog, get_preset
+from log_setup import redact, setup_logging
+from pipeline.delivery import InteractionSink, report_error
+from pipeline.explain import is_expected
+from pipeline.job import ImageJob
+from pipeline.runner import Pipeline, PipelineOptions
+from settings import Settings, describe_validation_error, load_settings
+from storage import Storage, open_storage
+from storage.ledger import Limits
+
+log = logging.getLogger("seedream.bot")
+
+EXTENSIONS = ("cogs.imagine", "cogs.usage")
+SYNC_FINGERPRINT_KEY = "command_tree_fingerprint"
+
+
+class SeedreamTree(app_commands.CommandTree):
+    """The one error funnel: every failure in a command becomes a short, private message."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        original = getattr(error, "original", None) or error.__cause__ or error
+        await report_error(interaction, original)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    http: aiohttp.ClientSession
+    storage: Storage
+    preset: Preset
+    client: ImageClient
+
+
+class SeedreamBot(commands.Bot):
+    def __init__(self, services: Services, *, extensions: Sequence[str] = EXTENSIONS) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            tree_cls=SeedreamTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.services = services
+        self.settings = services.settings
+        self.storage = services.storage
+        self.preset = services.preset
+        self.pipeline = Pipeline(
+            client=services.client,
+            ledger=services.storage.ledger,
+            http=services.http,
+            limits=self.limits_for,
+            options=pipeline_options(services.settings),
+        )
+        self._extensions = tuple(extensions)
+
+    # -- start -----------------------------------------------------------------------
+    async def setup_hook(self) -> None:
+        recovered = await self.storage.ledger.recover_pending()
+        if recovered:
+            log.warning("closed %d reservation(s) left pending by an earlier stop", recovered)
+        for extension in self._extensions:
+            await self.load_extension(extension)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Sync to the dev guild on every start; globally only when the tree changed."""
+        dev_guild = self.settings.discord_dev_guild_id
+        if dev_guild:
+            guild = discord.Object(id=dev_guild)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+            log.info("synced commands to the development guild")
+            return
+        fingerprint = await self.command_fingerprint()
+        if await self.storage.meta.get(SYNC_FINGERPRINT_KEY) == fingerprint:
+            log.info("command tree unchanged; not syncing")
+            return
+        await self.tree.sync()
+        await self.storage.meta.set(SYNC_FINGERPRINT_KEY, fingerprint)
+        log.info("synced commands globally")
+
+    async def command_fingerprint(self) -> str:
+        translator = self.tree.translator
+        payload = []
+        for command in self.tree.get_commands():
+            if translator is not None:
+                payload.append(await command.get_translated_payload(self.tree, translator))
+            else:
+                payload.append(command.to_dict(self.tree))
+        canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    # -- what the cogs share ---------------------------------------------------------
+    def resolve_model(self, name: str | None) -> ModelSpec:
+        chosen = (name or self.settings.image_model or self.preset.default_model).strip()
+        for spec in self.preset.models.values():
+            if chosen.casefold() == spec.label.casefold():
+                return spec
+        return self.preset.model(chosen)
+
+    async def limits_for(self, job: ImageJob) -> Limits:
+        settings = self.settings
+        return Limits(
+            daily_images=settings.default_daily_images,
+            monthly_micros=_micros(settings.default_monthly_usd),
+            guild_monthly_micros=_micros(settings.guild_monthly_budget_usd),
+        )
+
+    async def generate(self, interaction: discord.Interaction, job: ImageJob) -> None:
+        """Admit (refusals answer privately, nothing spent), defer, then run and deliver."""
+        ticket = await self.pipeline.admit(job)
+        try:
+            if not interaction.response.is_done():
+                await interaction.response.defer(thinking=True)
+        except BaseException:
+            await self.storage.ledger.release(ticket.request_id, error_code="not_acknowledged")
+            raise
+        sink = InteractionSink(interaction, ticket)
+        try:
+            await sink.working()
+            await self.pipeline.execute(ticket, sink)
+        except Exception as error:
+            await report_failure(sink, error)
+
+
+async def report_failure(sink: InteractionSink, error: Exception) -> None:
+    if is_expected(error):
+        log.info("request %s failed: %s", sink.ticket.request_id, error)
+    else:
+        log.error("request %s failed unexpectedly", sink.ticket.request_id, exc_info=error)
+    try:
+        await sink.fail(error)
+    except discord.HTTPException:
+        log.warning("could not tell the member that request %s failed", sink.ticket.request_id)
+
+
+def _micros(usd) -> int | None:
+    return None if usd is None else usd_to_micros(usd)
+
+
+def pipeline_options(settings: Settings) -> PipelineOptions:
+    return PipelineOptions(
+        response_format=settings.image_response_format,
+        watermark=settings.image_watermark,
+        stream=settings.image_stream,
+        references_as=settings.reference_images_as,
+        max_result_bytes=settings.max_result_mb * 1024 * 1024,
+    )
+
+
+def resolve_preset(settings: Settings) -> Preset:
+    preset = build_catalog(
+        get_preset(settings.image_provider),
+        catalog_file=settings.model_catalog_file,
+        prices=settings.image_prices,
+    )
+    if settings.image_api_base_url:
+        preset = dataclasses.replace(preset, base_url=settings.image_api_base_url.rstrip("/"))
+    if not preset.base_url:
+        raise ValueError("IMAGE_API_BASE_URL is not set; the custom provider needs one")
+    return preset
+
+
+def point_discord_py(settings: Settings) -> None:
+    """Send discord.py's REST and gateway traffic elsewhere (tests, proxies)."""
+    if settings.discord_api_base_url:
+        discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+async def check(settings: Settings, preset: Preset) -> int:
+    """`--check`: settings, database, gateway models and prices. Never prints a secret."""
+    print(f"provider: {preset.name} at {preset.base_url}")
+    async with open_storage(settings.database_url) as storage:
+        usage = await storage.ledger.usage(0, 0)
+        print(f"database: {settings.database_url} (ok; {usage.pending_images} pending)")
+    default = settings.image_model or preset.default_model
+    if default not in preset.models:
+        print(f"IMAGE_MODEL {default!r} is not in the catalog: {', '.join(preset.models)}", file=sys.stderr)
+        return 1
+    print("models:")
+    for spec in preset.models.values():
+        price = "price unknown (set IMAGE_PRICES)" if spec.price_micros is None else format_usd(spec.price_micros)
+        mark = "*" if spec.id == default else " "
+        print(f" {mark} {spec.id:<34} {price}")
+    if not preset.has_models_endpoint:
+        print("gateway: this gateway has no model list; skipped")
+        return 0
+    async with aiohttp.ClientSession() as http:
+        client = make_client(settings, preset, http)
+        try:
+            served = await client.list_models()
+        except Exception as error:  # the check reports any failure, scrubbed
+            print(f"gateway: GET /models failed: {redact(str(error), settings.secrets())}", file=sys.stderr)
+            return 1
+    missing = [model for model in preset.models if model not in served]
+    print(f"gateway: answers with {len(served)} model(s)")
+    if default in missing:
+        print(f"gateway does not list the default model {default}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def make_client(settings: Settings, preset: Preset, http: aiohttp.ClientSession) -> ImageClient:
+    return ImageClient(
+        http,
+        preset,
+        api_key=settings.image_api_key.get_secret_value(),
+        timeout=settings.image_timeout_seconds,
+        max_retries=settings.image_max_retries,
+    )
+
+
+async def run(settings: Settings, preset: Preset) -> None:
+    point_discord_py(settings)
+    async with (
+        aiohttp.ClientSession() as http,
+        open_storage(settings.database_url) as storage,
+    ):
+        services = Services(settings, http, storage, preset, make_client(settings, preset, http))
+        async with SeedreamBot(services) as bot:
+            await bot.start(settings.discord_token.get_secret_value())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Seedream image bot for Discord")
+    parser.add_argument("--check", action="store_true", help="validate the setup and exit")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ValidationError as error:
+        print(f"configuration error: {describe_validation_error(error)}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, settings.secrets())
+    try:
+        preset = resolve_preset(settings)
+    except (ValueError, OSError) as error:
+        print(f"configuration error: {redact(str(error), settings.secrets())}", file=sys.stderr)
+        return 2
+    if args.check:
+        return asyncio.run(check(settings, preset))
+    try:
+        asyncio.run(run(settings, preset))
+    except KeyboardInterrupt:
+        pass
+    except discord.LoginFailure:
+        print("DISCORD_TOKEN was refused by Discord", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""/usage: what the caller has used and what is left."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from i18n import t
+from image_gateway.catalog import format_usd
+from pipeline.explain import UserError
+from pipeline.job import ImageJob
+
+if TYPE_CHECKING:
+    from bot import SeedreamBot
+
+
+class Usage(commands.Cog):
+    def __init__(self, bot: SeedreamBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="usage", description="Your images today, your spend this month, the server budget")
+    @app_commands.guild_only()
+    async def usage(self, interaction: discord.Interaction) -> None:
+        if interaction.guild_id is None:
+            raise UserError("error.guild_only", code="guild_only")
+        locale = interaction.locale
+        user = interaction.user
+        probe = ImageJob(
+            command="usage", guild_id=interaction.guild_id, channel_id=interaction.channel_id or 0,
+            user_id=user.id, locale=str(locale.value), prompt="", model=self.bot.resolve_model(None),
+            role_ids=tuple(role.id for role in getattr(user, "roles", ())),
+        )
+        limits = await self.bot.limits_for(probe)
+        snap = await self.bot.storage.ledger.usage(interaction.guild_id, user.id)
+        unlimited = t("usage.unlimited", locale)
+        lines = [
+            f"**{t('usage.title', locale)}**",
+            t("usage.images_today", locale, used=snap.images_today,
+              limit=unlimited if limits.daily_images is None else limits.daily_images),
+            t("usage.spend_month", locale, used=format_usd(snap.member_month_micros),
+              limit=unlimited if limits.monthly_micros is None else format_usd(limits.monthly_micros)),
+        ]
+        if limits.guild_monthly_micros is None:
+            lines.append(t("usage.guild_spent", locale, used=format_usd(snap.guild_month_micros)))
+        else:
+            left = max(limits.guild_monthly_micros - snap.guild_month_micros, 0)
+            lines.append(t("usage.guild_budget", locale, left=format_usd(left),
+                           limit=format_usd(limits.guild_monthly_micros)))
+        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+
+async def setup(bot: SeedreamBot) -> None:
+    await bot.add_cog(Usage(bot))

@@ -1,0 +1,29 @@
+"""Every user-facing sentence, one catalog per language.
+
+`t(key, locale, **params)` picks the catalog from the interaction's locale (falling back to
+the server's), then formats the sentence. English is the reference catalog; a key missing
+from another language falls back to English rather than failing.
+"""
+
+from __future__ import annotations
+
+from i18n import en, zh_cn
+
+CATALOGS: dict[str, dict[str, str]] = {"en": en.TEXTS, "zh-CN": zh_cn.TEXTS}
+
+
+def language(locale: object | None, fallback: object | None = None) -> str:
+    """The catalog for a Discord locale (`discord.Locale` or its string value)."""
+    for candidate in (locale, fallback):
+        value = str(getattr(candidate, "value", candidate) or "")
+        if value.lower().startswith("zh"):
+            return "zh-CN"
+        if value:
+            return "en"
+    return "en"
+
+
+def t(key: str, locale: object | None = None, /, **params: object) -> str:
+    lang = language(locale)
+    text = CATALOGS[lang].get(key) or en.TEXTS[key]
+    return text.format(**params) if params else text

@@ -1,0 +1,66 @@
+"""English texts. Keys are shared by every language."""
+
+TEXTS: dict[str, str] = {
+    # results
+    "result.header": "**{prompt}**",
+    "result.details": "{model} · {size} · {images} · cost {cost}",
+    "result.images": "{count} image(s)",
+    "result.refused": "{refused} of {total} were refused by the content filter and not charged.",
+    "result.lost": "{lost} image(s) could not be fetched from the gateway; you were not charged for them.",
+    "result.quota_left": "Left for you: {parts}.",
+    "result.quota_images": "{left} image(s) today",
+    "result.quota_usd": "{left} this month",
+    "result.unlimited": "no limits",
+    "result.working": "Generating {count} image(s) with {model}…",
+    "result.more": "Images {first}–{last} of **{prompt}**",
+    "size.auto": "auto",
+    # usage
+    "usage.title": "Your image usage",
+    "usage.images_today": "Images today: {used} of {limit}",
+    "usage.spend_month": "Spent this month: {used} of {limit}",
+    "usage.guild_budget": "Server budget left this month: {left} of {limit}",
+    "usage.guild_spent": "Server spend this month: {used}",
+    "usage.unlimited": "unlimited",
+    # errors (members' terms; details go to the log)
+    "error.invalid_option": "That {option} can't be used: {detail}",
+    "error.quota.daily_images": (
+        "You have reached your daily limit of {limit} image(s) (used {used}, asked for {requested}). "
+        "It resets {resets}."
+    ),
+    "error.quota.monthly_usd": (
+        "This would take you past your monthly limit of {limit} (spent {used}, this needs {requested}). "
+        "It resets {resets}."
+    ),
+    "error.quota.guild_budget": (
+        "This server's monthly image budget of {limit} is used up (spent {used}, this needs {requested}). "
+        "It resets {resets}."
+    ),
+    "error.content_filter": (
+        "The content filter refused this request. Please rephrase your prompt or use other images. "
+        "You were not charged."
+    ),
+    "error.busy": "The image service is busy right now. Please try again in a minute. You were not charged.",
+    "error.timeout": "The image service took too long to answer. Please try again later. You were not charged.",
+    "error.misconfigured": (
+        "The bot is not set up correctly for image generation. A server admin must check the bot's "
+        "configuration. You were not charged."
+    ),
+    "error.no_access": (
+        "The bot's image account cannot use this model right now. A server admin must check the bot. "
+        "You were not charged."
+    ),
+    "error.unknown_model": "The image service does not know this model. Pick another one. You were not charged.",
+    "error.bad_request": "The image service refused the request: {detail}",
+    "error.bad_response": (
+        "The image service sent an answer the bot could not use. Please try again later. "
+        "You were not charged for images you did not get."
+    ),
+    "error.attachment": "The attachment `{name}` {reason}",
+    "error.attachment_missing": "Attach at least one image.",
+    "error.delivery": (
+        "The images were made but could not be posted to Discord. You were not charged for images you did "
+        "not get."
+    ),
+    "error.unexpected": "Something went wrong on the bot's side. It has been logged. You were not charged.",
+    "error.guild_only": "This command works only in a server.",
+}

@@ -1,0 +1,39 @@
+"""Logging for the bot: one handler, and no secret ever reaches a log line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+
+REDACTED = "[redacted]"
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then removes every secret (messages, arguments and tracebacks alike)."""
+
+    def __init__(self, secrets: Iterable[str], fmt: str | None = None) -> None:
+        super().__init__(fmt or "%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), self._secrets)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def setup_logging(level: str, secrets: Iterable[str]) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter(secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # discord.py's HTTP layer is chatty at DEBUG and echoes request data; keep it at INFO.
+    logging.getLogger("discord.http").setLevel(max(logging.INFO, root.level))

@@ -1,0 +1,38 @@
+"""The one request object every way in (command, context menu, button, approval) becomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from image_gateway.catalog import ModelSpec
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference image taken from a Discord attachment, already checked."""
+
+    filename: str
+    url: str
+    data: bytes
+    format: str
+
+
+@dataclass
+class ImageJob:
+    command: str  # "imagine" | "edit" | "series" | a button name
+    guild_id: int
+    channel_id: int
+    user_id: int
+    locale: str
+    prompt: str
+    model: ModelSpec
+    size: str | None = None
+    count: int = 1
+    seed: int | None = None
+    series: bool = False
+    references: list[Reference] = field(default_factory=list)
+    role_ids: tuple[int, ...] = ()
+
+    @property
+    def images_requested(self) -> int:
+        return self.count

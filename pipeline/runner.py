@@ -1,0 +1,298 @@
+"""The pipeline: validate -> check -> reserve -> generate -> deliver -> settle.
+
+Every way in hands an `ImageJob` to `Pipeline.admit` (cheap, before anything is spent)
+and the returned `Ticket` to `Pipeline.execute`, which calls the gateway, delivers
+through a `ResultSink` and settles the reservation from what actually happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiohttp
+
+from image_gateway.catalog import InvalidOptionError
+from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
+from image_gateway.errors import InvalidResponseError
+from pipeline.fetch import FetchError, decode_b64_image, download
+from pipeline.images import ImageRejected, fit_to_limit, inspect_image, to_data_uri
+from pipeline.job import ImageJob
+from storage.ledger import Ledger, Limits, UsageSnapshot
+
+log = logging.getLogger(__name__)
+
+MAX_FILES_PER_MESSAGE = 10
+MAX_IMAGINE_COUNT = 4
+
+AdmissionCheck = Callable[[ImageJob], Awaitable[None]]
+LimitsSource = Callable[[ImageJob], Awaitable[Limits]]
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    response_format: str = "url"
+    watermark: bool = False
+    stream: bool = True
+    references_as: str = "data_uri"
+    max_result_bytes: int = 64 * 1024 * 1024
+    download_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class ReadyImage:
+    index: int
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Ticket:
+    job: ImageJob
+    request: GenerationRequest
+    request_id: int
+    limits: Limits
+
+
+@dataclass
+class Progress:
+    """What is known so far; the books are closed from it, even after a failure."""
+
+    generated: int = 0
+    billed_reported: int | None = None
+    delivered: int = 0
+    refused: list[FailedImage] = field(default_factory=list)
+    lost: int = 0
+
+    @property
+    def billed(self) -> int:
+        if self.billed_reported is None:
+            return self.generated
+        return self.billed_reported
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ticket: Ticket
+    billed: int
+    delivered: int
+    refused: tuple[FailedImage, ...]
+    lost: int
+    cost_micros: int
+    charged_micros: int
+    usage: UsageSnapshot
+
+
+class ResultSink(Protocol):
+    """Where results go: an interaction, a channel. Posts at most 10 images at a time."""
+
+    upload_limit: int
+
+    async def post(self, images: Sequence[ReadyImage]) -> None: ...
+
+    async def finish(self, outcome: Outcome) -> None: ...
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        client: ImageClient,
+        ledger: Ledger,
+        http: aiohttp.ClientSession,
+        limits: LimitsSource,
+        options: PipelineOptions,
+        checks: Sequence[AdmissionCheck] = (),
+        cpu_slots: int = 2,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.http = http
+        self.limits = limits
+        self.options = options
+        self.checks = list(checks)
+        self._cpu = asyncio.Semaphore(cpu_slots)
+
+    # -- before anything is spent -------------------------------------------------
+    def build_request(self, job: ImageJob) -> GenerationRequest:
+        """Validate the job against the model; raises `InvalidOptionError` with what is allowed."""
+        model = job.model
+        prompt = model.validate_prompt(job.prompt)
+        size = model.normalize_size(job.size)
+        seed = model.validate_seed(job.seed)
+        model.validate_reference_count(len(job.references))
+        if job.series:
+            model.validate_series(job.count, len(job.references))
+        elif not 1 <= job.count <= MAX_IMAGINE_COUNT:
+            raise InvalidOptionError("count", f"choose 1 to {MAX_IMAGINE_COUNT} images")
+        images = [self._reference_payload(ref) for ref in job.references]
+        response_format = self.options.response_format
+        if response_format not in model.response_formats:
+            response_format = model.response_formats[0]
+        return GenerationRequest(
+            model=model,
+            prompt=prompt,
+            size=size,
+            n=1 if job.series else job.count,
+            seed=seed,
+            images=images,
+            max_images=job.count if job.series else None,
+            response_format=response_format,
+            watermark=self.options.watermark,
+            stream=self.options.stream and job.series,
+        )
+
+    def _reference_payload(self, ref) -> str:
+        if self.options.references_as == "url":
+            return ref.url
+        return to_data_uri(ref.data, ref.format)
+
+    async def admit(self, job: ImageJob) -> Ticket:
+        """Validate, run the admission checks, and reserve the worst-case cost."""
+        request = self.build_request(job)
+        for check in self.checks:
+            await check(job)
+        limits = await self.limits(job)
+        request_id = await self.ledger.reserve(
+            guild_id=job.guild_id,
+            channel_id=job.channel_id,
+            user_id=job.user_id,
+            command=job.command,
+            model=job.model.id,
+            size=request.size or "",
+            prompt=request.prompt,
+            images=job.count,
+            unit_price_micros=job.model.price_micros or 0,
+            limits=limits,
+        )
+        return Ticket(job=job, request=request, request_id=request_id, limits=limits)
+
+    # -- spending -------------------------------------------------------------------
+    async def execute(self, ticket: Ticket, sink: ResultSink) -> Outcome:
+        progress = Progress()
+        try:
+            await self._generate_and_deliver(ticket, sink, progress)
+        except BaseException as exc:
+            await asyncio.shield(self._close_books(ticket, progress, error=exc))
+            raise
+        cost, charged = await self._close_books(ticket, progress, error=None)
+        usage = await self.ledger.usage(ticket.job.guild_id, ticket.job.user_id)
+        outcome = Outcome(
+            ticket=ticket,
+            billed=progress.billed,
+            delivered=progress.delivered,
+            refused=tuple(progress.refused),
+            lost=progress.lost,
+            cost_micros=cost,
+            charged_micros=charged,
+            usage=usage,
+        )
+        await sink.finish(outcome)
+        return outcome
+
+    async def run(self, job: ImageJob, sink: ResultSink) -> Outcome:
+        return await self.execute(await self.admit(job), sink)
+
+    async def _close_books(self, ticket: Ticket, progress: Progress, *, error: BaseException | None):
+        code = _error_code(error) if error is not None else None
+        if progress.billed == 0 and progress.delivered == 0:
+            await self.ledger.release(ticket.request_id, error_code=code or "nothing_generated")
+            return 0, 0
+        settlement = await self.ledger.settle(
+            ticket.request_id, billed=progress.billed, delivered=progress.delivered, error_code=code
+        )
+        return settlement.cost_micros, settlement.charged_micros
+
+    async def _generate_and_deliver(self, ticket: Ticket, sink: ResultSink, progress: Progress) -> None:
+        queue: asyncio.Queue[asyncio.Task[ReadyImage] | None] = asyncio.Queue()
+        pending: list[asyncio.Task[ReadyImage]] = []
+
+        async def produce() -> None:
+            try:
+                async for event in self.client.events(ticket.request):
+                    if isinstance(event, GeneratedImage):
+                        progress.generated += 1
+                        task = asyncio.create_task(self._prepare(ticket, event, sink.upload_limit))
+                        pending.append(task)
+                        queue.put_nowait(task)
+                    elif isinstance(event, FailedImage):
+                        progress.refused.append(event)
+                    elif isinstance(event, Completed):
+                        progress.billed_reported = event.billed
+                        await self.ledger.record_billed(ticket.request_id, event.billed)
+            finally:
+                queue.put_nowait(None)
+
+        producer = asyncio.create_task(produce())
+        try:
+            eager = ticket.request.stream
+            if not eager:
+                await asyncio.shield(producer)
+            await self._consume(ticket, sink, progress, queue)
+            await producer
+        finally:
+            for task in [producer, *pending]:
+                if not task.done():
+                    task.cancel()
+            for task in [producer, *pending]:
+                with contextlib.suppress(BaseException):
+                    await task
+        if progress.generated == 0 and not progress.refused:
+            raise InvalidResponseError("the gateway answered without any image")
+
+    async def _consume(self, ticket: Ticket, sink: ResultSink, progress: Progress, queue) -> None:
+        finished = False
+        while not finished:
+            first = await queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_FILES_PER_MESSAGE and not queue.empty():
+                item = queue.get_nowait()
+                if item is None:
+                    finished = True
+                    break
+                batch.append(item)
+            ready: list[ReadyImage] = []
+            for task in batch:
+                try:
+                    ready.append(await task)
+                except (FetchError, ImageRejected) as exc:
+                    progress.lost += 1
+                    log.warning("request %s: a result image was lost: %s", ticket.request_id, exc)
+            if ready:
+                await sink.post(ready)
+                progress.delivered += len(ready)
+                await self.ledger.record_delivered(ticket.request_id, progress.delivered)
+
+    async def _prepare(self, ticket: Ticket, event: GeneratedImage, upload_limit: int) -> ReadyImage:
+        limit = self.options.max_result_bytes
+        if event.b64_json:
+            data = decode_b64_image(event.b64_json, max_bytes=limit)
+        elif event.url:
+            data = await download(self.http, event.url, max_bytes=limit, timeout=self.options.download_timeout)
+        else:
+            raise FetchError("not_image", "the gateway sent an item with neither url nor b64_json")
+        async with self._cpu:
+            fitted, ext = await asyncio.to_thread(_check_and_fit, data, upload_limit, limit)
+        return ReadyImage(
+            index=event.index, filename=f"seedream-{ticket.request_id}-{event.index + 1}.{ext}", data=fitted
+        )
+
+
+def _check_and_fit(data: bytes, upload_limit: int, max_bytes: int) -> tuple[bytes, str]:
+    inspect_image(data, max_bytes=max_bytes, max_side=65535, min_side=1, max_aspect=1000)
+    return fit_to_limit(data, upload_limit)
+
+
+def _error_code(error: BaseException) -> str:
+    code = getattr(error, "code", None)
+    if isinstance(code, str) and code:
+        return code[:64]
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    return type(error).__name__[:64]

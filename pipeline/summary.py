@@ -1,0 +1,59 @@
+"""The text that goes with delivered images: prompt, model, size, cost, what is left."""
+
+from __future__ import annotations
+
+from i18n import t
+from image_gateway.catalog import format_usd
+from pipeline.runner import Outcome, Ticket
+
+PROMPT_PREVIEW = 300
+
+
+def prompt_preview(prompt: str) -> str:
+    text = " ".join(prompt.split())
+    text = text.replace("*", "\\*").replace("_", "\\_").replace("`", "\\`")
+    return text if len(text) <= PROMPT_PREVIEW else text[: PROMPT_PREVIEW - 1] + "…"
+
+
+def working_text(ticket: Ticket, locale: object) -> str:
+    return t("result.working", locale, count=ticket.job.count, model=ticket.job.model.label)
+
+
+def header_text(ticket: Ticket, locale: object) -> str:
+    return t("result.header", locale, prompt=prompt_preview(ticket.job.prompt))
+
+
+def outcome_text(outcome: Outcome, locale: object) -> str:
+    ticket = outcome.ticket
+    lines = [
+        header_text(ticket, locale),
+        t(
+            "result.details",
+            locale,
+            model=ticket.job.model.label,
+            size=ticket.request.size or t("size.auto", locale),
+            images=t("result.images", locale, count=outcome.delivered),
+            cost=format_usd(outcome.cost_micros),
+        ),
+    ]
+    if outcome.refused:
+        total = outcome.billed + len(outcome.refused)
+        lines.append(t("result.refused", locale, refused=len(outcome.refused), total=total))
+    if outcome.lost:
+        lines.append(t("result.lost", locale, lost=outcome.lost))
+    lines.append(quota_left_text(outcome, locale))
+    return "\n".join(lines)
+
+
+def quota_left_text(outcome: Outcome, locale: object) -> str:
+    limits, usage = outcome.ticket.limits, outcome.usage
+    parts = []
+    if limits.daily_images is not None:
+        left = max(limits.daily_images - usage.images_today, 0)
+        parts.append(t("result.quota_images", locale, left=left))
+    if limits.monthly_micros is not None:
+        left = max(limits.monthly_micros - usage.member_month_micros, 0)
+        parts.append(t("result.quota_usd", locale, left=format_usd(left)))
+    if not parts:
+        parts.append(t("result.unlimited", locale))
+    return t("result.quota_left", locale, parts=", ".join(parts))

@@ -1,0 +1,104 @@
+"""Settings, read from the environment and `.env`, validated at start.
+
+A missing or malformed setting stops the bot with one line naming it; the value of a
+secret is never echoed (see `describe_validation_error`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # Discord
+    discord_token: SecretStr
+    discord_dev_guild_id: int | None = None
+    # Where discord.py talks to; only changed for tests, proxies or self-hosted doubles.
+    discord_api_base_url: str | None = None
+    discord_gateway_url: str | None = None
+
+    # Image gateway
+    image_provider: Literal["gogogotoken-ai", "gogogotoken-com", "aiearth", "302ai", "xmsmartlink", "custom"]
+    image_api_key: SecretStr
+    image_api_base_url: str | None = None
+    image_model: str | None = None
+    model_catalog_file: Path | None = None
+    image_prices: Annotated[dict[str, Decimal], NoDecode] = Field(default_factory=dict)
+    image_watermark: bool = False
+    image_response_format: Literal["url", "b64_json"] = "url"
+    image_stream: bool = True
+    image_timeout_seconds: float = Field(default=600.0, gt=0)
+    image_max_retries: int = Field(default=3, ge=0, le=10)
+    reference_images_as: Literal["data_uri", "url"] = "data_uri"
+    max_result_mb: int = Field(default=64, ge=1, le=512)
+
+    # Storage and limits
+    database_url: str = "sqlite:///data/bot.db"
+    default_daily_images: int | None = Field(default=None, ge=0)
+    default_monthly_usd: Decimal | None = Field(default=None, ge=0)
+    guild_monthly_budget_usd: Decimal | None = Field(default=None, ge=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("image_prices", mode="before")
+    @classmethod
+    def _parse_prices(cls, value: object) -> object:
+        """Accept `model=0.135,other=0.162` as well as a JSON object."""
+        if not isinstance(value, str):
+            return value
+        prices: dict[str, Decimal] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            model, sep, usd = item.partition("=")
+            if not sep or not model.strip():
+                raise ValueError(f"expected model=usd pairs separated by commas, got {item!r}")
+            try:
+                prices[model.strip()] = Decimal(usd.strip())
+            except InvalidOperation:
+                raise ValueError(f"{usd.strip()!r} is not a dollar amount") from None
+        return prices
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("discord_token", "image_api_key")
+    @classmethod
+    def _not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be blank")
+        return value
+
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never appear in a message or a log line."""
+        return (self.discord_token.get_secret_value(), self.image_api_key.get_secret_value())
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad setting, naming the environment variable, never echoing its value."""
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = "_".join(str(part) for part in item["loc"][:1]).upper() or "SETTINGS"
+        if item["type"] == "missing":
+            lines.append(f"{name} is not set")
+        else:
+            lines.append(f"{name} is invalid: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; raises `ValidationError` (format it with `describe_validation_error`)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
