@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from PIL import Image
 
 from tests.e2e.harness import world
@@ -24,3 +26,29 @@ async def test_imagine_delivers_attachments_and_records_spend(tmp_path):
         assert rows[0]["status"] == "settled"
         assert rows[0]["cost_micros"] == 324_000
         assert rows[0]["images_delivered"] == 2
+
+
+PROVIDER_CASES = [
+    # flavour, options, expected files, expected cost per image (micros) or None (price unknown)
+    ("gogogotoken-ai", {"prompt": "a smartwatch on white"}, 1, None),
+    ("gogogotoken-com", {"prompt": "a smartwatch on white", "model": "doubao-seedream-4-5-251128"}, 1, 135_000),
+    ("aiearth", {"prompt": "杂志封面风格的肖像", "size": "2K"}, 1, None),
+    ("302ai", {"prompt": "鱼眼镜头,一只猫咪的头部", "size": "1024x1024", "seed": 12}, 1, None),
+    ("xmsmartlink", {"prompt": "a poster", "count": 2}, 2, None),
+    ("xmsmartlink", {"prompt": "a poster", "model": "gpt-image-1.5", "size": "1024x1024"}, 1, None),
+]
+
+
+@pytest.mark.parametrize(("flavour", "options", "expected", "price"), PROVIDER_CASES)
+async def test_imagine_works_on_every_seed_gateway(tmp_path, flavour, options, expected, price):
+    async with world(tmp_path, flavour=flavour) as w:
+        inter = await w.run("imagine", options)
+        assert len(inter.files()) == expected, inter.all_text()
+        body = w.gateway.generation_requests[-1].json
+        assert body["prompt"] == options["prompt"]
+        assert body.get("watermark", False) is False
+        row = (await w.ledger_rows())[-1]
+        assert row["status"] == "settled"
+        assert row["images_delivered"] == expected
+        if price is not None:
+            assert row["cost_micros"] == price * expected

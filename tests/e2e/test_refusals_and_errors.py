@@ -1,0 +1,123 @@
+"""Bad options, quotas and gateway errors: a clear message, nothing spent that was not billed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.doubles.image_gateway_double import Fault
+from tests.e2e.harness import API_KEY, world
+
+EPHEMERAL = 1 << 6
+
+
+def is_ephemeral(inter) -> bool:
+    return bool(inter.callback_data and inter.callback_data.get("flags", 0) & EPHEMERAL)
+
+
+async def test_invalid_size_is_refused_privately_with_the_allowed_sizes(tmp_path):
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        inter = await w.run("imagine", {"prompt": "a cat", "size": "0x0"})
+        text = inter.all_text()
+        assert "size" in text and "2K" in text and "4K" in text
+        assert is_ephemeral(inter)
+        assert w.gateway.generation_requests == []
+        assert await w.ledger_rows() == []
+
+
+async def test_unknown_model_names_the_choices(tmp_path):
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        inter = await w.run("imagine", {"prompt": "a cat", "model": "dall-e-3"})
+        assert "doubao-seedream-4-5-251128" in inter.all_text()
+        assert w.gateway.generation_requests == []
+
+
+async def test_content_filter_says_rephrase_and_charges_nothing(tmp_path):
+    async with world(tmp_path) as w:
+        inter = await w.run("imagine", {"prompt": "something forbidden"})
+        assert "rephrase" in inter.all_text()
+        assert inter.files() == []
+        [row] = await w.ledger_rows()
+        assert row["status"] == "released"
+        assert row["cost_micros"] == 0 and row["charged_micros"] == 0
+        assert row["error_code"] == "InputTextSensitiveContentDetected"
+
+
+async def test_rate_limit_storm_is_retried_then_reported_busy(tmp_path):
+    async with world(tmp_path, image_max_retries=2) as w:
+        w.gateway.script(Fault.status(429, retry_after=0), times=3)
+        inter = await w.run("imagine", {"prompt": "a cat"}, timeout=30)
+        assert "try again in a minute" in inter.all_text()
+        assert len(w.gateway.generation_requests) == 3  # the first try and two retries
+        [row] = await w.ledger_rows()
+        assert row["status"] == "released" and row["charged_micros"] == 0
+
+
+async def test_a_transient_503_is_retried_transparently(tmp_path):
+    async with world(tmp_path) as w:
+        w.gateway.script(Fault.status(503, retry_after=0), times=1)
+        inter = await w.run("imagine", {"prompt": "a cat"}, timeout=30)
+        assert len(inter.files()) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(401, "admin must check"), (403, "cannot use this model"), (404, "does not know this model")],
+)
+async def test_gateway_refusals_are_explained_without_secrets(tmp_path, status, expected):
+    async with world(tmp_path) as w:
+        w.gateway.script(Fault.status(status), times=1)
+        inter = await w.run("imagine", {"prompt": "a cat"})
+        text = inter.all_text()
+        assert expected in text
+        assert API_KEY not in text
+        assert len(w.gateway.generation_requests) == 1  # 4xx are never retried
+        [row] = await w.ledger_rows()
+        assert row["status"] == "released"
+
+
+async def test_daily_quota_refuses_with_the_limit_and_the_reset_time(tmp_path):
+    async with world(tmp_path, default_daily_images=2) as w:
+        first = await w.run("imagine", {"prompt": "a cat", "count": 2})
+        assert len(first.files()) == 2
+        assert "0 image(s) today" in first.all_text()
+        refused = await w.run("imagine", {"prompt": "a dog"})
+        text = refused.all_text()
+        assert "daily limit of 2" in text and "<t:" in text
+        assert is_ephemeral(refused)
+        assert len(w.gateway.generation_requests) == 1
+        # Another member still has their own quota.
+        other = await w.run("imagine", {"prompt": "a dog"}, user=w.bob)
+        assert len(other.files()) == 1
+
+
+async def test_concurrent_requests_never_overshoot_the_server_budget(tmp_path):
+    # $0.50 at $0.162 an image: exactly three images fit, whoever asks.
+    async with world(tmp_path, guild_monthly_budget_usd="0.50") as w:
+        users = [w.discord.add_user(f"member{i}") for i in range(10)]
+        for user in users:
+            w.discord.add_member(w.guild, user)
+        handles = await asyncio.gather(*(
+            w.discord.invoke_command("imagine", {"prompt": f"cat {i}"}, user=u, guild=w.guild, channel=w.channel)
+            for i, u in enumerate(users)
+        ))
+        await asyncio.gather(*(h.wait_for_final(timeout=30) for h in handles))
+        delivered = sum(len(h.files()) for h in handles)
+        refusals = [h for h in handles if "budget" in h.all_text()]
+        assert delivered == 3
+        assert len(refusals) == 7
+        rows = await w.ledger_rows()
+        assert sum(r["cost_micros"] for r in rows) == 3 * 162_000
+        assert sum(r["cost_micros"] for r in rows) <= 500_000
+
+
+async def test_usage_shows_dollar_amounts(tmp_path):
+    async with world(tmp_path, default_daily_images=5, default_monthly_usd="2", guild_monthly_budget_usd="10") as w:
+        await w.run("imagine", {"prompt": "a cat"})
+        inter = await w.run("usage")
+        text = inter.all_text()
+        assert "Images today: 1 of 5" in text
+        assert "$0.16 of $2.00" in text
+        assert "$9.84 of $10.00" in text
+        assert is_ephemeral(inter)
