@@ -22,12 +22,14 @@ from typing import Any, Self
 from storage.connection import Database
 from storage.errors import QuotaExceeded, QuotaKind, RequestNotFound, StorageError
 from storage.ledger import Ledger, SqliteLedger
+from storage.meta import MetaStore
 from storage.models import Limits, Settlement, UsageSnapshot
 
 __all__ = [
     "Database",
     "Ledger",
     "Limits",
+    "MetaStore",
     "QuotaExceeded",
     "QuotaKind",
     "RequestNotFound",
@@ -75,6 +77,7 @@ class Storage:
 
     db: Database
     ledger: Ledger
+    meta: MetaStore
 
     @classmethod
     async def open(cls, database_url: str) -> Self:
@@ -82,7 +85,7 @@ class Storage:
         if path != _MEMORY:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await Database.open(path)
-        return cls(db=db, ledger=SqliteLedger(db))
+        return cls(db=db, ledger=SqliteLedger(db), meta=MetaStore(db))
 
     async def close(self) -> None:
         await self.db.close()

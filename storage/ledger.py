@@ -1,17 +1,19 @@
 """The ledger: every request is a row; money is reserved before the call and settled after.
 
-``SqliteLedger`` implements the ``Ledger`` protocol of docs/ARCHITECTURE.md. Each write is
-one ``BEGIN IMMEDIATE`` transaction on the shared connection with as few statements as
-possible (each aiosqlite call is a thread hop): the quota check reads the three trigger-
-maintained counters in one SELECT, then one INSERT ... RETURNING; a settle is one
-UPDATE ... RETURNING.
+``SqliteLedger`` implements the ``Ledger`` protocol of docs/ARCHITECTURE.md. Every write is
+one ``BEGIN IMMEDIATE`` transaction run in a single hop to the connection's thread
+(``Database.run``), with as few statements as possible: a reservation reads the trigger-
+maintained counters in one SELECT and inserts one row; a settlement is one UPDATE ...
+RETURNING. Quota usage belongs to the UTC day / month of the reservation (``created_at``).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from storage.connection import Database
 from storage.errors import QuotaExceeded, QuotaKind, RequestNotFound
@@ -22,13 +24,24 @@ from storage.models import (
     as_utc,
     day_key,
     epoch_ms,
-    month_key,
+    month_days,
     next_utc_midnight,
     next_utc_month,
     utc_now,
 )
 
-INTERRUPTED = "interrupted"
+__all__ = [  # the value types are re-exported: callers import them from here
+    "INTERRUPTED",
+    "Ledger",
+    "Limits",
+    "QuotaExceeded",
+    "RequestNotFound",
+    "Settlement",
+    "SqliteLedger",
+    "UsageSnapshot",
+]
+
+INTERRUPTED = "interrupted"  # error_code of rows finished by recover_pending()
 _UNLIMITED = Limits(None, None, None)
 
 
@@ -64,21 +77,22 @@ class Ledger(Protocol):
     async def usage(self, guild_id: int, user_id: int, now: datetime | None = None) -> UsageSnapshot: ...
 
 
+# images today, member's month, guild's month - pending rows included (see migrations.py)
 _COUNTERS_SQL = """
 SELECT
   COALESCE((SELECT images FROM usage_member_day
             WHERE guild_id = :guild_id AND user_id = :user_id AND day = :day), 0),
-  COALESCE((SELECT micros FROM usage_member_month
-            WHERE guild_id = :guild_id AND user_id = :user_id AND month = :month), 0),
-  COALESCE((SELECT micros FROM usage_guild_month
-            WHERE guild_id = :guild_id AND month = :month), 0)
+  COALESCE((SELECT SUM(member_micros) FROM usage_member_day
+            WHERE guild_id = :guild_id AND user_id = :user_id
+              AND day >= :month_first AND day < :month_end), 0),
+  COALESCE((SELECT SUM(guild_micros) FROM usage_guild_day
+            WHERE guild_id = :guild_id AND day >= :month_first AND day < :month_end), 0)
 """
 
-_USAGE_SQL = f"""
-SELECT c.*, p.images, p.micros FROM ({_COUNTERS_SQL}) AS c,
-  (SELECT COALESCE(SUM(images_requested), 0) AS images, COALESCE(SUM(reserved_micros), 0) AS micros
-   FROM requests WHERE guild_id = :guild_id AND user_id = :user_id AND status = 'pending') AS p
-"""  # noqa: S608 - constant SQL, no user input is formatted in
+_PENDING_SQL = """
+SELECT COALESCE(SUM(images_requested), 0), COALESCE(SUM(reserved_micros), 0)
+FROM requests WHERE guild_id = :guild_id AND user_id = :user_id AND status = 'pending'
+"""
 
 _INSERT_SQL = """
 INSERT INTO requests (guild_id, channel_id, user_id, command, model, size, prompt,
@@ -86,7 +100,6 @@ INSERT INTO requests (guild_id, channel_id, user_id, command, model, size, promp
                       error_code, created_at)
 VALUES (:guild_id, :channel_id, :user_id, :command, :model, :size, :prompt,
         :images, :unit_price_micros, :reserved_micros, :status, :error_code, :created_at)
-RETURNING id
 """
 
 _SETTLE_SQL = """
@@ -108,15 +121,16 @@ SET status = 'released', cost_micros = 0, charged_micros = 0, error_code = :erro
 WHERE id = :id AND status = 'pending'
 """
 
-# Billed unknown but some images delivered: at least those were billed. Nothing known:
-# released. Either way the row is marked 'interrupted' unless it already had a code.
+# What is known settles: billed checkpoint (or, without one, the delivered count - those
+# were certainly billed) -> 'settled', charging min(delivered, billed). Nothing known ->
+# 'released'. Both keep an earlier error_code, else get 'interrupted'.
 _RECOVER_SQL = """
 UPDATE requests
 SET status = CASE WHEN COALESCE(images_billed, images_delivered) IS NULL
                   THEN 'released' ELSE 'settled' END,
     images_billed = COALESCE(images_billed, images_delivered),
     images_delivered = CASE WHEN COALESCE(images_billed, images_delivered) IS NULL
-                            THEN images_delivered ELSE COALESCE(images_delivered, 0) END,
+                            THEN NULL ELSE COALESCE(images_delivered, 0) END,
     cost_micros = unit_price_micros * COALESCE(images_billed, images_delivered, 0),
     charged_micros = unit_price_micros
                      * MIN(COALESCE(images_delivered, 0), COALESCE(images_billed, images_delivered, 0)),
@@ -124,6 +138,12 @@ SET status = CASE WHEN COALESCE(images_billed, images_delivered) IS NULL
     settled_at = :now
 WHERE status = 'pending'
 """
+
+
+@dataclass(frozen=True)
+class _Reserved:
+    request_id: int
+    refusal: QuotaExceeded | None
 
 
 def _settlement(status: str, cost: int, charged: int, reserved: int) -> Settlement:
@@ -139,13 +159,33 @@ def _non_negative(name: str, value: int) -> None:
         raise ValueError(f"{name} must be >= 0, got {value}")
 
 
+def _require_row(conn: sqlite3.Connection, request_id: int) -> None:
+    if conn.execute("SELECT 1 FROM requests WHERE id = ?", (request_id,)).fetchone() is None:
+        raise RequestNotFound(request_id)
+
+
+def _check_limits(
+    limits: Limits, moment: datetime, *, images: int, amount: int, counters: sqlite3.Row
+) -> QuotaExceeded | None:
+    images_today, member_month, guild_month = counters
+    checks: tuple[tuple[QuotaKind, int | None, int, int, datetime], ...] = (
+        ("daily_images", limits.daily_images, images_today, images, next_utc_midnight(moment)),
+        ("monthly_usd", limits.monthly_micros, member_month, amount, next_utc_month(moment)),
+        ("guild_budget", limits.guild_monthly_micros, guild_month, amount, next_utc_month(moment)),
+    )
+    for kind, limit, used, requested, resets_at in checks:
+        if limit is not None and used + requested > limit:
+            return QuotaExceeded(kind, limit, used, requested, resets_at)
+    return None
+
+
 class SqliteLedger:
     def __init__(self, db: Database, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._db = db
-        self._clock = clock
+        self._clock = clock  # settled_at, and reserve()/usage() without ``now``
 
-    def _now_ms(self) -> int:
-        return epoch_ms(as_utc(self._clock()))
+    def _moment(self, now: datetime | None) -> datetime:
+        return as_utc(now if now is not None else self._clock())
 
     async def reserve(
         self,
@@ -162,42 +202,43 @@ class SqliteLedger:
         limits: Limits,
         now: datetime | None = None,
     ) -> int:
-        """Reserve ``images x unit_price_micros`` or record a refusal and raise QuotaExceeded."""
+        """Reserve ``images x unit_price_micros``; over a limit, record a 'refused' row and
+        raise ``QuotaExceeded`` (checked in order: daily_images, monthly_usd, guild_budget)."""
         if images < 1:
             raise ValueError(f"images must be >= 1, got {images}")
         _non_negative("unit_price_micros", unit_price_micros)
-        moment = as_utc(now if now is not None else self._clock())
+        moment = self._moment(now)
         created_ms = epoch_ms(moment)
+        month_first, month_end = month_days(moment)
         amount = images * unit_price_micros
-        params: dict[str, object] = {
+        params: dict[str, Any] = {
             "guild_id": guild_id, "channel_id": channel_id, "user_id": user_id,
             "command": command, "model": model, "size": size, "prompt": prompt,
             "images": images, "unit_price_micros": unit_price_micros, "created_at": created_ms,
-            "day": day_key(created_ms), "month": month_key(moment),
+            "day": day_key(created_ms), "month_first": month_first, "month_end": month_end,
         }  # fmt: skip
-        refusal: QuotaExceeded | None = None
-        async with self._db.transaction() as tx:
-            if limits != _UNLIMITED:  # unlimited: skip the read
-                row = await tx.fetchone(_COUNTERS_SQL, params)
-                assert row is not None
-                refusal = _check_limits(
-                    limits, moment, images=images, amount=amount,
-                    images_today=row[0], member_month=row[1], guild_month=row[2],
-                )  # fmt: skip
+
+        def tx(conn: sqlite3.Connection) -> _Reserved:
+            refusal = None
+            if limits != _UNLIMITED:
+                counters = conn.execute(_COUNTERS_SQL, params).fetchone()
+                refusal = _check_limits(limits, moment, images=images, amount=amount, counters=counters)
             if refusal is None:
                 params.update(reserved_micros=amount, status="pending", error_code=None)
             else:
                 params.update(reserved_micros=0, status="refused", error_code=refusal.kind)
-            inserted = await tx.fetchone(_INSERT_SQL, params)
-            assert inserted is not None
-            request_id = int(inserted[0])
-        if refusal is not None:
-            refusal.request_id = request_id
-            raise refusal
-        return request_id
+            cursor = conn.execute(_INSERT_SQL, params)
+            assert cursor.lastrowid is not None
+            return _Reserved(cursor.lastrowid, refusal)
+
+        reserved = await self._db.run(tx)
+        if reserved.refusal is not None:
+            reserved.refusal.request_id = reserved.request_id
+            raise reserved.refusal
+        return reserved.request_id
 
     async def record_billed(self, request_id: int, billed: int) -> None:
-        """Checkpoint: the gateway billed ``billed`` images (so a crash can still be settled)."""
+        """Checkpoint: the gateway billed ``billed`` images (a crash can still be settled)."""
         _non_negative("billed", billed)
         await self._checkpoint("images_billed", request_id, billed)
 
@@ -208,81 +249,67 @@ class SqliteLedger:
 
     async def _checkpoint(self, column: str, request_id: int, value: int) -> None:
         sql = f"UPDATE requests SET {column} = ? WHERE id = ? AND status = 'pending'"  # noqa: S608
-        async with self._db.transaction() as tx:
-            # Not pending any more: a late checkpoint is harmless - but the row must exist.
-            if (
-                await tx.execute(sql, (value, request_id)) == 0
-                and await tx.fetchone("SELECT 1 FROM requests WHERE id = ?", (request_id,)) is None
-            ):
-                raise RequestNotFound(request_id)
+
+        def tx(conn: sqlite3.Connection) -> None:
+            # A row no longer pending ignores a late checkpoint - but it must exist.
+            if conn.execute(sql, (value, request_id)).rowcount == 0:
+                _require_row(conn, request_id)
+
+        await self._db.run(tx)
 
     async def settle(
         self, request_id: int, *, billed: int, delivered: int, error_code: str | None = None
     ) -> Settlement:
-        """Settle a pending row; on a row already settled/released, return what it was."""
+        """Settle a pending row: cost = price x billed, charge = price x min(delivered, billed).
+
+        Idempotent: on a row already settled or released nothing changes and the existing
+        settlement is returned, so a member is never charged twice.
+        """
         _non_negative("billed", billed)
         _non_negative("delivered", delivered)
         params = {
             "id": request_id, "billed": billed, "delivered": delivered,
-            "error_code": error_code, "now": self._now_ms(),
+            "error_code": error_code, "now": epoch_ms(self._moment(None)),
         }  # fmt: skip
-        async with self._db.transaction() as tx:
-            row = await tx.fetchone(_SETTLE_SQL, params)
+
+        def tx(conn: sqlite3.Connection) -> Settlement:
+            row = conn.execute(_SETTLE_SQL, params).fetchone()
             if row is not None:
                 return _settlement("settled", row[0], row[1], row[2])
-            existing = await tx.fetchone(_EXISTING_SQL, (request_id,))
-        if existing is None:
-            raise RequestNotFound(request_id)
-        return _settlement(existing[0], existing[1], existing[2], existing[3])
+            existing = conn.execute(_EXISTING_SQL, (request_id,)).fetchone()
+            if existing is None:
+                raise RequestNotFound(request_id)
+            return _settlement(*existing)
+
+        return await self._db.run(tx)
 
     async def release(self, request_id: int, *, error_code: str) -> None:
         """Release a pending reservation (nothing was billed); no-op if already finished."""
-        params = {"id": request_id, "error_code": error_code, "now": self._now_ms()}
-        async with self._db.transaction() as tx:
-            if (
-                await tx.execute(_RELEASE_SQL, params) == 0
-                and await tx.fetchone("SELECT 1 FROM requests WHERE id = ?", (request_id,)) is None
-            ):
-                raise RequestNotFound(request_id)
+        params = {"id": request_id, "error_code": error_code, "now": epoch_ms(self._moment(None))}
+
+        def tx(conn: sqlite3.Connection) -> None:
+            if conn.execute(_RELEASE_SQL, params).rowcount == 0:
+                _require_row(conn, request_id)
+
+        await self._db.run(tx)
 
     async def recover_pending(self) -> int:
-        """At start: settle every pending row from its checkpoints, release the rest."""
-        async with self._db.transaction() as tx:
-            return await tx.execute(_RECOVER_SQL, {"error_code": INTERRUPTED, "now": self._now_ms()})
+        """At start, before taking commands: settle every pending row from its checkpoints,
+        release those with none (error_code 'interrupted'). Returns how many rows it finished."""
+        params = {"error_code": INTERRUPTED, "now": epoch_ms(self._moment(None))}
+        return await self._db.run(lambda conn: conn.execute(_RECOVER_SQL, params).rowcount)
 
     async def usage(self, guild_id: int, user_id: int, now: datetime | None = None) -> UsageSnapshot:
-        moment = as_utc(now if now is not None else self._clock())
+        moment = self._moment(now)
+        month_first, month_end = month_days(moment)
         params = {
-            "guild_id": guild_id, "user_id": user_id,
-            "day": day_key(epoch_ms(moment)), "month": month_key(moment),
+            "guild_id": guild_id, "user_id": user_id, "day": day_key(epoch_ms(moment)),
+            "month_first": month_first, "month_end": month_end,
         }  # fmt: skip
-        row = await self._db.fetchone(_USAGE_SQL, params)
-        assert row is not None
-        return UsageSnapshot(
-            images_today=row[0],
-            member_month_micros=row[1],
-            guild_month_micros=row[2],
-            pending_images=row[3],
-            pending_micros=row[4],
-        )
 
+        def tx(conn: sqlite3.Connection) -> UsageSnapshot:
+            images_today, member_month, guild_month = conn.execute(_COUNTERS_SQL, params).fetchone()
+            pending_images, pending_micros = conn.execute(_PENDING_SQL, params).fetchone()
+            return UsageSnapshot(images_today, member_month, guild_month, pending_images, pending_micros)
 
-def _check_limits(
-    limits: Limits,
-    moment: datetime,
-    *,
-    images: int,
-    amount: int,
-    images_today: int,
-    member_month: int,
-    guild_month: int,
-) -> QuotaExceeded | None:
-    checks: tuple[tuple[QuotaKind, int | None, int, int, datetime], ...] = (
-        ("daily_images", limits.daily_images, images_today, images, next_utc_midnight(moment)),
-        ("monthly_usd", limits.monthly_micros, member_month, amount, next_utc_month(moment)),
-        ("guild_budget", limits.guild_monthly_micros, guild_month, amount, next_utc_month(moment)),
-    )
-    for kind, limit, used, requested, resets_at in checks:
-        if limit is not None and used + requested > limit:
-            return QuotaExceeded(kind, limit, used, requested, resets_at)
-    return None
+        return await self._db.run(tx, write=False)

@@ -10,12 +10,15 @@ Version 1, the ledger:
 * ``requests``: every request is a row. Money is integer micro-dollars, timestamps are
   integer epoch milliseconds (UTC). ``images_billed`` / ``images_delivered`` are NULL until
   known (progress checkpoints of a pending row).
-* ``usage_member_day`` / ``usage_member_month`` / ``usage_guild_month``: aggregate counters
-  the quota check reads in O(1). They are maintained by triggers on ``requests`` inside the
-  same statement (hence the same transaction) as the row change, so they cannot drift.
-  A row counts as: pending -> images_requested / reserved_micros; settled -> images
-  delivered / charged_micros (member) / cost_micros (guild); released, refused -> nothing.
-  Day = ``created_at / 86400000``, month = yyyymm of ``created_at``.
+* ``usage_member_day`` (guild, user, UTC day: images, member_micros) and ``usage_guild_day``
+  (guild, UTC day: guild_micros): aggregate counters, so the quota check reads one row
+  for today and at most 31 rows for the month, however large ``requests`` grows. They are
+  maintained by triggers on ``requests`` inside the same statement (hence the same
+  transaction) as the row change, so they cannot drift from the rows. A row counts as:
+  pending -> images_requested / reserved_micros; settled -> images_delivered /
+  charged_micros (member) / cost_micros (guild); released, refused -> nothing.
+  Day = ``created_at / 86400000`` (the reservation's UTC day). Ledger rows are never
+  deleted (a trigger refuses), which is what keeps the counters equal to the sums.
 """
 
 from __future__ import annotations
@@ -48,30 +51,22 @@ CREATE TABLE requests (
 ) STRICT;
 
 CREATE INDEX requests_member_created ON requests (guild_id, user_id, created_at);
-CREATE INDEX requests_guild_created ON requests (guild_id, created_at);
 CREATE INDEX requests_pending ON requests (guild_id, user_id) WHERE status = 'pending';
 
 CREATE TABLE usage_member_day (
-    guild_id INTEGER NOT NULL,
-    user_id  INTEGER NOT NULL,
-    day      INTEGER NOT NULL,
-    images   INTEGER NOT NULL,
+    guild_id      INTEGER NOT NULL,
+    user_id       INTEGER NOT NULL,
+    day           INTEGER NOT NULL,
+    images        INTEGER NOT NULL,
+    member_micros INTEGER NOT NULL,
     PRIMARY KEY (guild_id, user_id, day)
 ) STRICT, WITHOUT ROWID;
 
-CREATE TABLE usage_member_month (
-    guild_id INTEGER NOT NULL,
-    user_id  INTEGER NOT NULL,
-    month    INTEGER NOT NULL,
-    micros   INTEGER NOT NULL,
-    PRIMARY KEY (guild_id, user_id, month)
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE usage_guild_month (
-    guild_id INTEGER NOT NULL,
-    month    INTEGER NOT NULL,
-    micros   INTEGER NOT NULL,
-    PRIMARY KEY (guild_id, month)
+CREATE TABLE usage_guild_day (
+    guild_id     INTEGER NOT NULL,
+    day          INTEGER NOT NULL,
+    guild_micros INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, day)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TRIGGER requests_keys_immutable
@@ -84,54 +79,44 @@ CREATE TRIGGER requests_usage_insert
 AFTER INSERT ON requests
 WHEN NEW.status IN ('pending', 'settled')
 BEGIN
-    INSERT INTO usage_member_day (guild_id, user_id, day, images)
+    INSERT INTO usage_member_day (guild_id, user_id, day, images, member_micros)
     VALUES (NEW.guild_id, NEW.user_id, NEW.created_at / 86400000,
             CASE NEW.status WHEN 'pending' THEN NEW.images_requested
-                            ELSE COALESCE(NEW.images_delivered, 0) END)
-    ON CONFLICT DO UPDATE SET images = images + excluded.images;
-
-    INSERT INTO usage_member_month (guild_id, user_id, month, micros)
-    VALUES (NEW.guild_id, NEW.user_id,
-            CAST(strftime('%Y%m', NEW.created_at / 1000, 'unixepoch') AS INTEGER),
+                            ELSE COALESCE(NEW.images_delivered, 0) END,
             CASE NEW.status WHEN 'pending' THEN NEW.reserved_micros ELSE NEW.charged_micros END)
-    ON CONFLICT DO UPDATE SET micros = micros + excluded.micros;
+    ON CONFLICT DO UPDATE SET images = images + excluded.images,
+                              member_micros = member_micros + excluded.member_micros;
 
-    INSERT INTO usage_guild_month (guild_id, month, micros)
-    VALUES (NEW.guild_id,
-            CAST(strftime('%Y%m', NEW.created_at / 1000, 'unixepoch') AS INTEGER),
+    INSERT INTO usage_guild_day (guild_id, day, guild_micros)
+    VALUES (NEW.guild_id, NEW.created_at / 86400000,
             CASE NEW.status WHEN 'pending' THEN NEW.reserved_micros ELSE NEW.cost_micros END)
-    ON CONFLICT DO UPDATE SET micros = micros + excluded.micros;
+    ON CONFLICT DO UPDATE SET guild_micros = guild_micros + excluded.guild_micros;
 END;
 
 CREATE TRIGGER requests_usage_update
 AFTER UPDATE OF status, images_requested, images_delivered, reserved_micros, cost_micros,
                 charged_micros ON requests
 BEGIN
-    INSERT INTO usage_member_day (guild_id, user_id, day, images)
+    INSERT INTO usage_member_day (guild_id, user_id, day, images, member_micros)
     VALUES (NEW.guild_id, NEW.user_id, NEW.created_at / 86400000,
             CASE NEW.status WHEN 'pending' THEN NEW.images_requested
                             WHEN 'settled' THEN COALESCE(NEW.images_delivered, 0) ELSE 0 END
           - CASE OLD.status WHEN 'pending' THEN OLD.images_requested
-                            WHEN 'settled' THEN COALESCE(OLD.images_delivered, 0) ELSE 0 END)
-    ON CONFLICT DO UPDATE SET images = images + excluded.images;
-
-    INSERT INTO usage_member_month (guild_id, user_id, month, micros)
-    VALUES (NEW.guild_id, NEW.user_id,
-            CAST(strftime('%Y%m', NEW.created_at / 1000, 'unixepoch') AS INTEGER),
+                            WHEN 'settled' THEN COALESCE(OLD.images_delivered, 0) ELSE 0 END,
             CASE NEW.status WHEN 'pending' THEN NEW.reserved_micros
                             WHEN 'settled' THEN NEW.charged_micros ELSE 0 END
           - CASE OLD.status WHEN 'pending' THEN OLD.reserved_micros
                             WHEN 'settled' THEN OLD.charged_micros ELSE 0 END)
-    ON CONFLICT DO UPDATE SET micros = micros + excluded.micros;
+    ON CONFLICT DO UPDATE SET images = images + excluded.images,
+                              member_micros = member_micros + excluded.member_micros;
 
-    INSERT INTO usage_guild_month (guild_id, month, micros)
-    VALUES (NEW.guild_id,
-            CAST(strftime('%Y%m', NEW.created_at / 1000, 'unixepoch') AS INTEGER),
+    INSERT INTO usage_guild_day (guild_id, day, guild_micros)
+    VALUES (NEW.guild_id, NEW.created_at / 86400000,
             CASE NEW.status WHEN 'pending' THEN NEW.reserved_micros
                             WHEN 'settled' THEN NEW.cost_micros ELSE 0 END
           - CASE OLD.status WHEN 'pending' THEN OLD.reserved_micros
                             WHEN 'settled' THEN OLD.cost_micros ELSE 0 END)
-    ON CONFLICT DO UPDATE SET micros = micros + excluded.micros;
+    ON CONFLICT DO UPDATE SET guild_micros = guild_micros + excluded.guild_micros;
 END;
 
 CREATE TRIGGER requests_no_delete
@@ -141,8 +126,15 @@ BEGIN
 END;
 """
 
+_V2_META = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+"""
+
 # Append new schema versions here (one SQL script each); never edit a shipped entry.
-MIGRATIONS: Final[tuple[str, ...]] = (_V1_LEDGER,)
+MIGRATIONS: Final[tuple[str, ...]] = (_V1_LEDGER, _V2_META)
 
 
 def split_statements(script: str) -> list[str]:

@@ -61,9 +61,11 @@ def day_key(ms: int) -> int:
     return ms // MS_PER_DAY
 
 
-def month_key(moment: datetime) -> int:
-    """yyyymm of the UTC month; SQL: ``strftime('%Y%m', created_at / 1000, 'unixepoch')``."""
-    return moment.year * 100 + moment.month
+def month_days(moment: datetime) -> tuple[int, int]:
+    """Day numbers ``[first, next month's first)`` of the UTC month of ``moment``."""
+    moment = moment.astimezone(UTC)
+    first = datetime(moment.year, moment.month, 1, tzinfo=UTC)
+    return day_key(epoch_ms(first)), day_key(epoch_ms(next_utc_month(moment)))
 
 
 def next_utc_midnight(moment: datetime) -> datetime:
