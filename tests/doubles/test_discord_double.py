@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -40,6 +41,10 @@ class AgainView(discord.ui.View):
     async def again(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         await interaction.response.send_message("clicked again", ephemeral=True)
 
+    @discord.ui.button(label="Done", custom_id="done")
+    async def done(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await interaction.response.edit_message(content="all done", embed=None, view=None)
+
 
 @dataclass
 class Outcome:
@@ -71,16 +76,10 @@ class DoubleTestBot(commands.Bot):
             )
 
         @self.tree.command(description="Defer, then deliver files, an embed and a button")
-        async def render(
-            interaction: discord.Interaction, files: int = 2, size: int = 8, text_len: int = 5
-        ) -> None:
+        async def render(interaction: discord.Interaction, files: int = 2, size: int = 8, text_len: int = 5) -> None:
             await interaction.response.defer(thinking=True)
-            blobs = [
-                discord.File(io.BytesIO(bytes([i]) * size), filename=f"img{i}.png") for i in range(files)
-            ]
-            embed = discord.Embed(title="Rendered", description="two images").add_field(
-                name="seed", value="42"
-            )
+            blobs = [discord.File(io.BytesIO(bytes([i]) * size), filename=f"img{i}.png") for i in range(files)]
+            embed = discord.Embed(title="Rendered", description="two images").add_field(name="seed", value="42")
             try:
                 await interaction.followup.send("x" * text_len, files=blobs, embed=embed, view=AgainView())
             except discord.HTTPException as exc:
@@ -132,6 +131,8 @@ class World:
 async def world(caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.DEBUG)
     dd = DiscordDouble(ack_timeout=0.5)
+    if dd.spec_skip_reason:
+        warnings.warn(f"Discord double: {dd.spec_skip_reason}", stacklevel=1)
     await dd.start()
     guild = dd.add_guild("Double Guild", locale="de")
     channel = dd.add_channel(guild, "general")
@@ -156,8 +157,6 @@ async def world(caplog: pytest.LogCaptureFixture):
             await asyncio.wait_for(task, 5)
         await dd.close()
         discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
-    if dd.spec_skip_reason:
-        pytest.skip(f"spec validation skipped: {dd.spec_skip_reason}")
 
 
 def _no_spec_violations(dd: DiscordDouble) -> None:
@@ -224,6 +223,12 @@ async def test_defer_then_followup_with_files_embed_button(world: World) -> None
     await click.wait_for_final(timeout=5)
     assert click.callback_type == 4 and click.messages[0]["flags"] & 64
     assert click.all_text() == "clicked again"
+    done = await dd.click_button(msg, "done", user=world.alice)
+    await done.wait_for_final(timeout=5)
+    assert done.callback_type == 7
+    edited = dd.messages[int(msg["id"])].payload
+    assert edited["content"] == "all done" and edited["components"] == [] and edited["embeds"] == []
+    assert len(edited["attachments"]) == 3  # an edit keeps attachments it does not mention
     _no_spec_violations(dd)
 
 
@@ -236,9 +241,7 @@ async def test_defer_then_followup_with_files_embed_button(world: World) -> None
     ],
     ids=["11-files", "file-over-limit", "2001-chars"],
 )
-async def test_discord_limits(
-    world: World, options: dict, limit: int | None, expected: tuple[int, int]
-) -> None:
+async def test_discord_limits(world: World, options: dict, limit: int | None, expected: tuple[int, int]) -> None:
     dd = world.dd
     if limit is not None:
         world.guild.attachment_size_limit = limit
@@ -260,9 +263,7 @@ async def test_late_ack_is_unknown_interaction(world: World) -> None:
 async def test_second_ack_and_expired_token(world: World) -> None:
     dd = world.dd
     dd.token_ttl = 0.3
-    inter = await dd.invoke_command(
-        "say", {"text": "hello", "later": 0.5}, user=world.alice, guild=world.guild
-    )
+    inter = await dd.invoke_command("say", {"text": "hello", "later": 0.5}, user=world.alice, guild=world.guild)
     await inter.wait_for(lambda e: e.kind == "rejected", timeout=5)
     assert world.outcome.errors == [(401, 50027)]
     url = f"{dd.api_base}/interactions/{inter.id}/{inter.token}/callback"
@@ -308,9 +309,7 @@ async def test_modal_round_trip_with_label(world: World) -> None:
     inter = await dd.invoke_command("ask", user=world.alice, guild=world.guild)
     await inter.wait_for_ack(timeout=5)
     assert inter.modal is not None and inter.modal["title"] == "Describe it"
-    sub = await dd.submit_modal(
-        inter.modal["custom_id"], {"prompt": "a fox", "style": "ink"}, user=world.alice
-    )
+    sub = await dd.submit_modal(inter.modal["custom_id"], {"prompt": "a fox", "style": "ink"}, user=world.alice)
     await sub.wait_for_final(timeout=5)
     assert sub.all_text() == "you said a fox in ink"
     _no_spec_violations(dd)
@@ -333,6 +332,8 @@ async def test_message_context_menu(world: World) -> None:
 
 async def test_spec_violation_and_unhandled_route_are_recorded(world: World) -> None:
     dd = world.dd
+    if dd.spec_skip_reason:
+        pytest.skip(dd.spec_skip_reason)
     headers = {"Authorization": f"Bot {dd.bot_token}"}
     url = f"{dd.api_base}/channels/{world.channel.id}/messages"
     async with aiohttp.ClientSession(headers=headers) as s:
@@ -365,3 +366,12 @@ async def test_bot_token_never_recorded_or_logged(world: World, caplog: pytest.L
     ]
     assert all(token not in h for h in haystacks)
     assert all(token.split(".")[-1] not in h for h in haystacks)
+
+
+async def test_missing_spec_is_reported_not_silent(tmp_path) -> None:
+    async with DiscordDouble(spec_path=tmp_path / "absent.json") as dd:
+        assert dd.spec is None and "NOT validated" in (dd.spec_skip_reason or "")
+        headers = {"Authorization": f"Bot {dd.bot_token}"}
+        async with aiohttp.ClientSession(headers=headers) as s, s.get(f"{dd.api_base}/users/@me") as r:
+            assert r.status == 200 and r.headers["Content-Type"] == "application/json"
+            assert (await r.json())["id"] == str(dd.bot_user.id)
