@@ -63,4 +63,6 @@ TEXTS: dict[str, str] = {
     ),
     "error.unexpected": "Something went wrong on the bot's side. It has been logged. You were not charged.",
     "error.guild_only": "This command works only in a server.",
+    "error.admin_only": "Only members with the Manage Server permission can do this.",
+    "error.moderator_only": "Only moderators can do this.",
 }

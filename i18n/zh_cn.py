@@ -36,4 +36,6 @@ TEXTS: dict[str, str] = {
     "error.delivery": "图片已生成,但无法发布到 Discord。未收到的图片不会向你计费。",
     "error.unexpected": "机器人内部出错,已记录日志。未向你计费。",
     "error.guild_only": "此命令只能在服务器中使用。",
+    "error.admin_only": "只有拥有“管理服务器”权限的成员才能执行此操作。",
+    "error.moderator_only": "只有版主才能执行此操作。",
 }
