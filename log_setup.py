@@ -14,16 +14,19 @@ class RedactingFormatter(logging.Formatter):
 
     def __init__(self, secrets: Iterable[str], fmt: str | None = None) -> None:
         super().__init__(fmt or "%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._secrets = tuple(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record), self._secrets)
 
 
+MIN_SECRET_LENGTH = 6  # shorter values are placeholders, and replacing them would garble text
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
+    """`text` with every secret replaced (longest first, so overlapping secrets go whole)."""
+    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
     return text
 
 

@@ -30,16 +30,13 @@ def usd_to_micros(usd: Decimal | str | int | float) -> int:
 
 
 def format_usd(micros: int) -> str:
-    """Display rule: cents, rounded half up ("$0.14" for 135000, "$1,234.50").
+    """Exact display: at least two decimals, more only when the amount has them.
 
-    Amounts under one cent (but not zero) show every significant digit instead, so a small
-    price never reads as "$0.00": 3500 -> "$0.0035", 1 -> "$0.000001". Negative amounts get a
-    leading minus: "-$0.27".
+    270000 -> "$0.27", 135000 -> "$0.135" (a price is shown as charged, never rounded, so the
+    amounts a member sees add up to the ledger), 3500 -> "$0.0035", 1234500000 ->
+    "$1,234.50". Negative amounts get a leading minus: "-$0.27".
     """
     sign = "-" if micros < 0 else ""
-    magnitude = abs(micros)
-    if 0 < magnitude < MICROS_PER_CENT:
-        digits = f"{Decimal(magnitude) / MICROS_PER_USD:.6f}".rstrip("0")
-        return f"{sign}${digits}"
-    dollars = (Decimal(magnitude) / MICROS_PER_USD).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{sign}${dollars:,.2f}"
+    dollars, rest = divmod(abs(micros), MICROS_PER_USD)
+    fraction = f"{rest:06d}".rstrip("0").ljust(2, "0")
+    return f"{sign}${dollars:,}.{fraction}"

@@ -20,7 +20,7 @@ async def test_imagine_delivers_attachments_and_records_spend(tmp_path):
             Image.open(io.BytesIO(data)).verify()
         text = inter.all_text()
         assert "a red fox in snow" in text
-        assert "$0.32" in text  # 2 x $0.162 for Seedream 4.0 on gogogotoken.com
+        assert "$0.324" in text  # 2 x $0.162 for Seedream 4.0 on gogogotoken.com, exact
         rows = await w.ledger_rows()
         assert len(rows) == 1
         assert rows[0]["status"] == "settled"

@@ -118,6 +118,6 @@ async def test_usage_shows_dollar_amounts(tmp_path):
         inter = await w.run("usage")
         text = inter.all_text()
         assert "Images today: 1 of 5" in text
-        assert "$0.16 of $2.00" in text
-        assert "$9.84 of $10.00" in text
+        assert "$0.162 of $2.00" in text
+        assert "$9.838 of $10.00" in text
         assert is_ephemeral(inter)
