@@ -37,7 +37,7 @@ from storage.ledger import Limits
 
 log = logging.getLogger("seedream.bot")
 
-EXTENSIONS = ("cogs.imagine", "cogs.usage")
+EXTENSIONS = ("cogs.imagine", "cogs.usage", "cogs.edit", "cogs.series")
 SYNC_FINGERPRINT_KEY = "command_tree_fingerprint"
 
 

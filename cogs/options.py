@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
 from pipeline.explain import UserError
 from pipeline.job import ImageJob, Reference
+from pipeline.references import load_references, precheck
 
 if TYPE_CHECKING:
     from bot import SeedreamBot
@@ -48,6 +50,25 @@ def job_from_interaction(
         references=references or [],
         role_ids=roles,
     )
+
+
+async def generate_with_attachments(
+    bot: SeedreamBot, interaction: discord.Interaction, attachments: Sequence[discord.Attachment], **options: Any
+) -> None:
+    """The front doors with reference images (/edit, /series, "Edit with Seedream").
+
+    Before the defer (a refusal is private): the options and the reference count against the model
+    (the pipeline's own validation, run on placeholders) and each attachment's metadata. After it
+    (downloads take time): download, check and convert each attachment, then `bot.generate`. A
+    refusal after the defer goes through the same funnel and replaces the thinking message.
+    """
+    job = job_from_interaction(bot, interaction, **options)
+    precheck(attachments)
+    job.references = [Reference(a.filename, a.url, b"", "png") for a in attachments]
+    bot.pipeline.build_request(job)
+    await interaction.response.defer(thinking=True)
+    job.references = await load_references(bot.services.http, attachments, job.model)
+    await bot.generate(interaction, job)
 
 
 async def model_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

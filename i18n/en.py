@@ -65,4 +65,25 @@ TEXTS: dict[str, str] = {
     "error.guild_only": "This command works only in a server.",
     "error.admin_only": "Only members with the Manage Server permission can do this.",
     "error.moderator_only": "Only moderators can do this.",
+    # reference images (attachments): each completes "The attachment `name` ..."
+    "attachment.not_image": "is not an image.",
+    "attachment.corrupt": "is a damaged image file.",
+    "attachment.unsupported_format": "is in an image format that can't be used; use PNG, JPEG, WebP, BMP, TIFF or GIF.",
+    "attachment.too_large_bytes": "is {size} MB; the limit is {limit} MB.",
+    "attachment.too_large_converted": (
+        "would be over {limit} MB once converted to a format this model takes; use a smaller PNG or JPEG."
+    ),
+    "attachment.too_small": "is {width}x{height} pixels; each side must be at least 15 px.",
+    "attachment.too_large_pixels": "is {width}x{height} pixels; the largest allowed is 6000x6000.",
+    "attachment.bad_aspect": "is {width}x{height} pixels; the aspect ratio must be between 1:16 and 16:1.",
+    "attachment.bad_dimensions": (
+        "has dimensions that can't be used: each side must be 15 to 6000 px and the aspect ratio between "
+        "1:16 and 16:1."
+    ),
+    "attachment.download_failed": "could not be downloaded from Discord. Please try again.",
+    "error.no_images_in_message": "That message has no images to edit. Pick a message with image attachments.",
+    # "Edit with Seedream" (message context menu)
+    "edit.modal_title": "Edit with Seedream",
+    "edit.modal_prompt": "What to change",
+    "edit.modal_placeholder": "e.g. turn it into a watercolor painting",
 }

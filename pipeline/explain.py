@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from i18n import t
+from i18n import CATALOGS, t
 from image_gateway.catalog import InvalidOptionError, format_usd
 from image_gateway.errors import (
     APIConnectionError,
@@ -31,11 +31,12 @@ MAX_MESSAGE = 2000
 class AttachmentError(Exception):
     """A reference image that cannot be used; names the attachment and says why."""
 
-    def __init__(self, name: str, reason: str, code: str = "bad_attachment") -> None:
+    def __init__(self, name: str, reason: str, code: str = "bad_attachment", **params: object) -> None:
         super().__init__(f"{name}: {reason}")
         self.name = name
-        self.reason = reason
+        self.reason = reason  # English, for the log; members read i18n "attachment.<code>" when it exists
         self.code = code
+        self.params = params
 
 
 class DeliveryError(Exception):
@@ -86,7 +87,9 @@ def _explain(error: BaseException, locale: object | None) -> str:
                 resets=f"<t:{int(error.resets_at.timestamp())}:R>",
             )
         case AttachmentError():
-            return t("error.attachment", locale, name=error.name, reason=error.reason)
+            key = f"attachment.{error.code}"
+            reason = t(key, locale, **error.params) if key in CATALOGS["en"] else error.reason
+            return t("error.attachment", locale, name=error.name, reason=reason)
         case APIStatusError() if error.is_content_filter:
             return t("error.content_filter", locale)
         case RateLimitError() | InternalServerError():

@@ -22,6 +22,7 @@ from image_gateway.errors import InvalidResponseError
 from pipeline.fetch import FetchError, decode_b64_image, download
 from pipeline.images import ImageRejected, fit_to_limit, inspect_image, to_data_uri
 from pipeline.job import ImageJob
+from pipeline.series_prompt import series_prompt
 from storage.ledger import Ledger, Limits, UsageSnapshot
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ class Pipeline:
         model.validate_reference_count(len(job.references))
         if job.series:
             model.validate_series(job.count, len(job.references))
+            prompt = series_prompt(prompt, job.count)
         elif not 1 <= job.count <= MAX_IMAGINE_COUNT:
             raise InvalidOptionError("count", f"choose 1 to {MAX_IMAGINE_COUNT} images")
         images = [self._reference_payload(ref) for ref in job.references]
@@ -147,7 +149,7 @@ class Pipeline:
         )
 
     def _reference_payload(self, ref) -> str:
-        if self.options.references_as == "url":
+        if self.options.references_as == "url" and ref.url:  # converted references have no URL
             return ref.url
         return to_data_uri(ref.data, ref.format)
 

@@ -52,3 +52,18 @@ async def test_imagine_works_on_every_seed_gateway(tmp_path, flavour, options, e
         assert row["images_delivered"] == expected
         if price is not None:
             assert row["cost_micros"] == price * expected
+
+
+async def test_an_image_over_the_upload_limit_is_reencoded_to_fit_not_dropped(tmp_path):
+    # A realistic 2K PNG is several MB; this server only takes 300 KB per file.
+    gateway = {"realistic": True, "image_format": "png", "image_size": (1024, 1024)}
+    async with world(tmp_path, flavour="aiearth", gateway=gateway) as w:
+        await w.gateway.prewarm([(2048, 2048)], ["png"])
+        w.guild.attachment_size_limit = 300 * 1024
+        inter = await w.run("imagine", {"prompt": "a detailed forest", "size": "2048x2048"}, timeout=60)
+        [(name, data)] = inter.files()
+        assert len(data) <= 300 * 1024
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        assert image.width == image.height  # aspect kept
+        assert "http" not in inter.all_text()  # never the expiring link instead

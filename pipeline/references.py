@@ -1,0 +1,144 @@
+"""Discord attachments -> checked `Reference`s, before anything is spent.
+
+Two steps, so that a bad attachment is refused as early as possible:
+
+* :func:`precheck` (no I/O, before the defer): Discord's own metadata, size and dimensions;
+* :func:`load_references` (after the defer): download each attachment from its attachment URL
+  (never any other URL) with a size cap, check the bytes (``inspect_image``: really an image,
+  within 10 MB, 15..6000 px per side, aspect ratio within 1/16..16) and convert losslessly to a
+  format the model takes (``prepare_reference``), off the event loop.
+
+A bad attachment raises :class:`pipeline.explain.AttachmentError` naming it; its ``code`` is the
+``ImageRejected`` code and selects the i18n sentence ``attachment.<code>``, so every member reads
+the reason in their own language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+import aiohttp
+from PIL import Image
+
+from image_gateway.catalog import ModelSpec
+from pipeline.explain import AttachmentError
+from pipeline.fetch import FetchError, download
+from pipeline.images import ImageRejected, _check_dimensions, inspect_image, prepare_reference
+from pipeline.job import Reference
+
+log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+MAX_REFERENCE_BYTES = 10 * MB
+MAX_SIDE = 6000
+MIN_SIDE = 15  # "each side over 14 px"
+MAX_ASPECT = 16
+DOWNLOAD_TIMEOUT = 60.0
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+_DIMENSION_CODES = {"too_small", "bad_aspect", "too_large_pixels"}
+
+
+class AttachmentLike(Protocol):
+    """What is read from a `discord.Attachment`."""
+
+    filename: str
+    url: str
+    size: int
+    width: int | None
+    height: int | None
+    content_type: str | None
+
+
+def looks_like_image(attachment: AttachmentLike) -> bool:
+    """Worth trying as an image (the bytes decide later): an image content type, dimensions or extension."""
+    if (attachment.content_type or "").startswith("image/") or attachment.width:
+        return True
+    return attachment.filename.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def precheck(attachments: Sequence[AttachmentLike]) -> None:
+    """Refuse from Discord's metadata alone (size, and dimensions when Discord reports them)."""
+    for attachment in attachments:
+        if attachment.size > MAX_REFERENCE_BYTES:
+            raise _too_large(attachment.filename, attachment.size)
+        if attachment.width and attachment.height:
+            try:
+                _check_dimensions(
+                    attachment.width, attachment.height,
+                    max_side=MAX_SIDE, min_side=MIN_SIDE, max_aspect=MAX_ASPECT,
+                )  # fmt: skip
+            except ImageRejected as rejected:
+                raise _rejected(attachment.filename, rejected, (attachment.width, attachment.height)) from None
+
+
+async def load_references(
+    http: aiohttp.ClientSession, attachments: Sequence[AttachmentLike], model: ModelSpec
+) -> list[Reference]:
+    """Download, check and convert every attachment (concurrently); the first bad one, in order, is raised."""
+    results = await asyncio.gather(
+        *(_load(http, attachment, model) for attachment in attachments), return_exceptions=True
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)  # type: ignore[arg-type]
+
+
+async def _load(http: aiohttp.ClientSession, attachment: AttachmentLike, model: ModelSpec) -> Reference:
+    name = attachment.filename
+    try:
+        data = await download(http, attachment.url, max_bytes=MAX_REFERENCE_BYTES, timeout=DOWNLOAD_TIMEOUT)
+    except FetchError as error:
+        if error.code == "too_large":
+            raise _too_large(name, MAX_REFERENCE_BYTES + 1) from None
+        log.warning("attachment %s could not be downloaded: %s", name, error)
+        raise AttachmentError(name, "could not be downloaded", "download_failed") from None
+    try:
+        prepared, fmt = await asyncio.to_thread(_check_and_convert, data, model.input_formats)
+    except ImageRejected as rejected:
+        known = (attachment.width, attachment.height) if attachment.width and attachment.height else None
+        raise _rejected(name, rejected, known or await asyncio.to_thread(_header_size, data)) from None
+    converted = prepared is not data
+    if converted:
+        log.info("attachment %s converted to %s for %s", name, fmt, model.id)
+    # A converted image has no Discord URL of its own: it always travels as a data URI.
+    return Reference(filename=name, url="" if converted else attachment.url, data=prepared, format=fmt)
+
+
+def _check_and_convert(data: bytes, accepted: tuple[str, ...]) -> tuple[bytes, str]:
+    inspect_image(data, max_bytes=MAX_REFERENCE_BYTES, max_side=MAX_SIDE, min_side=MIN_SIDE, max_aspect=MAX_ASPECT)
+    return prepare_reference(data, accepted, max_bytes=MAX_REFERENCE_BYTES)
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except Exception:  # any failure: the message then does without the dimensions
+        return None
+
+
+def _too_large(name: str, size: int) -> AttachmentError:
+    return AttachmentError(
+        name, f"is {_megabytes(size)} MB; the limit is 10 MB", "too_large_bytes",
+        size=_megabytes(size), limit=MAX_REFERENCE_BYTES // MB,
+    )  # fmt: skip
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / MB:.1f}"
+
+
+def _rejected(name: str, rejected: ImageRejected, dims: tuple[int, int] | None) -> AttachmentError:
+    code = rejected.code
+    if code in _DIMENSION_CODES:
+        if dims is None:
+            return AttachmentError(name, rejected.reason, "bad_dimensions")
+        return AttachmentError(name, rejected.reason, code, width=dims[0], height=dims[1])
+    if code == "too_large_bytes":  # only a conversion can grow past the cap the download kept
+        return AttachmentError(name, rejected.reason, "too_large_converted", limit=MAX_REFERENCE_BYTES // MB)
+    return AttachmentError(name, rejected.reason, code)

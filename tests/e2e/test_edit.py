@@ -1,0 +1,217 @@
+"""/edit and "Edit with Seedream" end to end: attachments -> checked references -> the gateway."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import pytest
+from PIL import Image
+
+from tests.e2e.harness import world
+
+MENU = "Edit with Seedream"
+
+
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48), colour=(200, 30, 30), **save) -> bytes:
+    buf = io.BytesIO()
+    mode = "P" if fmt == "GIF" else "RGB"
+    Image.new("RGB", size, colour).convert(mode).save(buf, fmt, **save)
+    return buf.getvalue()
+
+
+def decode_data_uri(uri: str) -> tuple[str, bytes]:
+    match = re.fullmatch(r"data:image/([a-z]+);base64,(.+)", uri, re.DOTALL)
+    assert match, uri[:60]
+    return match[1], base64.b64decode(match[2])
+
+
+def sent_images(w) -> list[str]:
+    body = w.gateway.generation_requests[-1].json
+    images = body["image"]
+    return [images] if isinstance(images, str) else images
+
+
+async def test_edit_sends_the_attachment_bytes_as_a_data_uri_and_charges_one_image(tmp_path):
+    png = image_bytes("PNG")
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        inter = await w.run(
+            "edit", {"prompt": "make the sky purple"}, attachments=[("photo.png", png, "image/png")]
+        )
+        assert len(inter.files()) == 1, inter.all_text()
+        assert "make the sky purple" in inter.all_text()
+        [uri] = sent_images(w)
+        assert decode_data_uri(uri) == ("png", png)  # the exact bytes, lowercase format
+        body = w.gateway.generation_requests[-1].json
+        assert body["sequential_image_generation"] == "disabled"
+        [row] = await w.ledger_rows()
+        assert (row["command"], row["status"], row["images_delivered"]) == ("edit", "settled", 1)
+        assert row["cost_micros"] == 162_000
+
+
+async def test_edit_with_several_attachments_sends_each_one_in_order(tmp_path):
+    attachments = [
+        ("a.png", image_bytes("PNG", colour=(1, 2, 3)), "image/png"),
+        ("b.jpg", image_bytes("JPEG", colour=(9, 9, 200)), "image/jpeg"),
+        ("c.webp", image_bytes("WEBP", lossless=True), "image/webp"),
+        ("d.png", image_bytes("PNG", size=(30, 300)), "image/png"),
+    ]
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        inter = await w.run("edit", {"prompt": "combine these"}, attachments=attachments)
+        assert len(inter.files()) == 1, inter.all_text()
+        decoded = [decode_data_uri(uri) for uri in sent_images(w)]
+        assert decoded == [("png", attachments[0][1]), ("jpeg", attachments[1][1]),
+                           ("webp", attachments[2][1]), ("png", attachments[3][1])]
+
+
+async def test_a_gif_is_converted_losslessly_for_seededit(tmp_path):
+    gif = image_bytes("GIF", colour=(0, 128, 255))
+    async with world(tmp_path, flavour="aiearth") as w:
+        inter = await w.run(
+            "edit", {"prompt": "add a hat", "model": "doubao-seededit-3-0-i2i-250628"},
+            attachments=[("anim.gif", gif, "image/gif")],
+        )
+        assert len(inter.files()) == 1, inter.all_text()
+        fmt, data = decode_data_uri(sent_images(w)[0])
+        assert fmt == "png"
+        with Image.open(io.BytesIO(data)) as converted, Image.open(io.BytesIO(gif)) as original:
+            assert converted.size == original.size
+            assert converted.convert("RGB").tobytes() == original.convert("RGB").tobytes()
+
+
+async def test_reference_images_as_url_passes_the_discord_url(tmp_path):
+    png = image_bytes("PNG")
+    async with world(tmp_path, flavour="gogogotoken-com", reference_images_as="url") as w:
+        inter = await w.run("edit", {"prompt": "brighter"}, attachments=[("p.png", png, "image/png")])
+        assert len(inter.files()) == 1, inter.all_text()
+        [url] = sent_images(w)
+        assert url.startswith(w.discord.base_url) and "/attachments/" in url and url.split("?")[0].endswith("/p.png")
+        assert w.gateway.reference_urls == [url]
+
+
+def _png_header_only(size: tuple[int, int]) -> bytes:
+    return image_bytes("PNG", size=size)[:60]  # dimensions readable, image data cut off
+
+
+BAD_ATTACHMENTS = [
+    # (filename, bytes, content type, words the member must read, refused before the defer)
+    ("notes.png", b"just some text, not a picture" * 10, "image/png", "is not an image", False),
+    ("tiny.png", image_bytes("PNG", size=(10, 10)), "image/png", "10x10 pixels", True),
+    ("strip.png", image_bytes("PNG", size=(20, 340)), "image/png", "aspect ratio", True),
+    ("huge.png", image_bytes("PNG", size=(6100, 100)), "image/png", "6100x100", True),
+    ("big.png", b"\x89PNG\r\n\x1a\n" + bytes(10 * 1024 * 1024), "image/png", "the limit is 10 MB", True),
+    ("cut.png", _png_header_only((64, 64)), "image/png", "damaged image", False),
+    ("photo.heic", b"\x00\x00\x00\x18ftypheic" + bytes(200), "image/heic", "format that can't be used", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "ctype", "words", "early"), BAD_ATTACHMENTS, ids=[b[0] for b in BAD_ATTACHMENTS]
+)
+async def test_a_bad_attachment_is_named_and_never_reaches_the_gateway(tmp_path, name, data, ctype, words, early):
+    good = ("good.png", image_bytes("PNG"), "image/png")
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        inter = await w.run("edit", {"prompt": "fix it"}, attachments=[good, (name, data, ctype)])
+        text = inter.all_text()
+        assert f"`{name}`" in text and words in text, text
+        assert "good.png" not in text
+        assert inter.files() == []
+        assert not inter.loading  # the thinking message was replaced, not left spinning
+        assert w.gateway.generation_requests == []
+        assert await w.ledger_rows() == []  # nothing reserved, nothing charged
+        ephemeral = bool(inter.messages[0]["flags"] & 64)
+        assert ephemeral is early  # refused before the defer: only the member sees it
+
+
+async def test_attachment_errors_are_in_the_members_language(tmp_path):
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        tiny = ("小图.png", image_bytes("PNG", size=(10, 10)), "image/png")
+        inter = await w.run("edit", {"prompt": "修一下"}, attachments=[tiny], locale="zh-CN")
+        assert inter.all_text() == "附件 `小图.png` 尺寸为 10x10 像素，每边至少需要 15 像素。"
+        text = "some text" * 20
+        inter = await w.run("edit", {"prompt": "修一下"}, attachments=[("a.png", text.encode(), "image/png")],
+                            locale="zh-CN")
+        assert inter.all_text() == "附件 `a.png` 不是图片。"
+
+
+async def test_reference_counts_follow_the_model(tmp_path):
+    png = ("p.png", image_bytes("PNG"), "image/png")
+    async with world(tmp_path, flavour="aiearth") as w:
+        inter = await w.run("edit", {"prompt": "x", "model": "doubao-seededit-3-0-i2i-250628"}, attachments=[png, png])
+        assert "exactly 1 reference image" in inter.all_text()
+        inter = await w.run("edit", {"prompt": "x", "model": "doubao-seedream-3-0-t2i-250415"}, attachments=[png])
+        assert "takes no reference images" in inter.all_text()
+        assert w.gateway.generation_requests == []
+        assert await w.ledger_rows() == []
+
+
+async def _open_menu_and_submit(w, message, prompt: str, **kwargs):
+    menu = await w.discord.invoke_message_command(MENU, message, user=w.alice, **kwargs)
+    await menu.wait_for_ack()
+    modal = menu.modal
+    assert modal is not None, menu.kinds()
+    input_id = next(_text_inputs(modal["components"]))
+    submitted = await w.discord.submit_modal(
+        modal["custom_id"], {input_id: prompt}, user=w.alice, from_interaction=menu, **kwargs
+    )
+    await submitted.wait_for_final(timeout=15, quiet=0.3)
+    return submitted
+
+
+def _text_inputs(components):
+    for comp in components:
+        if comp.get("type") == 4:
+            yield comp["custom_id"]
+        yield from _text_inputs(comp.get("components") or [])
+        if isinstance(comp.get("component"), dict):
+            yield from _text_inputs([comp["component"]])
+
+
+async def test_context_menu_edits_every_image_of_a_message(tmp_path):
+    first, second = image_bytes("PNG", colour=(5, 5, 5)), image_bytes("JPEG", colour=(250, 0, 0))
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        message = await w.discord.post_user_message(
+            w.channel, w.bob, "look", attachments=[
+                ("one.png", first, "image/png"), ("readme.txt", b"hello", "text/plain"),
+                ("two.jpg", second, "image/jpeg"),
+            ],
+        )  # fmt: skip
+        inter = await _open_menu_and_submit(w, message, "make both night scenes")
+        assert len(inter.files()) == 1, inter.all_text()
+        assert "make both night scenes" in inter.all_text()
+        assert [decode_data_uri(u) for u in sent_images(w)] == [("png", first), ("jpeg", second)]
+        [row] = await w.ledger_rows()
+        assert (row["command"], row["user_id"], row["status"]) == ("edit", w.alice.id, "settled")
+
+
+async def test_context_menu_reuses_the_bots_own_result(tmp_path):
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        imagine = await w.run("imagine", {"prompt": "a lighthouse"})
+        [(_, result)] = imagine.files()
+        inter = await _open_menu_and_submit(w, imagine.messages[0], "at night")
+        assert len(inter.files()) == 1, inter.all_text()
+        [uri] = sent_images(w)
+        assert decode_data_uri(uri)[1] == result
+
+
+async def test_context_menu_takes_no_more_images_than_the_model_does(tmp_path):
+    images = [(f"{i}.png", image_bytes("PNG", colour=(i, i, i)), "image/png") for i in range(3)]
+    async with world(tmp_path, flavour="aiearth", image_model="doubao-seededit-3-0-i2i-250628") as w:
+        message = await w.discord.post_user_message(w.channel, w.bob, "", attachments=images)
+        inter = await _open_menu_and_submit(w, message, "sharpen")
+        assert len(inter.files()) == 1, inter.all_text()
+        assert [decode_data_uri(u)[1] for u in sent_images(w)] == [images[0][1]]
+
+
+async def test_context_menu_on_a_message_without_images_says_so(tmp_path):
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        message = await w.discord.post_user_message(
+            w.channel, w.bob, "no pictures", attachments=[("a.txt", b"text", "text/plain")]
+        )
+        menu = await w.discord.invoke_message_command(MENU, message, user=w.alice)
+        await menu.wait_for_final(timeout=10, quiet=0.3)
+        assert menu.modal is None
+        assert "no images to edit" in menu.all_text()
+        assert menu.messages[0]["flags"] & 64
+        assert w.gateway.generation_requests == []
