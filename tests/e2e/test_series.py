@@ -1,0 +1,154 @@
+"""/series end to end: sequential generation, streamed and posted as each image arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+from decimal import Decimal
+
+from tests.doubles.image_gateway_double import Fault
+from tests.e2e.harness import world
+from tests.e2e.test_edit import image_bytes, sent_images
+
+SEEDREAM_5 = "doubao-seedream-5-0-260128"
+PRICE = {SEEDREAM_5: Decimal("0.135")}  # aiearth publishes no price: set one so charges are visible
+FILE = re.compile(r"seedream-(\d+)-(\d+)\.\w+")
+
+
+async def start(w, options, **kwargs):
+    return await w.discord.invoke_command(
+        "series", options, user=w.alice, guild=w.guild, channel=w.channel, **kwargs
+    )
+
+
+async def settled(w, timeout: float = 20.0) -> dict:
+    """The ledger row once the request is closed (the books close before the summary is posted)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        rows = await w.ledger_rows()
+        if rows and rows[-1]["status"] != "pending":
+            return rows[-1]
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the request was never settled")
+
+
+def image_numbers(messages) -> list[list[int]]:
+    """Per message, the 1-based image numbers of its attachments (from the file names)."""
+    return [
+        [int(FILE.fullmatch(a["filename"])[2]) for a in msg.get("attachments", [])]
+        for msg in messages if msg.get("attachments")
+    ]  # fmt: skip
+
+
+async def test_a_streamed_series_posts_the_first_image_before_the_last_is_made(tmp_path):
+    async with world(tmp_path, flavour="aiearth", gateway={"per_image_latency": 0.4}, image_prices=PRICE) as w:
+        inter = await start(w, {"prompt": "a fox's day, from dawn to night", "count": 4})
+        await inter.wait_for(lambda e: bool((e.message or {}).get("attachments")), timeout=15)
+        assert w.gateway.images_billed == 0  # the gateway is still streaming the rest
+        assert len(inter.files()) == 1
+        row = await settled(w)
+        await inter.wait_for_final(timeout=10)
+        body = w.gateway.generation_requests[-1].json
+        assert body["stream"] is True
+        assert body["sequential_image_generation"] == "auto"
+        assert body["sequential_image_generation_options"] == {"max_images": 4}
+        assert body["prompt"] == "a fox's day, from dawn to night. Generate 4 images as a series."
+        numbers = image_numbers(inter.messages)
+        assert [n for message in numbers for n in message] == [1, 2, 3, 4]  # all, in order
+        assert len(numbers) >= 2  # posted as they came, not all at the end
+        assert "a fox's day" in inter.all_text() and "Generate 4" not in inter.all_text()
+        assert (row["images_requested"], row["images_delivered"], row["cost_micros"]) == (4, 4, 540_000)
+
+
+async def test_a_series_of_15_is_split_into_messages_of_at_most_10_in_order(tmp_path):
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        inter = await start(w, {"prompt": "15 frames of a bouncing ball", "count": 15})
+        row = await settled(w)
+        await inter.wait_for_final(timeout=15)
+        numbers = image_numbers(inter.messages)
+        assert numbers == [list(range(1, 11)), list(range(11, 16))]
+        assert all(len(m["attachments"]) <= 10 for m in inter.messages)
+        body = w.gateway.generation_requests[-1].json
+        assert body["prompt"] == "15 frames of a bouncing ball"  # already says how many
+        assert body["sequential_image_generation_options"] == {"max_images": 15}
+        assert row["reserved_micros"] == 15 * 162_000
+        assert (row["images_delivered"], row["cost_micros"]) == (15, 15 * 162_000)
+
+
+async def test_a_streamed_series_with_refused_images_charges_only_the_successes(tmp_path):
+    async with world(tmp_path, flavour="aiearth", image_prices=PRICE) as w:
+        w.gateway.script(Fault.partial(failed=(2, 5)))
+        inter = await start(w, {"prompt": "eight postcards of Kyoto", "count": 8})
+        row = await settled(w)
+        await inter.wait_for_final(timeout=10)
+        assert w.gateway.generation_requests[-1].json["stream"] is True
+        assert len(inter.files()) == 6
+        assert "2 of 8 were refused by the content filter" in inter.all_text()
+        assert (row["images_billed"], row["images_delivered"]) == (6, 6)
+        assert (row["cost_micros"], row["charged_micros"]) == (6 * 135_000, 6 * 135_000)
+        assert "$0.81" in inter.all_text()
+
+
+async def test_a_gateway_that_does_not_stream_falls_back_to_json_unnoticed(tmp_path):
+    gateway = {"stream": False}  # the preset asks for a stream; the gateway answers plain JSON
+    async with world(tmp_path, flavour="aiearth", gateway=gateway, image_prices=PRICE) as w:
+        inter = await start(w, {"prompt": "四季的同一棵树", "count": 4}, locale="zh-CN")
+        row = await settled(w)
+        await inter.wait_for_final(timeout=10)
+        body = w.gateway.generation_requests[-1].json
+        assert body["stream"] is True
+        assert body["prompt"] == "四季的同一棵树"  # 四 already says how many
+        assert [n for m in image_numbers(inter.messages) for n in m] == [1, 2, 3, 4]
+        assert (row["status"], row["images_delivered"], row["cost_micros"]) == ("settled", 4, 540_000)
+        assert "4 张图片" in inter.all_text()
+
+
+async def test_a_series_that_outlives_the_interaction_token_goes_on_in_the_channel(tmp_path):
+    async with world(
+        tmp_path, flavour="aiearth", image_prices=PRICE,
+        gateway={"per_image_latency": 0.5}, discord={"token_ttl": 0.8},
+    ) as w:  # fmt: skip
+        inter = await start(w, {"prompt": "a sunrise in 5 steps", "count": 5})
+        row = await settled(w)
+        await asyncio.sleep(0.3)  # the summary follows the settlement
+        in_reply = [n for m in image_numbers(inter.messages) for n in m]
+        in_channel = [
+            n for m in image_numbers(w.discord.channel_messages(w.channel))
+            for n in m if n not in in_reply
+        ]  # fmt: skip
+        assert in_reply and in_channel  # some before the token expired, the rest after
+        assert sorted(in_reply + in_channel) == [1, 2, 3, 4, 5]
+        assert in_reply + in_channel == [1, 2, 3, 4, 5]  # in order
+        assert (row["images_delivered"], row["cost_micros"]) == (5, 5 * 135_000)
+        assert "a sunrise in 5 steps" in w.discord.sent_text()
+        assert "Left for you" in w.discord.sent_text()
+
+
+async def test_a_series_with_reference_images_sends_them_and_counts_them(tmp_path):
+    png = image_bytes("PNG")
+    async with world(tmp_path, flavour="aiearth", image_prices=PRICE) as w:
+        inter = await start(w, {"prompt": "this character in 3 poses", "count": 3},
+                            attachments=[("hero.png", png, "image/png")])
+        await settled(w)
+        await inter.wait_for_final(timeout=10)
+        assert len(inter.files()) == 3
+        [uri] = sent_images(w)
+        assert base64.b64decode(uri.split(",", 1)[1]) == png
+        two = [("hero.png", png, "image/png")] * 2
+        refused = await start(w, {"prompt": "more poses", "count": 14}, attachments=two)
+        await refused.wait_for_final(timeout=10)
+        assert "2 to 13 images with 2 reference images" in refused.all_text()
+        assert refused.messages[0]["flags"] & 64
+        assert len(w.gateway.generation_requests) == 1
+
+
+async def test_a_model_without_series_is_refused_before_anything_is_spent(tmp_path):
+    async with world(tmp_path, flavour="aiearth") as w:
+        inter = await start(w, {"prompt": "a comic", "count": 3, "model": "doubao-seedream-3-0-t2i-250415"})
+        await inter.wait_for_final(timeout=10)
+        assert "cannot make a series" in inter.all_text()
+        assert inter.messages[0]["flags"] & 64
+        assert w.gateway.generation_requests == []
+        assert await w.ledger_rows() == []

@@ -1,0 +1,170 @@
+"""pipeline.references against a loopback CDN: metadata pre-check, download, byte check, conversion."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+from aiohttp import web
+from PIL import Image
+
+from image_gateway.catalog import SEEDEDIT_3_I2I, SEEDREAM_4_0
+from pipeline.explain import AttachmentError, explain
+from pipeline.references import MAX_REFERENCE_BYTES, load_references, looks_like_image, precheck
+from pipeline.series_prompt import series_prompt
+
+
+def encode(fmt: str, size=(40, 30), colour=(10, 200, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, fmt)
+    return buf.getvalue()
+
+
+@dataclass
+class Att:
+    filename: str
+    url: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    content_type: str | None = "image/png"
+
+
+class CDN:
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.hits: list[str] = []
+        self.base = ""
+
+    async def serve(self, request: web.Request) -> web.Response:
+        self.hits.append(request.path)
+        data = self.files.get(request.match_info["name"])
+        return web.Response(status=404) if data is None else web.Response(body=data)
+
+    def attachment(self, name: str, data: bytes, **meta) -> Att:
+        self.files[name] = data
+        return Att(name, f"{self.base}/attachments/{name}?ex=1&hm=sig", len(data), **meta)
+
+
+@pytest.fixture
+async def cdn() -> AsyncIterator[CDN]:
+    server = CDN()
+    app = web.Application()
+    app.router.add_get("/attachments/{name}", server.serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    yield server
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def test_accepted_formats_pass_through_untouched_in_order(cdn, http):
+    png, jpeg = encode("PNG"), encode("JPEG")
+    atts = [cdn.attachment("a.png", png), cdn.attachment("b.jpg", jpeg)]
+    refs = await load_references(http, atts, SEEDREAM_4_0)
+    assert [(r.filename, r.format, r.data, r.url) for r in refs] == [
+        ("a.png", "png", png, atts[0].url), ("b.jpg", "jpeg", jpeg, atts[1].url),
+    ]
+    assert cdn.hits == ["/attachments/a.png", "/attachments/b.jpg"]
+
+
+async def test_webp_becomes_a_lossless_png_without_a_url_for_seededit(cdn, http):
+    webp = encode("WEBP")
+    [ref] = await load_references(http, [cdn.attachment("w.webp", webp)], SEEDEDIT_3_I2I)
+    assert ref.format == "png" and ref.url == ""  # a converted image travels as a data URI
+    with Image.open(io.BytesIO(ref.data)) as out, Image.open(io.BytesIO(webp)) as original:
+        assert out.format == "PNG"
+        assert out.convert("RGB").tobytes() == original.convert("RGB").tobytes()
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "english", "chinese"),
+    [
+        (b"hello world" * 20, "not_image", "is not an image.", "不是图片。"),
+        (encode("PNG")[:50], "corrupt", "damaged image file", "损坏"),
+        (encode("PNG", size=(10, 40)), "too_small", "is 10x40 pixels", "10x40 像素"),
+        (encode("PNG", size=(20, 400)), "bad_aspect", "between 1:16 and 16:1", "宽高比"),
+        (b"\x00\x00\x00\x18ftypavif" + bytes(100), "unsupported_format", "can't be used", "无法使用"),
+    ],
+)
+async def test_a_bad_attachment_names_itself_in_both_languages(cdn, http, data, code, english, chinese):
+    good = cdn.attachment("good.png", encode("PNG"))
+    with pytest.raises(AttachmentError) as caught:
+        await load_references(http, [good, cdn.attachment("bad.png", data)], SEEDREAM_4_0)
+    assert (caught.value.name, caught.value.code) == ("bad.png", code)
+    en, zh = explain(caught.value, "en-US"), explain(caught.value, "zh-CN")
+    assert en.startswith("The attachment `bad.png` ") and english in en
+    assert zh.startswith("附件 `bad.png` ") and chinese in zh
+
+
+async def test_the_first_bad_attachment_in_order_is_reported(cdn, http):
+    atts = [cdn.attachment("one.txt", b"text" * 50), cdn.attachment("two.txt", b"more" * 50)]
+    with pytest.raises(AttachmentError) as caught:
+        await load_references(http, atts, SEEDREAM_4_0)
+    assert caught.value.name == "one.txt"
+
+
+async def test_a_missing_file_and_an_oversized_body_are_refused(cdn, http):
+    gone = cdn.attachment("gone.png", b"")
+    del cdn.files["gone.png"]
+    with pytest.raises(AttachmentError) as caught:
+        await load_references(http, [gone], SEEDREAM_4_0)
+    assert caught.value.code == "download_failed"
+    assert "could not be downloaded" in explain(caught.value, "en-US")
+    # Discord said it was small; the body says otherwise: the download stops at the cap.
+    lying = cdn.attachment("lying.png", b"\x89PNG" + bytes(MAX_REFERENCE_BYTES))
+    lying.size = 100
+    with pytest.raises(AttachmentError) as caught:
+        await load_references(http, [lying], SEEDREAM_4_0)
+    assert caught.value.code == "too_large_bytes"
+
+
+def test_precheck_refuses_from_metadata_without_any_download():
+    ok = Att("ok.png", "http://cdn.invalid/ok.png", 1000, 100, 100)
+    precheck([ok])
+    with pytest.raises(AttachmentError) as caught:
+        precheck([ok, Att("big.png", "http://cdn.invalid/big.png", MAX_REFERENCE_BYTES + 1)])
+    assert caught.value.name == "big.png"
+    assert "is 10.0 MB; the limit is 10 MB" in explain(caught.value, "en-US")
+    for width, height, code in ((6001, 6000, "too_large_pixels"), (14, 100, "too_small"), (17, 289, "bad_aspect")):
+        with pytest.raises(AttachmentError) as caught:
+            precheck([Att("x.png", "http://cdn.invalid/x.png", 1000, width, height)])
+        assert caught.value.code == code
+        assert f"{width}x{height}" in explain(caught.value, "zh-CN")
+    precheck([Att("edge.png", "http://cdn.invalid/e.png", MAX_REFERENCE_BYTES, 6000, 375)])  # 16:1, 10 MB
+
+
+def test_looks_like_image_uses_type_dimensions_or_extension():
+    assert looks_like_image(Att("a.bin", "u", 1, content_type="image/png"))
+    assert looks_like_image(Att("a.bin", "u", 1, 10, 10, content_type=None))
+    assert looks_like_image(Att("photo.JPG", "u", 1, content_type=None))
+    assert not looks_like_image(Att("notes.txt", "u", 1, content_type="text/plain"))
+
+
+@pytest.mark.parametrize(
+    ("prompt", "count", "expected"),
+    [
+        ("a comic about a cat", 4, "a comic about a cat. Generate 4 images as a series."),
+        ("a comic about a cat.", 3, "a comic about a cat. Generate 3 images as a series."),
+        ("four seasons of one tree", 4, "four seasons of one tree"),
+        ("12 months of a garden", 12, "12 months of a garden"),
+        ("12 months of a garden", 2, "12 months of a garden. Generate 2 images as a series."),
+        ("一只猫的四格漫画", 4, "一只猫的四格漫画"),
+        ("两张对比图", 2, "两张对比图"),
+        ("一只猫的漫画", 6, "一只猫的漫画。生成一组共 6 张图片。"),
+        ("十二生肖", 12, "十二生肖"),
+    ],
+)
+def test_a_series_prompt_says_how_many_images(prompt, count, expected):
+    assert series_prompt(prompt, count) == expected
