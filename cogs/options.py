@@ -61,13 +61,15 @@ async def generate_with_attachments(
     (the pipeline's own validation, run on placeholders) and each attachment's metadata. After it
     (downloads take time): download, check and convert each attachment, then `bot.generate`. A
     refusal after the defer goes through the same funnel and replaces the thinking message.
+    Without attachments there is nothing to download: `bot.generate` defers as for /imagine.
     """
     job = job_from_interaction(bot, interaction, **options)
     precheck(attachments)
     job.references = [Reference(a.filename, a.url, b"", "png") for a in attachments]
     bot.pipeline.build_request(job)
-    await interaction.response.defer(thinking=True)
-    job.references = await load_references(bot.services.http, attachments, job.model)
+    if attachments:
+        await interaction.response.defer(thinking=True)
+        job.references = await load_references(bot.services.http, attachments, job.model)
     await bot.generate(interaction, job)
 
 
