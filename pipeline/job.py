@@ -15,6 +15,7 @@ class Reference:
     url: str
     data: bytes
     format: str
+    converted: bool = False  # re-encoded for the model: the bytes at `url` are not these
 
 
 @dataclass

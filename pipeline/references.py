@@ -106,7 +106,7 @@ async def _load(http: aiohttp.ClientSession, attachment: AttachmentLike, model: 
     if converted:
         log.info("attachment %s converted to %s for %s", name, fmt, model.id)
     # A converted image has no Discord URL of its own: it always travels as a data URI.
-    return Reference(filename=name, url="" if converted else attachment.url, data=prepared, format=fmt)
+    return Reference(filename=name, url=attachment.url, data=prepared, format=fmt, converted=converted)
 
 
 def _check_and_convert(data: bytes, accepted: tuple[str, ...]) -> tuple[bytes, str]:

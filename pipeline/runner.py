@@ -149,7 +149,7 @@ class Pipeline:
         )
 
     def _reference_payload(self, ref) -> str:
-        if self.options.references_as == "url" and ref.url:  # converted references have no URL
+        if self.options.references_as == "url" and not ref.converted:  # a converted image exists only here
             return ref.url
         return to_data_uri(ref.data, ref.format)
 

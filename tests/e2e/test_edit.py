@@ -215,3 +215,16 @@ async def test_context_menu_on_a_message_without_images_says_so(tmp_path):
         assert "no images to edit" in menu.all_text()
         assert menu.messages[0]["flags"] & 64
         assert w.gateway.generation_requests == []
+
+
+async def test_in_url_mode_a_converted_image_still_travels_as_a_data_uri(tmp_path):
+    gif = image_bytes("GIF", colour=(0, 128, 255))
+    async with world(tmp_path, flavour="aiearth", reference_images_as="url") as w:
+        inter = await w.run(
+            "edit", {"prompt": "add a hat", "model": "doubao-seededit-3-0-i2i-250628"},
+            attachments=[("anim.gif", gif, "image/gif")],
+        )
+        assert len(inter.files()) == 1, inter.all_text()
+        fmt, _ = decode_data_uri(sent_images(w)[0])  # Discord's link would serve the GIF SeedEdit refuses
+        assert fmt == "png"
+        assert w.gateway.reference_urls == []

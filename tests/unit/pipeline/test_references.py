@@ -73,8 +73,8 @@ async def test_accepted_formats_pass_through_untouched_in_order(cdn, http):
     png, jpeg = encode("PNG"), encode("JPEG")
     atts = [cdn.attachment("a.png", png), cdn.attachment("b.jpg", jpeg)]
     refs = await load_references(http, atts, SEEDREAM_4_0)
-    assert [(r.filename, r.format, r.data, r.url) for r in refs] == [
-        ("a.png", "png", png, atts[0].url), ("b.jpg", "jpeg", jpeg, atts[1].url),
+    assert [(r.filename, r.format, r.data, r.url, r.converted) for r in refs] == [
+        ("a.png", "png", png, atts[0].url, False), ("b.jpg", "jpeg", jpeg, atts[1].url, False),
     ]
     assert cdn.hits == ["/attachments/a.png", "/attachments/b.jpg"]
 
@@ -82,7 +82,8 @@ async def test_accepted_formats_pass_through_untouched_in_order(cdn, http):
 async def test_webp_becomes_a_lossless_png_without_a_url_for_seededit(cdn, http):
     webp = encode("WEBP")
     [ref] = await load_references(http, [cdn.attachment("w.webp", webp)], SEEDEDIT_3_I2I)
-    assert ref.format == "png" and ref.url == ""  # a converted image travels as a data URI
+    assert (ref.format, ref.converted) == ("png", True)  # travels as a data URI even in url mode
+    assert ref.url.startswith(cdn.base)  # the source is still known (approvals reload from it)
     with Image.open(io.BytesIO(ref.data)) as out, Image.open(io.BytesIO(webp)) as original:
         assert out.format == "PNG"
         assert out.convert("RGB").tobytes() == original.convert("RGB").tobytes()
