@@ -24,6 +24,7 @@ from discord.ext import commands
 from pydantic import ValidationError
 
 from image_gateway.catalog import ModelSpec, format_usd, usd_to_micros
+from i18n.translator import CatalogTranslator
 from image_gateway.client import ImageClient
 from image_gateway.presets import Preset, build_catalog, get_preset
 from log_setup import redact, setup_logging
@@ -37,7 +38,7 @@ from storage.ledger import Limits
 
 log = logging.getLogger("seedream.bot")
 
-EXTENSIONS = ("cogs.imagine", "cogs.usage", "cogs.edit", "cogs.series")
+EXTENSIONS = ("cogs.imagine", "cogs.usage", "cogs.edit", "cogs.series", "cogs.result_buttons")
 SYNC_FINGERPRINT_KEY = "command_tree_fingerprint"
 
 
@@ -84,6 +85,7 @@ class SeedreamBot(commands.Bot):
 
     # -- start -----------------------------------------------------------------------
     async def setup_hook(self) -> None:
+        await self.tree.set_translator(CatalogTranslator())
         recovered = await self.storage.ledger.recover_pending()
         if recovered:
             log.warning("closed %d reservation(s) left pending by an earlier stop", recovered)

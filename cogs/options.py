@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from i18n import locale_of
 from pipeline.explain import UserError
 from pipeline.job import ImageJob, Reference
 from pipeline.references import load_references, precheck
@@ -40,7 +41,7 @@ def job_from_interaction(
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         user_id=member.id,
-        locale=str(interaction.locale.value),
+        locale=locale_of(interaction),
         prompt=prompt,
         model=bot.resolve_model(model),
         size=size,

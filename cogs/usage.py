@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from i18n import t
+from i18n import locale_of, t
 from image_gateway.catalog import format_usd
 from pipeline.explain import UserError
 from pipeline.job import ImageJob
@@ -26,11 +26,11 @@ class Usage(commands.Cog):
     async def usage(self, interaction: discord.Interaction) -> None:
         if interaction.guild_id is None:
             raise UserError("error.guild_only", code="guild_only")
-        locale = interaction.locale
+        locale = locale_of(interaction)
         user = interaction.user
         probe = ImageJob(
             command="usage", guild_id=interaction.guild_id, channel_id=interaction.channel_id or 0,
-            user_id=user.id, locale=str(locale.value), prompt="", model=self.bot.resolve_model(None),
+            user_id=user.id, locale=locale, prompt="", model=self.bot.resolve_model(None),
             role_ids=tuple(role.id for role in getattr(user, "roles", ())),
         )
         limits = await self.bot.limits_for(probe)

@@ -13,17 +13,26 @@ CATALOGS: dict[str, dict[str, str]] = {"en": en.TEXTS, "zh-CN": zh_cn.TEXTS}
 
 
 def language(locale: object | None, fallback: object | None = None) -> str:
-    """The catalog for a Discord locale (`discord.Locale` or its string value)."""
+    """The catalog for a Discord locale (`discord.Locale` or its string value).
+
+    The member's locale chooses when there is a catalog for it (zh-CN/zh-TW -> Chinese, en-* ->
+    English); otherwise the server's locale (`fallback`) does; otherwise English.
+    """
     for candidate in (locale, fallback):
-        value = str(getattr(candidate, "value", candidate) or "")
-        if value.lower().startswith("zh"):
+        value = str(getattr(candidate, "value", candidate) or "").lower()
+        if value.startswith("zh"):
             return "zh-CN"
-        if value:
+        if value.startswith("en"):
             return "en"
     return "en"
 
 
-def t(key: str, locale: object | None = None, /, **params: object) -> str:
-    lang = language(locale)
+def locale_of(interaction: object) -> str:
+    """The language for an interaction: its locale, the server's (`guild_locale`) as the fallback."""
+    return language(getattr(interaction, "locale", None), getattr(interaction, "guild_locale", None))
+
+
+def t(key: str, locale: object | None = None, fallback: object | None = None, /, **params: object) -> str:
+    lang = language(locale, fallback)
     text = CATALOGS[lang].get(key) or en.TEXTS[key]
     return text.format(**params) if params else text

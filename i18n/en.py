@@ -86,4 +86,23 @@ TEXTS: dict[str, str] = {
     "edit.modal_title": "Edit with Seedream",
     "edit.modal_prompt": "What to change",
     "edit.modal_placeholder": "e.g. turn it into a watercolor painting",
+    # buttons under a result
+    "buttons.reroll": "Re-roll",
+    "buttons.variation": "Variation",
+    "buttons.upscale": "Upscale",
+    "buttons.delete": "Delete",
+    "buttons.not_yours": "Only the member who asked for this image can use this button.",
+    "buttons.delete_not_allowed": "Only the member who asked for this image or a moderator can delete it.",
+    "buttons.request_gone": (
+        "The request behind this image is no longer in the bot's records, so this button can't be used. "
+        "Use /imagine to start again."
+    ),
+    "buttons.image_gone": "The image on this message is gone, so there is nothing to make a variation of.",
+    "buttons.needs_references": (
+        "This image was made from reference images the bot does not keep, so it can't be made again. "
+        "Use Variation to start from this image."
+    ),
+    "buttons.deleted": "Deleted.",
+    "buttons.variation_title": "Variation of this image",
+    "buttons.variation_prompt": "Prompt",
 }

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import discord
 
+from i18n import locale_of
 from pipeline.explain import DeliveryError, explain, is_expected
 from pipeline.runner import Outcome, ReadyImage, Ticket
 from pipeline.summary import header_text, outcome_text, working_text
@@ -20,6 +21,20 @@ log = logging.getLogger(__name__)
 
 # Discord's codes for a webhook/interaction token that no longer works.
 EXPIRED_TOKEN_CODES = {50027, 10015, 10062}
+
+# The controls under a finished result (Re-roll, Variation, Upscale, Delete). cogs/result_buttons.py
+# installs them at load; every sink attaches `result_view(ticket)` to its summary message.
+ResultViewFactory = Callable[[Ticket], discord.ui.View]
+_result_view: ResultViewFactory | None = None
+
+
+def set_result_view(factory: ResultViewFactory | None) -> None:
+    global _result_view  # noqa: PLW0603 - one hook, set by the extension that owns the buttons
+    _result_view = factory
+
+
+def result_view(ticket: Ticket) -> discord.ui.View | None:
+    return _result_view(ticket) if _result_view is not None else None
 
 
 def _files(images: Sequence[ReadyImage]) -> list[discord.File]:
@@ -36,7 +51,7 @@ class InteractionSink:
     def __init__(self, interaction: discord.Interaction, ticket: Ticket) -> None:
         self.interaction = interaction
         self.ticket = ticket
-        self.locale = interaction.locale
+        self.locale = locale_of(interaction)
         self.upload_limit: int = interaction.filesize_limit
         self._posted = 0
         self._use_channel = False
@@ -53,8 +68,10 @@ class InteractionSink:
 
     async def finish(self, outcome: Outcome) -> None:
         text = outcome_text(outcome, self.locale)
-        if outcome.delivered == 0 or not await self._edit_original(content=text):
-            await self._send(text)
+        view = result_view(self.ticket) if outcome.delivered else None
+        extra = {"view": view} if view is not None else {}
+        if outcome.delivered == 0 or not await self._edit_original(content=text, **extra):
+            await self._send(text, view=view)
 
     async def fail(self, error: BaseException) -> None:
         """Tell the member what went wrong, where they are looking."""
@@ -76,11 +93,14 @@ class InteractionSink:
             return False
         return True
 
-    async def _send(self, content: str, images: Sequence[ReadyImage] = ()) -> None:
+    async def _send(
+        self, content: str, images: Sequence[ReadyImage] = (), *, view: discord.ui.View | None = None
+    ) -> None:
         """A new message: a follow-up while the token lives, then a plain channel message."""
         if not self._use_channel:
             try:
-                await self.interaction.followup.send(content, files=_files(images), wait=True)
+                extra = {"view": view} if view is not None else {}
+                await self.interaction.followup.send(content, files=_files(images), wait=True, **extra)
                 return
             except discord.HTTPException as error:
                 if not _token_expired(error):
@@ -89,7 +109,7 @@ class InteractionSink:
         channel = self.interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
             raise DeliveryError("the interaction's channel is gone")
-        await channel.send(content, files=_files(images))
+        await channel.send(content, files=_files(images), view=view)
 
 
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
@@ -98,7 +118,7 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
         log.info("request refused (%s): %s", type(error).__name__, error)
     else:
         log.error("unexpected error in %s", _command_name(interaction), exc_info=error)
-    text = explain(error, interaction.locale)
+    text = explain(error, locale_of(interaction))
     try:
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True)

@@ -23,6 +23,7 @@ from storage.connection import Database
 from storage.errors import QuotaExceeded, QuotaKind, RequestNotFound, StorageError
 from storage.ledger import Ledger, SqliteLedger
 from storage.meta import MetaStore
+from storage.requests import RequestStore
 from storage.models import Limits, Settlement, UsageSnapshot
 
 __all__ = [
@@ -86,6 +87,11 @@ class Storage:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await Database.open(path)
         return cls(db=db, ledger=SqliteLedger(db), meta=MetaStore(db))
+
+    @property
+    def requests(self) -> RequestStore:
+        """Ledger rows read back as requests (the buttons under a result)."""
+        return RequestStore(self.db)
 
     async def close(self) -> None:
         await self.db.close()
