@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,14 +25,17 @@ from discord import app_commands
 from discord.ext import commands
 from pydantic import ValidationError
 
+from cogs.queue_controls import cancel_view
 from image_gateway.catalog import ModelSpec, format_usd, usd_to_micros
 from i18n.translator import CatalogTranslator
 from image_gateway.client import ImageClient
 from image_gateway.presets import Preset, build_catalog, get_preset
 from log_setup import redact, setup_logging
 from pipeline.delivery import InteractionSink, report_error
-from pipeline.explain import is_expected
+from pipeline.explain import UserError, is_expected
 from pipeline.job import ImageJob
+from pipeline.progress import LiveStatus
+from pipeline.queue import FairQueue, Place, Withdrawn
 from pipeline.runner import Pipeline, PipelineOptions
 from settings import Settings, describe_validation_error, load_settings
 from storage import Storage, open_storage
@@ -38,7 +43,9 @@ from storage.ledger import Limits
 
 log = logging.getLogger("seedream.bot")
 
-EXTENSIONS = ("cogs.imagine", "cogs.usage", "cogs.edit", "cogs.series", "cogs.result_buttons")
+EXTENSIONS = (
+    "cogs.imagine", "cogs.usage", "cogs.edit", "cogs.series", "cogs.result_buttons", "cogs.queue_controls",
+)
 SYNC_FINGERPRINT_KEY = "command_tree_fingerprint"
 
 
@@ -81,7 +88,13 @@ class SeedreamBot(commands.Bot):
             limits=self.limits_for,
             options=pipeline_options(services.settings),
         )
+        self.queue = FairQueue(
+            concurrency=services.settings.max_concurrent_requests,
+            per_member=services.settings.max_requests_per_member,
+        )
         self._extensions = tuple(extensions)
+        self._stopping: list[asyncio.Task[None]] = []
+
 
     # -- start -----------------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -139,19 +152,74 @@ class SeedreamBot(commands.Bot):
 
     async def generate(self, interaction: discord.Interaction, job: ImageJob) -> None:
         """Admit (refusals answer privately, nothing spent), defer, then run and deliver."""
-        ticket = await self.pipeline.admit(job)
+        with self.queue.claim(job.user_id) as place:  # busy member or restarting: refused, nothing reserved
+            ticket = await self.pipeline.admit(job)
+            try:
+                if not interaction.response.is_done():
+                    await interaction.response.defer(thinking=True)
+            except BaseException:
+                await self.storage.ledger.release(ticket.request_id, error_code="not_acknowledged")
+                raise
+            self.queue.enqueue(place, ticket.request_id)
+            sink = InteractionSink(interaction, ticket)
+            live = LiveStatus(
+                sink,
+                interval=self.settings.progress_edit_seconds,
+                cancel_view=lambda: cancel_view(ticket.request_id, sink.locale),
+            )
+            await self._take_turn(place, live)
+
+    async def _take_turn(self, place: Place, live: LiveStatus) -> None:
+        """Wait in line (position shown), then run. Withdrawn (Cancel, shutdown) or stopped by a
+        shutdown: the books are closed from what was delivered and the member is told."""
+        ticket, running = live.ticket, False
         try:
-            if not interaction.response.is_done():
-                await interaction.response.defer(thinking=True)
-        except BaseException:
-            await self.storage.ledger.release(ticket.request_id, error_code="not_acknowledged")
-            raise
-        sink = InteractionSink(interaction, ticket)
-        try:
-            await sink.working()
-            await self.pipeline.execute(ticket, sink)
+            await live.wait_turn(self.queue, place)
+            await live.start()
+            running = True  # from here on `execute` closes the books, whatever happens
+            await self.pipeline.execute(ticket, live)
+        except Withdrawn as withdrawn:
+            await self.storage.ledger.release(ticket.request_id, error_code=withdrawn.reason)
+            await live.withdrawn(withdrawn.reason)
+        except asyncio.CancelledError:
+            if not running:
+                await self.storage.ledger.release(ticket.request_id, error_code="cancelled")
+            if not place.stopped:
+                raise
+            asyncio.current_task().uncancel()  # this stop was ours: tell the member
+            await report_failure(live, UserError("queue.stopped", code="shutdown"))
         except Exception as error:
-            await report_failure(sink, error)
+            await report_failure(live, error)
+        finally:
+            await live.quiet()
+
+    # -- stop ------------------------------------------------------------------------
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Stop gracefully (SIGTERM, Ctrl-C): refuse new requests, withdraw the waiting ones,
+        give the running ones `grace` seconds (SHUTDOWN_GRACE_SECONDS), stop the rest, then close.
+        Every member affected is told; nothing is charged for an image not delivered."""
+        await self.queue.drain(self.settings.shutdown_grace_seconds if grace is None else grace)
+        await self.close()
+
+    def request_shutdown(self) -> None:
+        """From a signal handler: the first asks for a graceful stop, a second stops at once."""
+        if not self._stopping:
+            log.info("stopping: finishing requests in flight (up to %.0f s)", self.settings.shutdown_grace_seconds)
+            task = asyncio.create_task(self.shutdown(), name="shutdown")
+        else:
+            log.info("stopping now")
+            task = asyncio.create_task(self.close(), name="shutdown-now")
+        task.add_done_callback(_log_failure)
+        self._stopping.append(task)
+
+    async def close(self) -> None:
+        await self.queue.drain(0)  # direct close: nothing is left pending or untold
+        await super().close()
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed", task.get_name(), exc_info=task.exception())
 
 
 async def report_failure(sink: InteractionSink, error: Exception) -> None:
@@ -251,7 +319,28 @@ async def run(settings: Settings, preset: Preset) -> None:
     ):
         services = Services(settings, http, storage, preset, make_client(settings, preset, http))
         async with SeedreamBot(services) as bot:
-            await bot.start(settings.discord_token.get_secret_value())
+            with stop_on_signals(bot):
+                await bot.start(settings.discord_token.get_secret_value())
+
+
+@contextlib.contextmanager
+def stop_on_signals(bot: SeedreamBot):
+    """SIGINT (Ctrl-C) and SIGTERM ask for `bot.shutdown()` instead of killing requests in flight."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, bot.request_shutdown)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C stays a KeyboardInterrupt
+            continue
+        installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
 
 
 def main(argv: Sequence[str] | None = None) -> int:

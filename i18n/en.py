@@ -105,4 +105,24 @@ TEXTS: dict[str, str] = {
     "buttons.deleted": "Deleted.",
     "buttons.variation_title": "Variation of this image",
     "buttons.variation_prompt": "Prompt",
+    # queue and shutdown
+    "queue.position": "Queued: position {position}, about {seconds} s until it starts.",
+    "queue.cancel_button": "Cancel",
+    "queue.cancel_not_yours": "Only the member who asked for these images can cancel them.",
+    "queue.cancel_too_late": "This request is no longer waiting in the queue, so it can't be cancelled.",
+    "queue.member_busy": (
+        "You already have {limit} request(s) waiting or running. Please wait until one of them finishes."
+    ),
+    "queue.restarting": "The bot is restarting; please try again in a minute.",
+    "queue.withdrawn.cancelled": "Cancelled. You were not charged.",
+    "queue.withdrawn.shutdown": (
+        "The bot is restarting, so this request was withdrawn before it started. You were not charged; "
+        "please try again in a minute."
+    ),
+    "queue.stopped": (
+        "The bot is restarting, so this request was stopped. You were not charged for images you did not "
+        "get; please try again in a minute."
+    ),
+    "stage.generating": "Generating {count} image(s) with {model}… ({elapsed} s)",
+    "stage.uploading": "Sending {count} image(s) to Discord… ({elapsed} s)",
 }

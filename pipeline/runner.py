@@ -97,6 +97,16 @@ class ResultSink(Protocol):
 
     async def finish(self, outcome: Outcome) -> None: ...
 
+    # Optional: `async def stage(self, name: str) -> None` hears "uploading" when the first image
+    # arrives from the gateway (pipeline.progress.LiveStatus shows it); see `report_stage`.
+
+
+async def report_stage(sink: ResultSink, name: str) -> None:
+    stage = getattr(sink, "stage", None)
+    if stage is not None:
+        await stage(name)
+
+
 
 class Pipeline:
     def __init__(
@@ -218,6 +228,8 @@ class Pipeline:
                 async for event in self.client.events(ticket.request):
                     if isinstance(event, GeneratedImage):
                         progress.generated += 1
+                        if progress.generated == 1:
+                            await report_stage(sink, "uploading")
                         task = asyncio.create_task(self._prepare(ticket, event, sink.upload_limit))
                         pending.append(task)
                         queue.put_nowait(task)

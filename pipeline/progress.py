@@ -1,0 +1,141 @@
+"""The deferred reply while a request waits and runs.
+
+Waiting: its position and estimated wait, with a Cancel button, edited when the position
+changes. Running: the stage (generating, uploading) and the elapsed time. At most one
+progress edit per `interval` seconds (Discord rate-limits message edits), and none once the
+results start to arrive: from then on the `InteractionSink` owns the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import discord
+
+from i18n import t
+from pipeline.delivery import InteractionSink
+from pipeline.queue import FairQueue, Place
+from pipeline.runner import Outcome, ReadyImage
+
+log = logging.getLogger(__name__)
+
+
+class LiveStatus:
+    """A `ResultSink` around an `InteractionSink` that keeps the reply up to date meanwhile."""
+
+    def __init__(
+        self,
+        sink: InteractionSink,
+        *,
+        interval: float,
+        cancel_view: Callable[[], discord.ui.View],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sink = sink
+        self.ticket = sink.ticket
+        self.locale = sink.locale
+        self.upload_limit = sink.upload_limit
+        self._interval = interval
+        self._cancel_view = cancel_view
+        self._clock = clock
+        self._stage = "generating"
+        self._started = clock()
+        self._lock = asyncio.Lock()
+        self._quiet = False
+        self._cancel_shown = False
+        self._ticker: asyncio.Task[None] | None = None
+
+    # -- waiting -------------------------------------------------------------------------
+    async def wait_turn(self, queue: FairQueue, place: Place) -> None:
+        """Show the place in line until its turn comes; raises `Withdrawn` if it leaves first."""
+        turn = asyncio.ensure_future(queue.wait_turn(place))
+        shown = None
+        try:
+            while not turn.done():
+                position = queue.position(place)
+                if position is not None and position != shown:
+                    seconds = max(1, math.ceil(queue.estimate(place)))
+                    text = t("queue.position", self.locale, position=position, seconds=seconds)
+                    await self._edit(content=text, view=self._cancel_view())
+                    shown = position
+                await asyncio.wait({turn}, timeout=self._interval)
+        finally:
+            if not turn.done():
+                turn.cancel()
+        turn.result()
+
+    async def withdrawn(self, reason: str) -> None:
+        """The request left the line: say why (the Cancel button goes away)."""
+        async with self._lock:
+            self._quiet = True
+            await self._edit_locked(content=t(f"queue.withdrawn.{reason}", self.locale), view=None)
+
+    # -- running -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """The turn came: show the stage now (the Cancel button goes), then every `interval`."""
+        self._started = self._clock()
+        shown = self._running_text()
+        await self._edit(content=shown, view=None)
+        self._ticker = asyncio.create_task(self._tick(shown), name=f"progress-{self.ticket.request_id}")
+
+    async def stage(self, name: str) -> None:
+        self._stage = name
+
+    async def _tick(self, shown: str) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            async with self._lock:
+                if self._quiet:
+                    return
+                text = self._running_text()
+                if text != shown:
+                    await self._edit_locked(content=text, view=None)
+                    shown = text
+
+    def _running_text(self) -> str:
+        job = self.ticket.job
+        elapsed = int(self._clock() - self._started)
+        return t(f"stage.{self._stage}", self.locale, count=job.count, model=job.model.label, elapsed=elapsed)
+
+    # -- results (the sink's from here on) -----------------------------------------------
+    async def post(self, images: Sequence[ReadyImage]) -> None:
+        await self.quiet()
+        await self.sink.post(images)
+
+    async def finish(self, outcome: Outcome) -> None:
+        await self.quiet()
+        await self.sink.finish(outcome)
+
+    async def fail(self, error: BaseException) -> None:
+        await self.quiet()
+        await self.sink.fail(error)
+
+    # -- editing -------------------------------------------------------------------------
+    async def quiet(self) -> None:
+        """No progress edit after this returns (one in flight is waited for, never cut off)."""
+        async with self._lock:
+            if self._cancel_shown and not self._quiet:
+                await self._edit_locked(view=None)
+            self._quiet = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+
+    async def _edit(self, **fields: object) -> None:
+        async with self._lock:
+            if self._quiet:
+                return
+            await self._edit_locked(**fields)
+
+    async def _edit_locked(self, **fields: object) -> None:
+        try:
+            await self.sink.interaction.edit_original_response(**fields)
+            if "view" in fields:
+                self._cancel_shown = fields["view"] is not None
+        except discord.HTTPException as error:
+            # Progress is best effort; the sink reports results through its own fallbacks.
+            log.info("request %s: progress edit failed (%s)", self.ticket.request_id, error.status)
+            self._quiet = True

@@ -1,0 +1,195 @@
+"""The fair queue: first come, first served across members, a global limit on running requests
+and a per-member limit on requests in flight (waiting or running).
+
+A request claims a `Place` before anything is reserved (so a refusal costs nothing), enters
+the line once admitted, waits for its turn, runs and leaves. A waiting place can be withdrawn
+(the member's Cancel, or a shutdown). Waits are estimated from recent real run durations.
+Nothing here knows about Discord; `pipeline.progress` shows the place to the member.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipeline.explain import UserError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RUN_SECONDS = 30.0  # the estimate before any request has run
+HISTORY = 10  # run durations the moving average remembers
+STOP_WAIT_SECONDS = 10.0  # how long stopped requests get to close their books and tell the member
+
+
+class Withdrawn(Exception):
+    """A waiting place left the line before it ran: `reason` is "cancelled" or "shutdown"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = reason
+
+
+@dataclass(eq=False)
+class Place:
+    """One request's place, from claim to leave. Use as a context manager: leaving is certain."""
+
+    queue: FairQueue
+    user_id: int
+    task: asyncio.Task | None
+    request_id: int | None = None
+    state: str = "claimed"  # claimed -> waiting -> running -> left; waiting -> withdrawn -> left
+    stopped: bool = False  # a shutdown cancelled it while it ran
+    started_at: float | None = None
+    turn: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def __enter__(self) -> Place:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.queue.leave(self)
+
+
+class FairQueue:
+    def __init__(
+        self, *, concurrency: int, per_member: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.concurrency = concurrency
+        self.per_member = per_member
+        self._clock = clock
+        self._places: list[Place] = []  # everything in flight, in claim order
+        self._waiting: deque[Place] = deque()
+        self._durations: deque[float] = deque(maxlen=HISTORY)
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.closed = False
+
+    # -- a request's life ------------------------------------------------------------------
+    def claim(self, user_id: int) -> Place:
+        """A place for a new request, or a refusal the member can read (nothing reserved yet)."""
+        if self.closed:
+            raise UserError("queue.restarting", code="restarting")
+        if sum(1 for place in self._places if place.user_id == user_id) >= self.per_member:
+            raise UserError("queue.member_busy", code="member_busy", limit=self.per_member)
+        place = Place(self, user_id, asyncio.current_task())
+        self._places.append(place)
+        self._idle.clear()
+        return place
+
+    def enqueue(self, place: Place, request_id: int) -> None:
+        """Join the end of the line (the reservation is held while waiting)."""
+        place.request_id = request_id
+        if self.closed:
+            self._withdraw(place, "shutdown")
+            return
+        place.state = "waiting"
+        self._waiting.append(place)
+        self._promote()
+
+    async def wait_turn(self, place: Place) -> None:
+        """Return when the place may run; raises `Withdrawn` if it left the line first."""
+        await asyncio.shield(place.turn)
+
+    def withdraw(self, place: Place, reason: str = "cancelled") -> bool:
+        """Take a waiting place out of the line; False if it is already running or gone."""
+        if place.state != "waiting":
+            return False
+        self._waiting.remove(place)
+        self._withdraw(place, reason)
+        return True
+
+    def leave(self, place: Place) -> None:
+        if place.state == "left":
+            return
+        if place in self._waiting:
+            self._waiting.remove(place)
+        if place.state == "running" and not place.stopped and place.started_at is not None:
+            self._durations.append(self._clock() - place.started_at)
+        place.state = "left"
+        if not place.turn.done():
+            place.turn.cancel()
+        self._places.remove(place)
+        if not self._places:
+            self._idle.set()
+        self._promote()
+
+    # -- what a member sees ----------------------------------------------------------------
+    def find(self, request_id: int) -> Place | None:
+        return next((place for place in self._places if place.request_id == request_id), None)
+
+    def position(self, place: Place) -> int | None:
+        """1 for the next to run; None unless waiting."""
+        try:
+            return self._waiting.index(place) + 1
+        except ValueError:
+            return None
+
+    def average_seconds(self) -> float:
+        if not self._durations:
+            return DEFAULT_RUN_SECONDS
+        return sum(self._durations) / len(self._durations)
+
+    def estimate(self, place: Place) -> float:
+        """Seconds until `place` starts: each running request ends after the average run
+        (minus what it already ran), and each place ahead then takes the first free slot."""
+        average, now = self.average_seconds(), self._clock()
+        slots = [max(average - (now - p.started_at), 0.0) for p in self._running() if p.started_at is not None]
+        slots += [0.0] * max(self.concurrency - len(slots), 0)
+        heapq.heapify(slots)
+        for ahead in self._waiting:
+            start = heapq.heappop(slots)
+            if ahead is place:
+                return start
+            heapq.heappush(slots, start + average)
+        return 0.0
+
+    # -- shutdown --------------------------------------------------------------------------
+    async def drain(self, grace: float) -> None:
+        """Take no more requests; withdraw the waiting ones; give the running ones `grace`
+        seconds, then stop (cancel) the rest and wait for them to close their books."""
+        if not self.closed:
+            self.closed = True
+            for place in list(self._waiting):
+                self.withdraw(place, "shutdown")
+        if await self._wait_idle(grace):
+            return
+        running = [place for place in self._running() if not place.stopped]
+        if running:
+            log.warning("stopping %d request(s) still running after %.0f s", len(running), grace)
+        for place in running:
+            place.stopped = True
+            if place.task is not None:
+                place.task.cancel()
+        if not await self._wait_idle(STOP_WAIT_SECONDS):
+            log.error("%d request(s) did not stop in time", len(self._places))
+
+    async def _wait_idle(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    # -- inside ----------------------------------------------------------------------------
+    def _running(self) -> list[Place]:
+        return [place for place in self._places if place.state == "running"]
+
+    def _withdraw(self, place: Place, reason: str) -> None:
+        place.state = "withdrawn"
+        if not place.turn.done():
+            place.turn.set_exception(Withdrawn(reason))
+
+    def _promote(self) -> None:
+        free = self.concurrency - len(self._running())
+        while free > 0 and self._waiting:
+            place = self._waiting.popleft()
+            place.state = "running"
+            place.started_at = self._clock()
+            if not place.turn.done():
+                place.turn.set_result(None)
+            free -= 1

@@ -1,0 +1,114 @@
+"""The fair queue end to end: order across members, position updates, Cancel, per-member limit."""
+
+from __future__ import annotations
+
+import re
+
+from tests.doubles.image_gateway_double import Fault
+from tests.e2e.harness import world
+
+POSITION = re.compile(r"Queued: position (\d+)")
+FAST = {"progress_edit_seconds": 0.2, "image_max_retries": 0}
+
+
+def members(w, *names):
+    users = [w.discord.add_user(name) for name in names]
+    for user in users:
+        w.discord.add_member(w.guild, user)
+    return users
+
+
+def content(event) -> str:
+    return (event.message or {}).get("content") or ""
+
+
+def buttons(message: dict | None) -> list[str]:
+    rows = (message or {}).get("components") or []
+    return [c.get("custom_id", "") for row in rows for c in row.get("components", [])]
+
+
+async def delivered(inter, timeout: float = 20.0):
+    """Wait for the images (a queued message is final-looking long before its turn comes)."""
+    await inter.wait_for(lambda e: bool((e.message or {}).get("attachments")), timeout=timeout)
+    return await inter.wait_for_final(timeout=timeout)
+
+
+async def submit(w, user, prompt: str):
+    """Invoke /imagine and wait until the bot has shown its first status (it is then in line)."""
+    inter = await w.discord.invoke_command(
+        "imagine", {"prompt": prompt}, user=user, guild=w.guild, channel=w.channel
+    )
+    await inter.wait_for(lambda e: e.kind == "original_edit", timeout=10)
+    return inter
+
+
+async def test_requests_start_first_come_first_served_within_the_concurrency_limit(tmp_path):
+    gateway = {"latency": 0.3, "max_concurrent": 2}  # the double answers 429 beyond two at once
+    async with world(tmp_path, gateway=gateway, max_concurrent_requests=2, **FAST) as w:
+        carol, dave = members(w, "carol", "dave")
+        order = [(w.alice, "alice 1"), (w.bob, "bob 1"), (w.alice, "alice 2"), (carol, "carol 1"), (dave, "dave 1")]
+        handles = [await submit(w, user, prompt) for user, prompt in order]
+        for handle in handles:
+            await delivered(handle)
+        assert [len(h.files()) for h in handles] == [1] * 5, [h.all_text() for h in handles]
+        started = [r.json["prompt"] for r in w.gateway.generation_requests]
+        assert started == [prompt for _, prompt in order]
+        assert "Queued: position" in " ".join(content(e) for e in handles[-1].events)
+
+
+async def test_a_member_over_the_in_flight_limit_is_refused_and_nothing_is_reserved(tmp_path):
+    async with world(tmp_path, max_concurrent_requests=1, max_requests_per_member=2, **FAST) as w:
+        w.gateway.script(Fault.hang(), times=1)
+        await submit(w, w.alice, "one")
+        await submit(w, w.alice, "two")
+        refused = await w.run("imagine", {"prompt": "three"})
+        assert "You already have 2 request(s) waiting or running" in refused.all_text()
+        assert refused.callback_type == 4 and refused.callback_data["flags"] & 64  # only alice sees it
+        assert [row["prompt"] for row in await w.ledger_rows()] == ["one", "two"]
+        other = await submit(w, w.bob, "bob's turn")  # other members are not limited by alice
+        assert "Queued: position 2" in content(other.events[-1])
+
+
+async def test_a_waiting_request_shows_its_position_moving_up_then_its_stage(tmp_path):
+    async with world(tmp_path, gateway={"latency": 0.4}, max_concurrent_requests=1, **FAST) as w:
+        carol, dave = members(w, "carol", "dave")
+        ahead = [await submit(w, user, f"{user.username}'s picture") for user in (w.alice, w.bob, carol)]
+        last = await submit(w, dave, "dave's picture")
+        await delivered(last)
+        edits = [e for e in last.events if e.kind == "original_edit"]
+        positions = [int(m[1]) for m in (POSITION.search(content(e)) for e in edits) if m]
+        assert positions == [3, 2, 1]
+        assert "queue:cancel:" in buttons(edits[0].message)[0]
+        generating = next(i for i, e in enumerate(edits) if content(e).startswith("Generating"))
+        assert generating > max(i for i, e in enumerate(edits) if POSITION.search(content(e)))
+        assert not any("queue:cancel" in b for b in buttons(last.messages[0]))  # no Cancel on the result
+        assert len(last.files()) == 1
+        for handle in ahead:
+            await delivered(handle)
+
+
+async def test_cancel_withdraws_a_waiting_request_and_releases_its_reservation(tmp_path):
+    async with world(tmp_path, max_concurrent_requests=1, default_daily_images=1, **FAST) as w:
+        (carol,) = members(w, "carol")
+        w.gateway.script(Fault.hang(), times=1)  # alice's request keeps the only slot busy
+        await submit(w, w.alice, "alice's picture")
+        waiting = await submit(w, w.bob, "bob's picture")
+        queued = waiting.original.payload
+        [cancel] = [b for b in buttons(queued) if b.startswith("queue:cancel:")]
+
+        stranger = await w.discord.click_button(queued, cancel, user=carol)
+        await stranger.wait_for_final(timeout=10)
+        assert "Only the member who asked" in stranger.all_text()
+        assert POSITION.search(waiting.original.payload["content"])  # still waiting
+
+        click = await w.discord.click_button(queued, cancel, user=w.bob)
+        await click.wait_for_ack()
+        await waiting.wait_for(lambda e: "Cancelled" in content(e), timeout=10)
+        assert waiting.original.payload["content"] == "Cancelled. You were not charged."
+        assert buttons(waiting.original.payload) == []
+        bob_row = next(r for r in await w.ledger_rows() if r["user_id"] == w.bob.id)
+        assert (bob_row["status"], bob_row["charged_micros"]) == ("released", 0)
+        assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["alice's picture"]
+
+        usage = await w.run("usage", user=w.bob)
+        assert "Images today: 0 of 1" in usage.all_text()  # the reserved image was given back

@@ -1,0 +1,65 @@
+"""Graceful shutdown end to end: what can finish finishes; the rest is released and its members told."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from tests.doubles.image_gateway_double import Fault
+from tests.e2e.harness import world
+from tests.e2e.test_queue import FAST, content, submit
+
+SEEDREAM_5 = "doubao-seedream-5-0-260128"
+
+
+async def rows_by_prompt(w) -> dict[str, dict]:
+    return {row["prompt"]: row for row in await w.ledger_rows()}
+
+
+async def test_shutdown_lets_a_running_request_finish_within_the_grace(tmp_path):
+    async with world(tmp_path, gateway={"latency": 0.5}, **FAST) as w:
+        running = await submit(w, w.alice, "a lighthouse")
+        await w.bot.shutdown(grace=10)
+        assert w.bot.is_closed()
+        assert len(running.files()) == 1
+        assert "stopped" not in running.all_text()
+        row = (await rows_by_prompt(w))["a lighthouse"]
+        assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 1, 162_000)
+
+
+async def test_shutdown_releases_what_cannot_finish_and_tells_every_member(tmp_path):
+    async with world(tmp_path, max_concurrent_requests=1, **FAST) as w:
+        w.gateway.script(Fault.hang(), times=1)
+        running = await submit(w, w.alice, "never answered")
+        waiting = await submit(w, w.bob, "still in line")
+        stopping = asyncio.create_task(w.bot.shutdown(grace=1.0))
+        await asyncio.sleep(0)  # the queue closes at once; running requests get the grace
+
+        late = await w.run("imagine", {"prompt": "too late"}, user=w.bob)
+        assert late.all_text() == "The bot is restarting; please try again in a minute."
+        assert late.callback_data["flags"] & 64  # only bob sees it
+
+        await stopping
+        assert "this request was stopped" in running.all_text()
+        assert "You were not charged for images you did not get" in running.all_text()
+        assert "withdrawn before it started" in waiting.all_text()
+        assert running.files() == [] and waiting.files() == []
+        rows = await rows_by_prompt(w)
+        assert set(rows) == {"never answered", "still in line"}  # nothing reserved for the late one
+        assert [(r["status"], r["charged_micros"]) for r in rows.values()] == [("released", 0)] * 2
+        assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["never answered"]
+
+
+async def test_a_stopped_series_is_charged_only_for_the_images_delivered(tmp_path):
+    gateway = {"per_image_latency": 30}  # the first image comes at once, the second never in time
+    async with world(tmp_path, flavour="aiearth", gateway=gateway, image_prices={SEEDREAM_5: Decimal("0.135")},
+                     **FAST) as w:
+        series = await w.discord.invoke_command(
+            "series", {"prompt": "four seasons", "count": 4}, user=w.alice, guild=w.guild, channel=w.channel
+        )
+        await series.wait_for(lambda e: bool((e.message or {}).get("attachments")), timeout=15)
+        await w.bot.shutdown(grace=0.2)
+        await series.wait_for(lambda e: "this request was stopped" in content(e), timeout=5)
+        assert len(series.files()) == 1
+        row = (await w.ledger_rows())[-1]
+        assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 1, 135_000)
