@@ -1,0 +1,310 @@
+"""/quota and /budget: who may spend how much, set from Discord by the people who pay.
+
+Both groups need Manage Server. Discord's default permissions hide them from others, but a
+server owner can change those, so every handler checks again (`require_admin`). Settings
+and their audit entries are written by `storage.quotas`; the precedence is `pipeline.limits`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.checks import require_admin
+from i18n import locale_of, t
+from image_gateway.money import format_usd, usd_to_micros
+from pipeline.explain import MAX_MESSAGE, UserError
+from pipeline.limits import Explanation, Resolved, explain_limits
+from storage.quotas import Budget, QuotaRule, TargetKind
+
+if TYPE_CHECKING:
+    from bot import SeedreamBot
+
+ADMIN = discord.Permissions(manage_guild=True)
+OFF_WORDS = frozenset({"off", "none", "clear", "remove", "关闭", "无", "取消"})
+MAX_LISTED_RULES = 25
+DEFAULT_WARN_PERCENT = 80
+
+
+def parse_usd(text: str) -> int:
+    """"12.50", "$12.50", "12,50" -> micro-dollars; anything else is refused with a clear message."""
+    cleaned = text.strip().removeprefix("$").removeprefix("US$").replace(",", ".").strip()
+    try:
+        return usd_to_micros(cleaned)
+    except (ValueError, TypeError):
+        raise UserError("error.bad_amount", code="bad_amount", value=text.strip()[:20]) from None
+
+
+def target_text(kind: TargetKind, target_id: int, guild_id: int) -> str:
+    if kind == "member":
+        return f"<@{target_id}>"
+    return "@everyone" if target_id == guild_id else f"<@&{target_id}>"
+
+
+def rule_text(rule: QuotaRule | None, locale: str) -> str:
+    if rule is None:
+        return t("quota.nothing", locale)
+    parts = []
+    if rule.daily_images is not None:
+        parts.append(t("quota.daily", locale, count=rule.daily_images))
+    if rule.monthly_micros is not None:
+        parts.append(t("quota.monthly", locale, amount=format_usd(rule.monthly_micros)))
+    if rule.exempt:
+        parts.append(t("quota.exempt_flag", locale))
+    return ", ".join(parts) or t("quota.nothing", locale)
+
+
+def value_text(resolved: Resolved, locale: str, *, money: bool) -> str:
+    if resolved.value is None:
+        return t("quota.unlimited", locale)
+    return format_usd(resolved.value) if money else t("quota.daily", locale, count=resolved.value)
+
+
+def source_text(resolved: Resolved, locale: str) -> str:
+    role = f"<@&{resolved.role_id}>" if resolved.role_id is not None else ""
+    return t(f"quota.source.{resolved.source}", locale, role=role)
+
+
+def explanation_lines(explained: Explanation, locale: str) -> list[str]:
+    daily, monthly, budget = explained.daily_images, explained.monthly_micros, explained.guild_budget
+    return [
+        t("quota.show.daily", locale, value=value_text(daily, locale, money=False), source=source_text(daily, locale)),
+        t("quota.show.monthly", locale, value=value_text(monthly, locale, money=True),
+          source=source_text(monthly, locale)),
+        t("quota.show.budget", locale, value=value_text(budget, locale, money=True),
+          source=t(f"budget.source.{budget.source}", locale)),
+    ]
+
+
+def _role_ids(member: discord.abc.User) -> tuple[int, ...]:
+    return tuple(role.id for role in getattr(member, "roles", ()))
+
+
+def _one_target(member: discord.abc.User | None, role: discord.Role | None) -> tuple[TargetKind, int]:
+    if (member is None) == (role is None):
+        raise UserError("quota.need_target", code="bad_option")
+    if member is not None:
+        return "member", member.id
+    assert role is not None
+    return "role", role.id
+
+
+class AdminQuotas(commands.Cog):
+    quota = app_commands.Group(
+        name="quota", description="Image quotas of members and roles", guild_only=True, default_permissions=ADMIN
+    )
+    budget = app_commands.Group(
+        name="budget", description="The server's monthly image budget", guild_only=True, default_permissions=ADMIN
+    )
+
+    def __init__(self, bot: SeedreamBot) -> None:
+        self.bot = bot
+
+    # -- /quota --------------------------------------------------------------------------
+    @quota.command(name="set", description="Set or clear a member's or a role's daily images and monthly USD limit")
+    @app_commands.describe(
+        member="The member (or choose a role)",
+        role="The role (@everyone: the server's default)",
+        daily_images="Images per UTC day; 0 blocks",
+        monthly_usd="US dollars per calendar month, e.g. 5 or 12.50",
+        clear="Remove a setting instead (the next level then applies)",
+    )
+    async def quota_set(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member | None = None,
+        role: discord.Role | None = None,
+        daily_images: app_commands.Range[int, 0, 1_000_000] | None = None,
+        monthly_usd: app_commands.Range[str, 1, 20] | None = None,
+        clear: Literal["daily_images", "monthly_usd", "both"] | None = None,
+    ) -> None:
+        require_admin(interaction)
+        locale = locale_of(interaction)
+        kind, target_id = _one_target(member, role)
+        if clear is not None and (daily_images is not None or monthly_usd is not None):
+            raise UserError("quota.clear_with_values", code="bad_option")
+        if clear is None and daily_images is None and monthly_usd is None:
+            raise UserError("quota.need_value", code="bad_option")
+        micros = parse_usd(monthly_usd) if monthly_usd is not None else None
+
+        def change(rule: QuotaRule) -> QuotaRule:
+            daily, monthly = rule.daily_images, rule.monthly_micros
+            if clear in ("daily_images", "both"):
+                daily = None
+            if clear in ("monthly_usd", "both"):
+                monthly = None
+            if daily_images is not None:
+                daily = daily_images
+            if micros is not None:
+                monthly = micros
+            return QuotaRule(kind, target_id, daily, monthly, rule.exempt)
+
+        assert interaction.guild_id is not None
+        old, new = await self.bot.storage.quotas.update_rule(
+            interaction.guild_id, kind, target_id, change, actor_id=interaction.user.id
+        )
+        await interaction.response.send_message(
+            t("quota.saved", locale, target=target_text(kind, target_id, interaction.guild_id),
+              new=rule_text(new, locale), old=rule_text(old, locale)),
+            ephemeral=True,
+        )
+
+    @quota.command(name="exempt", description="Make a role exempt from quotas (unlimited), or end that")
+    @app_commands.describe(role="The role", exempt="True: unlimited; False: its quotas apply again")
+    async def quota_exempt(self, interaction: discord.Interaction, role: discord.Role, exempt: bool = True) -> None:
+        require_admin(interaction)
+        locale = locale_of(interaction)
+        assert interaction.guild_id is not None
+        await self.bot.storage.quotas.update_rule(
+            interaction.guild_id, "role", role.id,
+            lambda rule: QuotaRule("role", role.id, rule.daily_images, rule.monthly_micros, exempt),
+            actor_id=interaction.user.id, action="quota.exempt",
+        )
+        key = "quota.exempt_saved" if exempt else "quota.exempt_removed"
+        await interaction.response.send_message(
+            t(key, locale, target=target_text("role", role.id, interaction.guild_id)), ephemeral=True
+        )
+
+    @quota.command(name="show", description="The effective quotas of a member, a role's settings, or all settings")
+    @app_commands.describe(member="Whose effective quotas to explain", role="Which role's settings to show")
+    async def quota_show(
+        self, interaction: discord.Interaction, member: discord.Member | None = None, role: discord.Role | None = None
+    ) -> None:
+        require_admin(interaction)
+        locale = locale_of(interaction)
+        guild_id = interaction.guild_id
+        assert guild_id is not None
+        if member is not None and role is not None:
+            raise UserError("quota.need_target", code="bad_option")
+        if member is not None:
+            lines = await self._member_lines(guild_id, member, locale)
+        elif role is not None:
+            rule = await self.bot.storage.quotas.rule(guild_id, "role", role.id)
+            lines = [
+                f"**{t('quota.show.title_role', locale, target=target_text('role', role.id, guild_id))}**",
+                rule_text(rule, locale),
+            ]
+            if role.id == guild_id:
+                lines.append(t("quota.show.everyone_note", locale))
+        else:
+            lines = await self._server_lines(guild_id, locale)
+        lines.append(t("quota.precedence", locale))
+        await interaction.response.send_message(clip("\n".join(lines)), ephemeral=True)
+
+    async def _member_lines(self, guild_id: int, member: discord.abc.User, locale: str) -> list[str]:
+        roles = _role_ids(member)
+        rules = await self.bot.storage.quotas.rules_for(guild_id, member.id, roles)
+        explained = explain_limits(rules, self.bot.limits_resolver.defaults)
+        lines = [f"**{t('quota.show.title_member', locale, target=target_text('member', member.id, guild_id))}**"]
+        lines += explanation_lines(explained, locale)
+        lines.append(t("quota.show.own", locale, value=rule_text(rules.member, locale)))
+        for rule in rules.roles:
+            lines.append(f"· {target_text('role', rule.target_id, guild_id)}: {rule_text(rule, locale)}")
+        return lines
+
+    async def _server_lines(self, guild_id: int, locale: str) -> list[str]:
+        defaults = self.bot.limits_resolver.defaults
+        unlimited = t("quota.unlimited", locale)
+        daily = defaults.daily_images
+        lines = [
+            f"**{t('quota.show.title_server', locale)}**",
+            t("quota.show.defaults", locale,
+              daily=unlimited if daily is None else t("quota.daily", locale, count=daily),
+              monthly=unlimited if defaults.monthly_micros is None else format_usd(defaults.monthly_micros)),
+        ]
+        rules = await self.bot.storage.quotas.all_rules(guild_id)
+        if not rules:
+            lines.append(t("quota.show.none", locale))
+        for rule in rules[:MAX_LISTED_RULES]:
+            lines.append(f"· {target_text(rule.kind, rule.target_id, guild_id)}: {rule_text(rule, locale)}")
+        if len(rules) > MAX_LISTED_RULES:
+            lines.append(t("quota.show.more", locale, count=len(rules) - MAX_LISTED_RULES))
+        return lines
+
+    # -- /budget -------------------------------------------------------------------------
+    @budget.command(name="set", description="Set the server's monthly budget, and optionally a warning")
+    @app_commands.describe(
+        amount='US dollars per calendar month, e.g. 100, or "off" to remove the setting',
+        warn_percent="Warn when this share of the budget is spent (0: no warning)",
+        warn_channel="Where the warning goes (default: this channel)",
+    )
+    async def budget_set(
+        self,
+        interaction: discord.Interaction,
+        amount: app_commands.Range[str, 1, 20],
+        warn_percent: app_commands.Range[int, 0, 100] | None = None,
+        warn_channel: discord.TextChannel | None = None,
+    ) -> None:
+        require_admin(interaction)
+        locale = locale_of(interaction)
+        guild_id = interaction.guild_id
+        assert guild_id is not None
+        quotas = self.bot.storage.quotas
+        if amount.strip().casefold() in OFF_WORDS:
+            if warn_percent or warn_channel is not None:
+                raise UserError("budget.warn_without_amount", code="bad_option")
+            await quotas.set_budget(guild_id, None, actor_id=interaction.user.id)
+            fallback = self.bot.limits_resolver.defaults.guild_monthly_micros
+            text = t("budget.removed", locale,
+                     fallback=t("quota.unlimited", locale) if fallback is None else format_usd(fallback))
+            await interaction.response.send_message(text, ephemeral=True)
+            return
+        micros = parse_usd(amount)
+        current = await quotas.budget(guild_id)
+        percent, channel_id = (current.warn_percent, current.warn_channel_id) if current else (None, None)
+        if warn_percent is not None or warn_channel is not None:
+            percent = warn_percent if warn_percent is not None else (percent or DEFAULT_WARN_PERCENT)
+            channel_id = warn_channel.id if warn_channel is not None else (channel_id or interaction.channel_id)
+        if not percent:
+            percent = channel_id = None
+        old, new = await quotas.set_budget(guild_id, Budget(micros, percent, channel_id), actor_id=interaction.user.id)
+        lines = [t("budget.saved", locale, amount=format_usd(micros),
+                   old=t("quota.nothing", locale) if old is None else format_usd(old.monthly_micros))]
+        lines.append(_warn_text(new, locale))
+        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+    @budget.command(name="show", description="The server's monthly budget, this month's spend and recent changes")
+    async def budget_show(self, interaction: discord.Interaction) -> None:
+        require_admin(interaction)
+        locale = locale_of(interaction)
+        guild_id = interaction.guild_id
+        assert guild_id is not None
+        budget = await self.bot.limits_resolver.guild_budget(guild_id)
+        spent = (await self.bot.storage.ledger.usage(guild_id, interaction.user.id)).guild_month_micros
+        lines = [
+            f"**{t('budget.show.title', locale)}**",
+            t("quota.show.budget", locale, value=value_text(budget, locale, money=True),
+              source=t(f"budget.source.{budget.source}", locale)),
+        ]
+        if budget.value is None:
+            lines.append(t("budget.show.spent", locale, spent=format_usd(spent)))
+        else:
+            lines.append(t("budget.show.spent_of", locale, spent=format_usd(spent),
+                           left=format_usd(max(budget.value - spent, 0))))
+        stored = await self.bot.storage.quotas.budget(guild_id)
+        lines.append(_warn_text(stored, locale))
+        changes = await self.bot.storage.audit.recent(guild_id, limit=5, action_prefix="budget.")
+        if changes:
+            lines.append(t("budget.show.changes", locale))
+            for entry in changes:
+                lines.append(t("audit.line", locale, when=f"<t:{int(entry.created_at.timestamp())}:f>",
+                               actor=f"<@{entry.actor_id}>", old=entry.old or "—", new=entry.new or "—"))
+        await interaction.response.send_message(clip("\n".join(lines)), ephemeral=True)
+
+
+def _warn_text(budget: Budget | None, locale: str) -> str:
+    if budget is None or budget.warn_percent is None or budget.warn_channel_id is None:
+        return t("budget.no_warning", locale)
+    return t("budget.warning_at", locale, percent=budget.warn_percent, channel=f"<#{budget.warn_channel_id}>")
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Discord's message limit; longer lists are cut, never refused."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def setup(bot: SeedreamBot) -> None:
+    await bot.add_cog(AdminQuotas(bot))

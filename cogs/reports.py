@@ -1,0 +1,163 @@
+"""/spend (admins: where the money went) and /history (the latest requests and their decisions).
+
+/spend answers with a summary, the ledger rows of the period as CSV and a PNG chart of the
+spend per day; the chart is drawn in a worker thread. /history reads the ledger (prompt,
+member, cost, status) and the audit log (approval decisions and the moderator who took them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.admin_quotas import clip
+from cogs.checks import is_moderator, require_admin
+from i18n import locale_of, t
+from image_gateway.money import format_usd
+from pipeline.explain import UserError
+from pipeline.report_chart import MAX_SERIES, chart_available, render_chart
+from pipeline.report_csv import ledger_csv
+from pipeline.spend_report import GroupBy, SpendReport, build_report
+from pipeline.summary import prompt_preview
+from storage.reports import LedgerRow, Period, period_bounds
+
+if TYPE_CHECKING:
+    from bot import SeedreamBot
+
+log = logging.getLogger(__name__)
+
+TOP_MEMBERS = 5
+HISTORY_ENTRIES = 10
+HISTORY_PROMPT = 80
+
+
+class Reports(commands.Cog):
+    def __init__(self, bot: SeedreamBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="spend", description="Spend report: summary, CSV of the ledger and a chart")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.describe(
+        period="day: today; week: the last 7 days; month: this calendar month (UTC)",
+        member="Only this member's requests",
+        chart_by="Stack the chart's bars by model or by member",
+    )
+    async def spend(
+        self,
+        interaction: discord.Interaction,
+        period: Literal["day", "week", "month"] = "month",
+        member: discord.Member | None = None,
+        chart_by: Literal["model", "member"] = "model",
+    ) -> None:
+        require_admin(interaction)
+        locale = locale_of(interaction)
+        guild_id = interaction.guild_id
+        assert guild_id is not None
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        start, end = period_bounds(period)
+        user_id = member.id if member is not None else None
+        rows = await self.bot.storage.reports.rows(guild_id, start, end, user_id=user_id)
+        report = build_report(rows, start, end)
+        stamp = start.strftime("%Y%m%d")
+        files = [discord.File(io.BytesIO(ledger_csv(report.rows)), filename=f"spend-{period}-{stamp}.csv")]
+        text = self._summary(report, period, member, locale)
+        if chart_available():
+            labels = await self._labels(report, chart_by, interaction.guild)
+            png = await asyncio.to_thread(render_chart, report, chart_by, labels, t("spend.others", locale))
+            files.append(discord.File(io.BytesIO(png), filename=f"spend-{period}-{stamp}.png"))
+        else:
+            text += "\n" + t("spend.no_chart", locale)
+        await interaction.followup.send(clip(text), files=files, ephemeral=True)
+
+    def _model_label(self, model_id: str) -> str:
+        spec = self.bot.preset.models.get(model_id)
+        return spec.label if spec is not None else model_id
+
+    def _summary(self, report: SpendReport, period: Period, member: discord.abc.User | None, locale: str) -> str:
+        last_day = report.days[-1]
+        lines = [f"**{t(f'spend.title.{period}', locale, start=report.start.date(), end=last_day)}**"]
+        if member is not None:
+            lines.append(t("spend.member", locale, member=f"<@{member.id}>"))
+        if not report.rows:
+            lines.append(t("spend.empty", locale))
+            return "\n".join(lines)
+        lines.append(t("spend.total", locale, total=format_usd(report.cost_micros),
+                       charged=format_usd(report.charged_micros)))
+        lines.append(t("spend.images", locale, billed=report.images_billed, delivered=report.images_delivered))
+        lines.append(t("spend.requests", locale, count=len(report.rows),
+                       refused=report.statuses.get("refused", 0), released=report.statuses.get("released", 0)))
+        if report.by_model:
+            lines.append(t("spend.by_model", locale))
+            lines += [t("spend.share", locale, name=self._model_label(share.key), amount=format_usd(share.cost_micros),
+                        images=share.images_billed) for share in report.by_model]
+        if member is None and report.by_member:
+            lines.append(t("spend.top_members", locale))
+            lines += [t("spend.share", locale, name=f"<@{share.key}>", amount=format_usd(share.cost_micros),
+                        images=share.images_billed) for share in report.by_member[:TOP_MEMBERS]]
+        return "\n".join(lines)
+
+    async def _labels(self, report: SpendReport, by: GroupBy, guild: discord.Guild | None) -> dict[str, str]:
+        keys = sorted(report.daily(by))
+        if by == "model":
+            return {key: self._model_label(key) for key in keys}
+        shown = [share.key for share in report.by_member[:MAX_SERIES]]
+        return {key: await self._member_name(int(key), guild) for key in shown}
+
+    async def _member_name(self, user_id: int, guild: discord.Guild | None) -> str:
+        person = (guild.get_member(user_id) if guild else None) or self.bot.get_user(user_id)
+        if person is None:
+            try:
+                person = await self.bot.fetch_user(user_id)
+            except discord.HTTPException:
+                return str(user_id)
+        return person.display_name
+
+    @app_commands.command(name="history", description="The latest requests: yours, or anyone's for moderators")
+    @app_commands.guild_only()
+    @app_commands.describe(member="Whose requests (moderators only for other members)")
+    async def history(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
+        locale = locale_of(interaction)
+        guild_id = interaction.guild_id
+        if guild_id is None:
+            raise UserError("error.guild_only", code="guild_only")
+        moderator = is_moderator(interaction)
+        if member is not None and member.id != interaction.user.id and not moderator:
+            raise UserError("history.only_own", code="not_moderator")
+        if member is None and not moderator:
+            member = interaction.user  # type: ignore[assignment]
+        user_id = member.id if member is not None else None
+        rows = await self.bot.storage.reports.latest(guild_id, user_id=user_id, limit=HISTORY_ENTRIES)
+        audit = await self.bot.storage.audit.for_requests(row.id for row in rows)
+        if member is not None:
+            lines = [f"**{t('history.title_member', locale, member=f'<@{member.id}>')}**"]
+        else:
+            lines = [f"**{t('history.title_server', locale)}**"]
+        if not rows:
+            lines.append(t("history.empty", locale))
+        for row in rows:
+            lines.append(self._history_line(row, locale))
+            for entry in audit.get(row.id, []):
+                lines.append(t("history.decision", locale, action=entry.action, actor=f"<@{entry.actor_id}>",
+                               when=f"<t:{int(entry.created_at.timestamp())}:R>"))
+        await interaction.response.send_message(clip("\n".join(lines)), ephemeral=True)
+
+    def _history_line(self, row: LedgerRow, locale: str) -> str:
+        status = t(f"history.status.{row.status}", locale, delivered=row.images_delivered or 0,
+                   requested=row.images_requested, reason=row.error_code or "—")
+        prompt = prompt_preview(row.prompt)
+        if len(prompt) > HISTORY_PROMPT:
+            prompt = prompt[: HISTORY_PROMPT - 1] + "…"
+        return t("history.line", locale, id=row.id, when=f"<t:{int(row.created_at.timestamp())}:f>",
+                 member=f"<@{row.user_id}>", status=status, model=self._model_label(row.model),
+                 cost=format_usd(row.cost_micros), prompt=prompt)
+
+
+async def setup(bot: SeedreamBot) -> None:
+    await bot.add_cog(Reports(bot))

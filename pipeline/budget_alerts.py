@@ -1,0 +1,60 @@
+"""The budget warning: once a settlement takes a server's month spend to the share an admin
+chose with /budget (e.g. 80%), post one message in the chosen channel - once per month and
+threshold, even when several settlements cross it at the same time (`QuotaStore.claim_warning`).
+
+The month spend is the ledger's (`Ledger.usage`): settled cost plus open reservations.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from i18n import t
+from image_gateway.money import format_usd
+from storage.ledger import Ledger, Settlement
+from storage.models import utc_now
+from storage.quotas import QuotaStore
+
+log = logging.getLogger(__name__)
+
+
+class BudgetAlerts:
+    def __init__(self, client: discord.Client, ledger: Ledger, quotas: QuotaStore) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.quotas = quotas
+
+    async def after_settle(self, ticket, settlement: Settlement) -> None:
+        """A `Pipeline` settled hook."""
+        if settlement.cost_micros == 0:
+            return
+        job = ticket.job
+        budget = await self.quotas.budget(job.guild_id)
+        if budget is None or budget.warn_percent is None or budget.warn_channel_id is None:
+            return
+        spent = (await self.ledger.usage(job.guild_id, job.user_id)).guild_month_micros
+        if spent * 100 < budget.monthly_micros * budget.warn_percent:
+            return
+        month = utc_now().strftime("%Y-%m")
+        if not await self.quotas.claim_warning(job.guild_id, month, budget.warn_percent):
+            return
+        channel = self.client.get_channel(budget.warn_channel_id)
+        if channel is None:
+            channel = await self.client.fetch_channel(budget.warn_channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning("guild %s: the budget warning channel cannot take messages", job.guild_id)
+            return
+        guild = getattr(channel, "guild", None)
+        locale = guild.preferred_locale if guild is not None else None
+        await channel.send(
+            t(
+                "budget.warning",
+                locale,
+                percent=budget.warn_percent,
+                spent=format_usd(spent),
+                budget=format_usd(budget.monthly_micros),
+            )
+        )
+        log.info("guild %s: budget warning at %d%% posted", job.guild_id, budget.warn_percent)

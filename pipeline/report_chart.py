@@ -1,0 +1,69 @@
+"""The PNG chart of a spend report: server spend per UTC day, stacked by model or by member.
+
+Drawn with matplotlib's object API on the Agg canvas (no pyplot global state, so it is safe in
+a worker thread): call ``render_chart`` through ``asyncio.to_thread``. matplotlib is the
+``charts`` extra; ``chart_available()`` says whether it is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from collections.abc import Mapping
+from decimal import Decimal
+
+from pipeline.spend_report import GroupBy, SpendReport
+
+MAX_SERIES = 6  # the biggest series get their own colour; the rest are stacked as one
+_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei")
+
+
+def chart_available() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def _fonts() -> list[str]:
+    from matplotlib import font_manager  # noqa: PLC0415 - optional dependency
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(name for name in _CJK_FONTS if name in installed)]
+
+
+def render_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, str], others: str) -> bytes:
+    """PNG bytes. ``labels`` names the series (model id or member id -> text shown)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - optional dependency
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    days = report.days
+    daily = report.daily(by)
+    ranked = sorted(daily, key=lambda key: -sum(daily[key].values()))
+    series = {key: daily[key] for key in ranked[:MAX_SERIES]}
+    if len(ranked) > MAX_SERIES:
+        rest: dict = {}
+        for key in ranked[MAX_SERIES:]:
+            for day, micros in daily[key].items():
+                rest[day] = rest.get(day, 0) + micros
+        series[others] = rest
+
+    figure = Figure(figsize=(8, 4.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    positions = list(range(len(days)))
+    bottom = [0.0] * len(days)
+    for key, per_day in series.items():
+        # floats only for drawing; the amounts themselves stay integer micro-dollars
+        heights = [float(Decimal(per_day.get(day, 0)).scaleb(-6)) for day in days]
+        axes.bar(positions, heights, bottom=bottom, label=labels.get(key, key), width=0.8)
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    step = max(1, len(days) // 10)
+    axes.set_xticks(positions[::step], [day.strftime("%m-%d") for day in days[::step]])
+    axes.set_ylabel("USD")
+    axes.set_xlim(-0.6, len(days) - 0.4)
+    axes.set_ylim(bottom=0)
+    axes.grid(axis="y", alpha=0.3)
+    if series:
+        axes.legend(loc="upper left", prop={"family": _fonts(), "size": "small"})
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()

@@ -1,0 +1,194 @@
+"""/quota and /budget through the real bot: permissions, precedence, audit, warnings, no overshoot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from tests.e2e.harness import world
+
+EPHEMERAL = 1 << 6
+MANAGE_GUILD = 1 << 5
+PRICE = 162_000  # the default model of gogogotoken-com, micro-dollars per image
+
+
+def is_ephemeral(inter) -> bool:
+    return bool(inter.callback_data and inter.callback_data.get("flags", 0) & EPHEMERAL)
+
+
+@contextlib.asynccontextmanager
+async def server(tmp_path, **settings):
+    """A world with an admin (a role with Manage Server), started after the roles exist."""
+    async with world(tmp_path, start=False, **settings) as w:
+        admins = w.discord.add_role(w.guild, "Admins", MANAGE_GUILD)
+        w.admin = w.discord.add_user("admin")
+        w.discord.add_member(w.guild, w.admin, roles=[admins])
+        yield w
+
+
+async def quota(w, sub, options, user=None):
+    inter = await w.discord.invoke_command("quota", options, user=user or w.admin, guild=w.guild,
+                                           channel=w.channel, subcommand=sub)
+    return await inter.wait_for_final()
+
+
+async def budget(w, sub, options, user=None):
+    inter = await w.discord.invoke_command("budget", options, user=user or w.admin, guild=w.guild,
+                                           channel=w.channel, subcommand=sub)
+    return await inter.wait_for_final()
+
+
+async def rules(w):
+    return [dict(r) for r in await w.storage.db.fetchall("SELECT * FROM quota_rules")]
+
+
+async def test_admin_commands_refuse_members_without_manage_server(tmp_path):
+    async with server(tmp_path) as w:
+        await w.start_bot()
+        # Discord would hide the commands (default permissions) - but an owner can change that,
+        # so the double lets bob invoke them and the bot itself must refuse.
+        for name in ("quota", "budget"):
+            definition = w.discord.commands.find(name, guild_id=w.guild.id)
+            assert int(definition["default_member_permissions"]) == MANAGE_GUILD
+        refusals = [
+            await quota(w, "set", {"member": w.bob, "daily_images": 100}, user=w.bob),
+            await quota(w, "exempt", {"role": w.guild.id}, user=w.bob),
+            await quota(w, "show", {}, user=w.bob),
+            await budget(w, "set", {"amount": "1000"}, user=w.bob),
+            await budget(w, "show", {}, user=w.bob),
+        ]
+        for inter in refusals:
+            assert "Only members with the Manage Server permission" in inter.all_text()
+            assert is_ephemeral(inter)
+        assert await rules(w) == []
+        assert await w.storage.quotas.budget(w.guild.id) is None
+        assert await w.storage.audit.recent(w.guild.id) == []
+        # The same command works for the admin.
+        ok = await quota(w, "set", {"member": w.bob, "daily_images": 100})
+        assert "100 image(s) a day" in ok.all_text()
+
+
+async def test_precedence_member_then_most_generous_role_then_server_then_env(tmp_path):
+    async with server(tmp_path, default_daily_images=1) as w:
+        d = w.discord
+        artists, patrons, vip = (d.add_role(w.guild, name) for name in ("Artists", "Patrons", "VIP"))
+        carol, dave, erin = d.add_user("carol"), d.add_user("dave"), d.add_user("erin")
+        d.add_member(w.guild, w.alice, roles=[artists, patrons])
+        d.add_member(w.guild, w.bob, roles=[artists])
+        d.add_member(w.guild, carol)
+        d.add_member(w.guild, dave, roles=[artists, patrons])
+        d.add_member(w.guild, erin, roles=[artists, vip])
+        await w.start_bot()
+
+        await quota(w, "set", {"role": w.guild.id, "daily_images": 2})  # @everyone: the server default
+        await quota(w, "set", {"role": artists, "daily_images": 3})
+        await quota(w, "set", {"role": patrons, "daily_images": 5, "monthly_usd": "20"})
+        await quota(w, "set", {"member": dave, "daily_images": 1})
+        await quota(w, "exempt", {"role": vip})
+
+        shown = (await quota(w, "show", {"member": w.alice})).all_text()
+        assert f"Daily images: 5 image(s) a day (from: role <@&{patrons.id}>" in shown
+        assert "Monthly limit: $20.00" in shown
+        assert "Daily images: 1 image(s) a day (from: the member's own setting)" in \
+            (await quota(w, "show", {"member": dave})).all_text()
+        assert "Daily images: 3 image(s) a day" in (await quota(w, "show", {"member": w.bob})).all_text()
+        assert "Daily images: 2 image(s) a day (from: the server default (@everyone))" in \
+            (await quota(w, "show", {"member": carol})).all_text()
+        assert f"Daily images: unlimited (from: role <@&{vip.id}> is exempt)" in \
+            (await quota(w, "show", {"member": erin})).all_text()
+
+        # ...and the limits shown are the limits applied.
+        assert len((await w.run("imagine", {"prompt": "a", "count": 4})).files()) == 4
+        assert "daily limit of 5" in (await w.run("imagine", {"prompt": "b", "count": 2})).all_text()
+        assert "daily limit of 1" in (await w.run("imagine", {"prompt": "c", "count": 2}, user=dave)).all_text()
+        assert len((await w.run("imagine", {"prompt": "d", "count": 2}, user=carol)).files()) == 2
+        assert "daily limit of 2" in (await w.run("imagine", {"prompt": "e"}, user=carol)).all_text()
+        for _ in range(2):
+            assert len((await w.run("imagine", {"prompt": "f", "count": 4}, user=erin)).files()) == 4
+
+        # Clearing the member setting hands dave back to his most generous role.
+        await quota(w, "set", {"member": dave, "clear": "both"})
+        assert len((await w.run("imagine", {"prompt": "g", "count": 4}, user=dave)).files()) == 4
+
+
+async def test_every_change_is_audited_with_old_and_new_value(tmp_path):
+    async with server(tmp_path) as w:
+        await w.start_bot()
+        await quota(w, "set", {"member": w.bob, "daily_images": 3})
+        saved = await quota(w, "set", {"member": w.bob, "monthly_usd": "$7.5"})
+        assert "3 image(s) a day, $7.50 a month (before: 3 image(s) a day)" in saved.all_text()
+        await budget(w, "set", {"amount": "40"})
+        await budget(w, "set", {"amount": "50", "warn_percent": 80})
+        entries = list(reversed(await w.storage.audit.recent(w.guild.id)))
+        assert [(e.action, e.target, e.old, e.new) for e in entries] == [
+            ("quota.set", f"member:{w.bob.id}", None, "daily_images=3"),
+            ("quota.set", f"member:{w.bob.id}", "daily_images=3", "daily_images=3, monthly_usd=$7.50"),
+            ("budget.set", "guild", None, "monthly_usd=$40.00"),
+            ("budget.set", "guild", "monthly_usd=$40.00", f"monthly_usd=$50.00, warn_at=80% in channel:{w.channel.id}"),
+        ]
+        assert all(e.actor_id == w.admin.id for e in entries)
+        shown = (await budget(w, "show", {})).all_text()
+        assert "Server budget: $50.00 (from: set with /budget)" in shown
+        assert f"<@{w.admin.id}>: monthly_usd=$40.00 → monthly_usd=$50.00" in shown
+
+
+async def test_bad_amounts_are_refused_clearly_and_change_nothing(tmp_path):
+    async with server(tmp_path) as w:
+        await w.start_bot()
+        bad = await budget(w, "set", {"amount": "lots"})
+        assert "`lots` is not a dollar amount" in bad.all_text()
+        bad = await quota(w, "set", {"member": w.bob, "monthly_usd": "-5"})
+        assert "`-5` is not a dollar amount" in bad.all_text()
+        both = await quota(w, "set", {"member": w.bob, "role": w.guild.id, "daily_images": 1})
+        assert "either a member or a role" in both.all_text()
+        chinese = await w.discord.invoke_command("budget", {"amount": "很多"}, user=w.admin, guild=w.guild,
+                                                 channel=w.channel, subcommand="set", locale="zh-CN")
+        assert "不是有效的美元金额" in (await chinese.wait_for_final()).all_text()
+        assert await rules(w) == []
+        assert await w.storage.quotas.budget(w.guild.id) is None
+        assert await w.storage.audit.recent(w.guild.id) == []
+
+
+async def test_budget_warning_is_posted_once_when_the_share_is_reached(tmp_path):
+    async with server(tmp_path, guild_monthly_budget_usd="100") as w:
+        mods = w.discord.add_channel(w.guild, "mods")
+        await w.start_bot()
+        await budget(w, "set", {"amount": "1", "warn_percent": 30, "warn_channel": mods})
+        await w.run("imagine", {"prompt": "a"})  # $0.162: 16%
+        assert w.discord.channel_messages(mods) == []
+        await w.run("imagine", {"prompt": "b", "count": 2})  # $0.486: 49%
+        await w.run("imagine", {"prompt": "c"})  # still past 30%: no second warning
+        [warning] = w.discord.channel_messages(mods)
+        assert "$0.486 of its monthly image budget of $1.00" in warning["content"]
+        assert "30%" in warning["content"]
+
+
+async def test_concurrent_requests_never_overshoot_db_limits(tmp_path):
+    # The .env allows plenty; the limits set from Discord are what must hold under a burst.
+    async with server(tmp_path, default_monthly_usd="100", guild_monthly_budget_usd="100",
+                      max_requests_per_member=10) as w:
+        users = [w.discord.add_user(f"member{i}") for i in range(8)]
+        for user in users:
+            w.discord.add_member(w.guild, user)
+        await w.start_bot()
+        await quota(w, "set", {"member": w.alice, "monthly_usd": "0.50"})  # three images fit
+        burst = await asyncio.gather(*(
+            w.discord.invoke_command("imagine", {"prompt": f"cat {i}"}, user=w.alice, guild=w.guild,
+                                     channel=w.channel) for i in range(6)
+        ))
+        await asyncio.gather(*(h.wait_for_final(timeout=30) for h in burst))
+        assert sum(len(h.files()) for h in burst) == 3
+        assert sum("monthly limit of $0.50" in h.all_text() for h in burst) == 3
+        rows = await w.ledger_rows()
+        assert sum(r["charged_micros"] for r in rows) == 3 * PRICE <= 500_000
+
+        await budget(w, "set", {"amount": "1.00"})  # $0.486 spent: three more images fit
+        burst = await asyncio.gather(*(
+            w.discord.invoke_command("imagine", {"prompt": f"dog {i}"}, user=u, guild=w.guild, channel=w.channel)
+            for i, u in enumerate(users)
+        ))
+        await asyncio.gather(*(h.wait_for_final(timeout=30) for h in burst))
+        assert sum(len(h.files()) for h in burst) == 3
+        assert sum("monthly image budget of $1.00" in h.all_text() for h in burst) == 5
+        rows = await w.ledger_rows()
+        assert sum(r["cost_micros"] for r in rows) == 6 * PRICE <= 1_000_000

@@ -1,0 +1,126 @@
+"""/spend and /history through the real bot: exact CSV, a real PNG, who may see what."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+from PIL import Image
+
+from tests.e2e.test_admin_quotas import MANAGE_GUILD, is_ephemeral, server
+
+MANAGE_MESSAGES = 1 << 13
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+async def spend(w, options, user=None):
+    return await w.run("spend", options, user=user or w.admin, timeout=30)
+
+
+def csv_rows(inter) -> list[dict[str, str]]:
+    [(_name, data)] = [f for f in inter.files() if f[0].endswith(".csv")]
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def png_bytes(inter) -> bytes:
+    [(_name, data)] = [f for f in inter.files() if f[0].endswith(".png")]
+    return data
+
+
+async def make_some_spend(w):
+    await w.run("imagine", {"prompt": "a cat", "count": 3})
+    await w.run("imagine", {"prompt": "=HYPERLINK(\"x\") lighthouse"}, user=w.bob)
+    await w.run("imagine", {"prompt": "a dog", "model": "doubao-seedream-4-5-251128", "count": 2}, user=w.bob)
+    await w.run("imagine", {"prompt": "something forbidden"})  # refused by the gateway: released, $0
+
+
+async def test_spend_report_csv_adds_up_to_the_ledger_and_the_chart_is_a_png(tmp_path):
+    async with server(tmp_path) as w:
+        await w.start_bot()
+        await make_some_spend(w)
+        inter = await spend(w, {"period": "month"})
+        assert is_ephemeral(inter)
+        ledger = await w.ledger_rows()
+        total = sum(r["cost_micros"] for r in ledger)
+        assert total > 0
+
+        rows = csv_rows(inter)
+        assert [int(r["request_id"]) for r in rows] == [r["id"] for r in ledger]
+        assert sum(Decimal(r["cost_usd"]) for r in rows) * 1_000_000 == total
+        assert sum(Decimal(r["charged_usd"]) for r in rows) * 1_000_000 == sum(r["charged_micros"] for r in ledger)
+        assert {r["status"] for r in rows} == {"settled", "released"}
+        assert rows[1]["prompt"].startswith("'=HYPERLINK")  # no formula runs in a spreadsheet
+
+        text = inter.all_text()
+        billed = sum(r["images_billed"] or 0 for r in ledger)
+        assert f"Total spend: ${Decimal(total) / 1_000_000}" in text
+        assert f"Images billed: {billed}, delivered: {billed}" in text
+        assert "Seedream 4.5" in text and "Seedream 4.0" in text
+        assert f"<@{w.alice.id}>" in text and f"<@{w.bob.id}>" in text
+
+        data = png_bytes(inter)
+        assert data.startswith(PNG_SIGNATURE)
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            assert image.format == "PNG" and image.size[0] > 200 and image.size[1] > 100
+
+
+async def test_spend_for_one_member_by_member_and_an_empty_day(tmp_path):
+    async with server(tmp_path) as w:
+        await w.start_bot()
+        await make_some_spend(w)
+        inter = await spend(w, {"period": "week", "member": w.bob, "chart_by": "member"})
+        rows = csv_rows(inter)
+        bob_rows = [r for r in await w.ledger_rows() if r["user_id"] == w.bob.id]
+        assert len(rows) == len(bob_rows) == 2
+        assert {int(r["user_id"]) for r in rows} == {w.bob.id}
+        assert sum(Decimal(r["cost_usd"]) for r in rows) * 1_000_000 == sum(r["cost_micros"] for r in bob_rows)
+        assert png_bytes(inter).startswith(PNG_SIGNATURE)
+
+        # A member with no requests: a clear "nothing" and an empty (header-only) CSV.
+        empty = await spend(w, {"period": "day", "member": w.admin})
+        assert "Nothing was requested in this period." in empty.all_text()
+        assert csv_rows(empty) == []
+
+
+async def test_spend_is_refused_to_members_without_manage_server(tmp_path):
+    async with server(tmp_path) as w:
+        await w.start_bot()
+        await w.run("imagine", {"prompt": "a cat"})
+        definition = w.discord.commands.find("spend", guild_id=w.guild.id)
+        assert int(definition["default_member_permissions"]) == MANAGE_GUILD
+        inter = await spend(w, {}, user=w.bob)
+        assert "Only members with the Manage Server permission" in inter.all_text()
+        assert inter.files() == []
+
+
+async def test_history_members_see_their_own_moderators_see_anyones(tmp_path):
+    async with server(tmp_path) as w:
+        mods = w.discord.add_role(w.guild, "Moderators", MANAGE_MESSAGES)
+        mod = w.discord.add_user("mod")
+        w.discord.add_member(w.guild, mod, roles=[mods])
+        await w.start_bot()
+        await w.run("imagine", {"prompt": "alice's secret cat"})
+        await w.run("imagine", {"prompt": "bob's dog", "count": 2}, user=w.bob)
+        [alice_row, _] = await w.ledger_rows()
+        # What the approval flow writes when a moderator decides on a request.
+        await w.storage.audit.record(w.guild.id, mod.id, "request.approved", f"request:{alice_row['id']}",
+                                     "pending", "approved", request_id=alice_row["id"])
+
+        own = await w.run("history", {}, user=w.bob)
+        assert is_ephemeral(own)
+        text = own.all_text()
+        assert "bob's dog" in text and "delivered 2 of 2" in text and "$0.324" in text
+        assert "alice's secret cat" not in text
+
+        refused = await w.run("history", {"member": w.alice}, user=w.bob)
+        assert "only your own requests" in refused.all_text()
+        assert "alice's secret cat" not in refused.all_text()
+
+        seen = (await w.run("history", {"member": w.alice}, user=mod)).all_text()
+        assert "alice's secret cat" in seen
+        assert f"request.approved by <@{mod.id}>" in seen
+        everyone = (await w.run("history", {}, user=mod)).all_text()
+        assert "alice's secret cat" in everyone and "bob's dog" in everyone
