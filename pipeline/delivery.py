@@ -6,7 +6,6 @@ message. The one error reply (`report_error`) lives here too, so every way in an
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Sequence
 
@@ -38,7 +37,10 @@ def result_view(ticket: Ticket) -> discord.ui.View | None:
 
 
 def _files(images: Sequence[ReadyImage]) -> list[discord.File]:
-    return [discord.File(io.BytesIO(image.data), filename=image.filename) for image in images]
+    """Streamed from the spooled files (rewound: a retry or a fallback reads them again)."""
+    for image in images:
+        image.file.seek(0)
+    return [discord.File(image.file, filename=image.filename) for image in images]  # type: ignore[arg-type]
 
 
 def _token_expired(error: discord.HTTPException) -> bool:

@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import IO, Protocol
 
 import aiohttp
 
 from image_gateway.catalog import InvalidOptionError
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
 from image_gateway.errors import InvalidResponseError
-from pipeline.fetch import FetchError, decode_b64_image, download
+from pipeline.fetch import DEFAULT_SPOOL_THRESHOLD, FetchError, decode_b64_image, download_spooled
 from pipeline.images import ImageRejected, fit_to_limit, inspect_image, to_data_uri
 from pipeline.job import ImageJob
 from pipeline.series_prompt import series_prompt
@@ -46,9 +47,12 @@ class PipelineOptions:
 
 @dataclass(frozen=True)
 class ReadyImage:
+    """A checked result that fits the upload limit. ``file`` is rewound, spooled to disk beyond
+    1 MB (so a hundred results in flight cost little RSS) and closed by the pipeline once posted."""
+
     index: int
     filename: str
-    data: bytes
+    file: IO[bytes]
 
 
 @dataclass(frozen=True)
@@ -255,6 +259,9 @@ class Pipeline:
             for task in [producer, *pending]:
                 with contextlib.suppress(BaseException):
                     await task
+            for task in pending:  # results never posted (a failure midway) are not kept either
+                if not task.cancelled() and task.exception() is None:
+                    task.result().file.close()
         if progress.generated == 0 and not progress.refused:
             raise InvalidResponseError("the gateway answered without any image")
 
@@ -279,28 +286,52 @@ class Pipeline:
                     progress.lost += 1
                     log.warning("request %s: a result image was lost: %s", ticket.request_id, exc)
             if ready:
-                await sink.post(ready)
+                try:
+                    await sink.post(ready)
+                finally:
+                    for image in ready:
+                        image.file.close()
                 progress.delivered += len(ready)
                 await self.ledger.record_delivered(ticket.request_id, progress.delivered)
 
     async def _prepare(self, ticket: Ticket, event: GeneratedImage, upload_limit: int) -> ReadyImage:
         limit = self.options.max_result_bytes
         if event.b64_json:
-            data = decode_b64_image(event.b64_json, max_bytes=limit)
+            spool = _spool(decode_b64_image(event.b64_json, max_bytes=limit))
         elif event.url:
-            data = await download(self.http, event.url, max_bytes=limit, timeout=self.options.download_timeout)
+            spool = await download_spooled(
+                self.http, event.url, max_bytes=limit, timeout=self.options.download_timeout
+            )
         else:
             raise FetchError("not_image", "the gateway sent an item with neither url nor b64_json")
-        async with self._cpu:
-            fitted, ext = await asyncio.to_thread(_check_and_fit, data, upload_limit, limit)
+        try:
+            async with self._cpu:  # the only place a whole image is in memory: cpu_slots at a time
+                fitted, ext = await asyncio.to_thread(_check_and_fit, spool, upload_limit, limit)
+        except BaseException:
+            spool.close()
+            raise
         return ReadyImage(
-            index=event.index, filename=f"seedream-{ticket.request_id}-{event.index + 1}.{ext}", data=fitted
+            index=event.index, filename=f"seedream-{ticket.request_id}-{event.index + 1}.{ext}", file=fitted
         )
 
 
-def _check_and_fit(data: bytes, upload_limit: int, max_bytes: int) -> tuple[bytes, str]:
+def _spool(data: bytes) -> IO[bytes]:
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=DEFAULT_SPOOL_THRESHOLD)  # noqa: SIM115 - caller closes
+    spool.write(data)
+    spool.seek(0)
+    return spool
+
+
+def _check_and_fit(spool: IO[bytes], upload_limit: int, max_bytes: int) -> tuple[IO[bytes], str]:
+    """Check the image and fit it to the upload limit; the same spool when it already fits."""
+    data = spool.read()
+    spool.seek(0)
     inspect_image(data, max_bytes=max_bytes, max_side=65535, min_side=1, max_aspect=1000)
-    return fit_to_limit(data, upload_limit)
+    fitted, ext = fit_to_limit(data, upload_limit)
+    if fitted is data:
+        return spool, ext
+    spool.close()
+    return _spool(fitted), ext
 
 
 def _error_code(error: BaseException) -> str:
