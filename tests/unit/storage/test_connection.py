@@ -136,3 +136,56 @@ async def test_cancelled_transaction_is_rolled_back_and_the_connection_stays_usa
         await task
     await storage.db.run(lambda c: c.execute("INSERT INTO t VALUES (2)"))
     assert [r[0] for r in await storage.db.fetchall("SELECT x FROM t")] == [2]
+
+
+async def test_group_commit_isolates_a_failing_operation(storage: Storage) -> None:
+    await storage.db.run(lambda c: c.execute("CREATE TABLE t (x INTEGER CHECK (x < 100))"))
+
+    def insert(x: int):
+        return lambda c: c.execute("INSERT INTO t VALUES (?)", (x,)).rowcount
+
+    def insert_then_fail(c: sqlite3.Connection) -> None:
+        c.execute("INSERT INTO t VALUES (50)")
+        raise LookupError("not there")
+
+    results = await asyncio.gather(
+        storage.db.run(insert(1)),
+        storage.db.run(insert(500)),  # CHECK constraint fails inside the batch
+        storage.db.run(insert_then_fail),
+        storage.db.run(insert(2)),
+        return_exceptions=True,
+    )
+    assert results[0] == 1
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert isinstance(results[2], LookupError)
+    assert results[3] == 1
+    assert sorted(r[0] for r in await storage.db.fetchall("SELECT x FROM t")) == [1, 2]
+
+
+async def test_a_call_cancelled_before_its_batch_starts_is_skipped(storage: Storage) -> None:
+    await storage.db.run(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
+    async with storage.db.transaction() as tx:  # holds the connection: run() must queue
+        task = asyncio.create_task(storage.db.run(lambda c: c.execute("INSERT INTO t VALUES (1)")))
+        await asyncio.sleep(0)
+        task.cancel()
+        await tx.execute("INSERT INTO t VALUES (2)")
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await storage.db.run(lambda c: c.execute("INSERT INTO t VALUES (3)"))
+    assert sorted(r[0] for r in await storage.db.fetchall("SELECT x FROM t")) == [2, 3]
+
+
+async def test_close_lets_queued_operations_commit(db_url: str) -> None:
+    storage = await open_storage(db_url)
+    await storage.db.run(lambda c: c.execute("CREATE TABLE t (x INTEGER)"))
+    pending = [
+        asyncio.ensure_future(storage.db.run(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,))))
+        for i in range(20)
+    ]
+    await asyncio.sleep(0)
+    await storage.close()
+    await asyncio.gather(*pending)
+    with pytest.raises(RuntimeError, match="closed"):
+        await storage.db.run(lambda c: c.execute("SELECT 1"))
+    async with open_storage(db_url) as reopened:
+        assert (await reopened.db.fetchone("SELECT count(*) FROM t"))[0] == 20
