@@ -1,0 +1,109 @@
+"""SIGKILL a real `python bot.py` mid-request; on restart the books close from what is known.
+
+The bot runs as its own process (tests.e2e.botproc) against both doubles in this one; the test
+reads the SQLite file directly to know where the request is before it kills the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from storage import Limits, open_storage
+from tests.doubles.discord_double import DiscordDouble
+from tests.doubles.image_gateway_double import Fault, ImageGatewayDouble
+from tests.e2e.books import assert_books_balanced
+from tests.e2e.botproc import BotProcess
+from tests.e2e.harness import API_KEY
+
+PRICE = 162_000  # Seedream 4.0 on gogogotoken.com
+LIMITS = Limits(daily_images=10, monthly_micros=2_000_000, guild_monthly_micros=5_000_000)
+
+
+def bot_env(gw: ImageGatewayDouble, db: Path) -> dict[str, Any]:
+    return {
+        "IMAGE_PROVIDER": gw.flavour.name,
+        "IMAGE_API_KEY": API_KEY,
+        "IMAGE_API_BASE_URL": gw.base_url,
+        "IMAGE_MAX_RETRIES": 0,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "DEFAULT_DAILY_IMAGES": LIMITS.daily_images,
+        "DEFAULT_MONTHLY_USD": "2",
+        "GUILD_MONTHLY_BUDGET_USD": "5",
+    }
+
+
+def read_row(db: Path) -> dict[str, Any] | None:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT * FROM requests ORDER BY id DESC LIMIT 1").fetchone()
+    return dict(row) if row else None
+
+
+async def wait_for_row(db: Path, ready, timeout: float = 20.0) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        row = read_row(db) if db.exists() else None
+        if row is not None and ready(row):
+            return row
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"the request never reached the awaited state: {read_row(db)}")
+
+
+async def crash_and_restart(tmp_path: Path, arrange, reached) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Start the bot, /imagine count=2, SIGKILL it once `reached(row)`, restart on the same DB.
+    Returns the row as it was at the kill and all rows after the restart."""
+    db = tmp_path / "bot.db"
+    async with DiscordDouble() as dd, ImageGatewayDouble(api_key=API_KEY) as gw:
+        guild = dd.add_guild("Test Server")
+        channel = dd.add_channel(guild, "images")
+        alice = dd.add_user("alice")
+        dd.add_member(guild, alice)
+        arrange(dd, gw)
+        env = bot_env(gw, db)
+        async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
+            await dd.invoke_command("imagine", {"prompt": "a cat", "count": 2}, user=alice, guild=guild,
+                                    channel=channel)  # fmt: skip
+            at_kill = await wait_for_row(db, reached)
+            bot.kill()
+        async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
+            # setup_hook has run recover_pending() before the bot connected
+            async with open_storage(f"sqlite:///{db}") as storage:
+                rows = await assert_books_balanced(storage, LIMITS)
+            gw.clear_faults()
+            dd.faults.clear()
+            second = await dd.invoke_command("imagine", {"prompt": "a dog"}, user=alice, guild=guild, channel=channel)
+            await second.wait_for_final(timeout=30)
+            assert len(second.files()) == 1, second.all_text()  # the restarted bot works
+            async with open_storage(f"sqlite:///{db}") as storage:
+                await assert_books_balanced(storage, LIMITS)
+        assert API_KEY not in bot.logs()
+    return at_kill, rows
+
+
+async def test_killed_between_reserve_and_settle_releases_the_reservation(tmp_path):
+    def arrange(dd, gw):
+        gw.script(Fault.hang())
+
+    at_kill, rows = await crash_and_restart(tmp_path, arrange, lambda row: row["status"] == "pending")
+    assert at_kill["reserved_micros"] == 2 * PRICE and at_kill["images_billed"] is None
+    [row] = rows
+    assert row["status"] == "released"
+    assert row["cost_micros"] == 0 and row["charged_micros"] == 0
+
+
+async def test_killed_during_upload_charges_the_server_what_was_billed_and_the_member_nothing(tmp_path):
+    def arrange(dd, gw):
+        dd.fail_uploads(4, status=500)  # discord.py retries 5xx with growing pauses: the upload stalls
+
+    at_kill, rows = await crash_and_restart(
+        tmp_path, arrange, lambda row: row["status"] == "pending" and row["images_billed"] is not None
+    )
+    assert at_kill["images_billed"] == 2 and at_kill["images_delivered"] is None
+    [row] = rows
+    assert row["status"] == "settled"
+    assert row["cost_micros"] == 2 * PRICE  # the gateway billed two images: the server paid for them
+    assert row["charged_micros"] == 0  # none reached the member
