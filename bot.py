@@ -31,9 +31,11 @@ from i18n.translator import CatalogTranslator
 from image_gateway.client import ImageClient
 from image_gateway.presets import Preset, build_catalog, get_preset
 from log_setup import redact, setup_logging
+from pipeline.budget_alerts import BudgetAlerts
 from pipeline.delivery import InteractionSink, report_error
 from pipeline.explain import UserError, is_expected
 from pipeline.job import ImageJob
+from pipeline.limits import LimitsResolver
 from pipeline.progress import LiveStatus
 from pipeline.queue import FairQueue, Place, Withdrawn
 from pipeline.runner import Pipeline, PipelineOptions
@@ -45,6 +47,7 @@ log = logging.getLogger("seedream.bot")
 
 EXTENSIONS = (
     "cogs.imagine", "cogs.usage", "cogs.edit", "cogs.series", "cogs.result_buttons", "cogs.queue_controls",
+    "cogs.admin_quotas", "cogs.reports",
 )
 SYNC_FINGERPRINT_KEY = "command_tree_fingerprint"
 
@@ -81,11 +84,14 @@ class SeedreamBot(commands.Bot):
         self.settings = services.settings
         self.storage = services.storage
         self.preset = services.preset
+        self.limits_resolver = LimitsResolver(services.storage.quotas, default_limits(services.settings))
+        self.budget_alerts = BudgetAlerts(self, services.storage.ledger, services.storage.quotas)
         self.pipeline = Pipeline(
             client=services.client,
             ledger=services.storage.ledger,
             http=services.http,
             limits=self.limits_for,
+            settled=(self.budget_alerts.after_settle,),
             options=pipeline_options(services.settings),
         )
         self.queue = FairQueue(
@@ -143,12 +149,8 @@ class SeedreamBot(commands.Bot):
         return self.preset.model(chosen)
 
     async def limits_for(self, job: ImageJob) -> Limits:
-        settings = self.settings
-        return Limits(
-            daily_images=settings.default_daily_images,
-            monthly_micros=_micros(settings.default_monthly_usd),
-            guild_monthly_micros=_micros(settings.guild_monthly_budget_usd),
-        )
+        """Member, role and server settings from the database over the .env defaults (pipeline.limits)."""
+        return await self.limits_resolver.for_job(job)
 
     async def generate(self, interaction: discord.Interaction, job: ImageJob) -> None:
         """Admit (refusals answer privately, nothing spent), defer, then run and deliver."""
@@ -235,6 +237,15 @@ async def report_failure(sink: InteractionSink, error: Exception) -> None:
 
 def _micros(usd) -> int | None:
     return None if usd is None else usd_to_micros(usd)
+
+
+def default_limits(settings: Settings) -> Limits:
+    """The .env defaults, used where no server, role or member setting applies."""
+    return Limits(
+        daily_images=settings.default_daily_images,
+        monthly_micros=_micros(settings.default_monthly_usd),
+        guild_monthly_micros=_micros(settings.guild_monthly_budget_usd),
+    )
 
 
 def pipeline_options(settings: Settings) -> PipelineOptions:

@@ -62,7 +62,7 @@ def render_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, str], ot
     axes.set_ylim(bottom=0)
     axes.grid(axis="y", alpha=0.3)
     if series:
-        axes.legend(loc="upper left", prop={"family": _fonts(), "size": "small"})
+        axes.legend(loc="best", prop={"family": _fonts(), "size": "small"})
     figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png")

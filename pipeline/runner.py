@@ -24,7 +24,7 @@ from pipeline.fetch import DEFAULT_SPOOL_THRESHOLD, FetchError, decode_b64_image
 from pipeline.images import ImageRejected, fit_to_limit, inspect_image, to_data_uri
 from pipeline.job import ImageJob
 from pipeline.series_prompt import series_prompt
-from storage.ledger import Ledger, Limits, UsageSnapshot
+from storage.ledger import Ledger, Limits, Settlement, UsageSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ MAX_IMAGINE_COUNT = 4
 
 AdmissionCheck = Callable[[ImageJob], Awaitable[None]]
 LimitsSource = Callable[[ImageJob], Awaitable[Limits]]
+SettledHook = Callable[["Ticket", Settlement], Awaitable[None]]  # after money was spent, e.g. budget warnings
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class Pipeline:
         limits: LimitsSource,
         options: PipelineOptions,
         checks: Sequence[AdmissionCheck] = (),
+        settled: Sequence[SettledHook] = (),
         cpu_slots: int = 2,
     ) -> None:
         self.client = client
@@ -130,6 +132,7 @@ class Pipeline:
         self.limits = limits
         self.options = options
         self.checks = list(checks)
+        self.settled = list(settled)
         self._cpu = asyncio.Semaphore(cpu_slots)
 
     # -- before anything is spent -------------------------------------------------
@@ -221,6 +224,11 @@ class Pipeline:
         settlement = await self.ledger.settle(
             ticket.request_id, billed=progress.billed, delivered=progress.delivered, error_code=code
         )
+        for hook in self.settled:
+            try:
+                await hook(ticket, settlement)
+            except Exception:  # a hook never undoes or blocks the books
+                log.exception("request %s: a post-settlement hook failed", ticket.request_id)
         return settlement.cost_micros, settlement.charged_micros
 
     async def _generate_and_deliver(self, ticket: Ticket, sink: ResultSink, progress: Progress) -> None:

@@ -19,20 +19,30 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from storage.audit import AuditEntry, AuditLog
 from storage.connection import Database
 from storage.errors import QuotaExceeded, QuotaKind, RequestNotFound, StorageError
 from storage.ledger import Ledger, SqliteLedger
 from storage.meta import MetaStore
 from storage.requests import RequestStore
 from storage.models import Limits, Settlement, UsageSnapshot
+from storage.quotas import Budget, QuotaRule, QuotaStore
+from storage.reports import LedgerRow, ReportQueries
 
 __all__ = [
+    "AuditEntry",
+    "AuditLog",
+    "Budget",
     "Database",
     "Ledger",
+    "LedgerRow",
     "Limits",
     "MetaStore",
     "QuotaExceeded",
     "QuotaKind",
+    "QuotaRule",
+    "QuotaStore",
+    "ReportQueries",
     "RequestNotFound",
     "Settlement",
     "SqliteLedger",
@@ -79,6 +89,9 @@ class Storage:
     db: Database
     ledger: Ledger
     meta: MetaStore
+    quotas: QuotaStore
+    audit: AuditLog
+    reports: ReportQueries
 
     @classmethod
     async def open(cls, database_url: str) -> Self:
@@ -86,7 +99,10 @@ class Storage:
         if path != _MEMORY:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await Database.open(path)
-        return cls(db=db, ledger=SqliteLedger(db), meta=MetaStore(db))
+        return cls(
+            db=db, ledger=SqliteLedger(db), meta=MetaStore(db),
+            quotas=QuotaStore(db), audit=AuditLog(db), reports=ReportQueries(db),
+        )
 
     @property
     def requests(self) -> RequestStore:

@@ -133,8 +133,94 @@ CREATE TABLE meta (
 ) STRICT;
 """
 
+_V3_MODERATION = """
+CREATE TABLE guild_config (
+    guild_id            INTEGER PRIMARY KEY,
+    required_role_id    INTEGER,
+    approval            INTEGER NOT NULL DEFAULT 0 CHECK (approval IN (0, 1)),
+    approval_channel_id INTEGER,
+    default_model       TEXT,
+    default_size        TEXT,
+    watermark           INTEGER CHECK (watermark IN (0, 1))
+) STRICT;
+
+CREATE TABLE guild_blocked_terms (
+    guild_id INTEGER NOT NULL,
+    term     TEXT    NOT NULL,
+    PRIMARY KEY (guild_id, term)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE guild_allowed_channels (
+    guild_id   INTEGER NOT NULL,
+    channel_id INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, channel_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE approvals (
+    id                INTEGER PRIMARY KEY,
+    guild_id          INTEGER NOT NULL,
+    channel_id        INTEGER NOT NULL,
+    user_id           INTEGER NOT NULL,
+    job               TEXT    NOT NULL,
+    status            TEXT    NOT NULL DEFAULT 'pending'
+                      CHECK (status IN ('pending', 'approved', 'rejected', 'failed')),
+    review_channel_id INTEGER,
+    review_message_id INTEGER,
+    decided_by        INTEGER,
+    decided_at        INTEGER,
+    created_at        INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX approvals_guild_status ON approvals (guild_id, status);
+"""
+
+_V4_QUOTAS_AUDIT = """
+CREATE TABLE quota_rules (
+    guild_id       INTEGER NOT NULL,
+    target_kind    TEXT    NOT NULL CHECK (target_kind IN ('member', 'role')),
+    target_id      INTEGER NOT NULL,
+    daily_images   INTEGER CHECK (daily_images >= 0),
+    monthly_micros INTEGER CHECK (monthly_micros >= 0),
+    exempt         INTEGER NOT NULL DEFAULT 0 CHECK (exempt IN (0, 1)),
+    updated_at     INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, target_kind, target_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE guild_budgets (
+    guild_id        INTEGER PRIMARY KEY,
+    monthly_micros  INTEGER NOT NULL CHECK (monthly_micros >= 0),
+    warn_percent    INTEGER CHECK (warn_percent BETWEEN 1 AND 100),
+    warn_channel_id INTEGER,
+    updated_at      INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE budget_warnings (
+    guild_id     INTEGER NOT NULL,
+    month        TEXT    NOT NULL,
+    warn_percent INTEGER NOT NULL,
+    sent_at      INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, month, warn_percent)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE audit_log (
+    id         INTEGER PRIMARY KEY,
+    guild_id   INTEGER NOT NULL,
+    actor_id   INTEGER NOT NULL,
+    action     TEXT    NOT NULL,
+    target     TEXT    NOT NULL,
+    old_value  TEXT,
+    new_value  TEXT,
+    request_id INTEGER,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX audit_log_guild ON audit_log (guild_id, id);
+CREATE INDEX audit_log_request ON audit_log (request_id) WHERE request_id IS NOT NULL;
+CREATE INDEX requests_guild_created ON requests (guild_id, created_at);
+"""
+
 # Append new schema versions here (one SQL script each); never edit a shipped entry.
-MIGRATIONS: Final[tuple[str, ...]] = (_V1_LEDGER, _V2_META)
+MIGRATIONS: Final[tuple[str, ...]] = (_V1_LEDGER, _V2_META, _V3_MODERATION, _V4_QUOTAS_AUDIT)
 
 
 def split_statements(script: str) -> list[str]:
