@@ -25,17 +25,19 @@ from discord import app_commands
 from discord.ext import commands
 from pydantic import ValidationError
 
+from cogs.approval import submit_for_approval
 from cogs.queue_controls import cancel_view
-from image_gateway.catalog import ModelSpec, format_usd, usd_to_micros
 from i18n.translator import CatalogTranslator
+from image_gateway.catalog import ModelSpec, format_usd, usd_to_micros
 from image_gateway.client import ImageClient
 from image_gateway.presets import Preset, build_catalog, get_preset
 from log_setup import redact, setup_logging
 from pipeline.budget_alerts import BudgetAlerts
-from pipeline.delivery import InteractionSink, report_error
-from pipeline.explain import UserError, is_expected
+from pipeline.delivery import InteractionSink, report_error, report_failure
+from pipeline.explain import UserError
 from pipeline.job import ImageJob
 from pipeline.limits import LimitsResolver
+from pipeline.moderation import moderation_checks
 from pipeline.progress import LiveStatus
 from pipeline.queue import FairQueue, Place, Withdrawn
 from pipeline.runner import Pipeline, PipelineOptions
@@ -46,8 +48,8 @@ from storage.ledger import Limits
 log = logging.getLogger("seedream.bot")
 
 EXTENSIONS = (
-    "cogs.imagine", "cogs.usage", "cogs.edit", "cogs.series", "cogs.result_buttons", "cogs.queue_controls",
-    "cogs.admin_quotas", "cogs.reports",
+    "cogs.imagine", "cogs.usage", "cogs.edit", "cogs.series", "cogs.admin_moderation", "cogs.approval",
+    "cogs.result_buttons", "cogs.queue_controls", "cogs.admin_quotas", "cogs.reports",
 )
 SYNC_FINGERPRINT_KEY = "command_tree_fingerprint"
 
@@ -93,6 +95,7 @@ class SeedreamBot(commands.Bot):
             limits=self.limits_for,
             settled=(self.budget_alerts.after_settle,),
             options=pipeline_options(services.settings),
+            checks=moderation_checks(services.storage.guild_config),
         )
         self.queue = FairQueue(
             concurrency=services.settings.max_concurrent_requests,
@@ -100,7 +103,6 @@ class SeedreamBot(commands.Bot):
         )
         self._extensions = tuple(extensions)
         self._stopping: list[asyncio.Task[None]] = []
-
 
     # -- start -----------------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -153,7 +155,12 @@ class SeedreamBot(commands.Bot):
         return await self.limits_resolver.for_job(job)
 
     async def generate(self, interaction: discord.Interaction, job: ImageJob) -> None:
-        """Admit (refusals answer privately, nothing spent), defer, then run and deliver."""
+        """Admit (refusals answer privately, nothing spent), defer, then run and deliver.
+
+        In approval mode the request goes to the moderators instead (cogs.approval)."""
+        if self.storage.guild_config.get(job.guild_id).needs_approval:
+            await submit_for_approval(self, interaction, job)
+            return
         with self.queue.claim(job.user_id) as place:  # busy member or restarting: refused, nothing reserved
             ticket = await self.pipeline.admit(job)
             try:
@@ -222,17 +229,6 @@ class SeedreamBot(commands.Bot):
 def _log_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("%s failed", task.get_name(), exc_info=task.exception())
-
-
-async def report_failure(sink: InteractionSink, error: Exception) -> None:
-    if is_expected(error):
-        log.info("request %s failed: %s", sink.ticket.request_id, error)
-    else:
-        log.error("request %s failed unexpectedly", sink.ticket.request_id, exc_info=error)
-    try:
-        await sink.fail(error)
-    except discord.HTTPException:
-        log.warning("could not tell the member that request %s failed", sink.ticket.request_id)
 
 
 def _micros(usd) -> int | None:
@@ -350,8 +346,6 @@ def stop_on_signals(bot: SeedreamBot):
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
-
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 
 from i18n import locale_of
+from image_gateway.catalog import InvalidOptionError, ModelSpec
 from pipeline.explain import UserError
 from pipeline.job import ImageJob, Reference
 from pipeline.references import load_references, precheck
@@ -36,6 +37,8 @@ def job_from_interaction(
         raise UserError("error.guild_only", code="guild_only")
     member = interaction.user
     roles = tuple(role.id for role in getattr(member, "roles", ()))
+    server = bot.storage.guild_config.get(interaction.guild_id)  # the server's defaults (/settings defaults)
+    spec = bot.resolve_model(model or server.default_model)
     return ImageJob(
         command=command,
         guild_id=interaction.guild_id,
@@ -43,14 +46,26 @@ def job_from_interaction(
         user_id=member.id,
         locale=locale_of(interaction),
         prompt=prompt,
-        model=bot.resolve_model(model),
-        size=size,
+        model=spec,
+        size=size or _default_size(spec, server.default_size),
         count=count,
         seed=seed,
         series=series,
         references=references or [],
         role_ids=roles,
+        watermark=server.watermark,
     )
+
+
+def _default_size(spec: ModelSpec, size: str | None) -> str | None:
+    """The server's default size when this model takes it, else the model's own default."""
+    if size is None:
+        return None
+    try:
+        spec.normalize_size(size)
+    except InvalidOptionError:
+        return None
+    return size
 
 
 async def generate_with_attachments(

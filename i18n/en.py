@@ -21,6 +21,68 @@ TEXTS: dict[str, str] = {
     "usage.guild_budget": "Server budget left this month: {left} of {limit}",
     "usage.guild_spent": "Server spend this month: {used}",
     "usage.unlimited": "unlimited",
+    # moderation (refusals never name the blocked terms)
+    "moderation.blocked": (
+        "Your prompt was refused: it contains something this server does not allow. Please rephrase it. "
+        "You were not charged."
+    ),
+    "moderation.wrong_channel": "Image commands work only in {channels} on this server.",
+    "moderation.role_required": "You need the {role} role to use image commands on this server.",
+    # approval mode
+    "approval.submitted": (
+        "Your request was sent to the moderators for approval. You will be told in this channel when they "
+        "decide; nothing is charged until then."
+    ),
+    "approval.channel_unavailable": (
+        "Approval mode is on, but the bot cannot post in the moderators' channel. Ask a server admin to "
+        "check `/settings approval`. You were not charged."
+    ),
+    "approval.title": "**Approval request #{id}**",
+    "approval.member": "Member: {member} in {channel}",
+    "approval.prompt": "Prompt: {prompt}",
+    "approval.details": "{model} · {size} · {count} image(s) · costs at most {cost}",
+    "approval.cost_unknown": "an unknown amount (no price set)",
+    "approval.references_attached": "Reference images: {count}, attached below",
+    "approval.references_linked": "Reference images: {links}",
+    "approval.approve": "Approve",
+    "approval.reject": "Reject",
+    "approval.decided_approved": "✅ Approved by {moderator}.",
+    "approval.decided_rejected": "❌ Rejected by {moderator}.",
+    "approval.decided_failed": "⚠️ Approved by {moderator}, but it could not run: {reason}",
+    "approval.status_approved": "approved",
+    "approval.status_rejected": "rejected",
+    "approval.status_failed": "approved",
+    "approval.already_decided": "This request was already {status} by {moderator}.",
+    "approval.unknown": "This approval request does not exist any more.",
+    "approval.member_rejected": "{member}, your image request **{prompt}** was rejected by {moderator}. You were not charged.",
+    "approval.member_failed": "{member}, your image request **{prompt}** was approved by {moderator} but could not run: {reason}",
+    # /blocklist and /settings (admins)
+    "settings.term_added": "Blocked term added. Prompts that contain it are refused.",
+    "settings.term_exists": "That term is already blocked.",
+    "settings.term_removed": "Blocked term removed.",
+    "settings.term_missing": "That term is not on the blocklist.",
+    "settings.term_invalid": "That term can't be used: {reason}",
+    "settings.blocklist": "Blocked terms ({count}):\n{terms}",
+    "settings.blocklist_empty": "No terms are blocked on this server.",
+    "settings.channels_now": "Image commands now work in: {channels}.",
+    "settings.all_channels": "every channel",
+    "settings.role_set": "Members now need the {role} role to use image commands.",
+    "settings.role_cleared": "No role is needed to use image commands any more.",
+    "settings.approval_on": "Approval mode is on: requests go to {channel} and wait for a moderator.",
+    "settings.approval_off": "Approval mode is off: requests are generated right away.",
+    "settings.approval_needs_channel": "Choose the moderators' channel to turn approval mode on.",
+    "settings.defaults_saved": "Server defaults saved.",
+    "settings.show_title": "**Image settings for this server**",
+    "settings.show_channels": "Channels: {channels}",
+    "settings.show_role": "Required role: {role}",
+    "settings.show_approval": "Approval mode: {approval}",
+    "settings.show_terms": "Blocked terms: {count} (see `/blocklist list`)",
+    "settings.show_defaults": "Defaults: model {model}, size {size}, watermark {watermark}",
+    "settings.none": "none",
+    "settings.off": "off",
+    "settings.on": "on",
+    "settings.on_in": "on, in {channel}",
+    "settings.bot_default": "the bot's default ({value})",
     # errors (members' terms; details go to the log)
     "error.invalid_option": "That {option} can't be used: {detail}",
     "error.quota.daily_images": (

@@ -114,6 +114,48 @@ class InteractionSink:
         await channel.send(content, files=_files(images), view=view)
 
 
+class ChannelSink:
+    """Results posted to a channel as new messages, the member mentioned (an approved request)."""
+
+    def __init__(self, channel: discord.abc.Messageable, ticket: Ticket, *, upload_limit: int) -> None:
+        self.channel = channel
+        self.ticket = ticket
+        self.locale = ticket.job.locale
+        self.upload_limit = upload_limit
+        self._member = f"<@{ticket.job.user_id}>"
+
+    async def post(self, images: Sequence[ReadyImage]) -> None:
+        await self._send(header_text(self.ticket, self.locale), images)
+
+    async def finish(self, outcome: Outcome) -> None:
+        view = result_view(self.ticket) if outcome.delivered else None
+        await self._send(outcome_text(outcome, self.locale), view=view)
+
+    async def fail(self, error: BaseException) -> None:
+        await self._send(explain(error, self.locale))
+
+    async def _send(
+        self, content: str, images: Sequence[ReadyImage] = (), *, view: discord.ui.View | None = None
+    ) -> None:
+        mentions = discord.AllowedMentions(users=[discord.Object(self.ticket.job.user_id)])
+        extra = {"view": view} if view is not None else {}
+        await self.channel.send(
+            f"{self._member} {content}", files=_files(images), allowed_mentions=mentions, **extra
+        )
+
+
+async def report_failure(sink: InteractionSink | ChannelSink, error: Exception) -> None:
+    """Log a failed run (a bug with its traceback) and tell the member through the sink."""
+    if is_expected(error):
+        log.info("request %s failed: %s", sink.ticket.request_id, error)
+    else:
+        log.error("request %s failed unexpectedly", sink.ticket.request_id, exc_info=error)
+    try:
+        await sink.fail(error)
+    except discord.HTTPException:
+        log.warning("could not tell the member that request %s failed", sink.ticket.request_id)
+
+
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
     """The single error reply: ephemeral when nothing was said yet, a follow-up otherwise."""
     if is_expected(error):

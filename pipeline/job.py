@@ -33,6 +33,7 @@ class ImageJob:
     series: bool = False
     references: list[Reference] = field(default_factory=list)
     role_ids: tuple[int, ...] = ()
+    watermark: bool | None = None  # None: the bot's IMAGE_WATERMARK setting
 
     @property
     def images_requested(self) -> int:

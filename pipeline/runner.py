@@ -112,7 +112,6 @@ async def report_stage(sink: ResultSink, name: str) -> None:
         await stage(name)
 
 
-
 class Pipeline:
     def __init__(
         self,
@@ -161,7 +160,7 @@ class Pipeline:
             images=images,
             max_images=job.count if job.series else None,
             response_format=response_format,
-            watermark=self.options.watermark,
+            watermark=self.options.watermark if job.watermark is None else job.watermark,
             stream=self.options.stream and job.series,
         )
 
@@ -170,11 +169,16 @@ class Pipeline:
             return ref.url
         return to_data_uri(ref.data, ref.format)
 
-    async def admit(self, job: ImageJob) -> Ticket:
-        """Validate, run the admission checks, and reserve the worst-case cost."""
+    async def screen(self, job: ImageJob) -> GenerationRequest:
+        """Validate and run the admission checks; nothing is reserved (approval mode asks first)."""
         request = self.build_request(job)
         for check in self.checks:
             await check(job)
+        return request
+
+    async def admit(self, job: ImageJob) -> Ticket:
+        """Validate, run the admission checks, and reserve the worst-case cost."""
+        request = await self.screen(job)
         limits = await self.limits(job)
         request_id = await self.ledger.reserve(
             guild_id=job.guild_id,

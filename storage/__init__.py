@@ -19,9 +19,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from storage.approvals import ApprovalStore
 from storage.audit import AuditEntry, AuditLog
 from storage.connection import Database
 from storage.errors import QuotaExceeded, QuotaKind, RequestNotFound, StorageError
+from storage.guild_config import GuildConfig, GuildConfigStore
 from storage.ledger import Ledger, SqliteLedger
 from storage.meta import MetaStore
 from storage.requests import RequestStore
@@ -30,10 +32,13 @@ from storage.quotas import Budget, QuotaRule, QuotaStore
 from storage.reports import LedgerRow, ReportQueries
 
 __all__ = [
+    "ApprovalStore",
     "AuditEntry",
     "AuditLog",
     "Budget",
     "Database",
+    "GuildConfig",
+    "GuildConfigStore",
     "Ledger",
     "LedgerRow",
     "Limits",
@@ -89,6 +94,8 @@ class Storage:
     db: Database
     ledger: Ledger
     meta: MetaStore
+    guild_config: GuildConfigStore
+    approvals: ApprovalStore
     quotas: QuotaStore
     audit: AuditLog
     reports: ReportQueries
@@ -99,8 +106,11 @@ class Storage:
         if path != _MEMORY:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await Database.open(path)
+        guild_config = GuildConfigStore(db)
+        await guild_config.load()
         return cls(
-            db=db, ledger=SqliteLedger(db), meta=MetaStore(db),
+            db=db, ledger=SqliteLedger(db), meta=MetaStore(db), guild_config=guild_config,
+            approvals=ApprovalStore(db),
             quotas=QuotaStore(db), audit=AuditLog(db), reports=ReportQueries(db),
         )
 

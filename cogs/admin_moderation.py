@@ -1,0 +1,240 @@
+"""Admin commands for moderation: /blocklist add|remove|list and /settings ...
+
+Discord hides them from members without Manage Server by default, but a server can change
+that, so every command also checks `require_admin` itself. Every change goes to the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.checks import require_admin
+from cogs.options import model_autocomplete, size_autocomplete
+from i18n import locale_of, t
+from pipeline.explain import UserError
+from pipeline.moderation import InvalidTermError, compile_term
+from storage.guild_config import GuildConfig
+
+if TYPE_CHECKING:
+    from bot import SeedreamBot
+
+ADMIN = discord.Permissions(manage_guild=True)
+MAX_LIST_CHARS = 1800
+
+
+def _admin(interaction: discord.Interaction) -> int:
+    require_admin(interaction)
+    assert interaction.guild_id is not None
+    return interaction.guild_id
+
+
+async def _reply(interaction: discord.Interaction, key: str, **params: object) -> None:
+    await interaction.response.send_message(t(key, locale_of(interaction), **params), ephemeral=True)
+
+
+class AdminModeration(commands.Cog):
+    blocklist = app_commands.Group(
+        name="blocklist", description="Terms that are refused in prompts on this server",
+        guild_only=True, default_permissions=ADMIN,
+    )
+    settings = app_commands.Group(
+        name="settings", description="Image settings for this server", guild_only=True, default_permissions=ADMIN,
+    )
+    channels = app_commands.Group(name="channels", description="Where image commands work", parent=settings)
+
+    def __init__(self, bot: SeedreamBot) -> None:
+        self.bot = bot
+        self.configs = bot.storage.guild_config
+
+    async def _audit(self, interaction: discord.Interaction, action: str, old: object, new: object) -> None:
+        assert interaction.guild_id is not None
+        await self.bot.storage.audit.record(interaction.guild_id, interaction.user.id, action, "guild", old, new)
+
+    # -- /blocklist -------------------------------------------------------------------------
+    @blocklist.command(name="add", description="Block a word, or a regular expression written re:<pattern>")
+    @app_commands.describe(term="A word or phrase (matched case-insensitively), or re:<regular expression>")
+    async def blocklist_add(self, interaction: discord.Interaction, term: app_commands.Range[str, 1, 200]) -> None:
+        guild_id = _admin(interaction)
+        term = term.strip()
+        try:
+            compile_term(term)
+        except InvalidTermError as error:
+            raise UserError("settings.term_invalid", code="invalid_term", reason=str(error)) from None
+        if not await self.configs.add_term(guild_id, term):
+            await _reply(interaction, "settings.term_exists")
+            return
+        await self._audit(interaction, "moderation.term_added", None, term)
+        await _reply(interaction, "settings.term_added")
+
+    @blocklist.command(name="remove", description="Unblock a term")
+    @app_commands.describe(term="The term exactly as it is listed")
+    async def blocklist_remove(self, interaction: discord.Interaction, term: str) -> None:
+        guild_id = _admin(interaction)
+        term = term.strip()
+        if not await self.configs.remove_term(guild_id, term):
+            await _reply(interaction, "settings.term_missing")
+            return
+        await self._audit(interaction, "moderation.term_removed", term, None)
+        await _reply(interaction, "settings.term_removed")
+
+    @blocklist.command(name="list", description="Show the blocked terms")
+    async def blocklist_list(self, interaction: discord.Interaction) -> None:
+        guild_id = _admin(interaction)
+        terms = self.configs.get(guild_id).blocked_terms
+        if not terms:
+            await _reply(interaction, "settings.blocklist_empty")
+            return
+        listed = "\n".join(f"`{term}`" for term in terms)
+        if len(listed) > MAX_LIST_CHARS:
+            listed = listed[: MAX_LIST_CHARS - 1] + "…"
+        await _reply(interaction, "settings.blocklist", count=len(terms), terms=listed)
+
+    # -- /settings channels -----------------------------------------------------------------
+    @channels.command(name="add", description="Allow image commands in this channel (then only in the listed ones)")
+    async def channels_add(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        guild_id = _admin(interaction)
+        old = self.configs.get(guild_id)
+        await self.configs.add_channel(guild_id, channel.id)
+        await self._changed_channels(interaction, old)
+
+    @channels.command(name="remove", description="Stop allowing image commands in this channel")
+    async def channels_remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        guild_id = _admin(interaction)
+        old = self.configs.get(guild_id)
+        await self.configs.remove_channel(guild_id, channel.id)
+        await self._changed_channels(interaction, old)
+
+    @channels.command(name="clear", description="Allow image commands in every channel again")
+    async def channels_clear(self, interaction: discord.Interaction) -> None:
+        guild_id = _admin(interaction)
+        old = self.configs.get(guild_id)
+        await self.configs.clear_channels(guild_id)
+        await self._changed_channels(interaction, old)
+
+    async def _changed_channels(self, interaction: discord.Interaction, old: GuildConfig) -> None:
+        new = self.configs.get(old.guild_id)
+        before, after = _ids(old.allowed_channel_ids), _ids(new.allowed_channel_ids)
+        await self._audit(interaction, "moderation.channels", before, after)
+        await _reply(interaction, "settings.channels_now", channels=_channels(new, locale_of(interaction)))
+
+    # -- /settings required-role, approval, defaults, show ---------------------------------
+    @settings.command(name="required-role", description="Only members with this role may generate (omit to clear)")
+    async def required_role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:
+        guild_id = _admin(interaction)
+        old = self.configs.get(guild_id).required_role_id
+        await self.configs.update(guild_id, required_role_id=role.id if role else None)
+        await self._audit(interaction, "moderation.required_role", old, role.id if role else None)
+        if role is None:
+            await _reply(interaction, "settings.role_cleared")
+        else:
+            await _reply(interaction, "settings.role_set", role=role.mention)
+
+    @settings.command(name="approval", description="Send requests to a moderators' channel for approval first")
+    @app_commands.describe(mode="on or off", channel="The moderators' channel (needed to turn it on)")
+    async def approval(
+        self, interaction: discord.Interaction, mode: Literal["on", "off"], channel: discord.TextChannel | None = None
+    ) -> None:
+        guild_id = _admin(interaction)
+        old = self.configs.get(guild_id)
+        if mode == "off":
+            await self.configs.update(guild_id, approval=False)
+            await self._audit(interaction, "moderation.approval", _approval(old), "off")
+            await _reply(interaction, "settings.approval_off")
+            return
+        channel_id = channel.id if channel else old.approval_channel_id
+        if channel_id is None:
+            raise UserError("settings.approval_needs_channel", code="approval_needs_channel")
+        new = await self.configs.update(guild_id, approval=True, approval_channel_id=channel_id)
+        await self._audit(interaction, "moderation.approval", _approval(old), _approval(new))
+        await _reply(interaction, "settings.approval_on", channel=f"<#{channel_id}>")
+
+    @settings.command(name="defaults", description="The server's default model, size and watermark")
+    @app_commands.describe(
+        model="Default model when a member picks none", size="Default size when a member gives none",
+        watermark="Ask the gateway for a watermark", reset="Forget the server's defaults",
+    )
+    @app_commands.autocomplete(model=model_autocomplete, size=size_autocomplete)
+    async def defaults(
+        self, interaction: discord.Interaction, model: str | None = None, size: str | None = None,
+        watermark: bool | None = None, reset: bool = False,
+    ) -> None:
+        guild_id = _admin(interaction)
+        old = self.configs.get(guild_id)
+        if reset:
+            values: dict[str, object] = {"default_model": None, "default_size": None, "watermark": None}
+        else:
+            spec = self.bot.resolve_model(model or old.default_model)  # an unknown model is refused here
+            values = {"default_model": spec.id if model else old.default_model}
+            if size is not None:
+                spec.normalize_size(size)  # a size this model does not take is refused here
+                values["default_size"] = size.strip()
+            if watermark is not None:
+                values["watermark"] = watermark
+        new = await self.configs.update(guild_id, **values)
+        await self._audit(interaction, "moderation.defaults", _defaults(old), _defaults(new))
+        locale = locale_of(interaction)
+        await interaction.response.send_message(
+            f"{t('settings.defaults_saved', locale)}\n{self._defaults_line(new, locale)}", ephemeral=True
+        )
+
+    @settings.command(name="show", description="Show this server's image settings")
+    async def show(self, interaction: discord.Interaction) -> None:
+        guild_id = _admin(interaction)
+        config = self.configs.get(guild_id)
+        locale = locale_of(interaction)
+        none = t("settings.none", locale)
+        if config.needs_approval:
+            approval = t("settings.on_in", locale, channel=f"<#{config.approval_channel_id}>")
+        else:
+            approval = t("settings.off", locale)
+        lines = [
+            t("settings.show_title", locale),
+            t("settings.show_channels", locale, channels=_channels(config, locale)),
+            t("settings.show_role", locale, role=f"<@&{config.required_role_id}>" if config.required_role_id else none),
+            t("settings.show_approval", locale, approval=approval),
+            t("settings.show_terms", locale, count=len(config.blocked_terms)),
+            self._defaults_line(config, locale),
+        ]
+        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+    def _defaults_line(self, config: GuildConfig, locale: str) -> str:
+        bot_model = self.bot.resolve_model(None).id
+        bot_mark = self.bot.settings.image_watermark
+        watermark = config.watermark
+        return t(
+            "settings.show_defaults", locale,
+            model=config.default_model or t("settings.bot_default", locale, value=bot_model),
+            size=config.default_size or t("size.auto", locale),
+            watermark=t("settings.bot_default", locale, value=_on_off(bot_mark, locale)) if watermark is None
+            else _on_off(watermark, locale),
+        )
+
+
+def _on_off(value: bool, locale: str) -> str:
+    return t("settings.on" if value else "settings.off", locale)
+
+
+def _channels(config: GuildConfig, locale: str) -> str:
+    if not config.allowed_channel_ids:
+        return t("settings.all_channels", locale)
+    return ", ".join(f"<#{channel_id}>" for channel_id in config.allowed_channel_ids)
+
+
+def _ids(ids: tuple[int, ...]) -> str | None:
+    return ",".join(map(str, ids)) or None
+
+
+def _approval(config: GuildConfig) -> str:
+    return f"on channel:{config.approval_channel_id}" if config.needs_approval else "off"
+
+
+def _defaults(config: GuildConfig) -> str:
+    return f"model:{config.default_model} size:{config.default_size} watermark:{config.watermark}"
+
+
+async def setup(bot: SeedreamBot) -> None:
+    await bot.add_cog(AdminModeration(bot))

@@ -1,0 +1,319 @@
+"""Approval mode: a request waits in the moderators' channel until a moderator decides.
+
+`submit_for_approval` (called by `bot.generate` when the server has approval mode on) checks
+the request like any other (options, channel, role, blocked terms) but reserves nothing: it
+stores the request and posts it to the moderators' channel with Approve and Reject buttons.
+The buttons are `DynamicItem`s whose custom_id carries the approval id, so they work after a
+restart. Approving runs the request through the normal pipeline (admit -> execute) and posts
+the images in the channel where the member asked; rejecting tells the member. Whoever presses
+first decides; a second press is told it was already decided.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+from discord.ext import commands
+
+from cogs.checks import require_moderator
+from i18n import locale_of, t
+from image_gateway.catalog import format_usd
+from pipeline.delivery import ChannelSink, report_error, report_failure
+from pipeline.explain import UserError, explain, is_expected
+from pipeline.job import ImageJob
+from pipeline.references import load_references
+from pipeline.runner import Ticket
+from pipeline.summary import prompt_preview
+from storage.approvals import Approval
+
+if TYPE_CHECKING:
+    from bot import SeedreamBot
+
+log = logging.getLogger(__name__)
+
+Action = Literal["approve", "reject"]
+MAX_ATTACHED_REFERENCES = 10
+
+
+# -- the request, stored -----------------------------------------------------------------
+def job_record(job: ImageJob, review_locale: str) -> dict[str, Any]:
+    """What is kept of a job while it waits (the reference images travel on the review message)."""
+    return {
+        "command": job.command,
+        "prompt": job.prompt,
+        "model": job.model.id,
+        "size": job.size,
+        "count": job.count,
+        "seed": job.seed,
+        "series": job.series,
+        "watermark": job.watermark,
+        "locale": job.locale,
+        "review_locale": review_locale,
+        "role_ids": list(job.role_ids),
+        "references": [{"filename": ref.filename, "url": ref.url} for ref in job.references],
+    }
+
+
+def job_from_record(bot: SeedreamBot, approval: Approval) -> ImageJob:
+    record = approval.job
+    return ImageJob(
+        command=record["command"],
+        guild_id=approval.guild_id,
+        channel_id=approval.channel_id,
+        user_id=approval.user_id,
+        locale=record["locale"],
+        prompt=record["prompt"],
+        model=bot.resolve_model(record["model"]),
+        size=record["size"],
+        count=record["count"],
+        seed=record["seed"],
+        series=record["series"],
+        role_ids=tuple(record["role_ids"]),
+        watermark=record["watermark"],
+    )
+
+
+@dataclass(frozen=True)
+class _LinkedReference:
+    """A reference known only by its stored URL (AttachmentLike for `load_references`)."""
+
+    filename: str
+    url: str
+    size: int = 0
+    width: int | None = None
+    height: int | None = None
+    content_type: str | None = None
+
+
+# -- the moderators' message ---------------------------------------------------------------
+def review_text(approval_id: int, job: ImageJob, *, attached: bool, locale: str) -> str:
+    model = job.model
+    cost = t("approval.cost_unknown", locale) if model.price_micros is None else format_usd(
+        model.price_micros * job.count
+    )
+    lines = [
+        t("approval.title", locale, id=approval_id),
+        t("approval.member", locale, member=f"<@{job.user_id}>", channel=f"<#{job.channel_id}>"),
+        t("approval.prompt", locale, prompt=f"**{prompt_preview(job.prompt)}**"),
+        t("approval.details", locale, model=model.label, size=job.size or t("size.auto", locale), count=job.count,
+          cost=cost),
+    ]
+    if job.references and attached:
+        lines.append(t("approval.references_attached", locale, count=len(job.references)))
+    elif job.references:
+        links = ", ".join(f"[{ref.filename}]({ref.url})" if ref.url else ref.filename for ref in job.references)
+        lines.append(t("approval.references_linked", locale, links=links))
+    return "\n".join(lines)
+
+
+def review_view(approval_id: int, locale: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(ApprovalButton("approve", approval_id, label=t("approval.approve", locale)))
+    view.add_item(ApprovalButton("reject", approval_id, label=t("approval.reject", locale)))
+    return view
+
+
+async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction, job: ImageJob) -> None:
+    """Check the request, store it and post it for the moderators; nothing is reserved."""
+    await bot.pipeline.screen(job)
+    config = bot.storage.guild_config.get(job.guild_id)
+    channel = await _channel(bot, config.approval_channel_id)
+    if channel is None:
+        raise UserError("approval.channel_unavailable", code="approval_channel_unavailable")
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    review_locale = str(interaction.guild_locale.value) if interaction.guild_locale else job.locale
+    approvals = bot.storage.approvals
+    approval_id = await approvals.create(
+        guild_id=job.guild_id, channel_id=job.channel_id, user_id=job.user_id, job=job_record(job, review_locale)
+    )
+    attach = 0 < len(job.references) <= MAX_ATTACHED_REFERENCES and all(
+        len(ref.data) <= channel.guild.filesize_limit for ref in job.references
+    )
+    files = [
+        discord.File(io.BytesIO(ref.data), filename=_reference_filename(i, ref.filename, ref.format))
+        for i, ref in enumerate(job.references)
+    ] if attach else []
+    try:
+        message = await channel.send(
+            review_text(approval_id, job, attached=attach, locale=review_locale),
+            files=files,
+            view=review_view(approval_id, review_locale),
+        )
+    except discord.HTTPException:
+        log.warning("approval %s: could not post to the moderators' channel", approval_id, exc_info=True)
+        await approvals.mark_failed(approval_id)
+        raise UserError("approval.channel_unavailable", code="approval_channel_unavailable") from None
+    await approvals.set_review_message(approval_id, channel.id, message.id)
+    await interaction.edit_original_response(content=t("approval.submitted", locale_of(interaction)))
+
+
+def _reference_filename(index: int, name: str, fmt: str) -> str:
+    stem = re.sub(r"[^\w.-]+", "_", name.rsplit(".", 1)[0])[:60] or "reference"
+    return f"ref{index + 1}-{stem}.{fmt}"
+
+
+async def _channel(bot: SeedreamBot, channel_id: int | None) -> discord.TextChannel | discord.Thread | None:
+    if channel_id is None:
+        return None
+    channel = bot.get_channel(channel_id)
+    if channel is None:
+        try:
+            channel = await bot.fetch_channel(channel_id)
+        except discord.HTTPException:
+            return None
+    return channel if isinstance(channel, discord.TextChannel | discord.Thread) else None
+
+
+# -- the buttons ------------------------------------------------------------------------------
+class ApprovalButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"approval:(?P<action>approve|reject):(?P<id>[0-9]{1,18})"
+):
+    def __init__(self, action: Action, approval_id: int, *, label: str | None = None) -> None:
+        style = discord.ButtonStyle.success if action == "approve" else discord.ButtonStyle.danger
+        super().__init__(
+            discord.ui.Button(label=label or action.title(), style=style, custom_id=f"approval:{action}:{approval_id}")
+        )
+        self.action: Action = action
+        self.approval_id = approval_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ApprovalButton:
+        return cls(match["action"], int(match["id"]))  # type: ignore[arg-type]
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        bot: SeedreamBot = interaction.client  # type: ignore[assignment]
+        try:
+            await decide(bot, interaction, self.approval_id, self.action)
+        except Exception as error:  # the one error funnel, as for commands
+            await report_error(interaction, error)
+
+
+async def decide(bot: SeedreamBot, interaction: discord.Interaction, approval_id: int, action: Action) -> None:
+    require_moderator(interaction)
+    approvals = bot.storage.approvals
+    approval = await approvals.decide(approval_id, "approved" if action == "approve" else "rejected",
+                                      by=interaction.user.id)
+    if approval is None:
+        await _already_decided(bot, interaction, approval_id)
+        return
+    moderator = interaction.user.display_name
+    review_locale = approval.job.get("review_locale", approval.job["locale"])
+    content = interaction.message.content if interaction.message else ""
+    decision_key = "approval.decided_approved" if action == "approve" else "approval.decided_rejected"
+    await interaction.response.edit_message(
+        content=f"{content}\n{t(decision_key, review_locale, moderator=interaction.user.mention)}", view=None
+    )
+    if action == "reject":
+        await _audit(bot, approval, interaction.user.id, "request.rejected")
+        await _tell_member(bot, approval, "approval.member_rejected", moderator=moderator)
+        return
+    await _run_approved(bot, interaction, approval, content, review_locale)
+
+
+async def _run_approved(
+    bot: SeedreamBot, interaction: discord.Interaction, approval: Approval, content: str, review_locale: str
+) -> None:
+    channel = await _channel(bot, approval.channel_id)
+    try:
+        if channel is None:
+            raise UserError("error.delivery", code="channel_gone")  # noqa: TRY301 - told like any refusal
+        ticket = await _admit(bot, interaction, approval)
+    except Exception as error:
+        if not is_expected(error):
+            log.exception("approval %s could not run", approval.id)
+        await bot.storage.approvals.mark_failed(approval.id)
+        await _audit(bot, approval, interaction.user.id, "request.approval_failed")
+        failed = t("approval.decided_failed", review_locale, moderator=interaction.user.mention,
+                   reason=explain(error, review_locale))
+        await interaction.edit_original_response(content=f"{content}\n{failed}")
+        await interaction.followup.send(explain(error, locale_of(interaction)), ephemeral=True)
+        await _tell_member(bot, approval, "approval.member_failed", moderator=interaction.user.display_name,
+                           reason=explain(error, approval.job["locale"]))
+        return
+    await _audit(bot, approval, interaction.user.id, "request.approved", request_id=ticket.request_id)
+    sink = ChannelSink(channel, ticket, upload_limit=channel.guild.filesize_limit)
+    try:
+        await bot.pipeline.execute(ticket, sink)
+    except Exception as error:
+        await report_failure(sink, error)
+
+
+async def _admit(bot: SeedreamBot, interaction: discord.Interaction, approval: Approval) -> Ticket:
+    """The stored request through the normal admission: checks again, then the reservation."""
+    job = job_from_record(bot, approval)
+    references = _references(interaction, approval)
+    if references:
+        job.references = await load_references(bot.services.http, references, job.model)
+    return await bot.pipeline.admit(job)
+
+
+def _references(interaction: discord.Interaction, approval: Approval) -> list[Any]:
+    """The reference images: attached to the review message (fresh URLs), else the stored links."""
+    stored = approval.job.get("references") or []
+    attached = list(interaction.message.attachments) if interaction.message else []
+    if stored and len(attached) == len(stored):
+        return attached
+    return [_LinkedReference(ref["filename"], ref["url"]) for ref in stored]
+
+
+async def _already_decided(bot: SeedreamBot, interaction: discord.Interaction, approval_id: int) -> None:
+    locale = locale_of(interaction)
+    approval = await bot.storage.approvals.get(approval_id)
+    if approval is None or approval.decided_by is None:
+        text = t("approval.unknown", locale)
+    else:
+        text = t("approval.already_decided", locale, status=t(f"approval.status_{approval.status}", locale),
+                 moderator=f"<@{approval.decided_by}>")
+    await interaction.response.send_message(text, ephemeral=True)
+
+
+async def _tell_member(bot: SeedreamBot, approval: Approval, key: str, **params: object) -> None:
+    channel = await _channel(bot, approval.channel_id)
+    if channel is None:
+        log.warning("approval %s: the member's channel is gone; they were not told", approval.id)
+        return
+    text = t(key, approval.job["locale"], member=f"<@{approval.user_id}>",
+             prompt=prompt_preview(approval.job["prompt"]), **params)
+    try:
+        await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(approval.user_id)]))
+    except discord.HTTPException:
+        log.warning("approval %s: could not tell the member", approval.id, exc_info=True)
+
+
+async def _audit(
+    bot: SeedreamBot, approval: Approval, moderator_id: int, action: str, *, request_id: int | None = None
+) -> None:
+    record = approval.job
+    price = bot.preset.models.get(record["model"])
+    cost = None if price is None or price.price_micros is None else price.price_micros * record["count"]
+    summary = (f"member:{approval.user_id} prompt:{record['prompt']!r} model:{record['model']} "
+               f"images:{record['count']} cost_at_most_micros:{cost}")
+    await bot.storage.audit.record(
+        approval.guild_id, moderator_id, action, f"approval:{approval.id}", "pending",
+        f"{action.removeprefix('request.')} {summary}", request_id=request_id,
+    )
+
+
+class ApprovalButtons(commands.Cog):
+    """Registers the buttons; they are found by custom_id, also on messages from before a restart."""
+
+    def __init__(self, bot: SeedreamBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ApprovalButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ApprovalButton)
+
+
+async def setup(bot: SeedreamBot) -> None:
+    await bot.add_cog(ApprovalButtons(bot))

@@ -1,0 +1,101 @@
+"""The server's admission checks: allowed channels, the required role, blocked terms.
+
+`moderation_checks(configs)` gives the checks `Pipeline.admit` runs for every way in; each
+raises `UserError` to refuse, before anything is reserved or sent to the gateway.
+
+Blocked terms are matched on the prompt after Unicode NFKC normalization and case folding
+(full-width "ＮＳＦＷ" is "nsfw"). A plain term matches as a whole word in Latin text, and
+as a substring next to CJK characters or when the term itself is CJK (Chinese and Japanese
+have no spaces between words). A term written `re:<pattern>` is a regular expression,
+searched case-insensitively.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from pipeline.explain import UserError
+from pipeline.job import ImageJob
+from pipeline.runner import AdmissionCheck
+from storage.guild_config import GuildConfigStore
+
+REGEX_PREFIX = "re:"
+MAX_TERM_CHARS = 200
+
+# Han (with extensions and compatibility ideographs), kana, Hangul: scripts written without spaces.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+# A word character that is not CJK: what must not touch a plain Latin term.
+_NOT_BEFORE = f"(?<![^\\W{_CJK}])"
+_NOT_AFTER = f"(?![^\\W{_CJK}])"
+
+
+class InvalidTermError(ValueError):
+    """A blocked term that cannot be used (an invalid regular expression, an empty term)."""
+
+
+def normalize(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def compile_term(term: str) -> re.Pattern[str]:
+    """The pattern for one blocked term; raises InvalidTermError with the reason."""
+    term = term.strip()
+    if len(term) > MAX_TERM_CHARS:
+        raise InvalidTermError(f"longer than {MAX_TERM_CHARS} characters")
+    if term[: len(REGEX_PREFIX)].casefold() == REGEX_PREFIX:
+        source = unicodedata.normalize("NFKC", term[len(REGEX_PREFIX):].strip())
+        if not source:
+            raise InvalidTermError("the regular expression is empty")
+        try:
+            pattern = re.compile(source, re.IGNORECASE)
+        except re.error as error:
+            raise InvalidTermError(f"invalid regular expression: {error}") from None
+        if pattern.search(""):
+            raise InvalidTermError("the regular expression matches every prompt")
+        return pattern
+    word = normalize(term)
+    if not word:
+        raise InvalidTermError("the term is empty")
+    escaped = re.escape(word)
+    if _CJK_CHAR.search(word):
+        return re.compile(escaped)
+    return re.compile(f"{_NOT_BEFORE}{escaped}{_NOT_AFTER}")
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(terms: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    patterns = []
+    for term in terms:
+        try:
+            patterns.append(compile_term(term))
+        except InvalidTermError:
+            continue  # refused when added; a stored one that no longer compiles is skipped
+    return tuple(patterns)
+
+
+def is_blocked(prompt: str, terms: Sequence[str]) -> bool:
+    text = normalize(prompt)
+    return any(pattern.search(text) for pattern in _compiled(tuple(terms)))
+
+
+def moderation_checks(configs: GuildConfigStore) -> list[AdmissionCheck]:
+    async def allowed_channel(job: ImageJob) -> None:
+        allowed = configs.get(job.guild_id).allowed_channel_ids
+        if allowed and job.channel_id not in allowed:
+            channels = ", ".join(f"<#{channel_id}>" for channel_id in allowed)
+            raise UserError("moderation.wrong_channel", code="wrong_channel", channels=channels)
+
+    async def required_role(job: ImageJob) -> None:
+        role_id = configs.get(job.guild_id).required_role_id
+        if role_id not in (None, job.guild_id) and role_id not in job.role_ids:  # guild id: @everyone
+            raise UserError("moderation.role_required", code="role_required", role=f"<@&{role_id}>")
+
+    async def blocked_terms(job: ImageJob) -> None:
+        if is_blocked(job.prompt, configs.get(job.guild_id).blocked_terms):
+            raise UserError("moderation.blocked", code="blocked_term")
+
+    return [allowed_channel, required_role, blocked_terms]

@@ -1,0 +1,89 @@
+"""Requests waiting for a moderator (approval mode), persisted so they survive a restart.
+
+A request is `pending` until one moderator decides it; `decide` changes it only while it is
+still pending, in one statement, so two moderators pressing at once cannot both approve.
+`approved` requests whose generation is then refused (e.g. a quota) become `failed`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from storage.connection import Database
+from storage.models import as_utc, epoch_ms
+
+Status = Literal["pending", "approved", "rejected", "failed"]
+
+_FIELDS = (
+    "id, guild_id, channel_id, user_id, job, status, review_channel_id, review_message_id, "
+    "decided_by, decided_at, created_at"
+)
+
+
+@dataclass(frozen=True)
+class Approval:
+    id: int
+    guild_id: int
+    channel_id: int  # where the member asked; results go there
+    user_id: int
+    job: dict[str, Any]  # the serialized request (prompt, model, size, count, references, locale, ...)
+    status: Status
+    review_channel_id: int | None
+    review_message_id: int | None
+    decided_by: int | None
+    decided_at: int | None  # epoch milliseconds
+    created_at: int
+
+
+class ApprovalStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self, *, guild_id: int, channel_id: int, user_id: int, job: dict[str, Any], now: datetime | None = None
+    ) -> int:
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "INSERT INTO approvals (guild_id, channel_id, user_id, job, created_at) VALUES (?, ?, ?, ?, ?) "
+                "RETURNING id",
+                (guild_id, channel_id, user_id, json.dumps(job, ensure_ascii=False), epoch_ms(as_utc(now))),
+            )
+        assert row is not None
+        return int(row[0])
+
+    async def set_review_message(self, approval_id: int, channel_id: int, message_id: int) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE approvals SET review_channel_id = ?, review_message_id = ? WHERE id = ?",
+                (channel_id, message_id, approval_id),
+            )
+
+    async def get(self, approval_id: int) -> Approval | None:
+        row = await self._db.fetchone(f"SELECT {_FIELDS} FROM approvals WHERE id = ?", (approval_id,))  # noqa: S608
+        return None if row is None else _approval(row)
+
+    async def decide(
+        self, approval_id: int, status: Literal["approved", "rejected"], *, by: int, now: datetime | None = None
+    ) -> Approval | None:
+        """Decide a pending request; None when it is unknown or was already decided."""
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                f"UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? "  # noqa: S608
+                f"WHERE id = ? AND status = 'pending' RETURNING {_FIELDS}",
+                (status, by, epoch_ms(as_utc(now)), approval_id),
+            )
+        return None if row is None else _approval(row)
+
+    async def mark_failed(self, approval_id: int) -> None:
+        """An approved request that could not run (refused at reservation, channel gone)."""
+        async with self._db.transaction() as tx:
+            await tx.execute("UPDATE approvals SET status = 'failed' WHERE id = ?", (approval_id,))
+
+
+def _approval(row: Any) -> Approval:
+    values = dict(zip([f.strip() for f in _FIELDS.split(",")], row, strict=True))
+    values["job"] = json.loads(values["job"])
+    return Approval(**values)

@@ -1,0 +1,150 @@
+"""Approval mode end to end: requests wait for a moderator; approve runs them once, reject tells the
+member; the buttons work after a restart and only for moderators."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.e2e.harness import World, world
+from tests.e2e.staff import Staff, add_staff, eventually, is_ephemeral
+
+
+async def approval_world(w: World) -> Staff:
+    staff = add_staff(w)
+    await w.start_bot()
+    on = await w.run("settings", {"mode": "on", "channel": staff.mods_channel}, user=staff.admin,
+                     subcommand="approval")
+    assert f"<#{staff.mods_channel.id}>" in on.all_text()
+    return staff
+
+
+def review_message(w: World, staff: Staff) -> dict:
+    [message] = w.discord.channel_messages(staff.mods_channel)
+    return message
+
+
+def button(message: dict, action: str) -> str:
+    ids = [c["custom_id"] for row in message["components"] for c in row["components"]]
+    [custom_id] = [i for i in ids if i.startswith(f"approval:{action}:")]
+    return custom_id
+
+
+def channel_text(w: World) -> str:
+    return "\n".join(m.get("content") or "" for m in w.discord.channel_messages(w.channel))
+
+
+def channel_files(w: World) -> list[dict]:
+    return [a for m in w.discord.channel_messages(w.channel) for a in m.get("attachments", [])]
+
+
+async def submit(w: World, prompt: str = "a red fox in snow", count: int = 2):
+    inter = await w.run("imagine", {"prompt": prompt, "count": count})
+    assert "sent to the moderators" in inter.all_text()
+    assert is_ephemeral(inter)
+    assert w.gateway.generation_requests == []
+    assert await w.ledger_rows() == []  # nothing reserved while waiting
+    return inter
+
+
+async def test_approve_posts_the_images_where_the_member_asked_and_charges_once(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await submit(w)
+        message = review_message(w, staff)
+        text = message["content"]
+        assert "a red fox in snow" in text and f"<@{w.alice.id}>" in text
+        assert "$0.324" in text  # 2 images x $0.162, the most it can cost
+
+        # Two moderators press Approve at the same moment: one decides, the other is told.
+        first, second = await asyncio.gather(
+            w.discord.click_button(message, button(message, "approve"), user=staff.moderator),
+            w.discord.click_button(message, button(message, "approve"), user=staff.admin),
+        )
+        await eventually(lambda: len(channel_files(w)) == 2 and "cost" in channel_text(w))
+        await first.wait_for_final()
+        await second.wait_for_final()
+        told = [h for h in (first, second) if "already approved" in h.all_text()]
+        assert len(told) == 1 and is_ephemeral(told[0])
+
+        assert f"<@{w.alice.id}>" in channel_text(w)
+        assert "a red fox in snow" in channel_text(w)
+        assert len(w.gateway.generation_requests) == 1
+        [row] = await w.ledger_rows()
+        assert row["status"] == "settled" and row["user_id"] == w.alice.id
+        assert row["cost_micros"] == 324_000
+        decided = review_message(w, staff)
+        assert "Approved by" in decided["content"] and not decided.get("components")
+        [entry] = [e for e in await w.storage.audit.recent(w.guild.id) if e.action == "request.approved"]
+        assert entry.request_id == row["id"]
+
+
+async def test_reject_tells_the_member_and_spends_nothing(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await submit(w, "a castle at night", count=1)
+        message = review_message(w, staff)
+        pressed = await w.discord.click_button(message, button(message, "reject"), user=staff.moderator)
+        await pressed.wait_for_final()
+        await eventually(lambda: "rejected" in channel_text(w))
+        text = channel_text(w)
+        assert f"<@{w.alice.id}>" in text and "Mod Mia" in text and "a castle at night" in text
+        assert "Rejected by" in review_message(w, staff)["content"]
+        assert w.gateway.generation_requests == []
+        assert await w.ledger_rows() == []
+        assert [e.action for e in await w.storage.audit.recent(w.guild.id, action_prefix="request.")] == [
+            "request.rejected"
+        ]
+
+
+async def test_the_buttons_still_work_after_a_restart(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await submit(w, "a lighthouse", count=1)
+        await w.restart_bot()
+        message = review_message(w, staff)
+        pressed = await w.discord.click_button(message, button(message, "approve"), user=staff.moderator)
+        await eventually(lambda: len(channel_files(w)) == 1 and "cost" in channel_text(w))
+        await pressed.wait_for_final()
+        [row] = await w.ledger_rows()
+        assert row["status"] == "settled" and row["cost_micros"] == 162_000
+
+
+async def test_a_member_without_moderator_rights_cannot_decide(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await submit(w, "a lighthouse", count=1)
+        message = review_message(w, staff)
+        for action in ("approve", "reject"):
+            pressed = await w.discord.click_button(message, button(message, action), user=w.bob)
+            await pressed.wait_for_final()
+            assert "Only moderators" in pressed.all_text() and is_ephemeral(pressed)
+        assert w.gateway.generation_requests == []
+        assert await w.ledger_rows() == []
+        assert "Approved by" not in review_message(w, staff)["content"]
+        # The request is still waiting; a moderator can still approve it.
+        pressed = await w.discord.click_button(message, button(message, "approve"), user=staff.moderator)
+        await eventually(lambda: len(channel_files(w)) == 1)
+        await pressed.wait_for_final()
+
+
+async def test_a_quota_refusal_at_approval_is_told_to_moderator_and_member(tmp_path):
+    async with world(tmp_path, start=False, default_daily_images=1) as w:
+        staff = await approval_world(w)
+        await submit(w, "two foxes", count=2)
+        message = review_message(w, staff)
+        pressed = await w.discord.click_button(message, button(message, "approve"), user=staff.moderator)
+        await pressed.wait_for_final()
+        await eventually(lambda: "could not run" in channel_text(w))
+        assert "daily limit of 1" in pressed.all_text()
+        assert "daily limit of 1" in channel_text(w)
+        assert "could not run" in review_message(w, staff)["content"]
+        assert w.gateway.generation_requests == []
+
+
+async def test_blocked_terms_are_refused_before_reaching_the_moderators(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await w.run("blocklist", {"term": "gore"}, user=staff.admin, subcommand="add")
+        inter = await w.run("imagine", {"prompt": "lots of gore"})
+        assert "refused" in inter.all_text()
+        assert w.discord.channel_messages(staff.mods_channel) == []

@@ -1,0 +1,138 @@
+"""Moderation end to end: blocked terms (English, Chinese), allowed channels, the required role,
+and admin-only settings, through the real bot and the Discord and gateway doubles."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.harness import world
+from tests.e2e.staff import add_staff, is_ephemeral
+
+
+async def test_blocked_english_term_is_refused_without_naming_it_and_charges_nothing(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        await w.start_bot()
+        added = await w.run("blocklist", {"term": "nude"}, user=staff.admin, subcommand="add")
+        assert "added" in added.all_text()
+        await w.run("blocklist", {"term": "re:g[o0]re"}, user=staff.admin, subcommand="add")
+
+        for prompt in ("a NUDE portrait", "a g0re scene"):
+            inter = await w.run("imagine", {"prompt": prompt})
+            text = inter.all_text()
+            assert "refused" in text and "not charged" in text
+            assert "nude" not in text.casefold() and "g[o0]re" not in text and "gore" not in text
+            assert is_ephemeral(inter)
+        assert w.gateway.generation_requests == []
+        assert await w.ledger_rows() == []
+
+        # A word that only contains the term is not the term.
+        ok = await w.run("imagine", {"prompt": "denuded hills at dawn"})
+        assert len(ok.files()) == 1
+
+
+async def test_blocked_chinese_term_matches_inside_a_sentence_and_answers_in_chinese(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        await w.start_bot()
+        await w.run("blocklist", {"term": "裸体"}, user=staff.admin, subcommand="add")
+        inter = await w.run("imagine", {"prompt": "画一个裸体的女人"}, locale="zh-CN")
+        text = inter.all_text()
+        assert "被拒绝" in text and "未向你计费" in text
+        assert "裸体" not in text
+        assert w.gateway.generation_requests == []
+        assert await w.ledger_rows() == []
+
+        listed = await w.run("blocklist", user=staff.admin, subcommand="list")
+        assert "裸体" in listed.all_text() and is_ephemeral(listed)
+        await w.run("blocklist", {"term": "裸体"}, user=staff.admin, subcommand="remove")
+        ok = await w.run("imagine", {"prompt": "画一个裸体的女人"}, locale="zh-CN")
+        assert len(ok.files()) == 1
+
+
+async def test_an_invalid_regular_expression_is_refused_when_added(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        await w.start_bot()
+        inter = await w.run("blocklist", {"term": "re:(unclosed"}, user=staff.admin, subcommand="add")
+        assert "can't be used" in inter.all_text()
+        listed = await w.run("blocklist", user=staff.admin, subcommand="list")
+        assert "No terms are blocked" in listed.all_text()
+
+
+async def test_allowed_channels_refuse_elsewhere_and_name_the_channel(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        studio = w.discord.add_channel(w.guild, "studio")
+        await w.start_bot()
+        await w.run("settings", {"channel": studio}, user=staff.admin, subcommand="channels add")
+
+        refused = await w.run("imagine", {"prompt": "a cat"})
+        assert f"<#{studio.id}>" in refused.all_text()
+        assert is_ephemeral(refused)
+        assert w.gateway.generation_requests == []
+
+        there = await w.discord.invoke_command(
+            "imagine", {"prompt": "a cat"}, user=w.alice, guild=w.guild, channel=studio
+        )
+        await there.wait_for_final(timeout=15)
+        assert len(there.files()) == 1
+
+        await w.run("settings", user=staff.admin, subcommand="channels clear")
+        again = await w.run("imagine", {"prompt": "a cat"})
+        assert len(again.files()) == 1
+
+
+async def test_required_role_refuses_members_without_it(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        w.discord.add_member(w.guild, w.bob, [staff.artists])
+        await w.start_bot()
+        await w.run("settings", {"role": staff.artists}, user=staff.admin, subcommand="required-role")
+
+        refused = await w.run("imagine", {"prompt": "a cat"})
+        assert f"<@&{staff.artists.id}>" in refused.all_text()
+        assert w.gateway.generation_requests == []
+        assert await w.ledger_rows() == []
+
+        allowed = await w.run("imagine", {"prompt": "a cat"}, user=w.bob)
+        assert len(allowed.files()) == 1
+
+
+async def test_server_defaults_choose_the_model_size_and_watermark(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        await w.start_bot()
+        saved = await w.run(
+            "settings", {"model": "doubao-seedream-4-5-251128", "size": "4K", "watermark": True},
+            user=staff.admin, subcommand="defaults",
+        )
+        assert "saved" in saved.all_text()
+        await w.run("imagine", {"prompt": "a cat"})
+        body = w.gateway.generation_requests[-1].json
+        assert body["model"] == "doubao-seedream-4-5-251128"
+        assert body["size"] == "4K"
+        assert body["watermark"] is True
+        # A member's own choice wins.
+        await w.run("imagine", {"prompt": "a cat", "size": "2K"})
+        assert w.gateway.generation_requests[-1].json["size"] == "2K"
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "subcommand"),
+    [
+        ("blocklist", {"term": "cat"}, "add"),
+        ("blocklist", {}, "list"),
+        ("settings", {}, "show"),
+        ("settings", {"mode": "on"}, "approval"),
+        ("settings", {}, "channels clear"),
+    ],
+)
+async def test_settings_commands_refuse_non_admins_even_if_discord_shows_them(tmp_path, name, options, subcommand):
+    # The double does not apply default_member_permissions, like a server that changed them.
+    async with world(tmp_path) as w:
+        inter = await w.run(name, options, user=w.alice, subcommand=subcommand)
+        assert "Manage Server" in inter.all_text()
+        assert is_ephemeral(inter)
+        ok = await w.run("imagine", {"prompt": "a cat"})  # nothing was changed
+        assert len(ok.files()) == 1

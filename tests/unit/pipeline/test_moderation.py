@@ -1,0 +1,50 @@
+"""Blocked-term matching: words, word boundaries, regular expressions, Chinese, Unicode forms."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.moderation import InvalidTermError, compile_term, is_blocked
+
+CASES = [
+    # prompt, terms, blocked?
+    ("a nude figure", ["nude"], True),
+    ("A NUDE figure", ["nude"], True),  # case-insensitive
+    ("Nude.", ["NUDE"], True),
+    ("denuded hills", ["nude"], False),  # a word inside another word is not the word
+    ("nudes", ["nude"], False),
+    ("a blood-red sky", ["blood"], True),  # punctuation is a boundary
+    ("bloodhound puppy", ["blood"], False),
+    ("gory scene", ["gore"], False),
+    ("a gore scene", ["re:g[o0]re"], True),  # regular expression
+    ("a g0re scene", ["re:g[o0]re"], True),
+    ("a GORE scene", ["re:g[o0]re"], True),  # regexes are case-insensitive too
+    ("a cat", ["re:g[o0]re"], False),
+    ("photo of a weapon", ["re:\\bweapons?\\b"], True),
+    ("一个裸体的女人", ["裸体"], True),  # Chinese: substring, no spaces between words
+    ("裸体", ["裸体"], True),
+    ("一只可爱的猫", ["裸体"], False),
+    ("画一个nude女人", ["nude"], True),  # a Latin term next to Chinese characters
+    ("ＮＵＤＥ art", ["nude"], True),  # NFKC: full-width letters
+    ("a ｎｕｄｅ figure", ["NUDE"], True),
+    ("Straße", ["STRASSE"], True),  # case folding, not just lowering
+    ("a cat", [], False),
+    ("a happy cat", ["dog", "cat"], True),
+    ("multi word phrase here", ["word phrase"], True),
+    ("multiword phrase", ["word phrase"], False),
+]
+
+
+@pytest.mark.parametrize(("prompt", "terms", "blocked"), CASES)
+def test_blocked_term_matching(prompt, terms, blocked):
+    assert is_blocked(prompt, terms) is blocked
+
+
+@pytest.mark.parametrize("term", ["re:(unclosed", "re:[a-", "re:", "re:.*", "   "])
+def test_unusable_terms_are_refused_when_added(term):
+    with pytest.raises(InvalidTermError):
+        compile_term(term)
+
+
+def test_regex_prefix_is_case_insensitive():
+    assert compile_term("RE:c[a@]t").search("c@t")
