@@ -4,6 +4,10 @@ member; the buttons work after a restart and only for moderators."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
+
+from PIL import Image
 
 from tests.e2e.harness import World, world
 from tests.e2e.staff import Staff, add_staff, eventually, is_ephemeral
@@ -148,3 +152,23 @@ async def test_blocked_terms_are_refused_before_reaching_the_moderators(tmp_path
         inter = await w.run("imagine", {"prompt": "lots of gore"})
         assert "refused" in inter.all_text()
         assert w.discord.channel_messages(staff.mods_channel) == []
+
+
+async def test_reference_images_are_shown_to_the_moderators_and_sent_after_approval(tmp_path):
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "PNG")
+    png = buf.getvalue()
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        inter = await w.run("edit", {"prompt": "make the sky purple"}, attachments=[("photo.png", png, "image/png")])
+        assert "sent to the moderators" in inter.all_text()
+        message = review_message(w, staff)
+        [attached] = message["attachments"]
+        assert w.discord.attachment_bytes(attached) == png
+        await w.restart_bot()
+        pressed = await w.discord.click_button(message, button(message, "approve"), user=staff.moderator)
+        await eventually(lambda: len(channel_files(w)) == 1 and "cost" in channel_text(w))
+        await pressed.wait_for_final()
+        images = w.gateway.generation_requests[-1].json["image"]
+        [uri] = [images] if isinstance(images, str) else images
+        assert base64.b64decode(uri.split(",", 1)[1]) == png
