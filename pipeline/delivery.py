@@ -64,8 +64,11 @@ class InteractionSink:
     async def post(self, images: Sequence[ReadyImage]) -> None:
         header = header_text(self.ticket, self.locale)
         first = self._posted == 0
-        if not (first and await self._edit_original(content=header, attachments=_files(images))):
-            await self._send(header, images)
+        try:
+            if not (first and await self._edit_original(content=header, attachments=_files(images))):
+                await self._send(header, images)
+        except discord.HTTPException as error:  # discord.py already retried 429s and 5xx
+            raise DeliveryError(f"Discord refused the upload (HTTP {error.status})") from error
         self._posted += len(images)
 
     async def finish(self, outcome: Outcome) -> None:

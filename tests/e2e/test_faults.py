@@ -1,0 +1,121 @@
+"""The gateway and Discord misbehave: nothing lost, nothing charged twice, the books balance.
+
+After every fault: no pending row, spent <= every limit, usage() = the sums over the rows
+(tests.e2e.books). A 429 storm that outlasts the retries is in test_refusals_and_errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from storage import Limits
+from tests.doubles.image_gateway_double import Fault
+from tests.e2e.books import assert_books_balanced
+from tests.e2e.harness import world
+
+PRICE = 162_000  # Seedream 4.0 on gogogotoken.com
+LIMITS = Limits(daily_images=20, monthly_micros=5_000_000, guild_monthly_micros=10_000_000)
+QUOTAS = {"default_daily_images": 20, "default_monthly_usd": "5", "guild_monthly_budget_usd": "10"}
+
+
+async def run(w, options: dict, *, timeout: float = 60.0, final: bool = True):
+    """/imagine, then wait until its ledger row is closed (progress edits can look final early)."""
+    inter = await w.discord.invoke_command("imagine", options, user=w.alice, guild=w.guild, channel=w.channel)
+    async with asyncio.timeout(timeout):
+        await inter.wait_for_ack(timeout)
+        while not (rows := await w.ledger_rows()) or rows[-1]["status"] == "pending":
+            await asyncio.sleep(0.05)
+    if not final:  # an expired token: the reply stays "thinking" for ever
+        await asyncio.sleep(1.0)
+        return inter
+    # the summary or the failure follows the books within milliseconds
+    return await inter.wait_for_final(timeout=timeout, quiet=1.0)
+
+
+GATEWAY_FAULTS = [
+    # fault, settings, what the member reads, images the server paid for
+    (Fault.hang(), {"image_timeout_seconds": 0.5}, "took too long", 0),
+    (Fault.reset(), {}, "busy", 0),  # billed upstream, but the bot never heard of it
+    (Fault.truncated_json(), {}, "could not use", 0),
+    (Fault.html(), {}, "busy", 0),  # a proxy's 502 page: retried, then reported
+    (Fault.empty_data(), {}, "could not use", 0),
+    (Fault.missing_file(), {}, "", 1),  # billed, but the result URL answers 404
+]
+
+
+@pytest.mark.parametrize(("fault", "settings", "says", "billed"), GATEWAY_FAULTS,
+                         ids=["timeout", "reset", "truncated", "html", "empty", "404-url"])  # fmt: skip
+async def test_gateway_fault_charges_the_member_nothing(tmp_path, fault, settings, says, billed):
+    async with world(tmp_path, image_max_retries=0, **QUOTAS, **settings) as w:
+        w.gateway.script(fault)
+        inter = await run(w, {"prompt": "a cat"})
+        assert inter.files() == []
+        assert says in inter.all_text()
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert row["charged_micros"] == 0
+        assert row["cost_micros"] == billed * PRICE  # server spend records what the gateway billed
+        # the next request is not affected
+        again = await run(w, {"prompt": "a dog"})
+        assert len(again.files()) == 1
+        await assert_books_balanced(w.storage, LIMITS)
+
+
+async def test_one_of_two_result_urls_404s_the_member_pays_for_one(tmp_path):
+    async with world(tmp_path, **QUOTAS) as w:
+        original = w.gateway._outcome  # expire the first stored file only
+        served = []
+
+        async def first_expires(job, index, failed, store):
+            outcome = await original(job, index, failed, store and index != 0)
+            served.append(index)
+            return outcome
+
+        w.gateway._outcome = first_expires
+        inter = await run(w, {"prompt": "a cat", "count": 2})
+        assert len(inter.files()) == 1
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert (row["images_billed"], row["images_delivered"]) == (2, 1)
+        assert row["cost_micros"] == 2 * PRICE and row["charged_micros"] == PRICE
+
+
+async def test_a_transient_5xx_on_upload_is_retried_and_charged_once(tmp_path):
+    async with world(tmp_path, **QUOTAS) as w:
+        fault = w.discord.fail_uploads(1, status=502)
+        inter = await run(w, {"prompt": "a cat"})
+        assert fault.hits == 1
+        assert len(inter.files()) == 1
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert row["charged_micros"] == PRICE
+
+
+async def test_an_upload_that_keeps_failing_is_not_charged(tmp_path):
+    async with world(tmp_path, **QUOTAS) as w:
+        w.discord.fail_uploads(5, status=500)  # discord.py tries five times (about 25 s of pauses)
+        inter = await run(w, {"prompt": "a cat"})
+        assert inter.files() == []
+        assert "could not be posted" in inter.all_text()
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert row["cost_micros"] == PRICE and row["charged_micros"] == 0
+
+
+async def test_a_429_with_retry_after_is_waited_out(tmp_path):
+    async with world(tmp_path, **QUOTAS) as w:
+        fault = w.discord.rate_limit_next(1, retry_after=0.5, path="webhooks")
+        inter = await run(w, {"prompt": "a cat", "count": 2})
+        assert fault.hits == 1
+        assert len(inter.files()) == 2
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert row["charged_micros"] == 2 * PRICE
+
+
+async def test_an_expired_interaction_token_sends_the_results_to_the_channel(tmp_path):
+    async with world(tmp_path, discord={"token_ttl": 1.0}, gateway={"latency": 1.5}, **QUOTAS) as w:
+        inter = await run(w, {"prompt": "a cat"}, final=False)
+        posted = [m for m in w.discord.channel_messages(w.channel) if m.get("attachments")]
+        assert len(posted) == 1
+        assert "a cat" in posted[0]["content"]
+        assert inter.files() == []
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert row["charged_micros"] == PRICE
