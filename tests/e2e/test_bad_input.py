@@ -1,0 +1,106 @@
+"""Bad input, as a table: each case gets a clear private message, the gateway is never called
+and nothing is reserved or charged."""
+
+from __future__ import annotations
+
+import io
+import zlib
+
+import pytest
+from PIL import Image
+
+from image_gateway.catalog import InvalidOptionError
+from pipeline.explain import explain
+from pipeline.job import ImageJob
+from tests.e2e.harness import world
+
+EPHEMERAL = 1 << 6
+
+
+def png(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 40, 90)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def corrupt_png() -> bytes:
+    data = bytearray(png(64, 64))
+    data[60:80] = b"\x00" * 20  # inside IDAT: the CRC no longer matches
+    return bytes(data)
+
+
+def huge_png() -> bytes:
+    """A valid PNG just over 50 MB (incompressible data in a private chunk)."""
+    base = png(64, 64)
+    body = bytes(50 * 1024 * 1024 + 1)
+    chunk = len(body).to_bytes(4, "big") + b"prVt" + body + zlib.crc32(b"prVt" + body).to_bytes(4, "big")
+    return base[:-12] + chunk + base[-12:]
+
+
+LONG = "a" * 4001
+
+CASES = [
+    # id, flavour, command, options, attachment, words the member must read
+    ("empty-prompt", None, "imagine", {"prompt": "   "}, None, ["prompt"]),
+    ("zero-width-prompt", None, "imagine", {"prompt": "\u200b\u200c\u200d\ufeff"}, None, ["prompt"]),
+    ("prompt-too-long", None, "imagine", {"prompt": LONG}, None, ["prompt"]),
+    ("size-0x0", None, "imagine", {"prompt": "a cat", "size": "0x0"}, None, ["size", "2K"]),
+    ("size-huge", None, "imagine", {"prompt": "a cat", "size": "99999x99999"}, None, ["size", "2K"]),
+    ("size-abc", None, "imagine", {"prompt": "a cat", "size": "abc"}, None, ["size"]),
+    ("2K-without-tiers", "302ai", "imagine", {"prompt": "a cat", "size": "2K"}, None, ["size", "x"]),
+    ("text-renamed-png", None, "edit", {"prompt": "brighter"}, ("photo.png", b"just some text, no image", "image/png"),
+     ["photo.png", "not"]),
+    ("50MB", None, "edit", {"prompt": "brighter"}, ("big.png", "huge", "image/png"), ["big.png", "MB"]),
+    ("1x20000", None, "edit", {"prompt": "brighter"}, ("thin.png", png(1, 20000), "image/png"),
+     ["thin.png", "1x20000"]),
+    ("corrupt-png", None, "edit", {"prompt": "brighter"}, ("broken.png", corrupt_png(), "image/png"),
+     ["broken.png", "damaged"]),
+    ("blocked-term", None, "imagine", {"prompt": "nude"}, None, ["refused", "not charged"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("flavour", "command", "options", "attachment", "words"),
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])  # fmt: skip
+async def test_bad_input_is_refused_clearly_and_costs_nothing(tmp_path, flavour, command, options, attachment, words):
+    async with world(tmp_path, flavour=flavour or "gogogotoken-com") as w:
+        await w.storage.guild_config.add_term(w.guild.id, "nude")
+        extra = {}
+        if attachment is not None:
+            name, data, kind = attachment
+            extra["attachments"] = [(name, huge_png() if data == "huge" else data, kind)]
+        inter = await w.run(command, options, **extra)
+        text = inter.all_text()
+        for word in words:
+            assert word in text, text
+        assert len(text) < 500 and "Traceback" not in text
+        if attachment is None:  # /edit defers before it reads the attachments: the refusal is a follow-up
+            assert inter.callback_data and inter.callback_data.get("flags", 0) & EPHEMERAL
+        assert inter.files() == []
+        assert w.gateway.generation_requests == []
+        assert await w.ledger_rows() == []
+
+
+# Discord (and the double) will not send an option outside the synced min/max, so these cases are
+# checked where a raw interaction would land: the pipeline's admission, with the member's message.
+RAW_CASES = [
+    ("series-count-0", {"count": 0, "series": True}, ["series", "15"]),
+    ("series-count-16", {"count": 16, "series": True}, ["series", "15"]),
+    ("seed-negative", {"seed": -2}, ["seed"]),
+    ("seed-huge", {"seed": 2**40}, ["seed"]),
+]
+
+
+@pytest.mark.parametrize(("changes", "words"), [c[1:] for c in RAW_CASES], ids=[c[0] for c in RAW_CASES])
+async def test_out_of_range_options_are_refused_before_anything_is_spent(tmp_path, changes, words):
+    async with world(tmp_path) as w:
+        bot = w.bot
+        job = ImageJob(command="series" if changes.get("series") else "imagine", guild_id=w.guild.id,
+                       channel_id=w.channel.id, user_id=w.alice.id, locale="en-US", prompt="a comic",
+                       model=bot.resolve_model(None), **changes)  # fmt: skip
+        with pytest.raises(InvalidOptionError) as caught:
+            await bot.pipeline.admit(job)
+        text = explain(caught.value, "en-US")
+        for word in words:
+            assert word in text.lower(), text
+        assert await w.ledger_rows() == []
+        assert w.gateway.generation_requests == []

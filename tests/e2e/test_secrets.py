@@ -1,0 +1,57 @@
+"""No secret anywhere: every message, embed and log line of a broad set of scenarios (errors
+included) is scanned for the API key and the bot token; gateway text shown to members is
+trimmed and stripped of request headers and signed URLs."""
+
+from __future__ import annotations
+
+from tests.doubles.image_gateway_double import Fault
+from tests.e2e.harness import API_KEY, world
+
+LEAKY_400 = (
+    "Invalid image. Request headers: Authorization: Bearer " + API_KEY + " X-Api-Key: " + API_KEY
+    + " image https://bucket.example/y.png?X-Tos-Algorithm=TOS4&X-Tos-Signature=0123abcdef"
+    + "&X-Tos-Credential=AKLT" + " more detail" * 200
+)
+
+
+def assert_nothing_secret(texts: list[str], secrets: tuple[str, ...]) -> None:
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text, text[:300]
+        assert "X-Tos-Signature" not in text and "X-Tos-Credential" not in text, text[:300]
+
+
+async def test_no_secret_in_any_message_embed_or_log_line(tmp_path):
+    async with world(tmp_path, image_max_retries=0, image_timeout_seconds=1.0, default_daily_images=3) as w:
+        scripted = [
+            None,  # a success
+            Fault.status(400, "InvalidParameter", LEAKY_400),
+            Fault.status(401),
+            Fault.status(429, retry_after=0),
+            Fault.html(502),
+            Fault.truncated_json(),
+            Fault.missing_file(),
+            Fault.hang(),
+        ]
+        shown_400 = ""
+        for fault in scripted:
+            if fault is not None:
+                w.gateway.script(fault)
+            inter = await w.run("imagine", {"prompt": "a cat"}, user=w.bob, timeout=30)
+            if fault is not None and fault.code == "InvalidParameter":
+                shown_400 = inter.all_text()
+        await w.run("imagine", {"prompt": "a cat", "size": "0x0"})  # a refusal
+        for _ in range(4):  # the daily quota runs out
+            await w.run("imagine", {"prompt": "a dog"})
+        await w.run("usage")
+
+        assert "Invalid image" in shown_400  # the gateway's reason reaches the member ...
+        assert len(shown_400) < 700  # ... trimmed
+        assert "bucket.example/y.png?" not in shown_400  # the signed query is gone
+        assert "Authorization: Bearer [redacted]" in shown_400  # header values are blanked
+        secrets = (API_KEY, w.discord.bot_token)
+        outgoing = w.discord.all_outgoing_text()
+        assert len(outgoing) > 10
+        assert_nothing_secret(outgoing, secrets)
+        assert len(w.logs.lines) > 10
+        assert_nothing_secret(w.logs.lines, secrets)
