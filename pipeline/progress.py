@@ -76,16 +76,20 @@ class LiveStatus:
 
     # -- running -------------------------------------------------------------------------
     async def start(self) -> None:
-        """The turn came: show the stage now (the Cancel button goes), then every `interval`."""
+        """The turn came. The stage and elapsed time show every `interval`, the first time after
+        one interval (Discord shows "thinking…" until then, and a quick request needs no edit at
+        all), or at once when the reply still shows the waiting text and its Cancel button."""
         self._started = self._clock()
-        shown = self._running_text()
-        await self._edit(content=shown, view=None)
+        shown = None
+        if self._cancel_shown:
+            shown = self._running_text()
+            await self._edit(content=shown, view=None)
         self._ticker = asyncio.create_task(self._tick(shown), name=f"progress-{self.ticket.request_id}")
 
     async def stage(self, name: str) -> None:
         self._stage = name
 
-    async def _tick(self, shown: str) -> None:
+    async def _tick(self, shown: str | None) -> None:
         while True:
             await asyncio.sleep(self._interval)
             async with self._lock:

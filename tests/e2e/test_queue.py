@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from tests.doubles.image_gateway_double import Fault
@@ -34,12 +35,16 @@ async def delivered(inter, timeout: float = 20.0):
 
 
 async def submit(w, user, prompt: str):
-    """Invoke /imagine and wait until the bot has shown its first status (it is then in line)."""
+    """Invoke /imagine and return once the request is in line (or already done)."""
     inter = await w.discord.invoke_command(
         "imagine", {"prompt": prompt}, user=user, guild=w.guild, channel=w.channel
     )
-    await inter.wait_for(lambda e: e.kind == "original_edit", timeout=10)
-    return inter
+    await inter.wait_for_ack()
+    while True:
+        row = next((r for r in await w.ledger_rows() if r["prompt"] == prompt), None)
+        if row is not None and (w.bot.queue.find(row["id"]) is not None or row["status"] != "pending"):
+            return inter
+        await asyncio.sleep(0.01)
 
 
 async def test_requests_start_first_come_first_served_within_the_concurrency_limit(tmp_path):
@@ -53,7 +58,6 @@ async def test_requests_start_first_come_first_served_within_the_concurrency_lim
         assert [len(h.files()) for h in handles] == [1] * 5, [h.all_text() for h in handles]
         started = [r.json["prompt"] for r in w.gateway.generation_requests]
         assert started == [prompt for _, prompt in order]
-        assert "Queued: position" in " ".join(content(e) for e in handles[-1].events)
 
 
 async def test_a_member_over_the_in_flight_limit_is_refused_and_nothing_is_reserved(tmp_path):
@@ -66,12 +70,13 @@ async def test_a_member_over_the_in_flight_limit_is_refused_and_nothing_is_reser
         assert refused.callback_type == 4 and refused.callback_data["flags"] & 64  # only alice sees it
         assert [row["prompt"] for row in await w.ledger_rows()] == ["one", "two"]
         other = await submit(w, w.bob, "bob's turn")  # other members are not limited by alice
-        assert "Queued: position 2" in content(other.events[-1])
+        await other.wait_for(lambda e: "Queued: position 2" in content(e))
 
 
 async def test_a_waiting_request_shows_its_position_moving_up_then_its_stage(tmp_path):
     async with world(tmp_path, gateway={"latency": 0.4}, max_concurrent_requests=1, **FAST) as w:
         carol, dave = members(w, "carol", "dave")
+        w.gateway.script(Fault.delay(1.0), times=1)  # alice's takes a while: the rest line up behind
         ahead = [await submit(w, user, f"{user.username}'s picture") for user in (w.alice, w.bob, carol)]
         last = await submit(w, dave, "dave's picture")
         await delivered(last)
@@ -93,7 +98,7 @@ async def test_cancel_withdraws_a_waiting_request_and_releases_its_reservation(t
         w.gateway.script(Fault.hang(), times=1)  # alice's request keeps the only slot busy
         await submit(w, w.alice, "alice's picture")
         waiting = await submit(w, w.bob, "bob's picture")
-        queued = waiting.original.payload
+        queued = (await waiting.wait_for(lambda e: bool(POSITION.search(content(e))))).message
         [cancel] = [b for b in buttons(queued) if b.startswith("queue:cancel:")]
 
         stranger = await w.discord.click_button(queued, cancel, user=carol)
