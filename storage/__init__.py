@@ -26,10 +26,10 @@ from storage.errors import QuotaExceeded, QuotaKind, RequestNotFound, StorageErr
 from storage.guild_config import GuildConfig, GuildConfigStore
 from storage.ledger import Ledger, SqliteLedger
 from storage.meta import MetaStore
-from storage.requests import RequestStore
 from storage.models import Limits, Settlement, UsageSnapshot
 from storage.quotas import Budget, QuotaRule, QuotaStore
 from storage.reports import LedgerRow, ReportQueries
+from storage.requests import RequestStore
 
 __all__ = [
     "ApprovalStore",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import pytest
-
 from PIL import Image
 
 from tests.e2e.harness import world
@@ -61,7 +60,7 @@ async def test_an_image_over_the_upload_limit_is_reencoded_to_fit_not_dropped(tm
         await w.gateway.prewarm([(2048, 2048)], ["png"])
         w.guild.attachment_size_limit = 300 * 1024
         inter = await w.run("imagine", {"prompt": "a detailed forest", "size": "2048x2048"}, timeout=60)
-        [(name, data)] = inter.files()
+        [(_name, data)] = inter.files()
         assert len(data) <= 300 * 1024
         image = Image.open(io.BytesIO(data))
         image.load()
