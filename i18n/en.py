@@ -85,6 +85,45 @@ TEXTS: dict[str, str] = {
     "settings.bot_default": "the bot's default ({value})",
     # errors (members' terms; details go to the log)
     "error.invalid_option": "That {option} can't be used: {detail}",
+    # refused options: "option.name.<option>" fills {option}, "option.<option>.<reason>" fills {detail}
+    "option.name.size": "size",
+    "option.name.seed": "seed",
+    "option.name.count": "number of images",
+    "option.name.images": "number of reference images",
+    "option.name.prompt": "prompt",
+    "option.name.model": "model",
+    "option.name.guidance_scale": "guidance scale",
+    "option.size.not_a_size": "`{value}` is not a size; {model} takes {allowed}.",
+    "option.size.not_accepted": "{value} is not one of the sizes {model} takes: {allowed}.",
+    "option.size.empty": "{value} has a side of 0; {model} takes {allowed}.",
+    "option.size.side_too_small": "{value} has a side under {limit} px; {model} takes {allowed}.",
+    "option.size.side_too_large": "{value} has a side over {limit} px; {model} takes {allowed}.",
+    "option.size.too_few_pixels": "{value} has {pixels} pixels, fewer than {limit}; {model} takes {allowed}.",
+    "option.size.too_many_pixels": "{value} has {pixels} pixels, more than {limit}; {model} takes {allowed}.",
+    "option.size.too_wide": (
+        "{value} is more than {ratio} times as long on one side as on the other; {model} takes {allowed}."
+    ),
+    "sizes.wxh_sides": "WxH with each side {min} to {max} (e.g. {example})",
+    "sizes.wxh_pixels": "WxH between {min} and {max} pixels (e.g. {example})",
+    "list.separator": ", ",
+    "list.or_two": "{first} or {last}",
+    "list.or_more": "{first}, or {last}",
+    "option.seed.not_supported": "{model} does not take a seed.",
+    "option.seed.out_of_range": "The seed must be a whole number from {min} to {max}.",
+    "option.guidance_scale.not_supported": "{model} does not take a guidance scale.",
+    "option.guidance_scale.out_of_range": "The guidance scale must be {min} to {max}.",
+    "option.images.none_taken": "{model} takes no reference images.",
+    "option.images.exactly": "{model} needs exactly {max} reference image(s).",
+    "option.images.out_of_range": "{model} takes {min} to {max} reference images (you gave {count}).",
+    "option.count.out_of_range": "Choose {min} to {max} images.",
+    "option.count.series_not_supported": "{model} cannot make a series; pick Seedream 4.0 or newer.",
+    "option.count.series_range": "A series has {min} to {max} images.",
+    "option.count.series_range_with_references": (
+        "A series has {min} to {max} images with {references} reference images."
+    ),
+    "option.prompt.empty": "The prompt is empty; describe the image you want.",
+    "option.prompt.too_long": "Prompts are limited to {limit} characters (this one has {length}).",
+    "option.model.not_offered": "`{value}` is not offered here; choose {choices}.",
     "error.quota.daily_images": (
         "You have reached your daily limit of {limit} image(s) (used {used}, asked for {requested}). "
         "It resets {resets}."
@@ -113,6 +152,7 @@ TEXTS: dict[str, str] = {
     ),
     "error.unknown_model": "The image service does not know this model. Pick another one. You were not charged.",
     "error.bad_request": "The image service refused the request: {detail}",
+    "error.bad_request_plain": "The image service refused the request. You were not charged.",
     "error.bad_response": (
         "The image service sent an answer the bot could not use. Please try again later. "
         "You were not charged for images you did not get."

@@ -1,7 +1,8 @@
 """What each model accepts (sizes, references, seed, series, formats) and what it costs.
 
-Every check here runs before any money is spent and raises InvalidOptionError, whose `detail`
-is written for the member who typed the option.
+Every check here runs before any money is spent and raises InvalidOptionError: a machine `reason`
+with its `params` (what the member wrote, what is allowed), which the bot words in the member's
+language, and `detail`, the same in English for logs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "MAX_TOTAL_IMAGES",
     "SEED_MAX",
     "SEED_MIN",
+    "AllowedSizes",
     "InvalidOptionError",
     "ModelSpec",
     "format_usd",
@@ -43,12 +45,19 @@ _WXH = re.compile(r"^\s*(\d{1,6})\s*[x×*]\s*(\d{1,6})\s*$", re.IGNORECASE)
 
 
 class InvalidOptionError(ValueError):
-    """A user option the model cannot take; refused before anything is spent."""
+    """A user option the model cannot take; refused before anything is spent.
 
-    def __init__(self, option: str, detail: str) -> None:
+    `option` ("size", "seed", "count", "images", "prompt", "model", "guidance_scale") and `reason`
+    (e.g. "too_few_pixels") name the refusal; `params` carry its values (ints, strings, tuples of
+    choices, an `AllowedSizes`) so each language can word it whole; `detail` is the English text.
+    """
+
+    def __init__(self, option: str, detail: str, reason: str = "invalid", **params: object) -> None:
         super().__init__(f"{option}: {detail}")
         self.option = option
         self.detail = detail
+        self.reason = reason
+        self.params = params
 
 
 def or_list(items: list[str]) -> str:
@@ -60,8 +69,37 @@ def or_list(items: list[str]) -> str:
 
 
 def _shown(value: object) -> str:
+    return repr(_short(value))
+
+
+def _short(value: object) -> str:
     text = str(value)
-    return repr(text if len(text) <= 40 else text[:40] + "…")
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+@dataclass(frozen=True)
+class AllowedSizes:
+    """What `size` may be, as data: named sizes ("2K", "adaptive", "1024x1024"), then WxH if taken."""
+
+    names: tuple[str, ...]
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    min_side: int | None = None
+    max_side: int | None = None
+    example: str | None = None
+
+    @property
+    def wxh(self) -> bool:
+        return self.min_pixels is not None
+
+    def text(self) -> str:
+        """English, e.g. "2K, 4K, or WxH between 3,686,400 and 16,777,216 pixels (e.g. 2048x2048)"."""
+        items = list(self.names)
+        if self.wxh and self.min_side is not None and self.max_side is not None:
+            items.append(f"WxH with each side {self.min_side} to {self.max_side} (e.g. {self.example})")
+        elif self.wxh:
+            items.append(f"WxH between {self.min_pixels:,} and {self.max_pixels:,} pixels (e.g. {self.example})")
+        return or_list(items)
 
 
 @dataclass(frozen=True)
@@ -103,18 +141,19 @@ class ModelSpec:
     def accepts_wxh(self) -> bool:
         return self.min_pixels is not None
 
+    def allowed_sizes(self) -> AllowedSizes:
+        """What `size` may be, as data each language can word."""
+        names = (*self.size_tiers, *self.fixed_sizes)
+        if not self.accepts_wxh:
+            return AllowedSizes(names)
+        example = self.default_size if self._is_wxh(self.default_size) else "2048x2048"
+        return AllowedSizes(
+            names, self.min_pixels, self.max_pixels, self.min_side, self.max_side, example
+        )  # fmt: skip
+
     def allowed_sizes_text(self) -> str:
         """Human list of what `size` may be, e.g. "2K, 4K, or WxH between 3,686,400 and ... pixels"."""
-        items = [*self.size_tiers, *self.fixed_sizes]
-        if self.accepts_wxh:
-            example = self.default_size if self._is_wxh(self.default_size) else "2048x2048"
-            if self.min_side is not None and self.max_side is not None:
-                items.append(f"WxH with each side {self.min_side} to {self.max_side} (e.g. {example})")
-            else:
-                items.append(
-                    f"WxH between {self.min_pixels:,} and {self.max_pixels:,} pixels (e.g. {example})"
-                )
-        return or_list(items)
+        return self.allowed_sizes().text()
 
     def normalize_size(self, size: str | None) -> str | None:
         """Canonical size string ("2k" -> "2K", "2048 × 2048" -> "2048x2048"); None -> default."""
@@ -126,36 +165,47 @@ class ModelSpec:
                 return known
         match = _WXH.match(text)
         if match is None:
-            raise self._size_error(f"{_shown(size)} is not a size")
+            raise self._size_error("not_a_size", f"{_shown(size)} is not a size", _short(size))
         width, height = int(match[1]), int(match[2])
         canonical = f"{width}x{height}"
         if canonical in self.fixed_sizes:
             return canonical
         problem = self._wxh_problem(width, height)
         if problem:
-            raise self._size_error(f"{canonical} {problem}")
+            reason, english, params = problem
+            raise self._size_error(reason, f"{canonical} {english}", canonical, **params)
         return canonical
 
-    def _wxh_problem(self, width: int, height: int) -> str | None:
+    def _wxh_problem(self, width: int, height: int) -> tuple[str, str, dict[str, int]] | None:
+        """(reason, English, params) for a WxH this model cannot take, or None."""
         if self.min_pixels is None or self.max_pixels is None:
-            return "is not accepted"
+            return "not_accepted", "is not accepted", {}
         if width <= 0 or height <= 0:
-            return "is empty"
+            return "empty", "is empty", {}
         if self.min_side is not None and min(width, height) < self.min_side:
-            return f"has a side under {self.min_side}"
+            return "side_too_small", f"has a side under {self.min_side}", {"limit": self.min_side}
         if self.max_side is not None and max(width, height) > self.max_side:
-            return f"has a side over {self.max_side}"
+            return "side_too_large", f"has a side over {self.max_side}", {"limit": self.max_side}
         pixels = width * height
         if pixels < self.min_pixels:
-            return f"has {pixels:,} pixels, under {self.min_pixels:,}"
+            return (
+                "too_few_pixels", f"has {pixels:,} pixels, under {self.min_pixels:,}",
+                {"pixels": pixels, "limit": self.min_pixels},
+            )  # fmt: skip
         if pixels > self.max_pixels:
-            return f"has {pixels:,} pixels, over {self.max_pixels:,}"
+            return (
+                "too_many_pixels", f"has {pixels:,} pixels, over {self.max_pixels:,}",
+                {"pixels": pixels, "limit": self.max_pixels},
+            )  # fmt: skip
         if max(width, height) > MAX_ASPECT * min(width, height):
-            return f"is wider than {MAX_ASPECT}:1"
+            return "too_wide", f"is wider than {MAX_ASPECT}:1", {"ratio": MAX_ASPECT}
         return None
 
-    def _size_error(self, reason: str) -> InvalidOptionError:
-        return InvalidOptionError("size", f"{reason}; {self.label} takes {self.allowed_sizes_text()}.")
+    def _size_error(self, reason: str, english: str, value: str, **params: object) -> InvalidOptionError:
+        return InvalidOptionError(
+            "size", f"{english}; {self.label} takes {self.allowed_sizes_text()}.", reason,
+            value=value, model=self.label, allowed=self.allowed_sizes(), **params,
+        )  # fmt: skip
 
     @staticmethod
     def _is_wxh(size: str | None) -> bool:
@@ -167,58 +217,75 @@ class ModelSpec:
         if seed is None:
             return None
         if not self.supports_seed:
-            raise InvalidOptionError("seed", f"{self.label} does not take a seed.")
+            raise InvalidOptionError("seed", f"{self.label} does not take a seed.", "not_supported", model=self.label)
         if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_MIN <= seed <= SEED_MAX:
-            raise InvalidOptionError("seed", f"Seed must be a whole number from {SEED_MIN} to {SEED_MAX:,}.")
+            raise InvalidOptionError(
+                "seed", f"Seed must be a whole number from {SEED_MIN} to {SEED_MAX:,}.", "out_of_range",
+                min=SEED_MIN, max=SEED_MAX,
+            )  # fmt: skip
         return seed
 
     def validate_guidance(self, guidance: float | None) -> float | None:
         if guidance is None:
             return None
         if not self.supports_guidance:
-            raise InvalidOptionError("guidance_scale", f"{self.label} does not take a guidance scale.")
+            raise InvalidOptionError(
+                "guidance_scale", f"{self.label} does not take a guidance scale.", "not_supported",
+                model=self.label,
+            )  # fmt: skip
         if isinstance(guidance, bool) or not GUIDANCE_MIN <= float(guidance) <= GUIDANCE_MAX:
             raise InvalidOptionError(
-                "guidance_scale", f"Guidance scale must be {GUIDANCE_MIN:g} to {GUIDANCE_MAX:g}."
-            )
+                "guidance_scale", f"Guidance scale must be {GUIDANCE_MIN:g} to {GUIDANCE_MAX:g}.", "out_of_range",
+                min=GUIDANCE_MIN, max=GUIDANCE_MAX,
+            )  # fmt: skip
         return float(guidance)
 
     def validate_reference_count(self, count: int) -> int:
         if self.min_references <= count <= self.max_references:
             return count
         if self.max_references == 0:
-            detail = f"{self.label} takes no reference images."
+            reason, detail = "none_taken", f"{self.label} takes no reference images."
         elif self.min_references == self.max_references:
             noun = "image" if self.max_references == 1 else "images"
-            detail = f"{self.label} needs exactly {self.max_references} reference {noun}."
+            reason, detail = "exactly", f"{self.label} needs exactly {self.max_references} reference {noun}."
         else:
+            reason = "out_of_range"
             detail = f"{self.label} takes {self.min_references} to {self.max_references} reference images."
-        raise InvalidOptionError("images", detail)
+        raise InvalidOptionError(
+            "images", detail, reason,
+            model=self.label, min=self.min_references, max=self.max_references, count=count,
+        )  # fmt: skip
 
     def validate_series(self, count: int, references: int = 0) -> int:
         """A series of `count` images (sequential_image_generation=auto) with `references` inputs."""
         if not self.supports_series:
             raise InvalidOptionError(
-                "count", f"{self.label} cannot make a series; pick Seedream 4.0 or newer."
-            )
+                "count", f"{self.label} cannot make a series; pick Seedream 4.0 or newer.", "series_not_supported",
+                model=self.label,
+            )  # fmt: skip
         self.validate_reference_count(references)
         most = MAX_TOTAL_IMAGES - references
         if isinstance(count, bool) or not MIN_SERIES <= count <= most:
             extra = f" with {references} reference images" if references else ""
-            raise InvalidOptionError("count", f"A series has {MIN_SERIES} to {most} images{extra}.")
+            raise InvalidOptionError(
+                "count", f"A series has {MIN_SERIES} to {most} images{extra}.",
+                "series_range_with_references" if references else "series_range",
+                min=MIN_SERIES, max=most, references=references,
+            )  # fmt: skip
         return count
 
     def validate_prompt(self, prompt: str) -> str:
         """The prompt without surrounding whitespace or zero-width characters; refused if empty or long."""
         cleaned = _EDGES.sub("", prompt)
         if not cleaned.strip(_ZERO_WIDTH):
-            raise InvalidOptionError("prompt", "The prompt is empty; describe the image you want.")
+            raise InvalidOptionError("prompt", "The prompt is empty; describe the image you want.", "empty")
         if len(cleaned) > self.max_prompt_chars:
             raise InvalidOptionError(
                 "prompt",
                 f"Prompts are limited to {self.max_prompt_chars:,} characters "
                 f"(this one has {len(cleaned):,}).",
-            )
+                "too_long", limit=self.max_prompt_chars, length=len(cleaned),
+            )  # fmt: skip
         return cleaned
 
     def with_price(self, price_micros: int | None) -> ModelSpec:

@@ -48,8 +48,9 @@ class Preset:
             return self.models[model_id]
         except KeyError:
             raise c.InvalidOptionError(
-                "model", f"{model_id[:60]!r} is not offered here; choose {c.or_list(list(self.models))}."
-            ) from None
+                "model", f"{model_id[:60]!r} is not offered here; choose {c.or_list(list(self.models))}.",
+                "not_offered", value=model_id[:60], choices=tuple(self.models),
+            ) from None  # fmt: skip
 
 
 def _apply_floor(spec: ModelSpec, floor: int) -> ModelSpec:

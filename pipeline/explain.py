@@ -7,9 +7,10 @@ header or a signed URL (gateway text is scrubbed by `image_gateway.errors.scrub`
 from __future__ import annotations
 
 import asyncio
+import re
 
 from i18n import CATALOGS, t
-from image_gateway.catalog import InvalidOptionError, format_usd
+from image_gateway.catalog import AllowedSizes, InvalidOptionError, format_usd
 from image_gateway.errors import (
     APIConnectionError,
     APIStatusError,
@@ -26,6 +27,7 @@ from pipeline.fetch import FetchError
 from storage.ledger import QuotaExceeded
 
 MAX_MESSAGE = 2000
+_CJK_GAP = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]) (?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])")
 
 
 class AttachmentError(Exception):
@@ -74,7 +76,7 @@ def _explain(error: BaseException, locale: object | None) -> str:
         case UserError():
             return t(error.key, locale, **error.params)
         case InvalidOptionError():
-            return t("error.invalid_option", locale, option=error.option, detail=error.detail)
+            return _invalid_option(error, locale)
         case QuotaExceeded():
             money = error.kind != "daily_images"
             show = format_usd if money else str
@@ -101,7 +103,8 @@ def _explain(error: BaseException, locale: object | None) -> str:
         case NotFoundError():
             return t("error.unknown_model", locale)
         case BadRequestError():
-            return t("error.bad_request", locale, detail=error.message or error.code or "invalid request")
+            detail = error.message or error.code
+            return t("error.bad_request", locale, detail=detail) if detail else t("error.bad_request_plain", locale)
         case APIStatusError():
             return t("error.busy", locale)
         case APITimeoutError() | asyncio.TimeoutError():
@@ -113,6 +116,49 @@ def _explain(error: BaseException, locale: object | None) -> str:
         case DeliveryError():
             return t("error.delivery", locale)
     return t("error.unexpected", locale)
+
+
+def _invalid_option(error: InvalidOptionError, locale: object | None) -> str:
+    """The refusal ("That size can't be used: ...") wholly in the member's language; `detail` is the fallback."""
+    name_key, key = f"option.name.{error.option}", f"option.{error.option}.{error.reason}"
+    option = t(name_key, locale) if name_key in CATALOGS["en"] else error.option
+    if key in CATALOGS["en"]:
+        detail = t(key, locale, **{name: _param(value, locale) for name, value in error.params.items()})
+    else:
+        detail = error.detail
+    return _CJK_GAP.sub("", t("error.invalid_option", locale, option=option, detail=detail))
+
+
+def _param(value: object, locale: object | None) -> str:
+    """One refusal parameter in the member's language: 3,686,400; "2K, 4K, or WxH ..."; "2K、4K 或 ..."."""
+    if isinstance(value, AllowedSizes):
+        return _allowed_sizes(value, locale)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):  # 2048 like a size, 3,686,400 readable
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple | list):
+        return _or_list([str(item) for item in value], locale)
+    return str(value)
+
+
+def _allowed_sizes(allowed: AllowedSizes, locale: object | None) -> str:
+    items = list(allowed.names)
+    if allowed.wxh and allowed.min_side is not None and allowed.max_side is not None:
+        items.append(t("sizes.wxh_sides", locale, min=allowed.min_side, max=allowed.max_side, example=allowed.example))
+    elif allowed.wxh:
+        items.append(t("sizes.wxh_pixels", locale, min=f"{allowed.min_pixels:,}", max=f"{allowed.max_pixels:,}",
+                       example=allowed.example))  # fmt: skip
+    return _or_list(items, locale)
+
+
+def _or_list(items: list[str], locale: object | None) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    first = t("list.separator", locale).join(items[:-1])
+    return t("list.or_two" if len(items) == 2 else "list.or_more", locale, first=first, last=items[-1])
 
 
 def _clip(text: str) -> str:

@@ -146,7 +146,9 @@ class Pipeline:
             model.validate_series(job.count, len(job.references))
             prompt = series_prompt(prompt, job.count)
         elif not 1 <= job.count <= MAX_IMAGINE_COUNT:
-            raise InvalidOptionError("count", f"choose 1 to {MAX_IMAGINE_COUNT} images")
+            raise InvalidOptionError(
+                "count", f"choose 1 to {MAX_IMAGINE_COUNT} images", "out_of_range", min=1, max=MAX_IMAGINE_COUNT
+            )
         images = [self._reference_payload(ref) for ref in job.references]
         response_format = self.options.response_format
         if response_format not in model.response_formats:
