@@ -340,7 +340,10 @@ def _check_and_fit(spool: IO[bytes], upload_limit: int, max_bytes: int) -> tuple
     """Check the image and fit it to the upload limit; the same spool when it already fits."""
     data = spool.read()
     spool.seek(0)
-    inspect_image(data, max_bytes=max_bytes, max_side=65535, min_side=1, max_aspect=1000)
+    # Posted as it is: the container must be whole (CRCs, end marker); no pixel decode. To be
+    # re-encoded: it is decoded anyway, so it gets the full check first.
+    fits = len(data) <= upload_limit
+    inspect_image(data, max_bytes=max_bytes, max_side=65535, min_side=1, max_aspect=1000, decode=not fits)
     fitted, ext = fit_to_limit(data, upload_limit)
     if fitted is data:
         return spool, ext

@@ -7,9 +7,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 _FILE_FIELD = re.compile(r"^files\[(\d+)\]$")
+# aiohttp's BodyPartReader.read() takes 8 KiB at a time (a boundary search, a copy and an unread
+# per step: ~10 ms for a 1.5 MB upload); a part read in 1 MiB steps costs a fraction of that.
+_PART_CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -51,7 +54,7 @@ async def _read_multipart(request: web.Request) -> Body:
         if part is None:
             break
         name = part.name or ""  # type: ignore[union-attr]
-        data = await part.read(decode=False)  # type: ignore[union-attr]
+        data = await _read_part(part)  # type: ignore[arg-type]
         if name == "payload_json":
             try:
                 body.json = json.loads(data)
@@ -63,5 +66,13 @@ async def _read_multipart(request: web.Request) -> Body:
             continue
         index = int(match.group(1) or 0)
         content_type = part.headers.get("Content-Type", "application/octet-stream")  # type: ignore[union-attr]
-        body.files.append(UploadedFile(index, part.filename or f"file{index}", content_type, bytes(data)))  # type: ignore[union-attr]
+        body.files.append(UploadedFile(index, part.filename or f"file{index}", content_type, data))  # type: ignore[union-attr]
     return body
+
+
+async def _read_part(part: BodyPartReader) -> bytes:
+    """The part's raw bytes (no Content-Transfer-Encoding decoding, as ``read(decode=False)``)."""
+    chunks = []
+    while not part.at_eof():
+        chunks.append(await part.read_chunk(_PART_CHUNK))
+    return b"".join(chunks)

@@ -216,6 +216,43 @@ def test_truncated_other_formats_are_corrupt(pil: str, kw: dict) -> None:
     assert rejected(data[: len(data) // 2]).code == "corrupt"
 
 
+def result_check(data: bytes) -> ImageInfo:
+    return inspect_image(data, max_bytes=64 * MB, max_side=65535, min_side=1, max_aspect=1000, decode=False)
+
+
+@pytest.mark.parametrize(("pil", "kw"), [("PNG", {}), ("JPEG", {}), ("JPEG", {"progressive": True})])
+def test_container_check_takes_whole_images_and_refuses_truncated_ones(pil: str, kw: dict) -> None:
+    data = encode(noise((300, 200)), pil, **kw)
+    assert result_check(data) == ImageInfo(pil.lower(), 300, 200, len(data))
+    for cut in (len(data) // 2, len(data) - 1, len(data) - 3):
+        with pytest.raises(ImageRejected) as caught:
+            result_check(data[:cut])
+        assert caught.value.code == "corrupt"
+
+
+def test_container_check_refuses_a_png_with_a_flipped_byte() -> None:
+    data = bytearray(encode(noise((100, 100)), "PNG"))
+    data[len(data) // 2] ^= 0xFF
+    with pytest.raises(ImageRejected, match="damaged"):
+        result_check(bytes(data))
+
+
+def test_container_check_decodes_what_it_cannot_judge() -> None:
+    jpeg = encode(noise((64, 48)), "JPEG")
+    assert result_check(jpeg + b"trailing bytes").width == 64  # no EOI at the end: decoded, fine
+    with pytest.raises(ImageRejected):
+        result_check(jpeg[: len(jpeg) // 2] + b"\xff")  # no EOI, and decoding finds it cut short
+    assert result_check(encode(gradient((40, 30)), "WEBP")).format == "webp"  # other formats: decoded
+
+
+def test_container_check_does_not_inflate() -> None:
+    # The documented limit of decode=False: well-framed PNG chunks around a broken deflate stream.
+    broken = png_with_header(64, 64, idat=b"\x78\x9c" + b"\xff" * 200)
+    assert result_check(broken).format == "png"
+    with pytest.raises(ImageRejected):
+        inspect_image(broken)
+
+
 def test_one_by_twenty_thousand() -> None:
     err = rejected(encode(Image.new("L", (1, 20000)), "PNG"))
     assert err.code == "too_small"
