@@ -1,7 +1,8 @@
 """Typed gateway errors (the openai-python shape) and the one factory that builds them.
 
-Every message that leaves this package passes through `scrub`: trimmed, no API keys or bearer
-tokens, and no query strings on URLs (signed image URLs are credentials too).
+Every message that leaves this package passes through `scrub`: trimmed to 300 characters, with
+no request header that carries a credential (name and value both go), no API key or bearer token,
+and no query string or fragment on any URL (signed image URLs are credentials too).
 """
 
 from __future__ import annotations
@@ -27,29 +28,59 @@ CONTENT_FILTER_CODES = frozenset(
 )
 _CONTENT_FILTER_WORDS = re.compile(r"sensitive|content[ _-]?(?:filter|policy)|moderation", re.IGNORECASE)
 
-_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[^\s\"',;]+", re.IGNORECASE)
-_API_KEY = re.compile(r"\b(?:sk|pk|rk|ak)-[A-Za-z0-9_\-]{8,}")
-_KEY_PARAM = re.compile(
-    r"\b(api[_-]?key|access[_-]?token|token|secret|password|signature)(\"?\s*[=:]\s*\"?)[^\s\"'&,;]+",
-    re.IGNORECASE,
+# Names of request/response headers and parameters whose value is a credential; the name goes
+# with the value ("Authorization: Bearer ...", "\"x-api-key\": \"...\"", "token=...").
+_CREDENTIAL_NAMES = (
+    r"(?:proxy-)?authorization|(?:set-)?cookie2?|x-api-key|api[_-]?key|apikey|x-auth-token|x-access-token"
+    r"|ocp-apim-subscription-key|x-(?:amz|tos|goog|oss|cos|ms)-[\w-]+|x-[\w-]*-(?:key|token|secret|signature|credential)"
+    r"|access[_-]?token|refresh[_-]?token|id[_-]?token|token|client[_-]?secret|secret|password|passwd"
+    r"|signature|credential"
 )
-_URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]+)[?#][^\s\"'<>]*", re.IGNORECASE)
+_QUOTE = r"(?:\\?[\"'])?"  # a name or value may be quoted, or quoted inside a JSON string (\")
+_VALUE = (
+    r"(?:\\?\"(?:[^\"\\]|\\(?!\"))*\\?\"|\\?'(?:[^'\\]|\\(?!'))*\\?'"  # "quoted" / 'quoted'
+    r"|(?:(?:Bearer|Basic|Digest|Token|Negotiate|AWS4-HMAC-SHA256)\s+)?[^\s,;\"'}\]]+"  # [scheme] token
+    r"(?:\s*;\s*[\w.-]+=[^\s,;\"'}\]]*)*)"  # cookie pairs: a=b; c=d
+)
+# A header dump, one per line: the whole line goes (a Digest or cookie value may hold spaces).
+_HEADER_LINE = re.compile(rf"(?im)^[ \t]*{_QUOTE}(?:{_CREDENTIAL_NAMES}){_QUOTE}[ \t]*:[^\r\n]*\r?\n")
+_HEADER = re.compile(rf"(?i)(?<![\w-]){_QUOTE}(?:{_CREDENTIAL_NAMES}){_QUOTE}\s*[:=]\s*(?:{_VALUE})?\s*[,&]?")
+_BEARER = re.compile(r"\bBearer\s+[^\s\"',;]+|\bBasic\s+[A-Za-z0-9+/=]{8,}|\bToken\s+[\w.~+/=-]{16,}")
+_API_KEY = re.compile(
+    r"\b(?:sk|pk|rk|ak)-[A-Za-z0-9_\-]{8,}"  # OpenAI-style keys
+    r"|\bAKLT[A-Za-z0-9+/=_-]{8,}|\bAKIA[0-9A-Z]{16}\b"  # Volcengine and AWS access key ids
+    r"|\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]+"  # JWTs
+)
+_URL_USERINFO = re.compile(r"(https?://)[^/\s@\"'<>]+@", re.IGNORECASE)
+_URL_QUERY = re.compile(r"(https?:(?://|\\/\\/)[^\s?#\"'<>]+)[?#][^\s\"'<>]*", re.IGNORECASE)
+_BARE_QUERY = re.compile(r"(?<=[\w/.])\?[\w.%-]+=[^\s\"'<>]*")  # "bucket.example/y.png?X-Tos-Signature=..."
+_SPACE_BEFORE = re.compile(r"\s+([,.;:!?)\]}])")
+_REPEATED = re.compile(r"([,;:])(?:\s*[,;:])+")
+_DANGLING = re.compile(r"[,;:]\s*(?=[.!?}\])]|$)|(?<=[{\[(])\s+")  # "key: ." "{ , }" left by a removal
 _TAGS = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
-_REDACTED = "[redacted]"
+
+
+def strip_secrets(text: object, secrets: Iterable[str] = ()) -> str:
+    """`text` without credential headers (name and value), keys, bearer tokens, URL queries and fragments."""
+    out = str(text)
+    out = _HEADER_LINE.sub("", out)
+    out = _URL_USERINFO.sub(r"\1", out)
+    out = _URL_QUERY.sub(r"\1", out)
+    out = _BARE_QUERY.sub("", out)
+    out = _HEADER.sub(" ", out)
+    out = _BEARER.sub("", out)
+    out = _API_KEY.sub("", out)
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        out = out.replace(secret, "")
+    return out
 
 
 def scrub(text: object, secrets: Iterable[str] = ()) -> str:
-    """Presentable, loggable text: secrets and signed-URL queries removed, whitespace folded, <= 300 chars."""
-    out = str(text)
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            out = out.replace(secret, _REDACTED)
-    out = _BEARER.sub(lambda m: f"{m[1]} {_REDACTED}", out)
-    out = _API_KEY.sub(_REDACTED, out)
-    out = _KEY_PARAM.sub(lambda m: f"{m[1]}{m[2]}{_REDACTED}", out)
-    out = _URL_QUERY.sub(r"\1", out)
-    out = _SPACE.sub(" ", out).strip()
+    """Presentable, loggable text: secrets, credential headers and URL queries gone, whitespace folded,
+    at most 300 characters."""
+    out = _SPACE.sub(" ", strip_secrets(text, secrets))
+    out = _DANGLING.sub("", _REPEATED.sub(r"\1", _SPACE_BEFORE.sub(r"\1", out))).strip(" ,;:")
     if len(out) > MAX_MESSAGE_CHARS:
         out = out[: MAX_MESSAGE_CHARS - 1].rstrip() + "…"
     return out
@@ -202,8 +233,8 @@ def make_status_error(
 ) -> APIStatusError:
     """The one factory: an APIStatusError subclass for `status`, with code/message from the body."""
     code, message, param, error_type = _error_fields(body_text)
-    if message is None:
-        message = _non_json_text(body_text)
+    if message is None:  # secrets go before the text is cut, so no fragment of one is left
+        message = _non_json_text(strip_secrets(body_text, secrets))
     message = scrub(message, secrets) or f"HTTP {status} with no error message"
     cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
     return cls(

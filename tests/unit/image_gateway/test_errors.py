@@ -135,3 +135,78 @@ def test_factory_never_keeps_the_key():
     assert KEY not in str(error)
     assert KEY not in repr(error.args)
     assert "request id 42" in error.message
+
+
+# -- what a member may read of a gateway's error text -------------------------------------------
+LEAKS = {
+    "header": "Authorization: Bearer abc.def-ghi",
+    "lowercase header": "authorization: bearer abc.def-ghi",
+    "proxy header": "Proxy-Authorization: Basic dXNlcjpwYXNzd29yZA==",
+    "api key header": "X-Api-Key: k-0123456789",
+    "cookie": "Cookie: session=s3cr3t; csrftoken=t0k3n",
+    "set-cookie": "Set-Cookie: sid=s3cr3t; Path=/; HttpOnly",
+    "json": '{"Authorization": "Bearer abc.def-ghi", "x-api-key": "k-0123456789"}',
+    "python dict": "{'Cookie': 'session=s3cr3t', 'X-Api-Key': 'k-0123456789'}",
+    "escaped json": '{\\"authorization\\":\\"Bearer abc.def-ghi\\"}',
+    "header dump": "POST /v1/images\nAuthorization: Digest username=\"u\", response=\"abc.def-ghi\"\nAccept: */*\n",
+}
+GONE = ("authorization", "cookie", "x-api-key", "bearer", "basic ", "abc.def-ghi", "k-0123456789",
+        "s3cr3t", "t0k3n", "dXNlcjpw", "response=")  # fmt: skip
+
+
+@pytest.mark.parametrize("leak", list(LEAKS.values()), ids=list(LEAKS))
+def test_scrub_drops_credential_headers_name_and_value(leak):
+    out = scrub(f"Invalid image: size too small. Request was {leak} (request id 42)")
+    for word in GONE:
+        assert word not in out.lower(), out
+    assert out.startswith("Invalid image: size too small. Request was")
+    assert "request id 42" in out
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://b.tos-cn-beijing.volces.com/x/1.jpeg?X-Tos-Algorithm=TOS4-HMAC-SHA256&X-Tos-Credential=AKLTabc"
+         "&X-Tos-Expires=86400&X-Tos-Signature=0123abcd", "https://b.tos-cn-beijing.volces.com/x/1.jpeg"),
+        ("https://s3.amazonaws.com/b/k.png?X-Amz-Signature=ffee&X-Amz-Expires=300&Expires=1700000000",
+         "https://s3.amazonaws.com/b/k.png"),
+        ("http://cdn.example/i.png?token=abc123#access_token=zzz", "http://cdn.example/i.png"),
+        ("https://user:pass@cdn.example/i.png", "https://cdn.example/i.png"),
+        ("https:\\/\\/cdn.example\\/i.png?Signature=abc123", "https:\\/\\/cdn.example\\/i.png"),
+        ("bucket.example/y.png?X-Tos-Signature=0123abcd", "bucket.example/y.png"),
+    ],
+)  # fmt: skip
+def test_scrub_keeps_urls_without_query_fragment_or_user_info(url, kept):
+    out = scrub(f"could not read image {url} (timeout)")
+    assert out == f"could not read image {kept} (timeout)"
+
+
+def test_scrub_drops_keys_and_tokens_whole():
+    text = (
+        "Incorrect API key provided: sk-proj-0123456789abcdef. Token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig "
+        "from AKLTMDEyMzQ1Njc4OWFiY2RlZg, api_key=supersecret&token=abc; Bearer xyz.123 refused"
+    )
+    out = scrub(text, secrets=("supersecret",))
+    for leak in ("sk-proj", "eyJ", "AKLT", "supersecret", "token=", "api_key", "Bearer", "xyz.123", "[redacted]"):
+        assert leak not in out, out
+    assert out.startswith("Incorrect API key provided.") and out.endswith("refused")
+
+
+def test_scrub_leaves_ordinary_text_alone():
+    for text in ("Token expired, please sign in again", "ratio 1:16 to 16:1 (a, b)", "size must be 2K or 4K"):
+        assert scrub(text) == text
+
+
+def test_a_leaky_error_body_becomes_a_short_useful_message():
+    leaky = (
+        "Invalid image: the reference is 10x10 pixels. Request headers: Authorization: Bearer " + KEY
+        + " X-Api-Key: " + KEY + " Cookie: sid=abcdef; theme=dark image https://bucket.example/y.png"
+        + "?X-Tos-Algorithm=TOS4&X-Tos-Signature=0123abcdef&X-Tos-Credential=AKLT0123 " + "more detail " * 100
+    )  # fmt: skip
+    for body in (_body("InvalidParameter", leaky), leaky):
+        error = make_status_error(400, body, {}, secrets=(KEY,))
+        assert len(error.message) <= 300
+        assert error.message.startswith("Invalid image: the reference is 10x10 pixels.")
+        assert "https://bucket.example/y.png" in error.message or body == leaky  # HTML/text bodies keep 120
+        for leak in (KEY, "Authorization", "X-Api-Key", "Cookie", "sid=", "X-Tos", "Signature", "?"):
+            assert leak not in error.message, error.message
