@@ -15,7 +15,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -33,14 +33,14 @@ from image_gateway.client import ImageClient
 from image_gateway.presets import Preset, build_catalog, get_preset
 from log_setup import redact, setup_logging
 from pipeline.budget_alerts import BudgetAlerts
-from pipeline.delivery import InteractionSink, report_error, report_failure
+from pipeline.delivery import ChannelSink, InteractionSink, report_error, report_failure
 from pipeline.explain import UserError
 from pipeline.job import ImageJob
 from pipeline.limits import LimitsResolver
 from pipeline.moderation import moderation_checks
-from pipeline.progress import LiveStatus
+from pipeline.progress import ChannelStatus, LiveStatus, TurnStatus
 from pipeline.queue import FairQueue, Place, Withdrawn
-from pipeline.runner import Pipeline, PipelineOptions
+from pipeline.runner import Pipeline, PipelineOptions, Ticket
 from settings import Settings, describe_validation_error, load_settings
 from storage import Storage, open_storage
 from storage.ledger import Limits
@@ -155,30 +155,60 @@ class SeedreamBot(commands.Bot):
         return await self.limits_resolver.for_job(job)
 
     async def generate(self, interaction: discord.Interaction, job: ImageJob) -> None:
-        """Admit (refusals answer privately, nothing spent), defer, then run and deliver.
+        """Admit (refusals answer privately, nothing spent), defer, then wait in line and run.
 
         In approval mode the request goes to the moderators instead (cogs.approval)."""
         if self.storage.guild_config.get(job.guild_id).needs_approval:
             await submit_for_approval(self, interaction, job)
             return
-        with self.queue.claim(job.user_id) as place:  # busy member or restarting: refused, nothing reserved
-            ticket = await self.pipeline.admit(job)
-            try:
-                if not interaction.response.is_done():
-                    await interaction.response.defer(thinking=True)
-            except BaseException:
-                await self.storage.ledger.release(ticket.request_id, error_code="not_acknowledged")
-                raise
-            self.queue.enqueue(place, ticket.request_id)
+
+        async def begin(ticket: Ticket) -> TurnStatus:
+            if not interaction.response.is_done():
+                await interaction.response.defer(thinking=True)
             sink = InteractionSink(interaction, ticket)
-            live = LiveStatus(
+            return LiveStatus(
                 sink,
                 interval=self.settings.progress_edit_seconds,
                 cancel_view=lambda: cancel_view(ticket.request_id, sink.locale),
             )
-            await self._take_turn(place, live)
 
-    async def _take_turn(self, place: Place, live: LiveStatus) -> None:
+        await self._run_queued(job, begin)
+
+    async def generate_in_channel(
+        self,
+        channel: discord.TextChannel | discord.Thread,
+        job: ImageJob,
+        *,
+        admitted: Callable[[Ticket], Awaitable[None]] | None = None,
+    ) -> None:
+        """A request with no interaction to answer (an approved one), through the same line as a
+        command: the concurrency and per-member limits, the shutdown and the books apply alike.
+
+        A refusal before anything is reserved (member busy, restarting, a quota) raises; once
+        admitted (`admitted` hears the ticket), results and failures go to `channel`, mentioning
+        the member."""
+
+        async def begin(ticket: Ticket) -> TurnStatus:
+            if admitted is not None:
+                await admitted(ticket)
+            return ChannelStatus(ChannelSink(channel, ticket, upload_limit=channel.guild.filesize_limit))
+
+        await self._run_queued(job, begin)
+
+    async def _run_queued(self, job: ImageJob, begin: Callable[[Ticket], Awaitable[TurnStatus]]) -> None:
+        """Every way in: claim a place (busy member or restarting: refused, nothing reserved) ->
+        admit (reserve) -> `begin` (acknowledge; returns what shows the wait) -> line -> run."""
+        with self.queue.claim(job.user_id) as place:
+            ticket = await self.pipeline.admit(job)
+            try:
+                status = await begin(ticket)
+            except BaseException:
+                await self.storage.ledger.release(ticket.request_id, error_code="not_acknowledged")
+                raise
+            self.queue.enqueue(place, ticket.request_id)
+            await self._take_turn(place, status)
+
+    async def _take_turn(self, place: Place, live: TurnStatus) -> None:
         """Wait in line (position shown), then run. Withdrawn (Cancel, shutdown) or stopped by a
         shutdown: the books are closed from what was delivered and the member is told."""
         ticket, running = live.ticket, False

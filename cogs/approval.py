@@ -4,9 +4,10 @@
 the request like any other (options, channel, role, blocked terms) but reserves nothing: it
 stores the request and posts it to the moderators' channel with Approve and Reject buttons.
 The buttons are `DynamicItem`s whose custom_id carries the approval id, so they work after a
-restart. Approving runs the request through the normal pipeline (admit -> execute) and posts
-the images in the channel where the member asked; rejecting tells the member. Whoever presses
-first decides; a second press is told it was already decided.
+restart. Approving runs the request through the same line as a command (claim -> admit ->
+queue -> execute, `bot.generate_in_channel`) and posts the images in the channel where the
+member asked; rejecting tells the member. Whoever presses first decides; a second press is
+told it was already decided.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from discord.ext import commands
 from cogs.checks import require_moderator
 from i18n import locale_of, t
 from image_gateway.catalog import format_usd
-from pipeline.delivery import ChannelSink, report_error, report_failure
+from pipeline.delivery import report_error
 from pipeline.explain import UserError, explain, is_expected
 from pipeline.job import ImageJob
 from pipeline.references import load_references
@@ -221,38 +222,43 @@ async def decide(bot: SeedreamBot, interaction: discord.Interaction, approval_id
 async def _run_approved(
     bot: SeedreamBot, interaction: discord.Interaction, approval: Approval, content: str, review_locale: str
 ) -> None:
-    channel = await _channel(bot, approval.channel_id)
+    """Through the same line as a command (`bot.generate_in_channel`): it counts toward the member's
+    and the bot's limits, waits its turn, and a shutdown withdraws or stops it and tells the member."""
+    tickets: list[Ticket] = []
+
+    async def admitted(ticket: Ticket) -> None:
+        await _audit(bot, approval, interaction.user.id, "request.approved", request_id=ticket.request_id)
+        tickets.append(ticket)  # from here on it runs (a failure above releases it: told as refused)
+
     try:
+        channel = await _channel(bot, approval.channel_id)
         if channel is None:
             raise UserError("error.delivery", code="channel_gone")  # noqa: TRY301 - told like any refusal
-        ticket = await _admit(bot, interaction, approval)
+        await bot.generate_in_channel(channel, await _job(bot, interaction, approval), admitted=admitted)
     except Exception as error:
+        if tickets:  # it ran: the member was told in their channel, the books are closed
+            log.exception("approval %s: request %s failed", approval.id, tickets[0].request_id)
+            return
         if not is_expected(error):
             log.exception("approval %s could not run", approval.id)
         await bot.storage.approvals.mark_failed(approval.id)
-        await _audit(bot, approval, interaction.user.id, "request.approval_failed")
+        await _audit(bot, approval, interaction.user.id, "request.approval_failed",
+                     request_id=getattr(error, "request_id", None))  # a quota's 'refused' ledger row
         failed = t("approval.decided_failed", review_locale, moderator=interaction.user.mention,
                    reason=explain(error, review_locale))
         await interaction.edit_original_response(content=f"{content}\n{failed}")
         await interaction.followup.send(explain(error, locale_of(interaction)), ephemeral=True)
         await _tell_member(bot, approval, "approval.member_failed", moderator=interaction.user.display_name,
                            reason=explain(error, approval.job["locale"]))
-        return
-    await _audit(bot, approval, interaction.user.id, "request.approved", request_id=ticket.request_id)
-    sink = ChannelSink(channel, ticket, upload_limit=channel.guild.filesize_limit)
-    try:
-        await bot.pipeline.execute(ticket, sink)
-    except Exception as error:
-        await report_failure(sink, error)
 
 
-async def _admit(bot: SeedreamBot, interaction: discord.Interaction, approval: Approval) -> Ticket:
-    """The stored request through the normal admission: checks again, then the reservation."""
+async def _job(bot: SeedreamBot, interaction: discord.Interaction, approval: Approval) -> ImageJob:
+    """The stored request, its reference images loaded again (checked like any other)."""
     job = job_from_record(bot, approval)
     references = _references(interaction, approval)
     if references:
         job.references = await load_references(bot.services.http, references, job.model)
-    return await bot.pipeline.admit(job)
+    return job
 
 
 def _references(interaction: discord.Interaction, approval: Approval) -> list[Any]:

@@ -71,6 +71,18 @@ class InteractionSink:
             raise DeliveryError(f"Discord refused the upload (HTTP {error.status})") from error
         self._posted += len(images)
 
+    async def post_final(self, images: Sequence[ReadyImage], outcome: Outcome) -> None:
+        """All the results with their summary and buttons: one edit of the reply, not two."""
+        text = outcome_text(outcome, self.locale)
+        view = result_view(self.ticket)
+        extra = {"view": view} if view is not None else {}
+        try:
+            if not (self._posted == 0 and await self._edit_original(content=text, attachments=_files(images), **extra)):
+                await self._send(text, images, view=view)
+        except discord.HTTPException as error:  # discord.py already retried 429s and 5xx
+            raise DeliveryError(f"Discord refused the upload (HTTP {error.status})") from error
+        self._posted += len(images)
+
     async def finish(self, outcome: Outcome) -> None:
         text = outcome_text(outcome, self.locale)
         view = result_view(self.ticket) if outcome.delivered else None

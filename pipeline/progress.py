@@ -13,15 +13,34 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import discord
 
 from i18n import t
-from pipeline.delivery import InteractionSink
+from pipeline.delivery import ChannelSink, InteractionSink
+from pipeline.explain import UserError
 from pipeline.queue import FairQueue, Place
-from pipeline.runner import Outcome, ReadyImage
+from pipeline.runner import Outcome, ReadyImage, ResultSink, Ticket
 
 log = logging.getLogger(__name__)
+
+
+class TurnStatus(ResultSink, Protocol):
+    """What a request shows while it waits and runs (`LiveStatus`, `ChannelStatus`): the queue path
+    in `bot.SeedreamBot` takes any of them, so every way in waits, runs and stops alike."""
+
+    ticket: Ticket
+
+    async def wait_turn(self, queue: FairQueue, place: Place) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def withdrawn(self, reason: str) -> None: ...
+
+    async def quiet(self) -> None: ...
+
+    async def fail(self, error: BaseException) -> None: ...
 
 
 class LiveStatus:
@@ -110,6 +129,10 @@ class LiveStatus:
         await self.quiet()
         await self.sink.post(images)
 
+    async def post_final(self, images: Sequence[ReadyImage], outcome: Outcome) -> None:
+        await self.quiet()
+        await self.sink.post_final(images, outcome)
+
     async def finish(self, outcome: Outcome) -> None:
         await self.quiet()
         await self.sink.finish(outcome)
@@ -143,3 +166,38 @@ class LiveStatus:
             # Progress is best effort; the sink reports results through its own fallbacks.
             log.info("request %s: progress edit failed (%s)", self.ticket.request_id, error.status)
             self._quiet = True
+
+
+class ChannelStatus:
+    """`LiveStatus`'s stand-in for a `ChannelSink` (an approved request): there is no reply to keep
+    up to date, so waiting and running show nothing; a withdrawal is posted, mentioning the member."""
+
+    def __init__(self, sink: ChannelSink) -> None:
+        self.sink = sink
+        self.ticket = sink.ticket
+        self.locale = sink.locale
+        self.upload_limit = sink.upload_limit
+
+    async def wait_turn(self, queue: FairQueue, place: Place) -> None:
+        await queue.wait_turn(place)
+
+    async def start(self) -> None:
+        return None
+
+    async def withdrawn(self, reason: str) -> None:
+        try:
+            await self.sink.fail(UserError(f"queue.withdrawn.{reason}", code=reason))
+        except discord.HTTPException:
+            log.warning("request %s: could not tell the member it was withdrawn", self.ticket.request_id)
+
+    async def quiet(self) -> None:
+        return None
+
+    async def post(self, images: Sequence[ReadyImage]) -> None:
+        await self.sink.post(images)
+
+    async def finish(self, outcome: Outcome) -> None:
+        await self.sink.finish(outcome)
+
+    async def fail(self, error: BaseException) -> None:
+        await self.sink.fail(error)

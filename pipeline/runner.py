@@ -73,6 +73,7 @@ class Progress:
     delivered: int = 0
     refused: list[FailedImage] = field(default_factory=list)
     lost: int = 0
+    shown: Outcome | None = None  # the outcome posted with the results (a single batch), see `_provisional`
 
     @property
     def billed(self) -> int:
@@ -101,6 +102,10 @@ class ResultSink(Protocol):
     async def post(self, images: Sequence[ReadyImage]) -> None: ...
 
     async def finish(self, outcome: Outcome) -> None: ...
+
+    # Optional: `async def post_final(self, images, outcome) -> None` posts a single batch together
+    # with the summary `finish` would show (and the result buttons): one message instead of two.
+    # `finish` is then called only if the books closed otherwise than `outcome` says.
 
     # Optional: `async def stage(self, name: str) -> None` hears "uploading" when the first image
     # arrives from the gateway (pipeline.progress.LiveStatus shows it); see `report_stage`.
@@ -205,7 +210,11 @@ class Pipeline:
             await asyncio.shield(self._close_books(ticket, progress, error=exc))
             raise
         cost, charged = await self._close_books(ticket, progress, error=None)
-        usage = await self.ledger.usage(ticket.job.guild_id, ticket.job.user_id)
+        shown = progress.shown
+        if shown is not None:
+            usage = shown.usage
+        else:
+            usage = await self.ledger.usage(ticket.job.guild_id, ticket.job.user_id)
         outcome = Outcome(
             ticket=ticket,
             billed=progress.billed,
@@ -216,7 +225,8 @@ class Pipeline:
             charged_micros=charged,
             usage=usage,
         )
-        await sink.finish(outcome)
+        if outcome != shown:  # the summary is not out yet, or the books closed otherwise than shown
+            await sink.finish(outcome)
         return outcome
 
     async def run(self, job: ImageJob, sink: ResultSink) -> Outcome:
@@ -300,13 +310,57 @@ class Pipeline:
                     progress.lost += 1
                     log.warning("request %s: a result image was lost: %s", ticket.request_id, exc)
             if ready:
+                # A single batch (all of a plain request) goes out with its summary and buttons in
+                # one message; `execute` then settles and has nothing left to post.
+                post_final = getattr(sink, "post_final", None) if finished and not progress.delivered else None
+                shown = None
                 try:
-                    await sink.post(ready)
+                    if post_final is not None:
+                        shown = await self._provisional(ticket, progress, len(ready))
+                        await post_final(ready, shown)
+                    else:
+                        await sink.post(ready)
                 finally:
                     for image in ready:
                         image.file.close()
                 progress.delivered += len(ready)
-                await self.ledger.record_delivered(ticket.request_id, progress.delivered)
+                if shown is not None:
+                    progress.shown = shown  # settled next: that write is the checkpoint
+                else:
+                    await self.ledger.record_delivered(ticket.request_id, progress.delivered)
+
+    async def _provisional(self, ticket: Ticket, progress: Progress, delivered: int) -> Outcome:
+        """The outcome as settling `delivered` more images will make it, to post with them.
+
+        Cost and charge follow the ledger's own formulas (price x billed, price x min(delivered,
+        billed)); what is left is the member's usage now with this request's reservation replaced
+        by that charge. If the post fails nothing is delivered and nothing charged, as before;
+        if the books close otherwise than shown, `execute` posts the corrected summary.
+        """
+        job = ticket.job
+        price = job.model.price_micros or 0
+        delivered += progress.delivered
+        billed = progress.billed
+        cost, charged = price * billed, price * min(delivered, billed)
+        reserved = price * job.count
+        now = await self.ledger.usage(job.guild_id, job.user_id)
+        usage = UsageSnapshot(
+            images_today=max(now.images_today - job.count + delivered, 0),
+            member_month_micros=max(now.member_month_micros - reserved + charged, 0),
+            guild_month_micros=max(now.guild_month_micros - reserved + cost, 0),
+            pending_images=max(now.pending_images - job.count, 0),
+            pending_micros=max(now.pending_micros - reserved, 0),
+        )
+        return Outcome(
+            ticket=ticket,
+            billed=billed,
+            delivered=delivered,
+            refused=tuple(progress.refused),
+            lost=progress.lost,
+            cost_micros=cost,
+            charged_micros=charged,
+            usage=usage,
+        )
 
     async def _prepare(self, ticket: Ticket, event: GeneratedImage, upload_limit: int) -> ReadyImage:
         limit = self.options.max_result_bytes

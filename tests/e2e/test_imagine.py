@@ -66,3 +66,22 @@ async def test_an_image_over_the_upload_limit_is_reencoded_to_fit_not_dropped(tm
         image.load()
         assert image.width == image.height  # aspect kept
         assert "http" not in inter.all_text()  # never the expiring link instead
+
+
+async def test_a_single_batch_is_one_edit_with_its_summary_buttons_and_what_is_left(tmp_path):
+    # The summary goes out with the images (one edit, not two): what it says is left must be
+    # what the books say once settled.
+    async with world(tmp_path, default_daily_images=10, default_monthly_usd="5") as w:
+        await w.run("imagine", {"prompt": "a first fox"})
+        inter = await w.run("imagine", {"prompt": "a red fox in snow", "count": 2})
+        edits = [e for e in inter.events if e.kind == "original_edit"]
+        assert len(edits) == 1, inter.kinds()
+        message = edits[0].message
+        assert len(message["attachments"]) == 2
+        assert message["components"], message  # the result buttons
+        assert "$0.324" in message["content"]
+        assert "7 image(s) today" in message["content"]  # 10 - 1 - 2
+        assert "$4.514 this month" in message["content"]  # $5 - 3 x $0.162
+        rows = await w.ledger_rows()
+        assert [r["status"] for r in rows] == ["settled", "settled"]
+        assert rows[-1]["images_delivered"] == 2 and rows[-1]["charged_micros"] == 324_000

@@ -1,0 +1,110 @@
+"""Approved requests go through the same line as commands: the concurrency and per-member limits,
+a graceful shutdown (withdrawn or stopped, the member told in their channel), and charges only for
+the images delivered."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from i18n import t
+from tests.doubles.image_gateway_double import Fault
+from tests.e2e.harness import World, world
+from tests.e2e.staff import EPHEMERAL, Staff, eventually
+from tests.e2e.test_approval import approval_world, button, channel_files, channel_text
+from tests.e2e.test_queue import FAST
+
+SEEDREAM_5 = "doubao-seedream-5-0-260128"
+
+
+async def ask(w: World, user, prompt: str, command: str = "imagine", locale: str = "en-US", **options) -> None:
+    inter = await w.run(command, {"prompt": prompt, **options}, user=user, locale=locale)
+    assert t("approval.submitted", locale) in inter.all_text()
+
+
+def review_of(w: World, staff: Staff, prompt: str) -> dict:
+    [message] = [m for m in w.discord.channel_messages(staff.mods_channel) if prompt in (m.get("content") or "")]
+    return message
+
+
+async def approve(w: World, staff: Staff, prompt: str):
+    message = review_of(w, staff, prompt)
+    return await w.discord.click_button(message, button(message, "approve"), user=staff.moderator)
+
+
+async def in_line(w: World, prompt: str, timeout: float = 15.0) -> None:
+    """Until the approved request is admitted and waits in the bot's line."""
+
+    async def waiting() -> None:
+        while True:
+            rows = [r for r in await w.ledger_rows() if r["prompt"] == prompt]
+            place = w.bot.queue.find(rows[0]["id"]) if rows else None
+            if place is not None and place.state == "waiting":
+                return
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(waiting(), timeout)
+
+
+async def row_of(w: World, prompt: str) -> dict:
+    return next(r for r in await w.ledger_rows() if r["prompt"] == prompt)
+
+
+async def test_approved_requests_wait_their_turn_and_a_shutdown_tells_their_members(tmp_path):
+    async with world(tmp_path, start=False, max_concurrent_requests=1, **FAST) as w:
+        staff = await approval_world(w)
+        w.gateway.script(Fault.hang(), times=1)  # the first approved request keeps the only slot busy
+        await ask(w, w.alice, "never answered")
+        await ask(w, w.bob, "still in line")
+
+        await approve(w, staff, "never answered")
+        await eventually(lambda: len(w.gateway.generation_requests) == 1)
+        await approve(w, staff, "still in line")
+        await in_line(w, "still in line")  # admitted, and waiting for the slot
+        assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["never answered"]
+
+        await w.bot.shutdown(grace=0.5)
+        text = channel_text(w)
+        assert f"<@{w.alice.id}> The bot is restarting, so this request was stopped" in text
+        assert f"<@{w.bob.id}> The bot is restarting, so this request was withdrawn before it started" in text
+        assert channel_files(w) == []
+        for prompt in ("never answered", "still in line"):
+            row = await row_of(w, prompt)
+            assert (row["status"], row["charged_micros"]) == ("released", 0)
+        assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["never answered"]
+
+
+async def test_an_approved_request_counts_toward_the_members_in_flight_limit(tmp_path):
+    async with world(tmp_path, start=False, max_requests_per_member=1, **FAST) as w:
+        staff = await approval_world(w)
+        w.gateway.script(Fault.hang(), times=1)
+        await ask(w, w.alice, "first fox")
+        await ask(w, w.alice, "second fox")
+        await approve(w, staff, "first fox")
+        await eventually(lambda: len(w.gateway.generation_requests) == 1)
+
+        pressed = await approve(w, staff, "second fox")
+        await eventually(lambda: "could not run" in channel_text(w))
+        await pressed.wait_for_final()
+        told = [m for m in pressed.messages if (m.get("flags") or 0) & EPHEMERAL]  # only the moderator sees it
+        assert ["You already have 1 request(s) waiting or running" in m["content"] for m in told] == [True]
+        assert "could not run" in review_of(w, staff, "second fox")["content"]
+        assert "You already have 1 request(s)" in channel_text(w)
+        assert [r["prompt"] for r in await w.ledger_rows()] == ["first fox"]  # nothing reserved for it
+        assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["first fox"]
+
+
+async def test_a_stopped_approved_series_is_charged_only_for_the_images_delivered(tmp_path):
+    gateway = {"per_image_latency": 30}  # the first image comes at once, the second never in time
+    async with world(tmp_path, start=False, flavour="aiearth", gateway=gateway,
+                     image_prices={SEEDREAM_5: Decimal("0.135")}, **FAST) as w:
+        staff = await approval_world(w)
+        await ask(w, w.alice, "four seasons", command="series", count=4)
+        await approve(w, staff, "four seasons")
+        await eventually(lambda: len(channel_files(w)) == 1)
+        await w.bot.shutdown(grace=0.2)
+        assert "this request was stopped" in channel_text(w)
+        assert len(channel_files(w)) == 1
+        [row] = await w.ledger_rows()
+        assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 1, 135_000)
+
