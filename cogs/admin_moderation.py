@@ -63,7 +63,8 @@ class AdminModeration(commands.Cog):
         try:
             compile_term(term)
         except InvalidTermError as error:
-            raise UserError("settings.term_invalid", code="invalid_term", reason=str(error)) from None
+            reason = t(f"term.{error.code}", locale_of(interaction), **error.params)
+            raise UserError("settings.term_invalid", code="invalid_term", reason=reason) from None
         if not await self.configs.add_term(guild_id, term):
             await _reply(interaction, "settings.term_exists")
             return

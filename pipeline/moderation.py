@@ -34,7 +34,16 @@ _NOT_AFTER = f"(?![^\\W{_CJK}])"
 
 
 class InvalidTermError(ValueError):
-    """A blocked term that cannot be used (an invalid regular expression, an empty term)."""
+    """A blocked term that cannot be used (an invalid regular expression, an empty term).
+
+    The message is English, for the log; `code` selects the i18n sentence "term.<code>", filled
+    with `params`, which is what the admin reads.
+    """
+
+    def __init__(self, message: str, code: str, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def normalize(text: str) -> str:
@@ -45,21 +54,21 @@ def compile_term(term: str) -> re.Pattern[str]:
     """The pattern for one blocked term; raises InvalidTermError with the reason."""
     term = term.strip()
     if len(term) > MAX_TERM_CHARS:
-        raise InvalidTermError(f"longer than {MAX_TERM_CHARS} characters")
+        raise InvalidTermError(f"longer than {MAX_TERM_CHARS} characters", "too_long", limit=MAX_TERM_CHARS)
     if term[: len(REGEX_PREFIX)].casefold() == REGEX_PREFIX:
         source = unicodedata.normalize("NFKC", term[len(REGEX_PREFIX):].strip())
         if not source:
-            raise InvalidTermError("the regular expression is empty")
+            raise InvalidTermError("the regular expression is empty", "empty_regex")
         try:
             pattern = re.compile(source, re.IGNORECASE)
         except re.error as error:
-            raise InvalidTermError(f"invalid regular expression: {error}") from None
+            raise InvalidTermError(f"invalid regular expression: {error}", "bad_regex", error=str(error)) from None
         if pattern.search(""):
-            raise InvalidTermError("the regular expression matches every prompt")
+            raise InvalidTermError("the regular expression matches every prompt", "matches_everything")
         return pattern
     word = normalize(term)
     if not word:
-        raise InvalidTermError("the term is empty")
+        raise InvalidTermError("the term is empty", "empty")
     escaped = re.escape(word)
     if _CJK_CHAR.search(word):
         return re.compile(escaped)
