@@ -2,7 +2,9 @@
 
 /spend answers with a summary, the ledger rows of the period as CSV and a PNG chart of the
 spend per day; the chart is drawn in a worker thread. /history reads the ledger (prompt,
-member, cost, status) and the audit log (approval decisions and the moderator who took them).
+member, cost, status) and the audit log (approval decisions and the moderator who took them),
+and, in approval mode, the requests that never got a ledger row (waiting for a moderator,
+rejected, or refused before anything was reserved) from storage.approvals.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -25,7 +28,8 @@ from pipeline.report_chart import MAX_SERIES, chart_available, render_chart
 from pipeline.report_csv import ledger_csv
 from pipeline.spend_report import GroupBy, SpendReport, build_report
 from pipeline.summary import prompt_preview
-from storage.reports import LedgerRow, Period, period_bounds
+from storage.approvals import Approval
+from storage.reports import LedgerRow, Period, from_epoch_ms, period_bounds
 
 if TYPE_CHECKING:
     from bot import SeedreamBot
@@ -135,28 +139,53 @@ class Reports(commands.Cog):
         user_id = member.id if member is not None else None
         rows = await self.bot.storage.reports.latest(guild_id, user_id=user_id, limit=HISTORY_ENTRIES)
         audit = await self.bot.storage.audit.for_requests(row.id for row in rows)
+        approvals = await self.bot.storage.approvals.latest_without_request(
+            guild_id, user_id=user_id, limit=HISTORY_ENTRIES
+        )  # waiting for a moderator, rejected, or refused before a ledger row: newest first like `rows`
+        entries: list[LedgerRow | Approval] = sorted(
+            [*rows, *approvals], key=_created, reverse=True
+        )[:HISTORY_ENTRIES]
         if member is not None:
             lines = [f"**{t('history.title_member', locale, member=f'<@{member.id}>')}**"]
         else:
             lines = [f"**{t('history.title_server', locale)}**"]
-        if not rows:
+        if not entries:
             lines.append(t("history.empty", locale))
-        for row in rows:
+        for row in entries:
+            if isinstance(row, Approval):
+                lines.append(self._approval_line(row, locale))
+                continue
             lines.append(self._history_line(row, locale))
             for entry in audit.get(row.id, []):
                 lines.append(t("history.decision", locale, action=entry.action, actor=f"<@{entry.actor_id}>",
                                when=f"<t:{int(entry.created_at.timestamp())}:R>"))
         await interaction.response.send_message(clip("\n".join(lines)), ephemeral=True)
 
+    def _approval_line(self, approval: Approval, locale: str) -> str:
+        """A request that never reached the ledger, with the moderator's decision (or none yet)."""
+        record = approval.job
+        decided = approval.decided_at // 1000 if approval.decided_at is not None else None
+        status = t(f"history.approval.{approval.status}", locale, moderator=f"<@{approval.decided_by}>",
+                   when=f"<t:{decided}:R>")
+        return t("history.approval_line", locale, id=approval.id, when=f"<t:{approval.created_at // 1000}:f>",
+                 member=f"<@{approval.user_id}>", model=self._model_label(record["model"]), count=record["count"],
+                 status=status, prompt=_short(record["prompt"]))
+
     def _history_line(self, row: LedgerRow, locale: str) -> str:
         status = t(f"history.status.{row.status}", locale, delivered=row.images_delivered or 0,
                    requested=row.images_requested, reason=row.error_code or "—")
-        prompt = prompt_preview(row.prompt)
-        if len(prompt) > HISTORY_PROMPT:
-            prompt = prompt[: HISTORY_PROMPT - 1] + "…"
         return t("history.line", locale, id=row.id, when=f"<t:{int(row.created_at.timestamp())}:f>",
                  member=f"<@{row.user_id}>", status=status, model=self._model_label(row.model),
-                 cost=format_usd(row.cost_micros), prompt=prompt)
+                 cost=format_usd(row.cost_micros), prompt=_short(row.prompt))
+
+
+def _short(prompt: str) -> str:
+    text = prompt_preview(prompt)
+    return text if len(text) <= HISTORY_PROMPT else text[: HISTORY_PROMPT - 1] + "…"
+
+
+def _created(entry: LedgerRow | Approval) -> datetime:
+    return from_epoch_ms(entry.created_at) if isinstance(entry, Approval) else entry.created_at
 
 
 async def setup(bot: SeedreamBot) -> None:

@@ -305,4 +305,9 @@ TEXTS: dict[str, str] = {
     "history.status.pending": "in progress",
     "history.decision": "  ↳ {action} by {actor} {when}",
     "history.only_own": "You can see only your own requests. Moderators can see everyone's.",
+    "history.approval_line": "`approval #{id}` {when} {member} · {model} · {count} image(s) · {status} · {prompt}",
+    "history.approval.pending": "waiting for a moderator's approval",
+    "history.approval.approved": "approved by {moderator} {when}",
+    "history.approval.rejected": "rejected by {moderator} {when}, nothing charged",
+    "history.approval.failed": "approved by {moderator} {when} but could not run, nothing charged",
 }

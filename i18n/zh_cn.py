@@ -230,4 +230,9 @@ TEXTS: dict[str, str] = {
     "history.status.pending": "进行中",
     "history.decision": "  ↳ {actor} {when}：{action}",
     "history.only_own": "你只能查看自己的请求，版主可以查看所有人的请求。",
+    "history.approval_line": "`审批 #{id}` {when} {member} · {model} · {count} 张 · {status} · {prompt}",
+    "history.approval.pending": "等待版主审批",
+    "history.approval.approved": "已由 {moderator} 批准（{when}）",
+    "history.approval.rejected": "已被 {moderator} 拒绝（{when}），未计费",
+    "history.approval.failed": "已由 {moderator} 批准（{when}），但未能生成，未计费",
 }

@@ -77,6 +77,26 @@ class ApprovalStore:
             )
         return None if row is None else _approval(row)
 
+    async def latest_without_request(
+        self, guild_id: int, *, user_id: int | None = None, limit: int = 10
+    ) -> list[Approval]:
+        """The newest requests of a server (or one member) that never got a ledger row, newest first:
+        waiting for a moderator, rejected, or approved but refused before anything was reserved.
+        One that did get a row (it ran, or a quota refused it) is linked to it by its audit entry
+        (``request_id``) and shows with that row instead."""
+        sql = (
+            f"SELECT {_FIELDS} FROM approvals AS a WHERE a.guild_id = ? "  # noqa: S608 - constant columns
+            "AND NOT EXISTS (SELECT 1 FROM audit_log AS l WHERE l.guild_id = a.guild_id "
+            "AND l.target = 'approval:' || a.id AND l.request_id IS NOT NULL)"
+        )
+        params: list[object] = [guild_id]
+        if user_id is not None:
+            sql += " AND a.user_id = ?"
+            params.append(user_id)
+        params.append(limit)
+        rows = await self._db.fetchall(sql + " ORDER BY a.id DESC LIMIT ?", params)
+        return [_approval(row) for row in rows]
+
     async def mark_failed(self, approval_id: int) -> None:
         """An approved request that could not run (refused at reservation, channel gone)."""
         async with self._db.transaction() as tx:
