@@ -164,6 +164,11 @@ TEXTS: dict[str, str] = {
     ),
     "error.attachment": "The attachment `{name}` {reason}",
     "error.attachment_missing": "Attach at least one image.",
+    "error.series_prompt_too_long": (
+        "Your prompt has {length} characters; with the sentence /series adds to ask for {count} images "
+        "({extra} more) it would be over the limit of {limit}. Shorten it by {over} characters, or say in the "
+        "prompt how many images you want (e.g. \"{count} images\"). You were not charged."
+    ),
     "error.delivery": (
         "The images were made but could not be posted to Discord. You were not charged for images you did "
         "not get."

@@ -123,6 +123,11 @@ TEXTS: dict[str, str] = {
     "error.bad_response": "图片服务返回了无法使用的结果,请稍后再试。未收到的图片不会计费。",
     "error.attachment": "附件 `{name}` {reason}",
     "error.attachment_missing": "请至少附上一张图片。",
+    "error.series_prompt_too_long": (
+        "你的提示词有 {length} 个字符；加上 /series 为请求 {count} 张图片而补充的一句（{extra} 个字符）后，"
+        "会超过 {limit} 个字符的上限。请删减 {over} 个字符，或在提示词里直接写明要几张图片（例如“{count} 张”）。"
+        "未向你计费。"
+    ),
     "error.delivery": "图片已生成,但无法发布到 Discord。未收到的图片不会向你计费。",
     "error.unexpected": "机器人内部出错,已记录日志。未向你计费。",
     "error.guild_only": "此命令只能在服务器中使用。",

@@ -23,7 +23,7 @@ from image_gateway.errors import InvalidResponseError
 from pipeline.fetch import DEFAULT_SPOOL_THRESHOLD, FetchError, decode_b64_image, download_spooled
 from pipeline.images import ImageRejected, fit_to_limit, inspect_image, to_data_uri
 from pipeline.job import ImageJob
-from pipeline.series_prompt import series_prompt
+from pipeline.series_prompt import fit_series_prompt
 from storage.ledger import Ledger, Limits, Settlement, UsageSnapshot
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class Pipeline:
         model.validate_reference_count(len(job.references))
         if job.series:
             model.validate_series(job.count, len(job.references))
-            prompt = series_prompt(prompt, job.count)
+            prompt = fit_series_prompt(prompt, job.count, model.max_prompt_chars)  # the gateway's text
         elif not 1 <= job.count <= MAX_IMAGINE_COUNT:
             raise InvalidOptionError(
                 "count", f"choose 1 to {MAX_IMAGINE_COUNT} images", "out_of_range", min=1, max=MAX_IMAGINE_COUNT
@@ -194,7 +194,7 @@ class Pipeline:
             command=job.command,
             model=job.model.id,
             size=request.size or "",
-            prompt=request.prompt,
+            prompt=job.model.validate_prompt(job.prompt),  # the member's own words, not the series sentence
             images=job.count,
             unit_price_micros=job.model.price_micros or 0,
             limits=limits,

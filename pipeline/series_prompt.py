@@ -9,12 +9,16 @@ one short sentence is appended in the prompt's own language:
     "一只猫的四格漫画"        -> unchanged (it says 四)
     "一只猫的漫画"           -> "一只猫的漫画。生成一组共 6 张图片。"
 
-This text goes to the model, never to the member, so it is not in the i18n catalogs.
+This text goes to the model, never to the member, so it is not in the i18n catalogs. The
+sentence counts toward the model's prompt limit: `fit_series_prompt` refuses a prompt it would
+take over, saying by how much (the member's prompt alone is checked by the model's catalog).
 """
 
 from __future__ import annotations
 
 import re
+
+from pipeline.explain import UserError
 
 _ENGLISH = (
     "zero", "one", "two", "three", "four", "five", "six", "seven",
@@ -47,3 +51,16 @@ def series_prompt(prompt: str, count: int) -> str:
     if _CJK.search(prompt):
         return f"{prompt.rstrip('。.！!')}。生成一组共 {count} 张图片。"
     return f"{prompt.rstrip('. ')}. Generate {count} images as a series."
+
+
+def fit_series_prompt(prompt: str, count: int, limit: int) -> str:
+    """`series_prompt`, refused with a `UserError` the member can act on when the added sentence
+    takes it over the model's `limit` of characters: the gateway never gets an over-long prompt."""
+    full = series_prompt(prompt, count)
+    if len(full) > limit:
+        raise UserError(
+            "error.series_prompt_too_long", code="prompt_too_long",
+            length=f"{len(prompt):,}", count=count, extra=f"{len(full) - len(prompt):,}", limit=f"{limit:,}",
+            over=f"{len(full) - limit:,}",
+        )  # fmt: skip
+    return full
