@@ -13,6 +13,7 @@ TEXTS: dict[str, str] = {
     "result.unlimited": "no limits",
     "result.working": "Generating {count} image(s) with {model}…",
     "result.more": "Images {first}–{last} of **{prompt}**",
+    "result.more_one": "Image {number} of **{prompt}**",
     "size.auto": "auto",
     # usage
     "usage.title": "Your image usage",

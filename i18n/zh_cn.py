@@ -12,6 +12,7 @@ TEXTS: dict[str, str] = {
     "result.unlimited": "不限",
     "result.working": "正在使用 {model} 生成 {count} 张图片…",
     "result.more": "**{prompt}** 的第 {first}–{last} 张",
+    "result.more_one": "**{prompt}** 的第 {number} 张",
     "size.auto": "自动",
     "usage.title": "你的图片用量",
     "usage.images_today": "今日图片:{used} / {limit}",

@@ -14,7 +14,7 @@ import discord
 from i18n import locale_of
 from pipeline.explain import DeliveryError, explain, is_expected
 from pipeline.runner import Outcome, ReadyImage, Ticket
-from pipeline.summary import header_text, outcome_text, working_text
+from pipeline.summary import batch_text, outcome_text, working_text
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ class InteractionSink:
         await self._edit_original(content=working_text(self.ticket, self.locale))
 
     async def post(self, images: Sequence[ReadyImage]) -> None:
-        header = header_text(self.ticket, self.locale)
         first = self._posted == 0
+        header = batch_text(self.ticket, self.locale, images, first=first)  # "Images 11–15 of …" after the first
         try:
             if not (first and await self._edit_original(content=header, attachments=_files(images))):
                 await self._send(header, images)
@@ -138,9 +138,11 @@ class ChannelSink:
         self.locale = ticket.job.locale
         self.upload_limit = upload_limit
         self._member = f"<@{ticket.job.user_id}>"
+        self._posted = 0
 
     async def post(self, images: Sequence[ReadyImage]) -> None:
-        await self._send(header_text(self.ticket, self.locale), images)
+        await self._send(batch_text(self.ticket, self.locale, images, first=self._posted == 0), images)
+        self._posted += len(images)
 
     async def finish(self, outcome: Outcome) -> None:
         view = result_view(self.ticket) if outcome.delivered else None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from i18n import t
 from image_gateway.catalog import format_usd
-from pipeline.runner import Outcome, Ticket
+from pipeline.runner import Outcome, ReadyImage, Ticket
 
 PROMPT_PREVIEW = 300
 
@@ -21,6 +23,18 @@ def working_text(ticket: Ticket, locale: object) -> str:
 
 def header_text(ticket: Ticket, locale: object) -> str:
     return t("result.header", locale, prompt=prompt_preview(ticket.job.prompt))
+
+
+def batch_text(ticket: Ticket, locale: object, images: Sequence[ReadyImage], *, first: bool) -> str:
+    """The text over one message of images: the prompt on the request's first message, then
+    "Images 11–15 of …" (the numbers of the files, as the gateway numbered them)."""
+    if first or not images:
+        return header_text(ticket, locale)
+    prompt = prompt_preview(ticket.job.prompt)
+    low, high = min(image.index for image in images) + 1, max(image.index for image in images) + 1
+    if low == high:
+        return t("result.more_one", locale, number=low, prompt=prompt)
+    return t("result.more", locale, first=low, last=high, prompt=prompt)
 
 
 def outcome_text(outcome: Outcome, locale: object) -> str:
