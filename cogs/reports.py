@@ -29,7 +29,8 @@ from pipeline.report_csv import ledger_csv
 from pipeline.spend_report import GroupBy, SpendReport, build_report
 from pipeline.summary import prompt_preview
 from storage.approvals import Approval
-from storage.reports import LedgerRow, Period, from_epoch_ms, period_bounds
+from storage.reports import Period, period_bounds
+from storage.requests import LedgerRow, from_epoch_ms
 
 if TYPE_CHECKING:
     from bot import SeedreamBot

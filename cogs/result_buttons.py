@@ -23,7 +23,7 @@ from pipeline.delivery import report_error, set_result_view
 from pipeline.explain import UserError
 from pipeline.references import looks_like_image
 from pipeline.runner import Ticket
-from storage.requests import RequestRecord
+from storage.requests import LedgerRow
 
 if TYPE_CHECKING:
     from bot import SeedreamBot
@@ -78,7 +78,7 @@ def result_view(ticket: Ticket) -> discord.ui.View:
 
 
 # -- presses ---------------------------------------------------------------------------------
-async def _request(interaction: discord.Interaction, request_id: int) -> RequestRecord:
+async def _request(interaction: discord.Interaction, request_id: int) -> LedgerRow:
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     row = await bot.storage.requests.get(request_id)
     if row is None:
@@ -86,14 +86,14 @@ async def _request(interaction: discord.Interaction, request_id: int) -> Request
     return row
 
 
-async def _own_request(interaction: discord.Interaction, request_id: int) -> RequestRecord:
+async def _own_request(interaction: discord.Interaction, request_id: int) -> LedgerRow:
     row = await _request(interaction, request_id)
     if row.user_id != interaction.user.id:
         raise UserError("buttons.not_yours", code="not_requester")
     return row
 
 
-def _repeatable(row: RequestRecord) -> None:
+def _repeatable(row: LedgerRow) -> None:
     if row.command in REFERENCE_COMMANDS:
         raise UserError("buttons.needs_references", code="references_not_kept")
 
@@ -106,7 +106,7 @@ async def reroll(interaction: discord.Interaction, request_id: int) -> None:
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     job = job_from_interaction(
         bot, interaction, command="series" if series else "reroll", prompt=row.prompt, model=row.model,
-        size=row.size, count=row.count, series=series,
+        size=row.size, count=row.images_requested, series=series,
     )  # fmt: skip
     await bot.generate(interaction, job)
 
@@ -173,7 +173,7 @@ PRESSES = {"reroll": reroll, "variation": variation, "upscale": upscale, "delete
 class VariationModal(discord.ui.Modal):
     """The original prompt, editable; submitting runs an /edit-style job on the result image."""
 
-    def __init__(self, bot: SeedreamBot, row: RequestRecord, image: discord.Attachment, lang: str) -> None:
+    def __init__(self, bot: SeedreamBot, row: LedgerRow, image: discord.Attachment, lang: str) -> None:
         super().__init__(
             title=t("buttons.variation_title", lang)[:MODAL_TEXT_MAX],
             timeout=15 * 60,

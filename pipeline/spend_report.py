@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from storage.reports import LedgerRow
+from storage.requests import LedgerRow
 
 GroupBy = Literal["model", "member"]
 

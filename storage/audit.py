@@ -20,7 +20,7 @@ from datetime import datetime
 
 from storage.connection import Database
 from storage.models import epoch_ms, utc_now
-from storage.reports import from_epoch_ms
+from storage.requests import from_epoch_ms
 
 MAX_VALUE_CHARS = 1000
 

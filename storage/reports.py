@@ -7,59 +7,15 @@ of its ``created_at``, as it does for the quotas.
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from storage.connection import Database
 from storage.models import as_utc, epoch_ms
+from storage.requests import COLUMNS, LedgerRow, ledger_row
 
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_COLUMNS = (
-    "id, guild_id, channel_id, user_id, command, model, size, prompt, images_requested, images_billed,"
-    " images_delivered, unit_price_micros, reserved_micros, cost_micros, charged_micros, status, error_code,"
-    " created_at, settled_at"
-)
-
-
-@dataclass(frozen=True)
-class LedgerRow:
-    id: int
-    guild_id: int
-    channel_id: int
-    user_id: int
-    command: str
-    model: str
-    size: str | None
-    prompt: str
-    images_requested: int
-    images_billed: int | None
-    images_delivered: int | None
-    unit_price_micros: int
-    reserved_micros: int
-    cost_micros: int  # server spend (price x billed)
-    charged_micros: int  # member charge (price x delivered)
-    status: str  # pending | settled | released | refused
-    error_code: str | None
-    created_at: datetime
-    settled_at: datetime | None
-
-
-def from_epoch_ms(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
-
-
-def _row(row: sqlite3.Row) -> LedgerRow:
-    values = dict(row)
-    values["created_at"] = from_epoch_ms(values["created_at"])
-    if values["settled_at"] is not None:
-        values["settled_at"] = from_epoch_ms(values["settled_at"])
-    return LedgerRow(**values)
-
 
 def period_bounds(period: Period, now: datetime | None = None) -> tuple[datetime, datetime]:
     """``[start, end)`` of ``period`` around ``now`` (UTC); ``end`` is the next midnight."""
@@ -83,19 +39,19 @@ class ReportQueries:
         self, guild_id: int, start: datetime, end: datetime, *, user_id: int | None = None
     ) -> list[LedgerRow]:
         """Every ledger row of the server (or one member) created in ``[start, end)``, oldest first."""
-        sql = f"SELECT {_COLUMNS} FROM requests WHERE guild_id = ? AND created_at >= ? AND created_at < ?"  # noqa: S608
+        sql = f"SELECT {COLUMNS} FROM requests WHERE guild_id = ? AND created_at >= ? AND created_at < ?"  # noqa: S608
         params: list[object] = [guild_id, epoch_ms(as_utc(start)), epoch_ms(as_utc(end))]
         if user_id is not None:
             sql += " AND user_id = ?"
             params.append(user_id)
-        return [_row(r) for r in await self._db.fetchall(sql + " ORDER BY id", params)]
+        return [ledger_row(r) for r in await self._db.fetchall(sql + " ORDER BY id", params)]
 
     async def latest(self, guild_id: int, *, user_id: int | None = None, limit: int = 10) -> list[LedgerRow]:
         """The newest rows of the server (or one member), newest first."""
-        sql = f"SELECT {_COLUMNS} FROM requests WHERE guild_id = ?"  # noqa: S608
+        sql = f"SELECT {COLUMNS} FROM requests WHERE guild_id = ?"  # noqa: S608
         params: list[object] = [guild_id]
         if user_id is not None:
             sql += " AND user_id = ?"
             params.append(user_id)
         params.append(limit)
-        return [_row(r) for r in await self._db.fetchall(sql + " ORDER BY id DESC LIMIT ?", params)]
+        return [ledger_row(r) for r in await self._db.fetchall(sql + " ORDER BY id DESC LIMIT ?", params)]

@@ -1,23 +1,29 @@
-"""Read one ledger row back as the request it was (for the buttons under a result).
+"""Ledger rows read back as they were written: one row type for every reader.
 
-The ledger keeps what was asked (prompt, model, size, how many images, which command) and by
-whom and where; reference images and the seed are not kept.
+The buttons under a result re-run a request from its row; /spend and /history list rows of a
+period (storage.reports). The ledger keeps what was asked (prompt, model, size, how many
+images, which command), by whom and where, and what it cost; reference images and the seed
+are not kept.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from storage.connection import Database
 
-_GET_SQL = """
-SELECT id, guild_id, channel_id, user_id, command, model, size, prompt, images_requested, status
-FROM requests WHERE id = ?
-"""
+COLUMNS = (
+    "id, guild_id, channel_id, user_id, command, model, size, prompt, images_requested, images_billed,"
+    " images_delivered, unit_price_micros, reserved_micros, cost_micros, charged_micros, status, error_code,"
+    " created_at, settled_at"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
-class RequestRecord:
+class LedgerRow:
     id: int
     guild_id: int
     channel_id: int
@@ -25,22 +31,37 @@ class RequestRecord:
     command: str
     model: str
     size: str | None  # as sent to the gateway; None or "" = the model's default
-    prompt: str
-    count: int
+    prompt: str  # the member's own words
+    images_requested: int
+    images_billed: int | None
+    images_delivered: int | None
+    unit_price_micros: int
+    reserved_micros: int
+    cost_micros: int  # server spend (price x billed)
+    charged_micros: int  # member charge (price x delivered)
     status: str  # pending | settled | released | refused
+    error_code: str | None
+    created_at: datetime
+    settled_at: datetime | None
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def ledger_row(row: sqlite3.Row) -> LedgerRow:
+    values = dict(row)
+    values["created_at"] = from_epoch_ms(values["created_at"])
+    if values["settled_at"] is not None:
+        values["settled_at"] = from_epoch_ms(values["settled_at"])
+    return LedgerRow(**values)
 
 
 class RequestStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def get(self, request_id: int) -> RequestRecord | None:
+    async def get(self, request_id: int) -> LedgerRow | None:
         """The request with this ledger id, or None when there is no such row."""
-        row = await self._db.fetchone(_GET_SQL, (request_id,))
-        if row is None:
-            return None
-        return RequestRecord(
-            id=row["id"], guild_id=row["guild_id"], channel_id=row["channel_id"], user_id=row["user_id"],
-            command=row["command"], model=row["model"], size=row["size"] or None, prompt=row["prompt"],
-            count=row["images_requested"], status=row["status"],
-        )  # fmt: skip
+        row = await self._db.fetchone(f"SELECT {COLUMNS} FROM requests WHERE id = ?", (request_id,))  # noqa: S608
+        return None if row is None else ledger_row(row)
