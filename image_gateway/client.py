@@ -287,12 +287,8 @@ class ImageClient:
                             yielded = True
                             yield event
                     return
-            except GatewayError as exc:
-                error: GatewayError = exc
-            except TimeoutError:
-                error = APITimeoutError(f"the gateway did not answer within {self._timeout.total:g} s")
-            except aiohttp.ClientError as exc:
-                error = APIConnectionError(scrub(f"connection to the gateway failed: {exc!r}", self._secrets))
+            except (GatewayError, TimeoutError, aiohttp.ClientError) as exc:
+                error = self._as_gateway_error(exc)
             if yielded or not self._retryable(error) or attempt >= self._max_retries:
                 raise error
             await self._backoff(attempt, error)
@@ -337,16 +333,20 @@ class ImageClient:
         while True:
             try:
                 return await call()
-            except GatewayError as exc:
-                error: GatewayError = exc
-            except TimeoutError:
-                error = APITimeoutError(f"the gateway did not answer within {self._timeout.total:g} s")
-            except aiohttp.ClientError as exc:
-                error = APIConnectionError(scrub(f"connection to the gateway failed: {exc!r}", self._secrets))
+            except (GatewayError, TimeoutError, aiohttp.ClientError) as exc:
+                error = self._as_gateway_error(exc)
             if not self._retryable(error) or attempt >= self._max_retries:
                 raise error
             await self._backoff(attempt, error)
             attempt += 1
+
+    def _as_gateway_error(self, exc: Exception) -> GatewayError:
+        """Every failure of one call as the typed error tree (scrubbed of the key)."""
+        if isinstance(exc, GatewayError):
+            return exc
+        if isinstance(exc, TimeoutError):
+            return APITimeoutError(f"the gateway did not answer within {self._timeout.total:g} s")
+        return APIConnectionError(scrub(f"connection to the gateway failed: {exc!r}", self._secrets))
 
     @staticmethod
     def _retryable(error: GatewayError) -> bool:
