@@ -33,13 +33,13 @@ from image_gateway.client import ImageClient
 from image_gateway.presets import Preset, build_catalog, get_preset
 from log_setup import redact, setup_logging
 from pipeline.budget_alerts import BudgetAlerts
-from pipeline.delivery import ChannelSink, InteractionSink, report_error, report_failure
-from pipeline.explain import UserError
+from pipeline.delivery import ChannelSink, InteractionSink, report_error
+from pipeline.dispatch import Dispatcher
 from pipeline.job import ImageJob
 from pipeline.limits import LimitsResolver
 from pipeline.moderation import moderation_checks
 from pipeline.progress import ChannelStatus, LiveStatus, TurnStatus
-from pipeline.queue import FairQueue, Place, Withdrawn
+from pipeline.queue import FairQueue
 from pipeline.runner import Pipeline, PipelineOptions, Ticket
 from settings import Settings, describe_validation_error, load_settings
 from storage import Storage, open_storage
@@ -101,6 +101,7 @@ class SeedreamBot(commands.Bot):
             concurrency=services.settings.max_concurrent_requests,
             per_member=services.settings.max_requests_per_member,
         )
+        self.dispatcher = Dispatcher(self.pipeline, self.queue, services.storage.ledger)
         self._extensions = tuple(extensions)
         self._stopping: list[asyncio.Task[None]] = []
 
@@ -172,7 +173,7 @@ class SeedreamBot(commands.Bot):
                 cancel_view=lambda: cancel_view(ticket.request_id, sink.locale),
             )
 
-        await self._run_queued(job, begin)
+        await self.dispatcher.run(job, begin)
 
     async def generate_in_channel(
         self,
@@ -193,44 +194,7 @@ class SeedreamBot(commands.Bot):
                 await admitted(ticket)
             return ChannelStatus(ChannelSink(channel, ticket, upload_limit=channel.guild.filesize_limit))
 
-        await self._run_queued(job, begin)
-
-    async def _run_queued(self, job: ImageJob, begin: Callable[[Ticket], Awaitable[TurnStatus]]) -> None:
-        """Every way in: claim a place (busy member or restarting: refused, nothing reserved) ->
-        admit (reserve) -> `begin` (acknowledge; returns what shows the wait) -> line -> run."""
-        with self.queue.claim(job.user_id) as place:
-            ticket = await self.pipeline.admit(job)
-            try:
-                status = await begin(ticket)
-            except BaseException:
-                await self.storage.ledger.release(ticket.request_id, error_code="not_acknowledged")
-                raise
-            self.queue.enqueue(place, ticket.request_id)
-            await self._take_turn(place, status)
-
-    async def _take_turn(self, place: Place, live: TurnStatus) -> None:
-        """Wait in line (position shown), then run. Withdrawn (Cancel, shutdown) or stopped by a
-        shutdown: the books are closed from what was delivered and the member is told."""
-        ticket, running = live.ticket, False
-        try:
-            await live.wait_turn(self.queue, place)
-            await live.start()
-            running = True  # from here on `execute` closes the books, whatever happens
-            await self.pipeline.execute(ticket, live)
-        except Withdrawn as withdrawn:
-            await self.storage.ledger.release(ticket.request_id, error_code=withdrawn.reason)
-            await live.withdrawn(withdrawn.reason)
-        except asyncio.CancelledError:
-            if not running:
-                await self.storage.ledger.release(ticket.request_id, error_code="cancelled")
-            if not place.stopped:
-                raise
-            asyncio.current_task().uncancel()  # this stop was ours: tell the member
-            await report_failure(live, UserError("queue.stopped", code="shutdown"))
-        except Exception as error:
-            await report_failure(live, error)
-        finally:
-            await live.quiet()
+        await self.dispatcher.run(job, begin)
 
     # -- stop ------------------------------------------------------------------------
     async def shutdown(self, grace: float | None = None) -> None:

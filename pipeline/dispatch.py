@@ -1,0 +1,63 @@
+"""Every way in runs the same line: claim a place -> admit -> acknowledge -> wait -> run.
+
+A command, a button and an approved request differ only in how they acknowledge and what
+shows the wait (`begin` returns a `TurnStatus`); the queue's limits, the shutdown and the
+books apply to all of them alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from pipeline.delivery import report_failure
+from pipeline.explain import UserError
+from pipeline.job import ImageJob
+from pipeline.progress import TurnStatus
+from pipeline.queue import FairQueue, Place, Withdrawn
+from pipeline.runner import Pipeline, Ticket
+from storage.ledger import Ledger
+
+
+class Dispatcher:
+    def __init__(self, pipeline: Pipeline, queue: FairQueue, ledger: Ledger) -> None:
+        self.pipeline = pipeline
+        self.queue = queue
+        self.ledger = ledger
+
+    async def run(self, job: ImageJob, begin: Callable[[Ticket], Awaitable[TurnStatus]]) -> None:
+        """Every way in: claim a place (busy member or restarting: refused, nothing reserved) ->
+        admit (reserve) -> `begin` (acknowledge; returns what shows the wait) -> line -> run."""
+        with self.queue.claim(job.user_id) as place:
+            ticket = await self.pipeline.admit(job)
+            try:
+                status = await begin(ticket)
+            except BaseException:
+                await self.ledger.release(ticket.request_id, error_code="not_acknowledged")
+                raise
+            self.queue.enqueue(place, ticket.request_id)
+            await self._take_turn(place, status)
+
+    async def _take_turn(self, place: Place, live: TurnStatus) -> None:
+        """Wait in line (position shown), then run. Withdrawn (Cancel, shutdown) or stopped by a
+        shutdown: the books are closed from what was delivered and the member is told."""
+        ticket, running = live.ticket, False
+        try:
+            await live.wait_turn(self.queue, place)
+            await live.start()
+            running = True  # from here on `execute` closes the books, whatever happens
+            await self.pipeline.execute(ticket, live)
+        except Withdrawn as withdrawn:
+            await self.ledger.release(ticket.request_id, error_code=withdrawn.reason)
+            await live.withdrawn(withdrawn.reason)
+        except asyncio.CancelledError:
+            if not running:
+                await self.ledger.release(ticket.request_id, error_code="cancelled")
+            if not place.stopped:
+                raise
+            asyncio.current_task().uncancel()  # this stop was ours: tell the member
+            await report_failure(live, UserError("queue.stopped", code="shutdown"))
+        except Exception as error:
+            await report_failure(live, error)
+        finally:
+            await live.quiet()
