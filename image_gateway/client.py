@@ -272,24 +272,24 @@ class ImageClient:
         url = f"{self._base_url}/images/generations"
         attempt = 0
         while True:
-            yielded = False
+            answered = False  # the gateway accepted the call: it may have generated (and billed)
             try:
                 async with self._session.post(
                     url, json=body, headers=self._headers(stream="stream" in body), timeout=self._timeout
                 ) as resp:
                     await self._raise_for_status(resp)
+                    answered = True
                     if resp.content_type == "text/event-stream":
                         async for event in self._read_stream(resp):
-                            yielded = True
                             yield event
                     else:
                         for event in parse_images_json(await resp.read(), secrets=self._secrets):
-                            yielded = True
                             yield event
                     return
             except (GatewayError, TimeoutError, aiohttp.ClientError) as exc:
                 error = self._as_gateway_error(exc)
-            if yielded or not self._retryable(error) or attempt >= self._max_retries:
+            # Once a 2xx answer began, a retry would generate (and be billed) a second time.
+            if answered or not self._retryable(error) or attempt >= self._max_retries:
                 raise error
             await self._backoff(attempt, error)
             attempt += 1
