@@ -1,13 +1,14 @@
 """Bounded downloads of images (Discord attachments, gateway result URLs) and base64 decoding.
 
 One primitive, :func:`download_to`, streams a body into any writable binary file object and
-never reads more than ``max_bytes`` plus one chunk, whatever the server says. Two thin
+never reads more than ``max_bytes`` plus what aiohttp had buffered, whatever the server says. Two thin
 wrappers choose where the bytes live:
 
 * :func:`download` -> ``bytes`` (small bodies, simplest callers);
-* :func:`download_spooled` -> a rewound ``SpooledTemporaryFile`` that stays in memory up to
-  ``spool_threshold`` and moves to a temporary file beyond it, so that many concurrent large
-  downloads keep the process RSS bounded. The caller closes it (use it as a context manager).
+* :func:`download_spooled` -> a :class:`~pipeline.spool.Spool` that stays in memory while a
+  shared :class:`~pipeline.spool.MemoryBudget` allows and is a temporary file otherwise, so
+  that many concurrent large downloads keep the process RSS bounded. The caller finishes it
+  into a file (and closes that) or closes it.
 
 Result URLs are signed: nothing here ever puts a query string (or a fragment, or user info)
 into an error message, and errors are raised ``from None`` so that aiohttp's own exception
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import tempfile
-from typing import IO, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
+
+from pipeline.spool import MemoryBudget, Spool
 
 __all__ = [
     "FetchError",
@@ -33,8 +35,7 @@ __all__ = [
     "scrub_url",
 ]
 
-DEFAULT_CHUNK = 64 * 1024
-DEFAULT_SPOOL_THRESHOLD = 1024 * 1024
+MAX_OVERSHOOT = 512 * 1024  # aiohttp's flow-controlled buffer plus one socket read, at most
 _ALLOWED_SCHEMES = ("http", "https")
 _WHITESPACE = b" \t\r\n\x0b\x0c"
 
@@ -96,21 +97,21 @@ async def download_to(
     *,
     max_bytes: int,
     timeout: float = 60.0,  # noqa: ASYNC109 - becomes aiohttp's ClientTimeout(total=...)
-    chunk_size: int = DEFAULT_CHUNK,
 ) -> int:
     """Stream ``url`` into ``fileobj``; return the number of bytes written.
 
     Only http/https (checked before any I/O). ``timeout`` is the total time for the request
     and the body. A non-2xx status, a Content-Length over ``max_bytes`` (refused before the
     body is read), a body that grows past ``max_bytes`` (aborted at once: at most
-    ``max_bytes + chunk_size`` bytes are ever read), a timeout or a broken connection raise
-    FetchError. On error ``fileobj`` may hold a partial body; the caller discards it.
+    ``max_bytes + MAX_OVERSHOOT`` bytes are ever read), a timeout or a broken connection raise
+    FetchError. On error ``fileobj`` may hold a partial body; the caller discards it. A
+    ``fileobj`` with an ``expect(size)`` method hears the Content-Length before the body.
     """
     _check_scheme(url)
     where = scrub_url(url)
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-            return await _read_body(resp, fileobj, max_bytes=max_bytes, chunk_size=chunk_size, where=where)
+            return await _read_body(resp, fileobj, max_bytes=max_bytes, where=where)
     except FetchError:
         raise
     except TimeoutError:
@@ -128,15 +129,20 @@ async def download_to(
 
 
 async def _read_body(
-    resp: aiohttp.ClientResponse, fileobj: _Writable, *, max_bytes: int, chunk_size: int, where: str
+    resp: aiohttp.ClientResponse, fileobj: _Writable, *, max_bytes: int, where: str
 ) -> int:
     if not 200 <= resp.status < 300:
         raise FetchError("http_status", f"HTTP {resp.status} from {where}", status=resp.status)
     if resp.content_length is not None and resp.content_length > max_bytes:
         resp.close()  # drop the connection rather than drain the body
         raise _too_large(max_bytes, where)
+    expect = getattr(fileobj, "expect", None)
+    if expect is not None and resp.content_length is not None:
+        expect(resp.content_length)
     total = 0
-    async for chunk in resp.content.iter_chunked(chunk_size):
+    # Whatever has arrived, as aiohttp holds it (its buffer is bounded by flow control): no
+    # re-slicing into fixed-size pieces, which would copy every byte once more.
+    async for chunk in resp.content.iter_any():
         total += len(chunk)
         if total > max_bytes:
             resp.close()
@@ -151,7 +157,6 @@ async def download(
     *,
     max_bytes: int,
     timeout: float = 60.0,  # noqa: ASYNC109 - becomes aiohttp's ClientTimeout(total=...)
-    chunk_size: int = DEFAULT_CHUNK,
 ) -> bytes:
     """The whole body as bytes; see :func:`download_to` for the rules and errors."""
     parts: list[bytes] = []
@@ -160,7 +165,7 @@ async def download(
         def write(self, data: bytes, /) -> None:
             parts.append(data)
 
-    await download_to(session, url, _Collect(), max_bytes=max_bytes, timeout=timeout, chunk_size=chunk_size)
+    await download_to(session, url, _Collect(), max_bytes=max_bytes, timeout=timeout)
     return b"".join(parts)
 
 
@@ -169,22 +174,20 @@ async def download_spooled(
     url: str,
     *,
     max_bytes: int,
-    spool_threshold: int = DEFAULT_SPOOL_THRESHOLD,
+    budget: MemoryBudget,
     timeout: float = 60.0,  # noqa: ASYNC109 - becomes aiohttp's ClientTimeout(total=...)
-    chunk_size: int = DEFAULT_CHUNK,
-) -> IO[bytes]:
-    """The body in a ``SpooledTemporaryFile`` rewound to the start (on disk beyond ``spool_threshold``).
+) -> Spool:
+    """The body in a :class:`~pipeline.spool.Spool`: in memory within `budget`, else on disk.
 
-    The caller owns and closes it; it is closed here if the download fails. Writes past the
-    threshold go to the OS page cache (64 KiB at a time) and are not offloaded to a thread.
+    The caller owns it (finishes it into a file, or closes it); nothing is left behind if the
+    download fails. Writes to disk go to the OS page cache and are not offloaded to a thread.
     """
-    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=spool_threshold, mode="w+b")  # noqa: SIM115
+    spool = Spool(budget)
     try:
-        await download_to(session, url, spool, max_bytes=max_bytes, timeout=timeout, chunk_size=chunk_size)
+        await download_to(session, url, spool, max_bytes=max_bytes, timeout=timeout)
     except BaseException:
         spool.close()
         raise
-    spool.seek(0)
     return spool
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
@@ -20,10 +19,11 @@ import aiohttp
 from image_gateway.catalog import InvalidOptionError
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
 from image_gateway.errors import InvalidResponseError
-from pipeline.fetch import DEFAULT_SPOOL_THRESHOLD, FetchError, decode_b64_image, download_spooled
+from pipeline.fetch import FetchError, decode_b64_image, download_spooled
 from pipeline.images import ImageRejected, fit_to_limit, inspect_image, to_data_uri
 from pipeline.job import ImageJob
 from pipeline.series_prompt import fit_series_prompt
+from pipeline.spool import MB, MemoryBudget, Spool
 from storage.ledger import Ledger, Limits, Settlement, UsageSnapshot
 
 log = logging.getLogger(__name__)
@@ -42,14 +42,16 @@ class PipelineOptions:
     watermark: bool = False
     stream: bool = True
     references_as: str = "data_uri"
-    max_result_bytes: int = 64 * 1024 * 1024
+    max_result_bytes: int = 64 * MB
     download_timeout: float = 120.0
+    result_memory_bytes: int = 128 * MB  # results held in memory, all requests together (pipeline.spool)
 
 
 @dataclass(frozen=True)
 class ReadyImage:
-    """A checked result that fits the upload limit. ``file`` is rewound, spooled to disk beyond
-    1 MB (so a hundred results in flight cost little RSS) and closed by the pipeline once posted."""
+    """A checked result that fits the upload limit. ``file`` is rewound, in memory within the
+    pipeline's `MemoryBudget` and on disk beyond it (so a hundred results in flight cost bounded
+    RSS), and closed by the pipeline once posted."""
 
     index: int
     filename: str
@@ -138,6 +140,7 @@ class Pipeline:
         self.checks = list(checks)
         self.settled = list(settled)
         self._cpu = asyncio.Semaphore(cpu_slots)
+        self.memory = MemoryBudget(options.result_memory_bytes)
 
     # -- before anything is spent -------------------------------------------------
     def build_request(self, job: ImageJob) -> GenerationRequest:
@@ -365,44 +368,68 @@ class Pipeline:
     async def _prepare(self, ticket: Ticket, event: GeneratedImage, upload_limit: int) -> ReadyImage:
         limit = self.options.max_result_bytes
         if event.b64_json:
-            spool = _spool(decode_b64_image(event.b64_json, max_bytes=limit))
+            spool = Spool.of(decode_b64_image(event.b64_json, max_bytes=limit), self.memory)
         elif event.url:
             spool = await download_spooled(
-                self.http, event.url, max_bytes=limit, timeout=self.options.download_timeout
+                self.http, event.url, max_bytes=limit, budget=self.memory, timeout=self.options.download_timeout
             )
         else:
             raise FetchError("not_image", "the gateway sent an item with neither url nor b64_json")
+        handed_over = False
         try:
-            async with self._cpu:  # the only place a whole image is in memory: cpu_slots at a time
-                fitted, ext = await asyncio.to_thread(_check_and_fit, spool, upload_limit, limit)
-        except BaseException:
-            spool.close()
-            raise
+            async with self._cpu:  # the only place a whole image is decoded: cpu_slots at a time
+                handed_over = True  # from here the worker thread owns the spool
+                fitted, ext = await _off_loop(_check_and_fit, spool, upload_limit, limit, self.memory)
+        finally:
+            if not handed_over:
+                spool.close()
         return ReadyImage(
             index=event.index, filename=f"seedream-{ticket.request_id}-{event.index + 1}.{ext}", file=fitted
         )
 
 
-def _spool(data: bytes) -> IO[bytes]:
-    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=DEFAULT_SPOOL_THRESHOLD)  # noqa: SIM115 - caller closes
-    spool.write(data)
-    spool.seek(0)
-    return spool
+async def _off_loop(check, spool: Spool, *args) -> tuple[IO[bytes], str]:
+    """Run `check` in a worker thread. If the caller is cancelled meanwhile, the thread still
+    runs to its end: the file it returns is closed then, so no memory or temporary file leaks."""
+    future = asyncio.get_running_loop().run_in_executor(None, check, spool, *args)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        future.add_done_callback(_close_result)
+        raise
 
 
-def _check_and_fit(spool: IO[bytes], upload_limit: int, max_bytes: int) -> tuple[IO[bytes], str]:
-    """Check the image and fit it to the upload limit; the same spool when it already fits."""
-    data = spool.read()
-    spool.seek(0)
-    # Posted as it is: the container must be whole (CRCs, end marker); no pixel decode. To be
-    # re-encoded: it is decoded anyway, so it gets the full check first.
-    fits = len(data) <= upload_limit
-    inspect_image(data, max_bytes=max_bytes, max_side=65535, min_side=1, max_aspect=1000, decode=not fits)
-    fitted, ext = fit_to_limit(data, upload_limit)
+def _close_result(future: asyncio.Future[tuple[IO[bytes], str]]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result()[0].close()
+
+
+def _check_and_fit(
+    spool: Spool, upload_limit: int, max_bytes: int, memory: MemoryBudget
+) -> tuple[IO[bytes], str]:
+    """Check the image and fit it to the upload limit: the spool's own file when it already
+    fits. Runs in a worker thread (joining the chunks, reading a file, Pillow) and owns `spool`:
+    whatever happens, its memory or temporary file is freed or handed on in the result."""
+    try:
+        file = spool.finish()
+    except BaseException:
+        spool.close()
+        raise
+    try:
+        data = file.read()
+        file.seek(0)
+        # Posted as it is: the container must be whole (CRCs, end marker); no pixel decode. To be
+        # re-encoded: it is decoded anyway, so it gets the full check first.
+        fits = len(data) <= upload_limit
+        inspect_image(data, max_bytes=max_bytes, max_side=65535, min_side=1, max_aspect=1000, decode=not fits)
+        fitted, ext = fit_to_limit(data, upload_limit)
+    except BaseException:
+        file.close()
+        raise
     if fitted is data:
-        return spool, ext
-    spool.close()
-    return _spool(fitted), ext
+        return file, ext
+    file.close()
+    return Spool.of(fitted, memory).finish(), ext
 
 
 def _error_code(error: BaseException) -> str:

@@ -7,6 +7,7 @@ import io
 import pytest
 from PIL import Image
 
+from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
 
 
@@ -85,3 +86,23 @@ async def test_a_single_batch_is_one_edit_with_its_summary_buttons_and_what_is_l
         rows = await w.ledger_rows()
         assert [r["status"] for r in rows] == ["settled", "settled"]
         assert rows[-1]["images_delivered"] == 2 and rows[-1]["charged_micros"] == 324_000
+
+
+async def test_results_in_memory_and_on_disk_arrive_whole_and_free_their_memory(tmp_path):
+    # A 1 MB budget holds some of four ~0.5 MB results; the others wait in temporary files.
+    # Either way the member gets the gateway's bytes, and the budget is whole again afterwards,
+    # also after a result that could not be fetched.
+    gateway = {"realistic": True, "image_format": "jpeg", "image_size": (1024, 1024)}
+    async with world(tmp_path, gateway=gateway, result_memory_mb=1) as w:
+        await w.gateway.prewarm([(2048, 2048)], ["jpeg"])
+        inter = await w.run("imagine", {"prompt": "a market at dusk", "count": 4}, timeout=60)
+        files = inter.files()
+        assert len(files) == 4, inter.all_text()
+        served = set(w.gateway.stored_files())
+        assert served and all(data in served for _name, data in files)
+        assert w.bot.pipeline.memory.used == 0
+
+        w.gateway.script(Fault.missing_file())
+        inter = await w.run("imagine", {"prompt": "a market at dawn"}, timeout=60)
+        assert inter.files() == []
+        assert w.bot.pipeline.memory.used == 0

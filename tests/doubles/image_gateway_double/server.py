@@ -153,6 +153,10 @@ class ImageGatewayDouble:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    def stored_files(self) -> list[bytes]:
+        """The bytes behind every result URL handed out so far (until `expire_files`)."""
+        return [blob.data for blob in self._files.values()]
+
     def expire_files(self) -> None:
         """Forget every stored result: old URLs now answer 404, as expired signed URLs do."""
         self._files.clear()

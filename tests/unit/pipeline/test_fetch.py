@@ -15,7 +15,9 @@ from aiohttp import web
 from PIL import Image
 
 from pipeline import fetch
+from pipeline import spool as spool_module
 from pipeline.fetch import FetchError, decode_b64_image, download, download_spooled, download_to, scrub_url
+from pipeline.spool import MemoryBudget
 
 SECRET = "?X-Amz-Signature=SECRETSIG&token=SECRETTOK#frag"
 CAP = 256 * 1024
@@ -130,12 +132,17 @@ async def test_download_to_and_spooled(server: Server, session: aiohttp.ClientSe
     sink = io.BytesIO()
     assert await download_to(session, f"{server.base}/body", sink, max_bytes=CAP) == len(BODY)
     assert sink.getvalue() == BODY
-    with await download_spooled(session, f"{server.base}/body", max_bytes=CAP, spool_threshold=1024) as spool:
-        assert spool._rolled  # type: ignore[attr-defined]  # went to disk past the threshold
-        assert spool.read() == BODY
-    with await download_spooled(session, f"{server.base}/img.png", max_bytes=CAP) as spool:
-        assert not spool._rolled  # type: ignore[attr-defined]
-        assert spool.read() == PNG
+    small = MemoryBudget(1024)  # BODY does not fit: the download goes to a temporary file
+    with (await download_spooled(session, f"{server.base}/body", max_bytes=CAP, budget=small)).finish() as f:
+        assert not isinstance(f, io.BytesIO)
+        assert small.used == 0
+        assert f.read() == BODY
+    roomy = MemoryBudget(CAP)
+    with (await download_spooled(session, f"{server.base}/img.png", max_bytes=CAP, budget=roomy)).finish() as f:
+        assert isinstance(f, io.BytesIO)
+        assert roomy.used == len(PNG)  # held until the file is closed
+        assert f.read() == PNG
+    assert roomy.used == 0
 
 
 async def test_404(server: Server, session: aiohttp.ClientSession) -> None:
@@ -166,21 +173,18 @@ async def test_body_without_content_length_stops_at_cap(
     server: Server, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads: list[int] = []
-    original = aiohttp.StreamReader.read
+    original = aiohttp.StreamReader.readany
 
-    async def counting_read(self: aiohttp.StreamReader, n: int = -1) -> bytes:
-        data = await original(self, n)
+    async def counting_read(self: aiohttp.StreamReader) -> bytes:
+        data = await original(self)
         reads.append(len(data))
         return data
 
-    monkeypatch.setattr(aiohttp.StreamReader, "read", counting_read)
-    chunk = 16 * 1024
+    monkeypatch.setattr(aiohttp.StreamReader, "readany", counting_read)
     sink = io.BytesIO()
-    err = await fails(
-        download_to(session, f"{server.base}/endless{SECRET}", sink, max_bytes=CAP, chunk_size=chunk)
-    )
+    err = await fails(download_to(session, f"{server.base}/endless{SECRET}", sink, max_bytes=CAP))
     assert err.code == "too_large"
-    assert sum(reads) <= CAP + chunk
+    assert reads and sum(reads) <= CAP + fetch.MAX_OVERSHOOT
     assert len(sink.getvalue()) <= CAP
     await asyncio.sleep(0.05)
     assert server.endless_sent < 64 * 1024 * 1024  # the server saw us hang up
@@ -204,20 +208,22 @@ async def test_reset_mid_body(server: Server, session: aiohttp.ClientSession) ->
     assert err.code == "connection"
 
 
-async def test_spooled_is_closed_on_failure(
+async def test_spooled_gives_everything_back_on_failure(
     server: Server, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made: list[object] = []
-    real = fetch.tempfile.SpooledTemporaryFile
+    real = spool_module.tempfile.TemporaryFile
 
     def spy(*args: object, **kwargs: object) -> object:
         f = real(*args, **kwargs)  # type: ignore[call-overload]
         made.append(f)
         return f
 
-    monkeypatch.setattr(fetch.tempfile, "SpooledTemporaryFile", spy)
-    await fails(download_spooled(session, f"{server.base}/reset", max_bytes=2_000_000, spool_threshold=1024))
+    monkeypatch.setattr(spool_module.tempfile, "TemporaryFile", spy)
+    budget = MemoryBudget(64 * 1024, per_item=64 * 1024)  # part in memory, then to disk
+    await fails(download_spooled(session, f"{server.base}/reset", max_bytes=2_000_000, budget=budget))
     assert made and made[0].closed  # type: ignore[attr-defined]
+    assert budget.used == 0
 
 
 async def test_connection_refused(session: aiohttp.ClientSession) -> None:
