@@ -39,7 +39,7 @@ def say(name: str, value: str) -> None:
 
 @asynccontextmanager
 async def gateway_process(*args: str):
-    """The image-gateway double's CLI; yields its base URL (its first stdout line)."""
+    """The image-gateway double's CLI; yields (its base URL (its first stdout line), its pid)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.doubles.image_gateway_double", "--port", "0", "--api-key", API_KEY, *args,
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
@@ -49,7 +49,7 @@ async def gateway_process(*args: str):
         line = await asyncio.wait_for(proc.stdout.readline(), 120)
         if not line:
             raise RuntimeError("the gateway double did not start")
-        yield line.decode().strip()
+        yield line.decode().strip(), proc.pid
     finally:
         proc.terminate()
         await proc.wait()
@@ -60,7 +60,7 @@ async def imagine_burst(fmt: str, members: int) -> None:
     gw_args = ("--flavour", FLAVOUR, "--latency", str(GATEWAY_LATENCY), "--realistic", "--format", fmt)
     with tempfile.TemporaryDirectory() as tmp:
         async with (
-            gateway_process(*gw_args) as base_url,
+            gateway_process(*gw_args) as (base_url, gateway_pid),
             DiscordDouble(validate_spec=False) as dd,
         ):
             guild = dd.add_guild("Bench")
@@ -77,7 +77,8 @@ async def imagine_burst(fmt: str, members: int) -> None:
                 "MAX_CONCURRENT_REQUESTS": members,  # all of them at once: the queue is not what is measured
             }
             async with BotProcess(dd, env, log_path=Path(tmp) / "bot.log") as bot:
-                cpu_before = cpu_seconds(bot.pid)
+                pids = {"bot": bot.pid, "Discord double": os.getpid(), "gateway double": gateway_pid}
+                cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 started = time.monotonic()
                 handles = await asyncio.gather(*(
                     dd.invoke_command("imagine", {"prompt": f"a lighthouse, take {i}"},
@@ -89,7 +90,7 @@ async def imagine_burst(fmt: str, members: int) -> None:
                 ))  # fmt: skip
                 latencies = sorted(e.at - started for e in events)
                 await asyncio.gather(*(h.wait_for_final(timeout=120) for h in handles))
-                cpu = cpu_seconds(bot.pid) - cpu_before
+                cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
                 rss = peak_rss_mb(bot.pid)
                 delivered = sum(len(h.files()) for h in handles)
     if fmt == "jpeg":
@@ -100,7 +101,10 @@ async def imagine_burst(fmt: str, members: int) -> None:
         say(f"imagine x{members} latency max", f"{latencies[-1]:.2f} s")
         say("overhead (p50 - gateway latency)", f"{p50 - GATEWAY_LATENCY:.2f} s")
     say(f"peak RSS, {members} concurrent {fmt.upper()} results", f"{rss:.0f} MB")
-    say(f"bot CPU per delivered image ({fmt.upper()})", f"{cpu / max(delivered, 1):.3f} s ({delivered} delivered)")
+    per_image = cpu["bot"] / max(delivered, 1)
+    say(f"bot CPU per delivered image ({fmt.upper()})", f"{per_image:.3f} s ({delivered} delivered)")
+    # Three processes share the machine's cores during the burst: what each one used.
+    say(f"CPU during the {fmt.upper()} burst", ", ".join(f"{name} {seconds:.2f} s" for name, seconds in cpu.items()))
 
 
 async def ledger_throughput(writers: int = 50, pairs: int = 100) -> None:
@@ -191,7 +195,7 @@ async def series_timing(count: int = 15, per_image: float = 1.0) -> None:
 
     args = ("--flavour", "aiearth", "--latency", str(per_image), "--per-image-latency", str(per_image),
             "--realistic", "--format", "jpeg")  # fmt: skip
-    async with gateway_process(*args) as base_url, aiohttp.ClientSession() as http:
+    async with gateway_process(*args) as (base_url, _pid), aiohttp.ClientSession() as http:
         for stream in (True, False):
             with tempfile.TemporaryDirectory() as tmp:
                 settings = Settings(
