@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     image_max_retries: int = Field(default=3, ge=0, le=10)
     reference_images_as: Literal["data_uri", "url"] = "data_uri"
     max_result_mb: int = Field(default=64, ge=1, le=512)
-    result_memory_mb: int = Field(default=128, ge=0, le=4096)
+    result_memory_mb: int = Field(default=96, ge=0, le=4096)
 
     # Storage and limits
     database_url: str = "sqlite:///data/bot.db"

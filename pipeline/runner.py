@@ -44,7 +44,7 @@ class PipelineOptions:
     references_as: str = "data_uri"
     max_result_bytes: int = 64 * MB
     download_timeout: float = 120.0
-    result_memory_bytes: int = 128 * MB  # results held in memory, all requests together (pipeline.spool)
+    result_memory_bytes: int = 96 * MB  # results held in memory, all requests together (pipeline.spool)
 
 
 @dataclass(frozen=True)
