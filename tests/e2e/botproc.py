@@ -85,3 +85,7 @@ class BotProcess:
     async def __aexit__(self, *exc: object) -> None:
         self.kill()
         await self.stop()
+        # As in the in-process suite (tests.e2e.harness): no secret in any line the bot wrote.
+        secrets = [s for s in (self.env.get("IMAGE_API_KEY"), self.dd.bot_token) if s]
+        leaks = [line[:200] for line in self.logs().splitlines() if any(s in line for s in secrets)]
+        assert leaks == [], leaks

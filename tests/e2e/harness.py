@@ -139,3 +139,8 @@ async def world(tmp: Path, *, flavour: str = "gogogotoken-com", gateway: dict[st
             root.setLevel(previous_level)
         assert dd.spec_violations == [], dd.spec_violations
         assert dd.internal_errors == [], dd.internal_errors
+        # Every test of the end-to-end suite is also a secrets test: neither the API key nor the
+        # bot token may reach anything the bot sent to Discord or any log line it wrote.
+        secrets = (API_KEY, dd.bot_token)
+        leaks = [text[:200] for text in (*dd.all_outgoing_text(), *w.logs.lines) if any(s in text for s in secrets)]
+        assert leaks == [], leaks
