@@ -141,6 +141,7 @@ class Pipeline:
         self.settled = list(settled)
         self._cpu = asyncio.Semaphore(cpu_slots)
         self.memory = MemoryBudget(options.result_memory_bytes)
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- before anything is spent -------------------------------------------------
     def build_request(self, job: ImageJob) -> GenerationRequest:
@@ -190,19 +191,41 @@ class Pipeline:
         """Validate, run the admission checks, and reserve the worst-case cost."""
         request = await self.screen(job)
         limits = await self.limits(job)
-        request_id = await self.ledger.reserve(
-            guild_id=job.guild_id,
-            channel_id=job.channel_id,
-            user_id=job.user_id,
-            command=job.command,
-            model=job.model.id,
-            size=request.size or "",
-            prompt=job.model.validate_prompt(job.prompt),  # the member's own words, not the series sentence
-            images=job.count,
-            unit_price_micros=job.model.price_micros or 0,
-            limits=limits,
+        reserving = asyncio.ensure_future(
+            self.ledger.reserve(
+                guild_id=job.guild_id,
+                channel_id=job.channel_id,
+                user_id=job.user_id,
+                command=job.command,
+                model=job.model.id,
+                size=request.size or "",
+                prompt=job.model.validate_prompt(job.prompt),  # the member's own words, not the series sentence
+                images=job.count,
+                unit_price_micros=job.model.price_micros or 0,
+                limits=limits,
+            )
         )
+        try:
+            request_id = await asyncio.shield(reserving)
+        except asyncio.CancelledError:
+            # Stopped while reserving (a shutdown): the reservation may still commit. It is
+            # released then, rather than holding the member's quota until the next start.
+            reserving.add_done_callback(self._release_orphan)
+            raise
         return Ticket(job=job, request=request, request_id=request_id, limits=limits)
+
+    def _release_orphan(self, reserving: asyncio.Future[int]) -> None:
+        if reserving.cancelled() or reserving.exception() is not None:
+            return
+        task = asyncio.create_task(self._release(reserving.result()))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _release(self, request_id: int) -> None:
+        try:
+            await self.ledger.release(request_id, error_code="cancelled")
+        except Exception:  # e.g. the database closed first: recovery at the next start releases it
+            log.warning("request %s: a reservation stopped mid-way is left to the next start", request_id)
 
     # -- spending -------------------------------------------------------------------
     async def execute(self, ticket: Ticket, sink: ResultSink) -> Outcome:
