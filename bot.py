@@ -246,6 +246,7 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
         references_as=settings.reference_images_as,
         max_result_bytes=settings.max_result_mb * 1024 * 1024,
         result_memory_bytes=settings.result_memory_mb * 1024 * 1024,
+        max_concurrent_downloads=settings.max_concurrent_downloads,
     )
 
 

@@ -45,6 +45,7 @@ class PipelineOptions:
     max_result_bytes: int = 64 * MB
     download_timeout: float = 120.0
     result_memory_bytes: int = 96 * MB  # results held in memory, all requests together (pipeline.spool)
+    max_concurrent_downloads: int = 8  # result downloads in flight, all requests together
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,9 @@ class Pipeline:
         self._cpu = asyncio.Semaphore(cpu_slots)
         self.memory = MemoryBudget(options.result_memory_bytes)
         self._background: set[asyncio.Task[None]] = set()
+        # Bounded work in flight: results are fetched a few at a time (first come, first served)
+        # instead of all at once, so the first finish first and few wait whole in memory.
+        self._downloads = asyncio.Semaphore(options.max_concurrent_downloads)
 
     # -- before anything is spent -------------------------------------------------
     def build_request(self, job: ImageJob) -> GenerationRequest:
@@ -393,9 +397,10 @@ class Pipeline:
         if event.b64_json:
             spool = Spool.of(decode_b64_image(event.b64_json, max_bytes=limit), self.memory)
         elif event.url:
-            spool = await download_spooled(
-                self.http, event.url, max_bytes=limit, budget=self.memory, timeout=self.options.download_timeout
-            )
+            async with self._downloads:
+                spool = await download_spooled(
+                    self.http, event.url, max_bytes=limit, budget=self.memory, timeout=self.options.download_timeout
+                )
         else:
             raise FetchError("not_image", "the gateway sent an item with neither url nor b64_json")
         handed_over = False

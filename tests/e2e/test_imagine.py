@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import pytest
@@ -106,3 +107,15 @@ async def test_results_in_memory_and_on_disk_arrive_whole_and_free_their_memory(
         inter = await w.run("imagine", {"prompt": "a market at dawn"}, timeout=60)
         assert inter.files() == []
         assert w.bot.pipeline.memory.used == 0
+
+
+async def test_results_are_fetched_a_few_at_a_time(tmp_path):
+    # Bounded work in flight: however many results arrive at once, at most
+    # MAX_CONCURRENT_DOWNLOADS are being fetched; every one is still delivered.
+    async with world(tmp_path, gateway={"file_latency": 0.2}, max_concurrent_downloads=2) as w:
+        first, second = await asyncio.gather(
+            w.run("imagine", {"prompt": "a red fox", "count": 4}, timeout=30),
+            w.run("imagine", {"prompt": "a grey wolf", "count": 3}, user=w.bob, timeout=30),
+        )
+        assert (len(first.files()), len(second.files())) == (4, 3)
+        assert w.gateway.most_file_fetches_at_once == 2

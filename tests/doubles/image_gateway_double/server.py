@@ -52,6 +52,7 @@ class ImageGatewayDouble:
         *,
         latency: float = 0.0,
         per_image_latency: float = 0.0,
+        file_latency: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
         realistic: bool = False,
@@ -70,6 +71,7 @@ class ImageGatewayDouble:
         self._api_key = api_key
         self.latency = latency
         self.per_image_latency = per_image_latency
+        self.file_latency = file_latency  # before a result file is served (a slow CDN)
         self.host, self._port = host, port
         self.realistic = realistic
         self.image_scale = image_scale if image_scale is not None else (1.0 if realistic else 1 / 32)
@@ -84,6 +86,8 @@ class ImageGatewayDouble:
         self.requests: list[RecordedRequest] = []
         self.reference_urls: list[str] = []
         self.file_fetches = 0
+        self.file_fetches_in_flight = 0
+        self.most_file_fetches_at_once = 0
         self.images_generated = 0  # successful images produced (what a real upstream charges)
         self.images_billed = 0  # sum of usage.generated_images in answers fully sent
         self.images_failed = 0  # moderation failures in series
@@ -220,13 +224,25 @@ class ImageGatewayDouble:
         ]
         return web.json_response({"object": "list", "data": data})
 
-    async def _file(self, request: web.Request) -> web.Response:
+    async def _file(self, request: web.Request) -> web.StreamResponse:
         self._record(request, None)
         self.file_fetches += 1
         blob = self._files.get(request.match_info["name"])
         if blob is None:
             return web.Response(status=404, text="NoSuchKey: the file does not exist or has expired")
-        return web.Response(body=blob.data, content_type=blob.content_type)
+        self.file_fetches_in_flight += 1
+        self.most_file_fetches_at_once = max(self.most_file_fetches_at_once, self.file_fetches_in_flight)
+        try:
+            if self.file_latency:
+                await asyncio.sleep(self.file_latency)
+            response = web.StreamResponse(headers={"Content-Type": blob.content_type})
+            response.content_length = len(blob.data)
+            await response.prepare(request)
+            await response.write(blob.data)
+            await response.write_eof()
+            return response
+        finally:
+            self.file_fetches_in_flight -= 1
 
     # ---- generation ------------------------------------------------------------------------
 
