@@ -59,16 +59,23 @@ def parse_multipart(raw: bytes, content_type: str) -> Body:
     if found is None:
         return Body("invalid", problem="multipart body without a boundary")
     delimiter = b"--" + (found.group(1) or found.group(2)).encode("latin-1")
-    pieces = raw.split(b"\r\n" + delimiter)
-    if len(pieces) < 2 or not pieces[0].startswith(delimiter) or not pieces[-1].startswith(b"--"):
+    separator = b"\r\n" + delimiter
+    if not raw.startswith(delimiter):
         return Body("invalid", problem="multipart body is not framed by its boundary")
-    pieces[0] = pieces[0][len(delimiter) :]
+    # Offsets only: each part's bytes are copied once, when sliced out of the body.
+    spans, start = [], len(delimiter)
+    while (end := raw.find(separator, start)) != -1:
+        spans.append((start, end))
+        start = end + len(separator)
+    if not spans or raw[start : start + 2] != b"--":
+        return Body("invalid", problem="multipart body is not framed by its boundary")
     body = Body("multipart")
-    for piece in pieces[:-1]:
-        head, sep, data = piece.partition(b"\r\n\r\n")
-        if not sep or not head.startswith(b"\r\n"):
+    for start, end in spans:
+        split = raw.find(b"\r\n\r\n", start, end)
+        if split == -1 or raw[start : start + 2] != b"\r\n":
             return Body("invalid", problem="a multipart part has no header block")
-        headers = _part_headers(head[2:])
+        head, data = raw[start + 2 : split], raw[split + 4 : end]
+        headers = _part_headers(head)
         disposition = headers.get("content-disposition", "")
         _kind, params = parse_content_disposition(disposition)
         name = params.get("name", "")
