@@ -1,8 +1,8 @@
 """Bounded downloads of images (Discord attachments, gateway result URLs) and base64 decoding.
 
 One primitive, :func:`download_to`, streams a body into any writable binary file object and
-never reads more than ``max_bytes`` plus what aiohttp had buffered, whatever the server says. Two thin
-wrappers choose where the bytes live:
+never reads more than ``max_bytes`` plus what aiohttp had buffered, whatever the server says.
+Two thin wrappers choose where the bytes live:
 
 * :func:`download` -> ``bytes`` (small bodies, simplest callers);
 * :func:`download_spooled` -> a :class:`~pipeline.spool.Spool` that stays in memory while a
