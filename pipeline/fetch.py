@@ -35,6 +35,7 @@ __all__ = [
     "scrub_url",
 ]
 
+IDLE_TIMEOUT = 30.0  # seconds without a byte before a download is given up
 MAX_OVERSHOOT = 512 * 1024  # aiohttp's flow-controlled buffer plus one socket read, at most
 _ALLOWED_SCHEMES = ("http", "https")
 _WHITESPACE = b" \t\r\n\x0b\x0c"
@@ -97,26 +98,31 @@ async def download_to(
     *,
     max_bytes: int,
     timeout: float = 60.0,  # noqa: ASYNC109 - becomes aiohttp's ClientTimeout(total=...)
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> int:
     """Stream ``url`` into ``fileobj``; return the number of bytes written.
 
     Only http/https (checked before any I/O). ``timeout`` is the total time for the request
-    and the body. A non-2xx status, a Content-Length over ``max_bytes`` (refused before the
-    body is read), a body that grows past ``max_bytes`` (aborted at once: at most
-    ``max_bytes + MAX_OVERSHOOT`` bytes are ever read), a timeout or a broken connection raise
-    FetchError. On error ``fileobj`` may hold a partial body; the caller discards it. A
-    ``fileobj`` with an ``expect(size)`` method hears the Content-Length before the body.
+    and the body; ``idle_timeout`` the longest wait for the connection or for the next bytes
+    (a stalled server is given up early, not after the whole ``timeout``). A non-2xx status, a
+    Content-Length over ``max_bytes`` (refused before the body is read), a body that grows past
+    ``max_bytes`` (aborted at once: at most ``max_bytes + MAX_OVERSHOOT`` bytes are ever read),
+    a timeout or a broken connection raise FetchError. On error ``fileobj`` may hold a partial
+    body; the caller discards it. A ``fileobj`` with an ``expect(size)`` method hears the
+    Content-Length before the body.
     """
     _check_scheme(url)
     where = scrub_url(url)
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+        idle = min(idle_timeout, timeout)
+        limits = aiohttp.ClientTimeout(total=timeout, sock_connect=idle, sock_read=idle)
+        async with session.get(url, timeout=limits) as resp:
             return await _read_body(resp, fileobj, max_bytes=max_bytes, where=where)
     except FetchError:
         raise
     except TimeoutError:
         # aiohttp's ServerTimeoutError and friends are TimeoutError too: this comes first.
-        raise FetchError("timeout", f"timed out after {timeout:g} s fetching {where}") from None
+        raise FetchError("timeout", f"timed out fetching {where}") from None
     except (aiohttp.InvalidURL, aiohttp.NonHttpUrlRedirectClientError):
         raise FetchError("bad_scheme", f"{where} redirected to a URL that cannot be fetched") from None
     except aiohttp.TooManyRedirects:
@@ -157,6 +163,7 @@ async def download(
     *,
     max_bytes: int,
     timeout: float = 60.0,  # noqa: ASYNC109 - becomes aiohttp's ClientTimeout(total=...)
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> bytes:
     """The whole body as bytes; see :func:`download_to` for the rules and errors."""
     parts: list[bytes] = []
@@ -165,7 +172,7 @@ async def download(
         def write(self, data: bytes, /) -> None:
             parts.append(data)
 
-    await download_to(session, url, _Collect(), max_bytes=max_bytes, timeout=timeout)
+    await download_to(session, url, _Collect(), max_bytes=max_bytes, timeout=timeout, idle_timeout=idle_timeout)
     return b"".join(parts)
 
 
@@ -176,6 +183,7 @@ async def download_spooled(
     max_bytes: int,
     budget: MemoryBudget,
     timeout: float = 60.0,  # noqa: ASYNC109 - becomes aiohttp's ClientTimeout(total=...)
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> Spool:
     """The body in a :class:`~pipeline.spool.Spool`: in memory within `budget`, else on disk.
 
@@ -184,7 +192,7 @@ async def download_spooled(
     """
     spool = Spool(budget)
     try:
-        await download_to(session, url, spool, max_bytes=max_bytes, timeout=timeout)
+        await download_to(session, url, spool, max_bytes=max_bytes, timeout=timeout, idle_timeout=idle_timeout)
     except BaseException:
         spool.close()
         raise

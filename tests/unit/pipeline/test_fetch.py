@@ -46,6 +46,7 @@ class Server:
         app.router.add_get("/endless", self.endless)
         app.router.add_get("/slow", self.slow)
         app.router.add_get("/reset", self.reset)
+        app.router.add_get("/stall", self.stall)
         app.router.add_get("/to-file", self.to_file)
         self.runner = web.AppRunner(app, shutdown_timeout=0.5)
 
@@ -77,6 +78,15 @@ class Server:
     async def slow(self, request: web.Request) -> web.Response:
         await asyncio.wait_for(self.release.wait(), 5)
         return web.Response(body=PNG)
+
+    async def stall(self, request: web.Request) -> web.StreamResponse:
+        """Headers and a first part of the body, then nothing (a stalled CDN)."""
+        resp = web.StreamResponse()
+        resp.content_length = 1_000_000
+        await resp.prepare(request)
+        await resp.write(b"s" * 10_000)
+        await asyncio.sleep(5)
+        return resp
 
     async def reset(self, request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse()
@@ -206,6 +216,16 @@ async def test_slow_server_times_out(server: Server, session: aiohttp.ClientSess
 async def test_reset_mid_body(server: Server, session: aiohttp.ClientSession) -> None:
     err = await fails(download(session, f"{server.base}/reset{SECRET}", max_bytes=2_000_000))
     assert err.code == "connection"
+
+
+async def test_a_stalled_body_is_given_up_after_the_idle_timeout(
+    server: Server, session: aiohttp.ClientSession
+) -> None:
+    started = time.perf_counter()
+    stalled = download(session, f"{server.base}/stall{SECRET}", max_bytes=CAP * 8, timeout=30, idle_timeout=0.3)
+    err = await fails(stalled)
+    assert err.code == "timeout"
+    assert time.perf_counter() - started < 3  # not the whole 30 s
 
 
 async def test_spooled_gives_everything_back_on_failure(
