@@ -84,8 +84,13 @@ class Spool:
         return spool
 
     def expect(self, size: int) -> None:
-        """The announced size (a Content-Length): beyond the per-item cap, go to disk at once."""
-        if self._chunks is not None and self._held + size > self._budget.per_item:
+        """The announced size (a Content-Length): beyond the per-item cap, or more than the budget
+        has free now, go to disk at once, rather than hold part of it in memory and then write
+        that part out on the event loop when the budget refuses a later chunk."""
+        budget = self._budget
+        if self._chunks is not None and (
+            self._held + size > budget.per_item or budget.used + size - self._held > budget.total
+        ):
             self._to_disk()
 
     def write(self, data: bytes) -> int:

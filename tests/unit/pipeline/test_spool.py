@@ -59,6 +59,18 @@ def test_a_result_over_the_per_item_cap_goes_to_disk_at_once() -> None:
     spool.close()
 
 
+def test_an_announced_size_the_budget_cannot_take_now_goes_to_disk_at_once() -> None:
+    budget = MemoryBudget(50 * KB, per_item=64 * KB)
+    other = written(budget, b"x" * 20 * KB)
+    spool = written(budget, expect=40 * KB)  # fits the per-item cap, not the 30 KB left
+    spool.write(b"a" * 10 * KB)
+    assert budget.used == 20 * KB  # nothing of it held in memory, not even the first chunk
+    with spool.finish() as f:
+        assert not isinstance(f, io.BytesIO)
+        assert f.read() == b"a" * 10 * KB
+    other.close()
+
+
 def test_a_zero_budget_keeps_everything_on_disk() -> None:
     budget = MemoryBudget(0)
     with Spool.of(b"jpeg bytes", budget).finish() as f:
