@@ -33,7 +33,7 @@ from image_gateway.client import ImageClient
 from image_gateway.presets import Preset, build_catalog, get_preset
 from log_setup import redact, setup_logging
 from pipeline.budget_alerts import BudgetAlerts
-from pipeline.delivery import ChannelSink, InteractionSink, report_error
+from pipeline.delivery import ChannelSink, InteractionSink, acknowledge, report_error
 from pipeline.dispatch import Dispatcher
 from pipeline.job import ImageJob
 from pipeline.limits import LimitsResolver
@@ -156,7 +156,8 @@ class SeedreamBot(commands.Bot):
         return await self.limits_resolver.for_job(job)
 
     async def generate(self, interaction: discord.Interaction, job: ImageJob) -> None:
-        """Admit (refusals answer privately, nothing spent), defer, then wait in line and run.
+        """Admit (refusals answer privately, nothing spent), then wait in line and run while the
+        reply is deferred alongside (`acknowledge`: the gateway call need not wait for Discord).
 
         In approval mode the request goes to the moderators instead (cogs.approval)."""
         if self.storage.guild_config.get(job.guild_id).needs_approval:
@@ -164,9 +165,7 @@ class SeedreamBot(commands.Bot):
             return
 
         async def begin(ticket: Ticket) -> TurnStatus:
-            if not interaction.response.is_done():
-                await interaction.response.defer(thinking=True)
-            sink = InteractionSink(interaction, ticket)
+            sink = InteractionSink(interaction, ticket, acknowledged=acknowledge(interaction))
             return LiveStatus(
                 sink,
                 interval=self.settings.progress_edit_seconds,

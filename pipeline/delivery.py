@@ -6,6 +6,7 @@ message. The one error reply (`report_error`) lives here too, so every way in an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
@@ -47,16 +48,53 @@ def _token_expired(error: discord.HTTPException) -> bool:
     return error.code in EXPIRED_TOKEN_CODES or error.status == 401
 
 
-class InteractionSink:
-    """Results for one interaction: the deferred reply holds the first images and the summary."""
+def acknowledge(interaction: discord.Interaction) -> asyncio.Task[None] | None:
+    """Defer the interaction's reply ("thinking…") in the background, so that the request runs
+    meanwhile (the gateway call starts without waiting for Discord's answer); None if it is
+    already acknowledged. If the defer fails, the interaction is gone and nothing could ever be
+    shown: the request that started it is stopped (its books close as for any cancellation)."""
+    if interaction.response.is_done():
+        return None
+    request = asyncio.current_task()
+    task = asyncio.create_task(interaction.response.defer(thinking=True), name=f"acknowledge-{interaction.id}")
 
-    def __init__(self, interaction: discord.Interaction, ticket: Ticket) -> None:
+    def stop_request(done: asyncio.Task[None]) -> None:
+        if done.cancelled() or done.exception() is None:
+            return
+        log.warning("interaction %s could not be acknowledged (%s): its request is stopped",
+                    interaction.id, type(done.exception()).__name__)  # fmt: skip
+        if request is not None:
+            request.cancel()
+
+    task.add_done_callback(stop_request)
+    return task
+
+
+class InteractionSink:
+    """Results for one interaction: the deferred reply holds the first images and the summary.
+
+    `acknowledged`: the defer in flight (see `acknowledge`); every edit and follow-up waits for it."""
+
+    def __init__(
+        self, interaction: discord.Interaction, ticket: Ticket, *, acknowledged: asyncio.Task[None] | None = None
+    ) -> None:
         self.interaction = interaction
         self.ticket = ticket
         self.locale = locale_of(interaction)
         self.upload_limit: int = interaction.filesize_limit
         self._posted = 0
         self._use_channel = False
+        self._acknowledged = acknowledged
+
+    async def acknowledged(self) -> None:
+        """Return once the reply exists; raises DeliveryError if the defer failed."""
+        if self._acknowledged is None:
+            return
+        try:
+            await asyncio.shield(self._acknowledged)
+        except Exception as error:  # an HTTP refusal, or the connection to Discord failed
+            reason = f"HTTP {error.status}" if isinstance(error, discord.HTTPException) else type(error).__name__
+            raise DeliveryError(f"the interaction could not be acknowledged ({reason})") from error
 
     async def working(self) -> None:
         await self._edit_original(content=working_text(self.ticket, self.locale))
@@ -101,6 +139,7 @@ class InteractionSink:
         """Edit the interaction's reply; False once its token has expired."""
         if self._use_channel:
             return False
+        await self.acknowledged()
         try:
             await self.interaction.edit_original_response(**fields)
         except discord.HTTPException as error:
@@ -114,6 +153,7 @@ class InteractionSink:
         self, content: str, images: Sequence[ReadyImage] = (), *, view: discord.ui.View | None = None
     ) -> None:
         """A new message: a follow-up while the token lives, then a plain channel message."""
+        await self.acknowledged()
         if not self._use_channel:
             try:
                 extra = {"view": view} if view is not None else {}
@@ -169,7 +209,7 @@ async def report_failure(sink: InteractionSink | ChannelSink, error: Exception) 
         log.error("request %s failed unexpectedly", sink.ticket.request_id, exc_info=error)
     try:
         await sink.fail(error)
-    except discord.HTTPException:
+    except (discord.HTTPException, DeliveryError):
         log.warning("could not tell the member that request %s failed", sink.ticket.request_id)
 
 

@@ -119,3 +119,45 @@ async def test_an_expired_interaction_token_sends_the_results_to_the_channel(tmp
         assert inter.files() == []
         [row] = await assert_books_balanced(w.storage, LIMITS)
         assert row["charged_micros"] == PRICE
+
+
+async def test_an_interaction_discord_will_not_acknowledge_stops_its_request_uncharged(tmp_path):
+    # The reply is deferred alongside the gateway call. When Discord refuses the defer (the
+    # interaction is gone), nothing could ever be shown: the request stops, nothing is charged,
+    # and the next request is served as usual.
+    async with world(tmp_path, gateway={"latency": 1.0}, **QUOTAS) as w:
+        refused = w.discord.fail_next(
+            1, status=404, method="POST", path="/callback$", body={"code": 10062, "message": "Unknown interaction"}
+        )
+        await w.discord.invoke_command("imagine", {"prompt": "a cat"}, user=w.alice, guild=w.guild, channel=w.channel)
+        async with asyncio.timeout(10):
+            while not (rows := await w.ledger_rows()) or rows[-1]["status"] == "pending":
+                await asyncio.sleep(0.05)
+        assert refused.hits == 1
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert (row["status"], row["charged_micros"]) == ("released", 0)
+        assert any("could not be acknowledged" in line for line in w.logs.lines)
+        await asyncio.sleep(1.5)  # the gateway's answer, had the call not been stopped
+        assert not [m for m in w.discord.channel_messages(w.channel) if m.get("attachments")]
+
+        again = await run(w, {"prompt": "a dog"})
+        assert len(again.files()) == 1
+
+
+async def test_the_gateway_call_does_not_wait_for_a_slow_discord_to_acknowledge(tmp_path):
+    # The reply is deferred alongside the gateway call: a Discord slow to answer the defer
+    # (held here until the gateway has the request) costs the member no extra wait.
+    async with world(tmp_path, gateway={"latency": 0.2}, **QUOTAS) as w:
+        held = w.discord.hold_next(1, method="POST", path="/callback$")
+        inter = await w.discord.invoke_command(
+            "imagine", {"prompt": "a cat"}, user=w.alice, guild=w.guild, channel=w.channel
+        )
+        async with asyncio.timeout(10):
+            while not w.gateway.generation_requests:
+                await asyncio.sleep(0.02)
+        assert held.hits == 1  # the defer is still unanswered while the gateway works
+        held.release()
+        final = await inter.wait_for_final(timeout=30)
+        assert len(final.files()) == 1
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert (row["status"], row["charged_micros"]) == ("settled", PRICE)

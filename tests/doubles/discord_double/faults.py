@@ -1,9 +1,11 @@
-"""Fault injection: the next N matching requests answer 429 / 5xx / any error instead of being served."""
+"""Fault injection: the next N matching requests answer 429 / 5xx / any error instead of being
+served, or are held until the test releases them and then served as usual."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +15,7 @@ from . import responses
 
 @dataclass
 class Fault:
-    status: int
+    status: int | None  # None: served as usual once the gate opens
     remaining: int
     method: str | None = None
     path_regex: re.Pattern[str] | None = None
@@ -22,6 +24,11 @@ class Fault:
     is_global: bool = False
     body: dict[str, Any] | None = None
     hits: int = 0
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        """Let held requests through (they are then served as usual)."""
+        self.gate.set()
 
     def matches(self, method: str, path: str, has_files: bool) -> bool:
         if self.remaining <= 0:
@@ -52,13 +59,19 @@ class FaultInjector:
         self.faults.append(fault)
         return fault
 
-    def take(self, method: str, path: str, has_files: bool) -> web.Response | None:
+    async def take(self, method: str, path: str, has_files: bool) -> web.Response | None:
+        """The injected answer for this request, or None to serve it (after a hold, if any)."""
         for fault in self.faults:
             if fault.matches(method, path, has_files):
                 fault.remaining -= 1
                 fault.hits += 1
+                if fault.status is None:
+                    await fault.gate.wait()
+                    return None
                 return fault.response()
         return None
 
     def clear(self) -> None:
+        for fault in self.faults:
+            fault.release()  # nothing stays held
         self.faults.clear()

@@ -525,6 +525,18 @@ class DiscordDouble:
             )
         )
 
+    def hold_next(self, count: int = 1, *, method: str | None = None, path: str | None = None) -> Fault:
+        """Hold the next ``count`` matching requests unanswered until ``fault.release()``; they are
+        then served as usual (a slow Discord, under the test's control)."""
+        return self.faults.add(
+            Fault(
+                status=None,
+                remaining=count,
+                method=method.upper() if method else None,
+                path_regex=re.compile(path) if path else None,
+            )
+        )
+
     def rate_limit_next(
         self,
         count: int = 1,
@@ -563,7 +575,7 @@ class DiscordDouble:
         if (body.json is not None and authorized) or (matched is not None and not matched[0].needs_bot_auth):
             self._outgoing.extend(strings_in(body.json))
             self._outgoing.extend(f.filename for f in body.files)
-        injected = self.faults.take(method, path, bool(body.files))
+        injected = await self.faults.take(method, path, bool(body.files))
         if injected is not None:
             return injected
         if matched is None:
