@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     guild_monthly_budget_usd: Decimal | None = Field(default=None, ge=0)
 
     # Queue, progress messages and shutdown
-    max_concurrent_requests: int = Field(default=4, ge=1, le=256)
+    max_concurrent_requests: int = Field(default=100, ge=1, le=256)
     max_requests_per_member: int = Field(default=2, ge=1, le=50)
     progress_edit_seconds: float = Field(default=5.0, gt=0, le=60)
     shutdown_grace_seconds: float = Field(default=60.0, ge=0, le=3600)
