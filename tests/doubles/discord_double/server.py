@@ -502,7 +502,7 @@ class DiscordDouble:
         self,
         count: int = 1,
         *,
-        status: int = 500,
+        status: int | None = 500,
         method: str | None = None,
         path: str | None = None,
         uploads_only: bool = False,
@@ -511,7 +511,7 @@ class DiscordDouble:
         body: dict[str, Any] | None = None,
     ) -> Fault:
         """Fail the next ``count`` requests matching method and ``path`` (a regex searched in the
-        /api/v10-relative path) with ``status``."""
+        /api/v10-relative path) with ``status`` (None: hold them, see `hold_next`)."""
         return self.faults.add(
             Fault(
                 status=status,
@@ -528,14 +528,7 @@ class DiscordDouble:
     def hold_next(self, count: int = 1, *, method: str | None = None, path: str | None = None) -> Fault:
         """Hold the next ``count`` matching requests unanswered until ``fault.release()``; they are
         then served as usual (a slow Discord, under the test's control)."""
-        return self.faults.add(
-            Fault(
-                status=None,
-                remaining=count,
-                method=method.upper() if method else None,
-                path_regex=re.compile(path) if path else None,
-            )
-        )
+        return self.fail_next(count, status=None, method=method, path=path)
 
     def rate_limit_next(
         self,
