@@ -73,17 +73,23 @@ async def generate_with_attachments(
 ) -> None:
     """The front doors with reference images (/edit, /series, "Edit with Seedream").
 
-    Before the defer (a refusal is private): the options and the reference count against the model
-    (the pipeline's own validation, run on placeholders) and each attachment's metadata. After it
-    (downloads take time): download, check and convert each attachment, then `bot.generate`. A
-    refusal after the defer goes through the same funnel and replaces the thinking message.
-    Without attachments there is nothing to download: `bot.generate` defers as for /imagine.
+    Before the defer (a refusal is private): each attachment's metadata, then everything `admit`
+    would refuse now (`Pipeline.precheck` on placeholder references: the options and the reference
+    count against the model, moderation, the member's and the server's limits; in approval mode
+    the limits wait for the approval, as for /imagine). After it (downloads take time): download,
+    check and convert each attachment, then `bot.generate`, which checks again. A refusal after the
+    defer (a bad image, or a limit another request used up meanwhile) goes through the same funnel
+    and replaces the thinking message. Without attachments there is nothing to download:
+    `bot.generate` checks and defers as for /imagine.
     """
     job = job_from_interaction(bot, interaction, **options)
     precheck(attachments)
-    job.references = [Reference(a.filename, a.url, b"", "png") for a in attachments]
-    bot.pipeline.build_request(job)
     if attachments:
+        job.references = [Reference(a.filename, a.url, b"", "png") for a in attachments]
+        if bot.storage.guild_config.get(job.guild_id).needs_approval:
+            await bot.pipeline.screen(job)
+        else:
+            await bot.pipeline.precheck(job)
         await interaction.response.defer(thinking=True)
         job.references = await load_references(bot.services.http, attachments, job.model)
     await bot.generate(interaction, job)

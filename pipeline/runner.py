@@ -191,24 +191,19 @@ class Pipeline:
             await check(job)
         return request
 
+    async def precheck(self, job: ImageJob) -> None:
+        """Before a slow step that must be acknowledged first (downloading reference images):
+        every refusal `admit` would give now, while it can still be a private reply. Nothing is
+        reserved; `admit` checks again after the step."""
+        request = await self.screen(job)
+        limits = await self.limits(job)
+        await self.ledger.check(**self._ledger_fields(job, request), limits=limits)
+
     async def admit(self, job: ImageJob) -> Ticket:
         """Validate, run the admission checks, and reserve the worst-case cost."""
         request = await self.screen(job)
         limits = await self.limits(job)
-        reserving = asyncio.ensure_future(
-            self.ledger.reserve(
-                guild_id=job.guild_id,
-                channel_id=job.channel_id,
-                user_id=job.user_id,
-                command=job.command,
-                model=job.model.id,
-                size=request.size or "",
-                prompt=job.model.validate_prompt(job.prompt),  # the member's own words, not the series sentence
-                images=job.count,
-                unit_price_micros=job.model.price_micros or 0,
-                limits=limits,
-            )
-        )
+        reserving = asyncio.ensure_future(self.ledger.reserve(**self._ledger_fields(job, request), limits=limits))
         try:
             request_id = await asyncio.shield(reserving)
         except asyncio.CancelledError:
@@ -217,6 +212,21 @@ class Pipeline:
             reserving.add_done_callback(self._release_orphan)
             raise
         return Ticket(job=job, request=request, request_id=request_id, limits=limits)
+
+    @staticmethod
+    def _ledger_fields(job: ImageJob, request: GenerationRequest) -> dict[str, object]:
+        """What the ledger records of a request (`reserve`, `check`)."""
+        return {
+            "guild_id": job.guild_id,
+            "channel_id": job.channel_id,
+            "user_id": job.user_id,
+            "command": job.command,
+            "model": job.model.id,
+            "size": request.size or "",
+            "prompt": job.model.validate_prompt(job.prompt),  # the member's own words, not the series sentence
+            "images": job.count,
+            "unit_price_micros": job.model.price_micros or 0,
+        }
 
     def _release_orphan(self, reserving: asyncio.Future[int]) -> None:
         if reserving.cancelled() or reserving.exception() is not None:

@@ -62,6 +62,22 @@ class Ledger(Protocol):
         now: datetime | None = None,
     ) -> int: ...
 
+    async def check(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        command: str,
+        model: str,
+        size: str | None,
+        prompt: str,
+        images: int,
+        unit_price_micros: int,
+        limits: Limits,
+        now: datetime | None = None,
+    ) -> None: ...
+
     async def record_billed(self, request_id: int, billed: int) -> None: ...
 
     async def record_delivered(self, request_id: int, delivered: int) -> None: ...
@@ -204,6 +220,52 @@ class SqliteLedger:
     ) -> int:
         """Reserve ``images x unit_price_micros``; over a limit, record a 'refused' row and
         raise ``QuotaExceeded`` (checked in order: daily_images, monthly_usd, guild_budget)."""
+        request_id = await self._reserve_or_refuse(
+            hold=True, guild_id=guild_id, channel_id=channel_id, user_id=user_id, command=command, model=model,
+            size=size, prompt=prompt, images=images, unit_price_micros=unit_price_micros, limits=limits, now=now,
+        )  # fmt: skip
+        assert request_id is not None
+        return request_id
+
+    async def check(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        command: str,
+        model: str,
+        size: str | None,
+        prompt: str,
+        images: int,
+        unit_price_micros: int,
+        limits: Limits,
+        now: datetime | None = None,
+    ) -> None:
+        """What `reserve` would refuse now is refused the same way (a 'refused' row,
+        ``QuotaExceeded``); within the limits nothing is written or held. For a refusal that
+        must come before a slow step; `reserve` checks again after it."""
+        await self._reserve_or_refuse(
+            hold=False, guild_id=guild_id, channel_id=channel_id, user_id=user_id, command=command, model=model,
+            size=size, prompt=prompt, images=images, unit_price_micros=unit_price_micros, limits=limits, now=now,
+        )  # fmt: skip
+
+    async def _reserve_or_refuse(
+        self,
+        *,
+        hold: bool,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        command: str,
+        model: str,
+        size: str | None,
+        prompt: str,
+        images: int,
+        unit_price_micros: int,
+        limits: Limits,
+        now: datetime | None,
+    ) -> int | None:
         if images < 1:
             raise ValueError(f"images must be >= 1, got {images}")
         _non_negative("unit_price_micros", unit_price_micros)
@@ -218,12 +280,14 @@ class SqliteLedger:
             "day": day_key(created_ms), "month_first": month_first, "month_end": month_end,
         }  # fmt: skip
 
-        def tx(conn: sqlite3.Connection) -> _Reserved:
+        def tx(conn: sqlite3.Connection) -> _Reserved | None:
             refusal = None
             if limits != _UNLIMITED:
                 counters = conn.execute(_COUNTERS_SQL, params).fetchone()
                 refusal = _check_limits(limits, moment, images=images, amount=amount, counters=counters)
             if refusal is None:
+                if not hold:
+                    return None
                 params.update(reserved_micros=amount, status="pending", error_code=None)
             else:
                 params.update(reserved_micros=0, status="refused", error_code=refusal.kind)
@@ -231,7 +295,11 @@ class SqliteLedger:
             assert cursor.lastrowid is not None
             return _Reserved(cursor.lastrowid, refusal)
 
+        if not hold and limits == _UNLIMITED:
+            return None
         reserved = await self._db.run(tx)
+        if reserved is None:
+            return None
         if reserved.refusal is not None:
             reserved.refusal.request_id = reserved.request_id
             raise reserved.refusal

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.e2e.harness import world
+from tests.e2e.staff import add_staff, is_ephemeral
 
 MENU = "Edit with Seedream"
 
@@ -228,3 +229,30 @@ async def test_in_url_mode_a_converted_image_still_travels_as_a_data_uri(tmp_pat
         fmt, _ = decode_data_uri(sent_images(w)[0])  # Discord's link would serve the GIF SeedEdit refuses
         assert fmt == "png"
         assert w.gateway.reference_urls == []
+
+
+async def test_edit_refusals_that_need_no_image_are_private_and_come_before_the_download(tmp_path):
+    # Over a limit or a blocked term: the member alone reads why, before the attachments are
+    # downloaded (which is why the public "thinking" reply comes first); nothing is spent.
+    async with world(tmp_path, start=False, default_daily_images=1) as w:
+        staff = add_staff(w)
+        await w.start_bot()
+        await w.run("blocklist", {"term": "nude"}, user=staff.admin, subcommand="add")
+        good = ("good.png", image_bytes("PNG"), "image/png")
+
+        blocked = await w.run("edit", {"prompt": "make it nude"}, attachments=[good])
+        assert "refused" in blocked.all_text() and is_ephemeral(blocked)
+
+        done = await w.run("imagine", {"prompt": "a cat"})  # the day's one image
+        assert len(done.files()) == 1
+        over = await w.run("edit", {"prompt": "a hat on it"}, attachments=[good])
+        assert "1 image" in over.all_text() and is_ephemeral(over), over.all_text()
+        assert w.discord.store.fetches == 0  # the attachments were never downloaded
+        assert len(w.gateway.generation_requests) == 1
+        rows = await w.ledger_rows()
+        assert [(r["command"], r["status"]) for r in rows] == [("imagine", "settled"), ("edit", "refused")]
+
+        # Another member, within the limit: downloaded, generated, public.
+        ok = await w.run("edit", {"prompt": "a hat on it"}, attachments=[good], user=w.bob)
+        assert len(ok.files()) == 1 and not is_ephemeral(ok)
+        assert w.discord.store.fetches == 1

@@ -48,6 +48,7 @@ class AttachmentStore:
         self._snowflakes = snowflakes
         self._by_id: dict[int, StoredAttachment] = {}
         self.base_url = ""
+        self.fetches = 0  # attachments served (what the bot downloaded)
 
     def add(
         self, channel_id: int, filename: str, data: bytes, content_type: str | None, **extra: Any
@@ -94,4 +95,5 @@ class AttachmentStore:
             att = None
         if att is None or str(att.channel_id) != request.match_info["channel_id"]:
             return web.Response(status=404, text="Not Found")
+        self.fetches += 1
         return web.Response(body=att.data, content_type=att.content_type.split(";")[0])
