@@ -2,9 +2,10 @@
 
 A 2K JPEG (1-2 MB) kept in memory costs no disk write on the event loop, no temporary file to
 unlink, and it is uploaded straight from memory in one write (`_HeldBytesPayload`) instead of
-read from a file 64 KiB at a time through the thread pool. But a hundred results in flight must not all sit in
-memory: one `MemoryBudget` per process caps the bytes held that way, and any single result
-larger than its per-item cap (a 2K PNG is 6-12 MB) goes to a temporary file from the start.
+read from a file 64 KiB at a time through the thread pool. But a hundred results in flight must
+not all sit in memory: one `MemoryBudget` per process caps the bytes held that way, and any
+single result larger than its per-item cap (a 2K PNG is 6-12 MB) goes to a temporary file from
+the start.
 """
 
 from __future__ import annotations
