@@ -51,29 +51,18 @@ def _token_expired(error: discord.HTTPException) -> bool:
 def acknowledge(interaction: discord.Interaction) -> asyncio.Task[None] | None:
     """Defer the interaction's reply ("thinking…") in the background, so that the request runs
     meanwhile (the gateway call starts without waiting for Discord's answer); None if it is
-    already acknowledged. If the defer fails, the interaction is gone and nothing could ever be
-    shown: the request that started it is stopped (its books close as for any cancellation)."""
+    already acknowledged. The `InteractionSink` waits for it before it edits or follows up."""
     if interaction.response.is_done():
         return None
-    request = asyncio.current_task()
-    task = asyncio.create_task(interaction.response.defer(thinking=True), name=f"acknowledge-{interaction.id}")
-
-    def stop_request(done: asyncio.Task[None]) -> None:
-        if done.cancelled() or done.exception() is None:
-            return
-        log.warning("interaction %s could not be acknowledged (%s): its request is stopped",
-                    interaction.id, type(done.exception()).__name__)  # fmt: skip
-        if request is not None:
-            request.cancel()
-
-    task.add_done_callback(stop_request)
-    return task
+    return asyncio.create_task(interaction.response.defer(thinking=True), name=f"acknowledge-{interaction.id}")
 
 
 class InteractionSink:
     """Results for one interaction: the deferred reply holds the first images and the summary.
 
-    `acknowledged`: the defer in flight (see `acknowledge`); every edit and follow-up waits for it."""
+    `acknowledged`: the defer in flight (see `acknowledge`); every edit and follow-up waits for it.
+    Without a reply (Discord refused the defer, or the token expired) results and messages go to
+    the channel, mentioning the member: what the gateway made is delivered and paid for once."""
 
     def __init__(
         self, interaction: discord.Interaction, ticket: Ticket, *, acknowledged: asyncio.Task[None] | None = None
@@ -86,15 +75,18 @@ class InteractionSink:
         self._use_channel = False
         self._acknowledged = acknowledged
 
-    async def acknowledged(self) -> None:
-        """Return once the reply exists; raises DeliveryError if the defer failed."""
-        if self._acknowledged is None:
-            return
-        try:
-            await asyncio.shield(self._acknowledged)
-        except Exception as error:  # an HTTP refusal, or the connection to Discord failed
-            reason = f"HTTP {error.status}" if isinstance(error, discord.HTTPException) else type(error).__name__
-            raise DeliveryError(f"the interaction could not be acknowledged ({reason})") from error
+    async def reply_ready(self) -> bool:
+        """Wait for the defer; False when there is no reply to edit or follow up."""
+        if self._acknowledged is not None:
+            try:
+                await asyncio.shield(self._acknowledged)
+            except Exception as error:  # an HTTP refusal, or the connection to Discord failed
+                if not self._use_channel:
+                    status = getattr(error, "status", None)
+                    log.warning("request %s: Discord refused the acknowledgement (%s); results go to the channel",
+                                self.ticket.request_id, status or type(error).__name__)  # fmt: skip
+                self._use_channel = True
+        return not self._use_channel
 
     async def working(self) -> None:
         await self._edit_original(content=working_text(self.ticket, self.locale))
@@ -137,9 +129,8 @@ class InteractionSink:
 
     async def _edit_original(self, **fields) -> bool:
         """Edit the interaction's reply; False once its token has expired."""
-        if self._use_channel:
+        if not await self.reply_ready():
             return False
-        await self.acknowledged()
         try:
             await self.interaction.edit_original_response(**fields)
         except discord.HTTPException as error:
@@ -152,9 +143,8 @@ class InteractionSink:
     async def _send(
         self, content: str, images: Sequence[ReadyImage] = (), *, view: discord.ui.View | None = None
     ) -> None:
-        """A new message: a follow-up while the token lives, then a plain channel message."""
-        await self.acknowledged()
-        if not self._use_channel:
+        """A new message: a follow-up while there is a reply, else a channel message."""
+        if await self.reply_ready():
             try:
                 extra = {"view": view} if view is not None else {}
                 await self.interaction.followup.send(content, files=_files(images), wait=True, **extra)
@@ -166,11 +156,12 @@ class InteractionSink:
         channel = self.interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
             raise DeliveryError("the interaction's channel is gone")
-        await channel.send(content, files=_files(images), view=view)
+        await ChannelSink(channel, self.ticket, upload_limit=self.upload_limit).send(content, images, view=view)
 
 
 class ChannelSink:
-    """Results posted to a channel as new messages, the member mentioned (an approved request)."""
+    """Results posted to a channel as new messages, the member mentioned (an approved request, or
+    an interaction without a reply any more)."""
 
     def __init__(self, channel: discord.abc.Messageable, ticket: Ticket, *, upload_limit: int) -> None:
         self.channel = channel
@@ -181,17 +172,17 @@ class ChannelSink:
         self._posted = 0
 
     async def post(self, images: Sequence[ReadyImage]) -> None:
-        await self._send(batch_text(self.ticket, self.locale, images, first=self._posted == 0), images)
+        await self.send(batch_text(self.ticket, self.locale, images, first=self._posted == 0), images)
         self._posted += len(images)
 
     async def finish(self, outcome: Outcome) -> None:
         view = result_view(self.ticket) if outcome.delivered else None
-        await self._send(outcome_text(outcome, self.locale), view=view)
+        await self.send(outcome_text(outcome, self.locale), view=view)
 
     async def fail(self, error: BaseException) -> None:
-        await self._send(explain(error, self.locale))
+        await self.send(explain(error, self.locale))
 
-    async def _send(
+    async def send(
         self, content: str, images: Sequence[ReadyImage] = (), *, view: discord.ui.View | None = None
     ) -> None:
         mentions = discord.AllowedMentions(users=[discord.Object(self.ticket.job.user_id)])

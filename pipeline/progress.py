@@ -19,7 +19,7 @@ import discord
 
 from i18n import t
 from pipeline.delivery import ChannelSink, InteractionSink
-from pipeline.explain import DeliveryError, UserError
+from pipeline.explain import UserError
 from pipeline.queue import FairQueue, Place
 from pipeline.runner import Outcome, ReadyImage, ResultSink, Ticket
 
@@ -158,14 +158,16 @@ class LiveStatus:
             await self._edit_locked(**fields)
 
     async def _edit_locked(self, **fields: object) -> None:
+        if not await self.sink.reply_ready():  # no reply to keep up to date: results go to the channel
+            self._quiet = True
+            return
         try:
-            await self.sink.acknowledged()
             await self.sink.interaction.edit_original_response(**fields)
             if "view" in fields:
                 self._cancel_shown = fields["view"] is not None
-        except (discord.HTTPException, DeliveryError) as error:
+        except discord.HTTPException as error:
             # Progress is best effort; the sink reports results through its own fallbacks.
-            log.info("request %s: progress edit failed (%s)", self.ticket.request_id, getattr(error, "status", error))
+            log.info("request %s: progress edit failed (%s)", self.ticket.request_id, error.status)
             self._quiet = True
 
 

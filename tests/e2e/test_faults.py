@@ -121,24 +121,26 @@ async def test_an_expired_interaction_token_sends_the_results_to_the_channel(tmp
         assert row["charged_micros"] == PRICE
 
 
-async def test_an_interaction_discord_will_not_acknowledge_stops_its_request_uncharged(tmp_path):
+async def test_an_interaction_discord_will_not_acknowledge_gets_its_images_in_the_channel(tmp_path):
     # The reply is deferred alongside the gateway call. When Discord refuses the defer (the
-    # interaction is gone), nothing could ever be shown: the request stops, nothing is charged,
-    # and the next request is served as usual.
-    async with world(tmp_path, gateway={"latency": 1.0}, **QUOTAS) as w:
+    # interaction is gone), the gateway has already been asked: its image goes to the channel,
+    # mentioning the member, and is paid for once, so no money the gateway took goes unrecorded.
+    async with world(tmp_path, gateway={"latency": 0.5}, **QUOTAS) as w:
         refused = w.discord.fail_next(
             1, status=404, method="POST", path="/callback$", body={"code": 10062, "message": "Unknown interaction"}
         )
-        await w.discord.invoke_command("imagine", {"prompt": "a cat"}, user=w.alice, guild=w.guild, channel=w.channel)
-        async with asyncio.timeout(10):
+        inter = await w.discord.invoke_command(
+            "imagine", {"prompt": "a cat"}, user=w.alice, guild=w.guild, channel=w.channel
+        )
+        async with asyncio.timeout(10):  # never acknowledged: wait for the books instead
             while not (rows := await w.ledger_rows()) or rows[-1]["status"] == "pending":
                 await asyncio.sleep(0.05)
-        assert refused.hits == 1
+        assert refused.hits == 1 and inter.files() == []
+        [posted] = [m for m in w.discord.channel_messages(w.channel) if m.get("attachments")]
+        assert posted["content"].startswith(f"<@{w.alice.id}>") and "a cat" in posted["content"]
         [row] = await assert_books_balanced(w.storage, LIMITS)
-        assert (row["status"], row["charged_micros"]) == ("released", 0)
-        assert any("could not be acknowledged" in line for line in w.logs.lines)
-        await asyncio.sleep(1.5)  # the gateway's answer, had the call not been stopped
-        assert not [m for m in w.discord.channel_messages(w.channel) if m.get("attachments")]
+        assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 1, PRICE)
+        assert any("refused the acknowledgement" in line for line in w.logs.lines)
 
         again = await run(w, {"prompt": "a dog"})
         assert len(again.files()) == 1
