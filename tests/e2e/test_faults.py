@@ -115,6 +115,7 @@ async def test_an_expired_interaction_token_sends_the_results_to_the_channel(tmp
         inter = await run(w, {"prompt": "a cat"}, final=False)
         posted = [m for m in w.discord.channel_messages(w.channel) if m.get("attachments")]
         assert len(posted) == 1
+        assert posted[0]["content"].startswith(f"<@{w.alice.id}>")  # the member is told where it is
         assert "a cat" in posted[0]["content"]
         assert inter.files() == []
         [row] = await assert_books_balanced(w.storage, LIMITS)
