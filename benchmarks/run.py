@@ -109,7 +109,7 @@ async def imagine_burst(fmt: str, members: int) -> None:
 
 async def ledger_throughput(writers: int = 50, pairs: int = 100) -> None:
     """reserve+settle pairs/s with `writers` concurrent writers under tight limits, then the proof."""
-    from storage import Limits, QuotaExceeded, open_storage  # noqa: PLC0415 - only this part needs it
+    from storage import Limits, QuotaExceeded, RequestRecord, open_storage  # noqa: PLC0415 - only this part needs it
 
     price = 135_000
     limits = Limits(daily_images=60, monthly_micros=5_000_000, guild_monthly_micros=300_000_000)
@@ -124,11 +124,12 @@ async def ledger_throughput(writers: int = 50, pairs: int = 100) -> None:
                 for i in range(pairs):
                     images = rng.randint(1, 4)
                     try:
-                        rid = await ledger.reserve(
+                        request = RequestRecord(
                             guild_id=1 + n % 3, channel_id=10, user_id=100 + n % 25, command="imagine",
                             model="seedream", size="2K", prompt=f"p{n}.{i}", images=images,
-                            unit_price_micros=price, limits=limits,
+                            unit_price_micros=price,
                         )  # fmt: skip
+                        rid = await ledger.reserve(request, limits=limits)
                     except QuotaExceeded:
                         refused += 1
                         continue

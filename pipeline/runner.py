@@ -24,7 +24,7 @@ from pipeline.images import ImageRejected, fit_to_limit, inspect_image, to_data_
 from pipeline.job import ImageJob
 from pipeline.series_prompt import fit_series_prompt
 from pipeline.spool import MB, MemoryBudget, Spool
-from storage.ledger import Ledger, Limits, Settlement, UsageSnapshot
+from storage.ledger import Ledger, Limits, RequestRecord, Settlement, UsageSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -197,13 +197,13 @@ class Pipeline:
         reserved; `admit` checks again after the step."""
         request = await self.screen(job)
         limits = await self.limits(job)
-        await self.ledger.check(**self._ledger_fields(job, request), limits=limits)
+        await self.ledger.check(_record(job, request), limits=limits)
 
     async def admit(self, job: ImageJob) -> Ticket:
         """Validate, run the admission checks, and reserve the worst-case cost."""
         request = await self.screen(job)
         limits = await self.limits(job)
-        reserving = asyncio.ensure_future(self.ledger.reserve(**self._ledger_fields(job, request), limits=limits))
+        reserving = asyncio.ensure_future(self.ledger.reserve(_record(job, request), limits=limits))
         try:
             request_id = await asyncio.shield(reserving)
         except asyncio.CancelledError:
@@ -212,21 +212,6 @@ class Pipeline:
             reserving.add_done_callback(self._release_orphan)
             raise
         return Ticket(job=job, request=request, request_id=request_id, limits=limits)
-
-    @staticmethod
-    def _ledger_fields(job: ImageJob, request: GenerationRequest) -> dict[str, object]:
-        """What the ledger records of a request (`reserve`, `check`)."""
-        return {
-            "guild_id": job.guild_id,
-            "channel_id": job.channel_id,
-            "user_id": job.user_id,
-            "command": job.command,
-            "model": job.model.id,
-            "size": request.size or "",
-            "prompt": job.model.validate_prompt(job.prompt),  # the member's own words, not the series sentence
-            "images": job.count,
-            "unit_price_micros": job.model.price_micros or 0,
-        }
 
     def _release_orphan(self, reserving: asyncio.Future[int]) -> None:
         if reserving.cancelled() or reserving.exception() is not None:
@@ -468,6 +453,21 @@ def _check_and_fit(
         return file, ext
     file.close()
     return Spool.of(fitted, memory).finish(), ext
+
+
+def _record(job: ImageJob, request: GenerationRequest) -> RequestRecord:
+    """What the ledger records of a request (`Ledger.reserve`, `Ledger.check`)."""
+    return RequestRecord(
+        guild_id=job.guild_id,
+        channel_id=job.channel_id,
+        user_id=job.user_id,
+        command=job.command,
+        model=job.model.id,
+        size=request.size or "",
+        prompt=job.model.validate_prompt(job.prompt),  # the member's own words, not the series sentence
+        images=job.count,
+        unit_price_micros=job.model.price_micros or 0,
+    )
 
 
 def _error_code(error: BaseException) -> str:

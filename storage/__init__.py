@@ -26,7 +26,7 @@ from storage.errors import QuotaExceeded, QuotaKind, RequestNotFound, StorageErr
 from storage.guild_config import GuildConfig, GuildConfigStore
 from storage.ledger import Ledger, SqliteLedger
 from storage.meta import MetaStore
-from storage.models import Limits, Settlement, UsageSnapshot
+from storage.models import Limits, RequestRecord, Settlement, UsageSnapshot
 from storage.quotas import Budget, QuotaRule, QuotaStore
 from storage.reports import LedgerRow, ReportQueries
 from storage.requests import RequestStore
@@ -49,6 +49,7 @@ __all__ = [
     "QuotaStore",
     "ReportQueries",
     "RequestNotFound",
+    "RequestRecord",
     "Settlement",
     "SqliteLedger",
     "Storage",

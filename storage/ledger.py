@@ -9,6 +9,7 @@ RETURNING. Quota usage belongs to the UTC day / month of the reservation (``crea
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from storage.connection import Database
 from storage.errors import QuotaExceeded, QuotaKind, RequestNotFound
 from storage.models import (
     Limits,
+    RequestRecord,
     Settlement,
     UsageSnapshot,
     as_utc,
@@ -36,6 +38,7 @@ __all__ = [  # the value types are re-exported: callers import them from here
     "Limits",
     "QuotaExceeded",
     "RequestNotFound",
+    "RequestRecord",
     "Settlement",
     "SqliteLedger",
     "UsageSnapshot",
@@ -46,37 +49,9 @@ _UNLIMITED = Limits(None, None, None)
 
 
 class Ledger(Protocol):
-    async def reserve(
-        self,
-        *,
-        guild_id: int,
-        channel_id: int,
-        user_id: int,
-        command: str,
-        model: str,
-        size: str | None,
-        prompt: str,
-        images: int,
-        unit_price_micros: int,
-        limits: Limits,
-        now: datetime | None = None,
-    ) -> int: ...
+    async def reserve(self, request: RequestRecord, *, limits: Limits, now: datetime | None = None) -> int: ...
 
-    async def check(
-        self,
-        *,
-        guild_id: int,
-        channel_id: int,
-        user_id: int,
-        command: str,
-        model: str,
-        size: str | None,
-        prompt: str,
-        images: int,
-        unit_price_micros: int,
-        limits: Limits,
-        now: datetime | None = None,
-    ) -> None: ...
+    async def check(self, request: RequestRecord, *, limits: Limits, now: datetime | None = None) -> None: ...
 
     async def record_billed(self, request_id: int, billed: int) -> None: ...
 
@@ -203,80 +178,32 @@ class SqliteLedger:
     def _moment(self, now: datetime | None) -> datetime:
         return as_utc(now if now is not None else self._clock())
 
-    async def reserve(
-        self,
-        *,
-        guild_id: int,
-        channel_id: int,
-        user_id: int,
-        command: str,
-        model: str,
-        size: str | None,
-        prompt: str,
-        images: int,
-        unit_price_micros: int,
-        limits: Limits,
-        now: datetime | None = None,
-    ) -> int:
+    async def reserve(self, request: RequestRecord, *, limits: Limits, now: datetime | None = None) -> int:
         """Reserve ``images x unit_price_micros``; over a limit, record a 'refused' row and
         raise ``QuotaExceeded`` (checked in order: daily_images, monthly_usd, guild_budget)."""
-        request_id = await self._reserve_or_refuse(
-            hold=True, guild_id=guild_id, channel_id=channel_id, user_id=user_id, command=command, model=model,
-            size=size, prompt=prompt, images=images, unit_price_micros=unit_price_micros, limits=limits, now=now,
-        )  # fmt: skip
+        request_id = await self._reserve_or_refuse(request, limits, now, hold=True)
         assert request_id is not None
         return request_id
 
-    async def check(
-        self,
-        *,
-        guild_id: int,
-        channel_id: int,
-        user_id: int,
-        command: str,
-        model: str,
-        size: str | None,
-        prompt: str,
-        images: int,
-        unit_price_micros: int,
-        limits: Limits,
-        now: datetime | None = None,
-    ) -> None:
+    async def check(self, request: RequestRecord, *, limits: Limits, now: datetime | None = None) -> None:
         """What `reserve` would refuse now is refused the same way (a 'refused' row,
         ``QuotaExceeded``); within the limits nothing is written or held. For a refusal that
         must come before a slow step; `reserve` checks again after it."""
-        await self._reserve_or_refuse(
-            hold=False, guild_id=guild_id, channel_id=channel_id, user_id=user_id, command=command, model=model,
-            size=size, prompt=prompt, images=images, unit_price_micros=unit_price_micros, limits=limits, now=now,
-        )  # fmt: skip
+        await self._reserve_or_refuse(request, limits, now, hold=False)
 
     async def _reserve_or_refuse(
-        self,
-        *,
-        hold: bool,
-        guild_id: int,
-        channel_id: int,
-        user_id: int,
-        command: str,
-        model: str,
-        size: str | None,
-        prompt: str,
-        images: int,
-        unit_price_micros: int,
-        limits: Limits,
-        now: datetime | None,
+        self, request: RequestRecord, limits: Limits, now: datetime | None, *, hold: bool
     ) -> int | None:
+        images = request.images
         if images < 1:
             raise ValueError(f"images must be >= 1, got {images}")
-        _non_negative("unit_price_micros", unit_price_micros)
+        _non_negative("unit_price_micros", request.unit_price_micros)
         moment = self._moment(now)
         created_ms = epoch_ms(moment)
         month_first, month_end = month_days(moment)
-        amount = images * unit_price_micros
+        amount = images * request.unit_price_micros
         params: dict[str, Any] = {
-            "guild_id": guild_id, "channel_id": channel_id, "user_id": user_id,
-            "command": command, "model": model, "size": size, "prompt": prompt,
-            "images": images, "unit_price_micros": unit_price_micros, "created_at": created_ms,
+            **dataclasses.asdict(request), "created_at": created_ms,
             "day": day_key(created_ms), "month_first": month_first, "month_end": month_end,
         }  # fmt: skip
 

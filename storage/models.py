@@ -15,6 +15,21 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
+class RequestRecord:
+    """What the ledger records of a request when it reserves (or refuses) it."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    command: str
+    model: str
+    size: str | None
+    prompt: str  # the member's own words
+    images: int  # requested: the worst case reserved
+    unit_price_micros: int
+
+
+@dataclass(frozen=True)
 class Limits:
     daily_images: int | None  # per member per UTC day, counts delivered (+ reserved)
     monthly_micros: int | None  # per member per calendar month (UTC), member charge

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from storage.ledger import Limits
+from storage.ledger import Limits, RequestRecord
 from tests.e2e.harness import API_KEY, world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,13 +39,13 @@ async def test_reservations_left_by_a_crash_are_closed_at_start(tmp_path):
     async with world(tmp_path) as w:
         ledger = w.storage.ledger
         unlimited = Limits(None, None, None)
-        common = dict(guild_id=w.guild.id, channel_id=w.channel.id, user_id=w.alice.id, command="imagine",
-                      model="doubao-seedream-4-0-250828", size="2K", prompt="p", unit_price_micros=162_000,
-                      limits=unlimited)
-        never_answered = await ledger.reserve(images=2, **common)
-        billed_not_delivered = await ledger.reserve(images=2, **common)
+        request = RequestRecord(guild_id=w.guild.id, channel_id=w.channel.id, user_id=w.alice.id,
+                                command="imagine", model="doubao-seedream-4-0-250828", size="2K", prompt="p",
+                                images=2, unit_price_micros=162_000)
+        never_answered = await ledger.reserve(request, limits=unlimited)
+        billed_not_delivered = await ledger.reserve(request, limits=unlimited)
         await ledger.record_billed(billed_not_delivered, 2)
-        half_delivered = await ledger.reserve(images=2, **common)
+        half_delivered = await ledger.reserve(request, limits=unlimited)
         await ledger.record_billed(half_delivered, 2)
         await ledger.record_delivered(half_delivered, 1)
         await w.restart_bot()

@@ -20,10 +20,10 @@ async def test_a_request_stopped_while_reserving_does_not_hold_the_quota(tmp_pat
         entered, proceed = asyncio.Event(), asyncio.Event()
         real_reserve = ledger.reserve
 
-        async def slow_reserve(**kwargs):  # the stop arrives while the write is in flight
+        async def slow_reserve(*args, **kwargs):  # the stop arrives while the write is in flight
             entered.set()
             await proceed.wait()
-            return await real_reserve(**kwargs)
+            return await real_reserve(*args, **kwargs)
 
         ledger.reserve = slow_reserve  # type: ignore[method-assign]
 

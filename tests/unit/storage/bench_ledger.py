@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from storage import Limits, QuotaExceeded, open_storage
+from storage import Limits, QuotaExceeded, RequestRecord, open_storage
 
 WRITERS = 50
 LIMITS = Limits(daily_images=10**9, monthly_micros=10**15, guild_monthly_micros=10**15)
@@ -24,11 +24,11 @@ async def run(pairs_per_writer: int, database_url: str) -> float:
         async def writer(n: int) -> None:
             for i in range(pairs_per_writer):
                 try:
-                    rid = await ledger.reserve(
+                    rid = await ledger.reserve(RequestRecord(
                         guild_id=1 + n % 5, channel_id=10, user_id=100 + n, command="imagine",
                         model="seedream-4-5", size="2K", prompt=f"prompt {n} {i}", images=2,
-                        unit_price_micros=135_000, limits=LIMITS,
-                    )  # fmt: skip
+                        unit_price_micros=135_000,
+                    ), limits=LIMITS)  # fmt: skip
                 except QuotaExceeded:
                     continue
                 await ledger.settle(rid, billed=2, delivered=1)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from storage import Limits, Storage, open_storage
+from storage import Limits, RequestRecord, Storage, open_storage
 from storage.ledger import Ledger
 
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
@@ -26,9 +26,9 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
 
 
-async def reserve(ledger: Ledger, **overrides: Any) -> int:
-    """reserve() with defaults for everything a test does not care about."""
-    args: dict[str, Any] = {
+def record(**overrides: Any) -> RequestRecord:
+    """A request with defaults for everything a test does not care about."""
+    fields: dict[str, Any] = {
         "guild_id": 1,
         "channel_id": 10,
         "user_id": 100,
@@ -38,11 +38,13 @@ async def reserve(ledger: Ledger, **overrides: Any) -> int:
         "prompt": "a lighthouse at dusk",
         "images": 1,
         "unit_price_micros": PRICE,
-        "limits": NO_LIMITS,
-        "now": NOW,
     }
-    args.update(overrides)
-    return await ledger.reserve(**args)
+    return RequestRecord(**{**fields, **overrides})
+
+
+async def reserve(ledger: Ledger, *, limits: Limits = NO_LIMITS, now: datetime = NOW, **overrides: Any) -> int:
+    """reserve() with defaults for everything a test does not care about."""
+    return await ledger.reserve(record(**overrides), limits=limits, now=now)
 
 
 async def counters_match_rows(storage: Storage) -> None:

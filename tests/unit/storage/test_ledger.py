@@ -7,7 +7,7 @@ import pytest
 from storage import Limits, QuotaExceeded, RequestNotFound, Settlement, Storage, UsageSnapshot, open_storage
 from storage.ledger import SqliteLedger
 
-from .conftest import NOW, counters_match_rows, reserve
+from .conftest import NOW, counters_match_rows, record, reserve
 
 
 async def row(storage: Storage, request_id: int) -> dict:
@@ -122,14 +122,12 @@ async def test_daily_image_limit_refuses_with_a_recorded_row(storage: Storage) -
 async def test_check_refuses_as_reserve_would_and_holds_nothing_otherwise(storage: Storage) -> None:
     limits = Limits(daily_images=3, monthly_micros=None, guild_monthly_micros=None)
     await reserve(storage.ledger, images=2, limits=limits)
-    fields = {"guild_id": 1, "channel_id": 10, "user_id": 100, "command": "edit", "model": "seedream-4-5",
-              "size": "2K", "prompt": "a hat", "unit_price_micros": 135_000, "limits": limits, "now": NOW}
     before = await storage.db.fetchall("SELECT id FROM requests")
-    await storage.ledger.check(images=1, **fields)  # within the limit: nothing written, nothing held
+    await storage.ledger.check(record(command="edit"), limits=limits, now=NOW)  # within it: nothing written or held
     assert await storage.db.fetchall("SELECT id FROM requests") == before
     assert (await storage.ledger.usage(1, 100, NOW)).pending_images == 2
     with pytest.raises(QuotaExceeded) as caught:
-        await storage.ledger.check(images=2, **fields)
+        await storage.ledger.check(record(command="edit", images=2), limits=limits, now=NOW)
     assert (caught.value.kind, caught.value.used, caught.value.requested) == ("daily_images", 2, 2)
     refused = await row(storage, caught.value.request_id)
     assert (refused["status"], refused["command"], refused["reserved_micros"]) == ("refused", "edit", 0)

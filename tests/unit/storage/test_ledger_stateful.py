@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from storage import Limits, QuotaExceeded, Settlement, Storage, open_storage
+from storage import Limits, QuotaExceeded, RequestRecord, Settlement, Storage, open_storage
 from storage.models import next_utc_midnight, next_utc_month
 
 from .conftest import counters_match_rows
@@ -151,19 +151,11 @@ class LedgerMachine(RuleBasedStateMachine):
 
     async def _reserve(self, guild: int, user: int, moment: datetime, images: int, price: int) -> int | QuotaExceeded:
         try:
-            return await self.storage.ledger.reserve(
-                guild_id=guild,
-                channel_id=5,
-                user_id=user,
-                command="imagine",
-                model="m",
-                size=None,
-                prompt="p",
-                images=images,
-                unit_price_micros=price,
-                limits=self.limits,
-                now=moment,
-            )
+            request = RequestRecord(
+                guild_id=guild, channel_id=5, user_id=user, command="imagine", model="m", size=None,
+                prompt="p", images=images, unit_price_micros=price,
+            )  # fmt: skip
+            return await self.storage.ledger.reserve(request, limits=self.limits, now=moment)
         except QuotaExceeded as refused:
             return refused
 
