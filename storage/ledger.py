@@ -9,7 +9,6 @@ RETURNING. Quota usage belongs to the UTC day / month of the reservation (``crea
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -203,7 +202,7 @@ class SqliteLedger:
         month_first, month_end = month_days(moment)
         amount = images * request.unit_price_micros
         params: dict[str, Any] = {
-            **dataclasses.asdict(request), "created_at": created_ms,
+            **vars(request), "created_at": created_ms,
             "day": day_key(created_ms), "month_first": month_first, "month_end": month_end,
         }  # fmt: skip
 
