@@ -128,7 +128,8 @@ class InteractionSink:
         await self._send(text)
 
     async def _edit_original(self, **fields) -> bool:
-        """Edit the interaction's reply; False once its token has expired."""
+        """Edit the interaction's reply; False when there is none (the defer was refused, or the
+        token expired): the caller posts to the channel instead."""
         if not await self.reply_ready():
             return False
         try:
