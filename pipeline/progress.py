@@ -88,10 +88,17 @@ class LiveStatus:
         turn.result()
 
     async def withdrawn(self, reason: str) -> None:
-        """The request left the line: say why (the Cancel button goes away)."""
+        """The request left the line: say why (the Cancel button goes away). Without a reply
+        (Discord refused the defer) the member is told in the channel, as results would be."""
         async with self._lock:
             self._quiet = True
-            await self._edit_locked(content=t(f"queue.withdrawn.{reason}", self.locale), view=None)
+            if await self.sink.reply_ready():
+                await self._edit_locked(content=t(f"queue.withdrawn.{reason}", self.locale), view=None)
+                return
+        try:
+            await self.sink.fail(UserError(f"queue.withdrawn.{reason}", code=reason))
+        except discord.HTTPException:
+            log.warning("request %s: could not tell the member it was withdrawn", self.ticket.request_id)
 
     # -- running -------------------------------------------------------------------------
     async def start(self) -> None:

@@ -63,3 +63,28 @@ async def test_a_stopped_series_is_charged_only_for_the_images_delivered(tmp_pat
         assert len(series.files()) == 1
         row = (await w.ledger_rows())[-1]
         assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 1, 135_000)
+
+
+async def test_a_withdrawn_request_whose_defer_was_refused_is_told_in_the_channel(tmp_path):
+    # No reply to edit (Discord refused the "thinking..." defer): the member still hears why
+    # the request went away, in the channel, as its results would have come.
+    async with world(tmp_path, max_concurrent_requests=1, **FAST) as w:
+        w.gateway.script(Fault.hang(), times=1)
+        await submit(w, w.alice, "never answered")
+        refused = w.discord.fail_next(
+            1, status=404, method="POST", path="/callback$", body={"code": 10062, "message": "Unknown interaction"}
+        )
+        waiting = await w.discord.invoke_command(
+            "imagine", {"prompt": "still in line"}, user=w.bob, guild=w.guild, channel=w.channel
+        )
+        async with asyncio.timeout(10):
+            while refused.hits == 0 or "still in line" not in await rows_by_prompt(w):
+                await asyncio.sleep(0.02)
+        await w.bot.shutdown(grace=0.5)
+
+        assert waiting.files() == [] and waiting.all_text() == ""
+        told = [m["content"] for m in w.discord.channel_messages(w.channel) if f"<@{w.bob.id}>" in m["content"]]
+        assert told == [f"<@{w.bob.id}> The bot is restarting, so this request was withdrawn before it started. "
+                        "You were not charged; please try again in a minute."]
+        row = (await rows_by_prompt(w))["still in line"]
+        assert (row["status"], row["charged_micros"]) == ("released", 0)
