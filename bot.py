@@ -35,6 +35,7 @@ from log_setup import redact, setup_logging
 from pipeline.budget_alerts import BudgetAlerts
 from pipeline.delivery import ChannelSink, InteractionSink, acknowledge, report_error
 from pipeline.dispatch import Dispatcher
+from pipeline.explain import UserError
 from pipeline.job import ImageJob
 from pipeline.limits import LimitsResolver
 from pipeline.moderation import moderation_checks
@@ -59,7 +60,15 @@ class SeedreamTree(app_commands.CommandTree):
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         original = getattr(error, "original", None) or error.__cause__ or error
+        if isinstance(original, app_commands.TransformerError):  # e.g. a "member" who left the server
+            original = _unusable_option(original)
         await report_error(interaction, original)
+
+
+def _unusable_option(error: app_commands.TransformerError) -> UserError:
+    if error.type is discord.AppCommandOptionType.user and hasattr(error.value, "id"):
+        return UserError("error.not_a_member", code="bad_option", member=f"<@{error.value.id}>")
+    return UserError("error.bad_value", code="bad_option", value=str(error.value)[:100])
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ and their audit entries are written by `storage.quotas`; the precedence is `pipe
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -27,15 +28,33 @@ ADMIN = discord.Permissions(manage_guild=True)
 OFF_WORDS = frozenset({"off", "none", "clear", "remove", "关闭", "无", "取消"})
 MAX_LISTED_RULES = 25
 DEFAULT_WARN_PERCENT = 80
+MAX_USD = 1_000_000_000  # a budget or quota above a billion dollars is a typo
+_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}")
 
 
 def parse_usd(text: str) -> int:
-    """"12.50", "$12.50", "12,50" -> micro-dollars; anything else is refused with a clear message."""
-    cleaned = text.strip().removeprefix("$").removeprefix("US$").replace(",", ".").strip()
+    """"12.50", "$12.50", "1,000", "12,50" -> micro-dollars; anything else is refused clearly.
+
+    A comma followed by three digits groups thousands ("1,000", "2,500.75"); one followed by one
+    or two digits is a decimal comma ("12,5", "12,50"). Amounts over `MAX_USD` are refused too
+    (SQLite keeps 64-bit integers, and no budget needs more).
+    """
+    shown = text.strip()[:20]
+    cleaned = text.strip().removeprefix("US$").removeprefix("$").strip()
+    if _THOUSANDS.fullmatch(cleaned):
+        cleaned = cleaned.replace(",", "")
+    elif _DECIMAL_COMMA.fullmatch(cleaned):
+        cleaned = cleaned.replace(",", ".")
+    elif "," in cleaned:
+        raise UserError("error.bad_amount", code="bad_amount", value=shown)
     try:
-        return usd_to_micros(cleaned)
+        micros = usd_to_micros(cleaned)
     except (ValueError, TypeError):
-        raise UserError("error.bad_amount", code="bad_amount", value=text.strip()[:20]) from None
+        raise UserError("error.bad_amount", code="bad_amount", value=shown) from None
+    if micros > MAX_USD * 1_000_000:
+        raise UserError("error.amount_too_large", code="bad_amount", value=shown, limit=f"${MAX_USD:,}")
+    return micros
 
 
 def target_text(kind: TargetKind, target_id: int, guild_id: int) -> str:
@@ -171,7 +190,7 @@ class AdminQuotas(commands.Cog):
     @quota.command(name="show", description="The effective quotas of a member, a role's settings, or all settings")
     @app_commands.describe(member="Whose effective quotas to explain", role="Which role's settings to show")
     async def quota_show(
-        self, interaction: discord.Interaction, member: discord.Member | None = None, role: discord.Role | None = None
+        self, interaction: discord.Interaction, member: discord.User | None = None, role: discord.Role | None = None
     ) -> None:
         require_admin(interaction)
         locale = locale_of(interaction)

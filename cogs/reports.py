@@ -58,7 +58,7 @@ class Reports(commands.Cog):
         self,
         interaction: discord.Interaction,
         period: Literal["day", "week", "month"] = "month",
-        member: discord.Member | None = None,
+        member: discord.User | None = None,  # a member who left the server is still in the books
         chart_by: Literal["model", "member"] = "model",
     ) -> None:
         require_admin(interaction)
@@ -127,7 +127,7 @@ class Reports(commands.Cog):
     @app_commands.command(name="history", description="The latest requests: yours, or anyone's for moderators")
     @app_commands.guild_only()
     @app_commands.describe(member="Whose requests (moderators only for other members)")
-    async def history(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
+    async def history(self, interaction: discord.Interaction, member: discord.User | None = None) -> None:
         locale = locale_of(interaction)
         guild_id = interaction.guild_id
         if guild_id is None:

@@ -175,6 +175,8 @@ TEXTS: dict[str, str] = {
         "not get."
     ),
     "error.unexpected": "Something went wrong on the bot's side. It has been logged. You were not charged.",
+    "error.not_a_member": "{member} is not a member of this server.",
+    "error.bad_value": "`{value}` cannot be used here; please choose again.",
     "error.guild_only": "This command works only in a server.",
     "error.admin_only": "Only members with the Manage Server permission can do this.",
     "error.moderator_only": "Only moderators can do this.",
@@ -240,6 +242,7 @@ TEXTS: dict[str, str] = {
     "stage.uploading": "Sending {count} image(s) to Discord… ({elapsed} s)",
     # quotas and budgets (/quota, /budget)
     "error.bad_amount": "`{value}` is not a dollar amount. Write it like 5 or 12.50.",
+    "error.amount_too_large": "`{value}` is more than {limit}, the most a quota or budget can be.",
     "quota.need_target": "Choose either a member or a role (one of them).",
     "quota.need_value": "Give a daily image quota, a monthly USD limit, or choose what to clear.",
     "quota.clear_with_values": "Either set values or clear them, not both at once.",

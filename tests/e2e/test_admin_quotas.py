@@ -144,9 +144,22 @@ async def test_bad_amounts_are_refused_clearly_and_change_nothing(tmp_path):
         chinese = await w.discord.invoke_command("budget", {"amount": "很多"}, user=w.admin, guild=w.guild,
                                                  channel=w.channel, subcommand="set", locale="zh-CN")
         assert "不是有效的美元金额" in (await chinese.wait_for_final()).all_text()
+        ambiguous = await budget(w, "set", {"amount": "1,0000"})
+        assert "`1,0000` is not a dollar amount" in ambiguous.all_text()
+        huge = await budget(w, "set", {"amount": "99999999999999"})
+        assert "`99999999999999` is more than $1,000,000,000" in huge.all_text()
         assert await rules(w) == []
         assert await w.storage.quotas.budget(w.guild.id) is None
         assert await w.storage.audit.recent(w.guild.id) == []
+
+
+async def test_amounts_read_thousands_and_decimal_commas_as_people_write_them(tmp_path):
+    async with server(tmp_path) as w:
+        await w.start_bot()
+        for written, micros in (("1,000", 1_000_000_000), ("$2,500.75", 2_500_750_000), ("12,5", 12_500_000),
+                                ("US$ 7,25", 7_250_000), ("0.135", 135_000)):
+            await budget(w, "set", {"amount": written})
+            assert (await w.storage.quotas.budget(w.guild.id)).monthly_micros == micros, written
 
 
 async def test_budget_warning_is_posted_once_when_the_share_is_reached(tmp_path):

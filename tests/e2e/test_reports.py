@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from PIL import Image
 
-from tests.e2e.test_admin_quotas import MANAGE_GUILD, is_ephemeral, server
+from tests.e2e.test_admin_quotas import MANAGE_GUILD, is_ephemeral, quota, server
 
 MANAGE_MESSAGES = 1 << 13
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -124,3 +124,22 @@ async def test_history_members_see_their_own_moderators_see_anyones(tmp_path):
         assert f"request.approved by <@{mod.id}>" in seen
         everyone = (await w.run("history", {}, user=mod)).all_text()
         assert "alice's secret cat" in everyone and "bob's dog" in everyone
+
+
+async def test_a_member_who_left_is_still_in_the_books(tmp_path):
+    # Discord sends a departed member as a bare user (no member data): the reports take them,
+    # and /quota set says plainly that they are not in the server instead of failing.
+    async with server(tmp_path) as w:
+        await w.start_bot()
+        await w.run("imagine", {"prompt": "a dog"}, user=w.bob)
+        del w.guild.members[w.bob.id]
+
+        report = await spend(w, {"member": w.bob})
+        assert [int(r["user_id"]) for r in csv_rows(report)] == [w.bob.id]
+        assert f"<@{w.bob.id}>" in report.all_text()
+        history = await w.run("history", {"member": w.bob}, user=w.admin)
+        assert "a dog" in history.all_text()
+        refused = await quota(w, "set", {"member": w.bob, "daily_images": 1})
+        assert refused.all_text() == f"<@{w.bob.id}> is not a member of this server."
+        assert is_ephemeral(refused)
+        assert not any("Traceback" in line for line in w.logs.lines)
