@@ -194,6 +194,8 @@ class QuotaStore:
             if old != budget:
                 write_entry(conn, guild_id, actor_id, "budget.set", "guild",
                             old.describe() if old else None, budget.describe() if budget else None)
+            if _limits(old) != _limits(budget):  # a new amount or share: its warning may come again
+                conn.execute("DELETE FROM budget_warnings WHERE guild_id = ?", (guild_id,))
             return old, budget
 
         return await self._db.run(tx)
@@ -209,3 +211,7 @@ class QuotaStore:
             ).rowcount
             == 1
         )
+
+
+def _limits(budget: Budget | None) -> tuple[int, int | None] | None:
+    return None if budget is None else (budget.monthly_micros, budget.warn_percent)

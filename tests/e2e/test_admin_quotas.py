@@ -175,6 +175,12 @@ async def test_budget_warning_is_posted_once_when_the_share_is_reached(tmp_path)
         assert "$0.486 of its monthly image budget of $1.00" in warning["content"]
         assert "30%" in warning["content"]
 
+        # A raised budget is a new line to cross: its warning comes when that is reached.
+        await budget(w, "set", {"amount": "2", "warn_percent": 30, "warn_channel": mods})
+        await w.run("imagine", {"prompt": "d"})  # $0.810: 40% of $2
+        assert len(w.discord.channel_messages(mods)) == 2
+        assert "$0.81 of its monthly image budget of $2.00" in w.discord.channel_messages(mods)[-1]["content"]
+
 
 async def test_concurrent_requests_never_overshoot_db_limits(tmp_path):
     # The .env allows plenty; the limits set from Discord are what must hold under a burst.
