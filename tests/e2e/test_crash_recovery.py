@@ -96,12 +96,17 @@ async def test_killed_between_reserve_and_settle_releases_the_reservation(tmp_pa
 
 
 async def test_killed_during_upload_charges_the_server_what_was_billed_and_the_member_nothing(tmp_path):
-    def arrange(dd, gw):
-        dd.fail_uploads(4, status=500)  # discord.py retries 5xx with growing pauses: the upload stalls
+    uploads = []
 
-    at_kill, rows = await crash_and_restart(
-        tmp_path, arrange, lambda row: row["status"] == "pending" and row["images_billed"] is not None
-    )
+    def arrange(dd, gw):
+        # discord.py retries 5xx with growing pauses: the upload stalls, and the kill lands in it
+        uploads.append(dd.fail_uploads(4, status=500))
+
+    def uploading(row) -> bool:
+        return row["status"] == "pending" and uploads[0].hits >= 1
+
+    at_kill, rows = await crash_and_restart(tmp_path, arrange, uploading)
+    assert uploads[0].hits >= 1  # killed while Discord was refusing the upload, not before it
     assert at_kill["images_billed"] == 2 and at_kill["images_delivered"] is None
     [row] = rows
     assert row["status"] == "settled"
