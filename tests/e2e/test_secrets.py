@@ -4,8 +4,13 @@ trimmed and stripped of request headers and signed URLs."""
 
 from __future__ import annotations
 
+import io
+import logging
+
+import discord
+
 from tests.doubles.image_gateway_double import Fault
-from tests.e2e.harness import API_KEY, world
+from tests.e2e.harness import API_KEY, secret_leaks, world
 
 LEAKY_400 = (
     "Invalid image. Request headers: Authorization: Bearer " + API_KEY + " X-Api-Key: " + API_KEY
@@ -59,3 +64,32 @@ async def test_no_secret_in_any_message_embed_or_log_line(tmp_path):
         assert_nothing_secret(outgoing, secrets)
         assert len(w.logs.lines) > 10
         assert_nothing_secret(w.logs.lines, secrets)
+
+
+async def test_the_scan_catches_a_secret_wherever_the_bot_puts_it(tmp_path):
+    # The scan every end-to-end test ends with (harness.secret_leaks) must see a key cut short,
+    # in an embed field, a file name, a CSV's bytes, a log record's arguments and a traceback.
+    async with world(tmp_path) as w:
+        piece = API_KEY[4:20]
+        channel = await w.bot.fetch_channel(w.channel.id)
+        embed = discord.Embed(title="report").add_field(name="detail", value=f"key {piece}...")
+        await channel.send(embed=embed)
+        await channel.send(files=[discord.File(io.BytesIO(b"\x89PNG"), filename=f"x{piece}.png")])
+        await channel.send(files=[discord.File(io.BytesIO(f"a,b\n1,{API_KEY}\n".encode()), filename="spend.csv")])
+        log = logging.getLogger("seedream.test")
+        log.warning("calling with %s", piece)
+        try:
+            raise RuntimeError(f"gateway said {piece}")
+        except RuntimeError:
+            log.exception("failed")
+
+        sent = secret_leaks(w.discord.all_outgoing_text(), (API_KEY,))
+        logged = secret_leaks(w.logs.lines, (API_KEY,))
+        assert any("key " in text for text in sent)  # the embed field
+        assert any(text.startswith("x") and text.endswith(".png") for text in sent)  # the file name
+        assert any(text.startswith("a,b") for text in sent)  # the CSV's contents
+        assert any("calling with" in text for text in logged)  # a log record's arguments
+        assert any(text.startswith("ERROR seedream.test: failed\nTraceback") for text in logged)  # a traceback
+        assert secret_leaks(["nothing to see", API_KEY[:11]], (API_KEY,)) == []  # 11 characters are not a leak
+        w.discord.forget_outgoing()  # planted on purpose: the world's own scan would refuse them
+        w.logs.lines.clear()

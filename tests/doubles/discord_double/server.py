@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
 from . import gateway_ws, interaction_routes, responses, rest  # noqa: F401 - registers routes
-from .bodies import Body, read_body
+from .bodies import Body, UploadedFile, read_body
 from .cdn import AttachmentStore
 from .commands import CommandStore
 from .faults import Fault, FaultInjector
@@ -326,8 +327,13 @@ class DiscordDouble:
         return stored.data
 
     def all_outgoing_text(self) -> list[str]:
-        """Every string the bot ever sent in a request body (content, embeds, modals, filenames, ...)."""
+        """Every string the bot ever sent: request bodies (content, embeds, modals, filenames), text
+        files it uploaded (a CSV report), audit-log reasons and query strings."""
         return list(self._outgoing)
+
+    def forget_outgoing(self) -> None:
+        """Drop what was recorded so far (the secret scanner's own test plants secrets on purpose)."""
+        self._outgoing.clear()
 
     def sent_text(self) -> str:
         """Visible text of every message currently posted by the bot (channels and interactions)."""
@@ -568,6 +574,10 @@ class DiscordDouble:
         if (body.json is not None and authorized) or (matched is not None and not matched[0].needs_bot_auth):
             self._outgoing.extend(strings_in(body.json))
             self._outgoing.extend(f.filename for f in body.files)
+            self._outgoing.extend(f.data.decode("utf-8", "replace") for f in body.files if _is_text(f))
+            self._outgoing.extend(unquote(v) for k, v in request.headers.items() if k.lower() == "x-audit-log-reason")
+            if request.query_string:
+                self._outgoing.append(unquote(request.query_string))
         injected = await self.faults.take(method, path, bool(body.files))
         if injected is not None:
             return injected
@@ -660,3 +670,8 @@ def _component_ids(components: Sequence[dict[str, Any]]) -> list[str]:
         if isinstance(comp.get("accessory"), dict):
             out.extend(_component_ids([comp["accessory"]]))
     return out
+
+
+def _is_text(file: UploadedFile) -> bool:
+    """A file whose bytes are text the bot wrote (a CSV report, a prompt), scanned like content."""
+    return file.content_type.startswith("text/") or file.filename.lower().endswith((".csv", ".txt", ".json"))
