@@ -156,7 +156,10 @@ TEXTS: dict[str, str] = {
         "The bot's image account cannot use this model right now. A server admin must check the bot. "
         "You were not charged."
     ),
-    "error.unknown_model": "The image service does not know this model. Pick another one. You were not charged.",
+    "error.unknown_model": (
+        "The image service does not know this model. Pick another one, or ask a server admin to check the "
+        "bot's configuration. You were not charged."
+    ),
     "error.bad_request": "The image service refused the request: {detail}",
     "error.bad_request_plain": "The image service refused the request. You were not charged.",
     "error.bad_response": (

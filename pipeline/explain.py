@@ -102,9 +102,13 @@ def _explain(error: BaseException, locale: object | None) -> str:
             return t("error.no_access", locale)
         case NotFoundError():
             return t("error.unknown_model", locale)
-        case BadRequestError():
+        case APIStatusError() if isinstance(error, BadRequestError) or error.status in (413, 422):
             detail = error.message or error.code
             return t("error.bad_request", locale, detail=detail) if detail else t("error.bad_request_plain", locale)
+        case APIStatusError() if error.status == 402:  # payment required: the account is out of credit
+            return t("error.no_access", locale)
+        case APIStatusError() if error.status == 405:  # the base URL or path is wrong
+            return t("error.misconfigured", locale)
         case APIStatusError():
             return t("error.busy", locale)
         case APITimeoutError() | asyncio.TimeoutError():

@@ -63,7 +63,14 @@ async def test_a_transient_503_is_retried_transparently(tmp_path):
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [(401, "admin must check"), (403, "cannot use this model"), (404, "does not know this model")],
+    [
+        (401, "admin must check"),
+        (402, "cannot use this model right now. A server admin must check"),  # out of credit
+        (403, "cannot use this model"),
+        (404, "does not know this model. Pick another one, or ask a server admin"),
+        (405, "not set up correctly"),
+        (422, "The image service refused the request"),
+    ],
 )
 async def test_gateway_refusals_are_explained_without_secrets(tmp_path, status, expected):
     async with world(tmp_path) as w:
