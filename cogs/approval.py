@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 
 Action = Literal["approve", "reject"]
 MAX_ATTACHED_REFERENCES = 10
+# The review text stays under Discord's 2000 characters with room for the decision lines added
+# under it (approved/rejected by, or why it could not run); a longer prompt goes in an embed.
+REVIEW_CONTENT_MAX = 1500
+EMBED_DESCRIPTION_MAX = 4096
 
 
 # -- the request, stored -----------------------------------------------------------------
@@ -92,7 +96,27 @@ class _LinkedReference:
 
 
 # -- the moderators' message ---------------------------------------------------------------
-def review_text(approval_id: int, job: ImageJob, *, attached: bool, locale: str) -> str:
+def review_text(approval_id: int, job: ImageJob, *, attached: bool, locale: str) -> tuple[str, discord.Embed | None]:
+    """The review message: moderators read the whole prompt (a preview would let a member hide
+    words after it), in the text when it fits, else in an embed under it."""
+    prompt = whole_prompt(job.prompt)
+    text = _review_lines(approval_id, job, t("approval.prompt", locale, prompt=f"**{prompt}**"),
+                         attached=attached, locale=locale)
+    if len(text) <= REVIEW_CONTENT_MAX:
+        return text, None
+    below = t("approval.prompt_below", locale, length=len(job.prompt))
+    return _review_lines(approval_id, job, below, attached=attached, locale=locale), discord.Embed(description=prompt)
+
+
+def whole_prompt(prompt: str) -> str:
+    """The prompt as the gateway gets it, on one line, its markdown shown as typed (nothing renders
+    as a spoiler or a heading); as typed when escaping would not fit in an embed."""
+    text = " ".join(prompt.split())
+    escaped = discord.utils.escape_markdown(text)
+    return escaped if len(escaped) <= EMBED_DESCRIPTION_MAX else text[:EMBED_DESCRIPTION_MAX]
+
+
+def _review_lines(approval_id: int, job: ImageJob, prompt_line: str, *, attached: bool, locale: str) -> str:
     model = job.model
     cost = t("approval.cost_unknown", locale) if model.price_micros is None else format_usd(
         model.price_micros * job.count
@@ -100,7 +124,7 @@ def review_text(approval_id: int, job: ImageJob, *, attached: bool, locale: str)
     lines = [
         t("approval.title", locale, id=approval_id),
         t("approval.member", locale, member=f"<@{job.user_id}>", channel=f"<#{job.channel_id}>"),
-        t("approval.prompt", locale, prompt=f"**{prompt_preview(job.prompt)}**"),
+        prompt_line,
         t("approval.details", locale, model=model.label, size=job.size or t("size.auto", locale), count=job.count,
           cost=cost),
     ]
@@ -140,11 +164,10 @@ async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction
         discord.File(io.BytesIO(ref.data), filename=_reference_filename(i, ref.filename, ref.format))
         for i, ref in enumerate(job.references)
     ] if attach else []
+    text, embed = review_text(approval_id, job, attached=attach, locale=review_locale)
     try:
         message = await channel.send(
-            review_text(approval_id, job, attached=attach, locale=review_locale),
-            files=files,
-            view=review_view(approval_id, review_locale),
+            text, embed=embed, files=files, view=review_view(approval_id, review_locale)
         )
     except discord.HTTPException:
         log.warning("approval %s: could not post to the moderators' channel", approval_id, exc_info=True)
@@ -239,6 +262,9 @@ async def _run_approved(
         if tickets:  # it ran: the member was told in their channel, the books are closed
             log.exception("approval %s: request %s failed", approval.id, tickets[0].request_id)
             return
+        if getattr(error, "code", None) == "restarting":  # nothing ran: the decision waits for the restart
+            await _reopen(bot, interaction, approval, content, review_locale)
+            return
         if not is_expected(error):
             log.exception("approval %s could not run", approval.id)
         await bot.storage.approvals.mark_failed(approval.id)
@@ -250,6 +276,17 @@ async def _run_approved(
         await interaction.followup.send(explain(error, locale_of(interaction)), ephemeral=True)
         await _tell_member(bot, approval, "approval.member_failed", moderator=interaction.user.display_name,
                            reason=explain(error, approval.job["locale"]))
+
+
+async def _reopen(
+    bot: SeedreamBot, interaction: discord.Interaction, approval: Approval, content: str, review_locale: str
+) -> None:
+    """The bot is shutting down: the request waits again, its buttons back on the review message,
+    and the moderator is told privately to press again once the bot is back."""
+    log.info("approval %s: approved during a shutdown; waiting again", approval.id)
+    await bot.storage.approvals.reopen(approval.id)
+    await interaction.edit_original_response(content=content, view=review_view(approval.id, review_locale))
+    await interaction.followup.send(t("approval.restarting", locale_of(interaction)), ephemeral=True)
 
 
 async def _job(bot: SeedreamBot, interaction: discord.Interaction, approval: Approval) -> ImageJob:

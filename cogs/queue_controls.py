@@ -1,5 +1,9 @@
 """The Cancel button on a waiting request. Its custom_id carries the ledger request id, so it
-works on any message, also after a restart (where the request is no longer waiting)."""
+works on any message, also after a restart (where the request is no longer waiting).
+
+A press is answered by editing the message the button is on (with the press's own token), not
+through the request's reply: that token expires after 15 minutes, and a request may wait longer.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,15 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from i18n import t
+from i18n import locale_of, t
 
 if TYPE_CHECKING:
     from bot import SeedreamBot
+    from storage.requests import LedgerRow
+
+# A released request whose ledger row says a restart ended it: withdrawn by a graceful shutdown,
+# or released at the next start after a crash (storage.ledger.INTERRUPTED).
+RESTART_CODES = frozenset({"shutdown", "interrupted"})
 
 
 class CancelQueued(discord.ui.DynamicItem[discord.ui.Button], template=r"queue:cancel:(?P<request_id>[0-9]+)"):
@@ -28,13 +37,38 @@ class CancelQueued(discord.ui.DynamicItem[discord.ui.Button], template=r"queue:c
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: SeedreamBot = interaction.client  # type: ignore[assignment]
+        locale = locale_of(interaction)
         place = bot.queue.find(self.request_id)
-        if place is not None and place.user_id != interaction.user.id:
-            await interaction.response.send_message(t("queue.cancel_not_yours", interaction.locale), ephemeral=True)
-        elif place is not None and bot.queue.withdraw(place, "cancelled"):
-            await interaction.response.defer()  # the request's own task says "Cancelled" once released
+        if place is not None:
+            if place.user_id != interaction.user.id:
+                await _tell(interaction, t("queue.cancel_not_yours", locale))
+            elif bot.queue.withdraw(place, "cancelled"):  # its own task releases the reservation
+                await interaction.response.edit_message(content=t("queue.withdrawn.cancelled", locale), view=None)
+            else:
+                await _tell(interaction, t("queue.cancel_too_late", locale))
+            return
+        row = await bot.storage.requests.get(self.request_id)
+        if row is not None and row.user_id != interaction.user.id:
+            await _tell(interaction, t("queue.cancel_not_yours", locale))
+        elif row is not None and (text := _ended_text(row, locale)) is not None:
+            await interaction.response.edit_message(content=text, view=None)  # the message was out of date
         else:
-            await interaction.response.send_message(t("queue.cancel_too_late", interaction.locale), ephemeral=True)
+            await _tell(interaction, t("queue.cancel_too_late", locale))
+
+
+def _ended_text(row: LedgerRow, locale: str) -> str | None:
+    """What the message should have said, for a request that ended while it waited; None otherwise."""
+    if row.status != "released":
+        return None
+    if row.error_code == "cancelled":  # a second press, or the first one's edit was lost
+        return t("queue.withdrawn.cancelled", locale)
+    if row.error_code in RESTART_CODES:
+        return t("queue.cancel_restarted", locale)
+    return None
+
+
+async def _tell(interaction: discord.Interaction, text: str) -> None:
+    await interaction.response.send_message(text, ephemeral=True)
 
 
 def cancel_view(request_id: int, locale: object) -> discord.ui.View:

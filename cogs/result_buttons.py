@@ -12,6 +12,7 @@ Anyone else, and a press on a result whose request is gone, gets a private answe
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -43,6 +44,9 @@ REFERENCE_COMMANDS = frozenset({"edit", "variation"})
 MODAL_TEXT_MAX = 45
 PROMPT_INPUT_MAX = 4000
 HISTORY_SCAN = 50  # a result's other image messages are among the channel's latest messages
+RESULT_FILE = re.compile(r"seedream-(?P<id>[0-9]+)-(?P<n>[0-9]+)\.\w+")  # pipeline.runner names them so
+VARIATION_MODAL = re.compile(r"sd:variation-modal:(?P<id>[0-9]{1,19})")
+PROMPT_FIELD = "prompt"
 
 
 class ResultButton(
@@ -124,14 +128,71 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
 
 
 async def variation(interaction: discord.Interaction, request_id: int) -> None:
-    """A modal with the prompt (editable), then an /edit of the image on this message."""
+    """A modal with the prompt (editable); its submission (`submit_variation`) makes an /edit of
+    the result's image. A result without its image is told now, not after the member typed."""
     row = await _own_request(interaction, request_id)
-    message = interaction.message
-    images = [a for a in (message.attachments if message else []) if looks_like_image(a)]
-    if not images:
-        raise UserError("buttons.image_gone", code="image_gone")
+    await _result_image(interaction, request_id)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    await interaction.response.send_modal(VariationModal(bot, row, images[0], locale_of(interaction)))
+    modal = VariationModal(row, bot.resolve_model(row.model).max_prompt_chars, locale_of(interaction))
+    # Stopped before it is sent, so discord.py keeps no copy of it: the submission is answered by
+    # `on_variation_submit` alone, by custom_id, also after a restart or the modal's timeout.
+    modal.stop()
+    await interaction.response.send_modal(modal)
+
+
+async def submit_variation(interaction: discord.Interaction, request_id: int, prompt: str) -> None:
+    """The request and its image are read again: the form may come back after a restart."""
+    row = await _own_request(interaction, request_id)
+    image = await _result_image(interaction, request_id)
+    bot: SeedreamBot = interaction.client  # type: ignore[assignment]
+    spec = bot.resolve_model(row.model)
+    # A model that takes no reference image cannot make a variation: the server's default does.
+    model = spec.id if spec.max_references else None
+    await generate_with_attachments(
+        bot, interaction, [image],
+        command="variation", prompt=prompt, model=model, size=row.size if model else None,
+    )  # fmt: skip
+
+
+async def _result_image(interaction: discord.Interaction, request_id: int) -> discord.Attachment:
+    """The result's image: on the message the button is on, else the first of the request's files
+    on the bot's other messages (a series, or more than ten images, are posted apart from the
+    summary that carries the buttons)."""
+    message = interaction.message
+    own = [a for a in (message.attachments if message else []) if looks_like_image(a)]
+    if own:
+        return own[0]
+    found = [
+        attachment
+        for other in await _request_messages(interaction, request_id)
+        for attachment in other.attachments
+        if _image_number(attachment.filename, request_id) is not None and looks_like_image(attachment)
+    ]
+    if not found:
+        raise UserError("buttons.image_gone", code="image_gone")
+    return min(found, key=lambda a: _image_number(a.filename, request_id) or 0)
+
+
+def _image_number(filename: str, request_id: int) -> int | None:
+    """N of a result file named seedream-{request_id}-N.ext; None for any other file."""
+    match = RESULT_FILE.fullmatch(filename)
+    return int(match["n"]) if match and int(match["id"]) == request_id else None
+
+
+async def _request_messages(interaction: discord.Interaction, request_id: int) -> list[discord.Message]:
+    """The bot's messages among the channel's latest that carry this request's result files."""
+    channel = interaction.channel
+    me = interaction.client.user
+    if not isinstance(channel, discord.abc.Messageable) or me is None:
+        return []
+    found = []
+    try:
+        async for other in channel.history(limit=HISTORY_SCAN):
+            if other.author.id == me.id and any(_image_number(a.filename, request_id) for a in other.attachments):
+                found.append(other)
+    except discord.HTTPException as error:  # no Read Message History here: only this message counts
+        log.info("request %s: could not look for its other messages: %s", request_id, error)
+    return found
 
 
 async def delete(interaction: discord.Interaction, request_id: int) -> None:
@@ -145,70 +206,78 @@ async def delete(interaction: discord.Interaction, request_id: int) -> None:
         raise UserError("buttons.delete_not_allowed", code="not_allowed")
     await interaction.response.defer(ephemeral=True, thinking=True)
     if interaction.message is not None:
-        await _delete_result_messages(interaction, interaction.message, request_id)
+        await _delete(interaction.message)
+        for other in await _request_messages(interaction, request_id):
+            if other.id != interaction.message.id:
+                await _delete(other)
     await interaction.edit_original_response(content=t("buttons.deleted", locale_of(interaction)))
 
 
-async def _delete_result_messages(
-    interaction: discord.Interaction, message: discord.Message, request_id: int
-) -> None:
-    """The message with the buttons, and the bot's other messages carrying this result's images."""
-    await message.delete()
-    channel = interaction.channel
-    me = interaction.client.user
-    if not isinstance(channel, discord.abc.Messageable) or me is None:
-        return
-    prefix = f"seedream-{request_id}-"
+async def _delete(message: discord.Message) -> None:
+    """Gone already (a second press, or someone deleted it meanwhile) counts as deleted."""
     try:
-        async for other in channel.history(limit=HISTORY_SCAN):
-            if other.author.id == me.id and any(a.filename.startswith(prefix) for a in other.attachments):
-                await other.delete()
-    except discord.HTTPException as error:  # no Read Message History here: the rest stays
-        log.info("request %s: could not look for its other messages: %s", request_id, error)
+        await message.delete()
+    except discord.NotFound:
+        log.info("message %s was already deleted", message.id)
 
 
 PRESSES = {"reroll": reroll, "variation": variation, "upscale": upscale, "delete": delete}
 
 
 class VariationModal(discord.ui.Modal):
-    """The original prompt, editable; submitting runs an /edit-style job on the result image."""
+    """The form only (the original prompt, editable): `on_variation_submit` answers it."""
 
-    def __init__(self, bot: SeedreamBot, row: LedgerRow, image: discord.Attachment, lang: str) -> None:
+    def __init__(self, row: LedgerRow, max_prompt_chars: int, lang: str) -> None:
         super().__init__(
             title=t("buttons.variation_title", lang)[:MODAL_TEXT_MAX],
-            timeout=15 * 60,
+            timeout=None,
             custom_id=f"sd:variation-modal:{row.id}",
         )
-        self.bot = bot
-        self.image = image
-        spec = bot.resolve_model(row.model)
-        # A model that takes no reference image cannot make a variation: the server's default does.
-        self.model = spec.id if spec.max_references else None
-        self.size = row.size if self.model else None
-        limit = min(spec.max_prompt_chars, PROMPT_INPUT_MAX)
+        limit = min(max_prompt_chars, PROMPT_INPUT_MAX)
         self.prompt: discord.ui.TextInput = discord.ui.TextInput(
             label=t("buttons.variation_prompt", lang)[:MODAL_TEXT_MAX],
             style=discord.TextStyle.paragraph,
+            custom_id=PROMPT_FIELD,
             default=row.prompt[:limit],
             max_length=limit,
         )
         self.add_item(self.prompt)
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        await generate_with_attachments(
-            self.bot, interaction, [self.image],
-            command="variation", prompt=self.prompt.value, model=self.model, size=self.size,
-        )  # fmt: skip
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
+async def on_variation_submit(interaction: discord.Interaction) -> None:
+    """Every Variation form, by its custom_id (sd:variation-modal:<id>), like the buttons."""
+    if interaction.type is not discord.InteractionType.modal_submit:
+        return
+    data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+    match = VARIATION_MODAL.fullmatch(str(data.get("custom_id", "")))
+    if match is None:
+        return
+    try:
+        await submit_variation(interaction, int(match["id"]), _field(data.get("components") or [], PROMPT_FIELD))
+    except Exception as error:  # the one funnel: a short private answer, details to the log
         await report_error(interaction, error)
+
+
+def _field(components: list[Any], custom_id: str) -> str:
+    """A submitted text input's value (in an action row, or a label's `component`)."""
+    stack = list(components)
+    while stack:
+        component = stack.pop()
+        if component.get("custom_id") == custom_id and "value" in component:
+            return str(component["value"])
+        stack.extend(component.get("components") or [])
+        if isinstance(component.get("component"), dict):
+            stack.append(component["component"])
+    return ""
 
 
 async def setup(bot: SeedreamBot) -> None:
     bot.add_dynamic_items(ResultButton)
+    bot.add_listener(on_variation_submit, "on_interaction")
     set_result_view(result_view)
 
 
 async def teardown(bot: SeedreamBot) -> None:
     bot.remove_dynamic_items(ResultButton)
+    bot.remove_listener(on_variation_submit, "on_interaction")
     set_result_view(None)

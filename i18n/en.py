@@ -41,6 +41,7 @@ TEXTS: dict[str, str] = {
     "approval.title": "**Approval request #{id}**",
     "approval.member": "Member: {member} in {channel}",
     "approval.prompt": "Prompt: {prompt}",
+    "approval.prompt_below": "Prompt: {length} characters, in full below",
     "approval.details": "{model} · {size} · {count} image(s) · costs at most {cost}",
     "approval.cost_unknown": "an unknown amount (no price set)",
     "approval.references_attached": "Reference images: {count}, attached below",
@@ -50,6 +51,10 @@ TEXTS: dict[str, str] = {
     "approval.decided_approved": "✅ Approved by {moderator}.",
     "approval.decided_rejected": "❌ Rejected by {moderator}.",
     "approval.decided_failed": "⚠️ Approved by {moderator}, but it could not run: {reason}",
+    "approval.restarting": (
+        "The bot is restarting, so this request could not start. It is still waiting for approval: "
+        "press Approve again in a minute, once the bot is back."
+    ),
     "approval.status_approved": "approved",
     "approval.status_rejected": "rejected",
     "approval.status_failed": "approved",
@@ -215,7 +220,10 @@ TEXTS: dict[str, str] = {
         "The request behind this image is no longer in the bot's records, so this button can't be used. "
         "Use /imagine to start again."
     ),
-    "buttons.image_gone": "The image on this message is gone, so there is nothing to make a variation of.",
+    "buttons.image_gone": (
+        "The images of this result are no longer in this channel, so there is nothing to make a variation of. "
+        "Attach an image to /edit to start from it."
+    ),
     "buttons.needs_references": (
         "This image was made from reference images the bot does not keep, so it can't be made again. "
         "Use Variation to start from this image."
@@ -228,6 +236,9 @@ TEXTS: dict[str, str] = {
     "queue.cancel_button": "Cancel",
     "queue.cancel_not_yours": "Only the member who asked for these images can cancel them.",
     "queue.cancel_too_late": "This request is no longer waiting in the queue, so it can't be cancelled.",
+    "queue.cancel_restarted": (
+        "This request was stopped when the bot restarted, so there is nothing to cancel. You were not charged."
+    ),
     "queue.member_busy": (
         "You already have {limit} request(s) waiting or running. Please wait until one of them finishes."
     ),

@@ -176,6 +176,12 @@ class ChannelSink:
         await self.send(batch_text(self.ticket, self.locale, images, first=self._posted == 0), images)
         self._posted += len(images)
 
+    async def post_final(self, images: Sequence[ReadyImage], outcome: Outcome) -> None:
+        """All the results with their summary and buttons in one message, as `InteractionSink`
+        posts them: Variation reads the image from the message its button is on."""
+        await self.send(outcome_text(outcome, self.locale), images, view=result_view(self.ticket))
+        self._posted += len(images)
+
     async def finish(self, outcome: Outcome) -> None:
         view = result_view(self.ticket) if outcome.delivered else None
         await self.send(outcome_text(outcome, self.locale), view=view)

@@ -206,6 +206,9 @@ class ChannelStatus:
     async def post(self, images: Sequence[ReadyImage]) -> None:
         await self.sink.post(images)
 
+    async def post_final(self, images: Sequence[ReadyImage], outcome: Outcome) -> None:
+        await self.sink.post_final(images, outcome)
+
     async def finish(self, outcome: Outcome) -> None:
         await self.sink.finish(outcome)
 

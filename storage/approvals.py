@@ -2,7 +2,8 @@
 
 A request is `pending` until one moderator decides it; `decide` changes it only while it is
 still pending, in one statement, so two moderators pressing at once cannot both approve.
-`approved` requests whose generation is then refused (e.g. a quota) become `failed`.
+`approved` requests whose generation is then refused (e.g. a quota) become `failed`; one refused
+because the bot is restarting is `pending` again (`reopen`).
 """
 
 from __future__ import annotations
@@ -96,6 +97,16 @@ class ApprovalStore:
         params.append(limit)
         rows = await self._db.fetchall(sql + " ORDER BY a.id DESC LIMIT ?", params)
         return [_approval(row) for row in rows]
+
+    async def reopen(self, approval_id: int) -> None:
+        """An approval that could not start because the bot is restarting waits again: a moderator
+        approves it after the restart, so a shutdown loses no decision."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE approvals SET status = 'pending', decided_by = NULL, decided_at = NULL "
+                "WHERE id = ? AND status = 'approved'",
+                (approval_id,),
+            )
 
     async def mark_failed(self, approval_id: int) -> None:
         """An approved request that could not run (refused at reservation, channel gone)."""

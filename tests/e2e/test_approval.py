@@ -10,7 +10,7 @@ import io
 from PIL import Image
 
 from tests.e2e.harness import World, world
-from tests.e2e.staff import Staff, add_staff, eventually, is_ephemeral
+from tests.e2e.staff import EPHEMERAL, Staff, add_staff, eventually, is_ephemeral
 
 
 async def approval_world(w: World) -> Staff:
@@ -172,3 +172,49 @@ async def test_reference_images_are_shown_to_the_moderators_and_sent_after_appro
         images = w.gateway.generation_requests[-1].json["image"]
         [uri] = [images] if isinstance(images, str) else images
         assert base64.b64decode(uri.split(",", 1)[1]) == png
+
+
+async def test_approve_during_a_shutdown_keeps_the_request_waiting_for_after_the_restart(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await submit(w, "a lighthouse", count=1)
+        await w.bot.queue.drain(0)  # the bot is shutting down: it starts no new request
+        message = review_message(w, staff)
+        pressed = await w.discord.click_button(message, button(message, "approve"), user=staff.moderator)
+        await pressed.wait_for_final()
+        told = [m["content"] for m in pressed.messages if (m.get("flags") or 0) & EPHEMERAL]
+        assert len(told) == 1 and "press Approve again" in told[0], pressed.all_text()
+        review = review_message(w, staff)
+        assert "Approved by" not in review["content"] and "could not run" not in review["content"]
+        assert button(review, "approve") and button(review, "reject")
+        assert "could not run" not in channel_text(w)  # the member has nothing to be told yet
+        assert w.gateway.generation_requests == [] and await w.ledger_rows() == []
+
+        await w.restart_bot()
+        again = await w.discord.click_button(review, button(review, "approve"), user=staff.moderator)
+        await eventually(lambda: len(channel_files(w)) == 1 and "cost" in channel_text(w))
+        await again.wait_for_final()
+        assert "Approved by" in review_message(w, staff)["content"]
+        [row] = await w.ledger_rows()
+        assert row["status"] == "settled"
+
+
+async def test_moderators_read_the_whole_prompt_however_long(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        middle = "a calm meadow under a pale sky, " * 15 + "||hidden|| and then a red barn"  # ~500 chars
+        await submit(w, middle, count=1)
+        [review] = w.discord.channel_messages(staff.mods_channel)
+        assert "and then a red barn" in review["content"] and not review.get("embeds")
+        assert "\\|\\|hidden\\|\\|" in review["content"]  # shown as typed, not as a spoiler
+
+        long = "a calm meadow under a pale sky, " * 60 + "and a burning barn at the very end"  # ~1950 chars
+        await w.run("imagine", {"prompt": long, "count": 1})
+        latest = w.discord.channel_messages(staff.mods_channel)[-1]
+        assert f"{len(long)} characters, in full below" in latest["content"]
+        [embed] = latest["embeds"]
+        assert embed["description"] == long.strip()
+        pressed = await w.discord.click_button(latest, button(latest, "approve"), user=staff.moderator)
+        await pressed.wait_for_final()
+        await eventually(lambda: len(channel_files(w)) == 1)
+        assert w.gateway.generation_requests[-1].json["prompt"] == long.strip()

@@ -117,3 +117,55 @@ async def test_cancel_withdraws_a_waiting_request_and_releases_its_reservation(t
 
         usage = await w.run("usage", user=w.bob)
         assert "Images today: 0 of 1" in usage.all_text()  # the reserved image was given back
+
+
+async def _waiting_with_cancel(w):
+    """Alice's request keeps the only slot busy; bob's waits with its Cancel button."""
+    w.gateway.script(Fault.hang(), times=1)
+    await submit(w, w.alice, "alice's picture")
+    waiting = await submit(w, w.bob, "bob's picture")
+    queued = (await waiting.wait_for(lambda e: bool(POSITION.search(content(e))))).message
+    [cancel] = [b for b in buttons(queued) if b.startswith("queue:cancel:")]
+    return waiting, queued, cancel
+
+
+async def _after_the_token_expired(w, waiting) -> None:
+    """Discord's 15 minutes for the request's own reply are over (3 s in this double)."""
+    deadline = w.discord.token_ttl + 0.3
+    await asyncio.sleep(max(deadline - (w.discord.loop_time() - waiting.dispatched_at), 0))
+
+
+async def test_cancel_after_the_request_token_expired_answers_on_the_message_itself(tmp_path):
+    async with world(tmp_path, discord={"token_ttl": 3}, max_concurrent_requests=1, **FAST) as w:
+        w.guild.preferred_locale = "zh-CN"
+        waiting, queued, cancel = await _waiting_with_cancel(w)
+        await _after_the_token_expired(w, waiting)
+        click = await w.discord.click_button(queued, cancel, user=w.bob, locale="de")  # no catalog: the server's
+        await click.wait_for_final(timeout=10)
+        message = w.discord.messages[int(queued["id"])].payload
+        assert message["content"] == "已取消，未向你计费。"
+        assert buttons(message) == []
+        bob_row = next(r for r in await w.ledger_rows() if r["user_id"] == w.bob.id)
+        assert (bob_row["status"], bob_row["charged_micros"]) == ("released", 0)
+
+
+async def test_cancel_on_a_request_a_restart_stopped_says_so_and_that_nothing_was_charged(tmp_path):
+    async with world(tmp_path, discord={"token_ttl": 3}, max_concurrent_requests=1, **FAST) as w:
+        waiting, queued, cancel = await _waiting_with_cancel(w)
+        await _after_the_token_expired(w, waiting)  # the restart cannot update the message any more
+        await w.restart_bot()
+        assert buttons(w.discord.messages[int(queued["id"])].payload) == [cancel]
+
+        stranger = await w.discord.click_button(queued, cancel, user=w.alice)
+        await stranger.wait_for_final(timeout=10)
+        assert "Only the member who asked" in stranger.all_text()
+
+        click = await w.discord.click_button(queued, cancel, user=w.bob)
+        await click.wait_for_final(timeout=10)
+        message = w.discord.messages[int(queued["id"])].payload
+        assert message["content"] == (
+            "This request was stopped when the bot restarted, so there is nothing to cancel. You were not charged."
+        )
+        assert buttons(message) == []
+        bob_row = next(r for r in await w.ledger_rows() if r["user_id"] == w.bob.id)
+        assert (bob_row["status"], bob_row["charged_micros"]) == ("released", 0)

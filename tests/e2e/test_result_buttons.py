@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+
 from tests.e2e.harness import make_settings, world
+from tests.e2e.staff import eventually
+from tests.e2e.test_approval import approval_world
+from tests.e2e.test_approval_queue import approve, ask
 
 EPHEMERAL = 1 << 6
 MANAGE_MESSAGES = 1 << 13
@@ -171,3 +177,101 @@ async def test_a_press_on_a_request_that_is_gone_says_so(tmp_path):
             assert "no longer in the bot's records" in inter.all_text(), action
         assert await w.ledger_rows() == []
         assert not w.discord.messages[int(message["id"])].deleted
+
+
+def _reference_bytes(body: dict) -> bytes:
+    images = body["image"]
+    [uri] = [images] if isinstance(images, str) else images
+    return base64.b64decode(uri.split(",", 1)[1])
+
+
+async def _vary(w, message, request_id, prompt: str):
+    """Press Variation on `message`, then submit the form with `prompt`."""
+    opened = await press(w, message, "variation", request_id)
+    assert opened.modal is not None, opened.all_text()
+    submitted = await w.discord.submit_modal(
+        opened.modal["custom_id"], {_text_input_id(opened.modal): prompt}, user=w.alice, from_interaction=opened
+    )
+    return await submitted.wait_for_final(timeout=15)
+
+
+async def test_variation_of_an_approved_result_edits_the_image_posted_with_the_buttons(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await ask(w, w.alice, "a blue heron")
+        await approve(w, staff, "a blue heron")
+        await eventually(lambda: any(m.get("components") for m in w.discord.channel_messages(w.channel)))
+        [result] = [m for m in w.discord.channel_messages(w.channel) if m.get("components")]
+        [image] = result["attachments"]  # one message: the image, the summary and the buttons
+        assert "a blue heron" in result["content"] and f"<@{w.alice.id}>" in result["content"]
+        [row] = await w.ledger_rows()
+        await w.run("settings", {"mode": "off"}, user=staff.admin, subcommand="approval")
+
+        submitted = await _vary(w, result, row["id"], "a blue heron at dawn")
+        assert len(submitted.files()) == 1, submitted.all_text()
+        body = w.gateway.generation_requests[-1].json
+        assert body["prompt"] == "a blue heron at dawn"
+        assert _reference_bytes(body) == w.discord.attachment_bytes(image)
+        assert [(r["command"], r["status"]) for r in await w.ledger_rows()] == [
+            ("imagine", "settled"), ("variation", "settled"),
+        ]
+
+
+async def test_variation_under_an_approved_series_uses_its_first_image_or_says_what_to_do(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await ask(w, w.alice, "frames of a falling leaf", command="series", count=12)
+        await approve(w, staff, "frames of a falling leaf")
+        await eventually(lambda: any(m.get("components") for m in w.discord.channel_messages(w.channel)))
+        posted = w.discord.channel_messages(w.channel)
+        [summary] = [m for m in posted if m.get("components")]
+        assert summary.get("attachments") == []  # the images are on the two messages above it
+        [row] = await w.ledger_rows()
+        first = next(a for m in posted for a in m.get("attachments", [])
+                     if a["filename"].startswith(f"seedream-{row['id']}-1."))  # fmt: skip
+        await w.run("settings", {"mode": "off"}, user=staff.admin, subcommand="approval")
+
+        submitted = await _vary(w, summary, row["id"], "a falling leaf in autumn")
+        assert len(submitted.files()) == 1, submitted.all_text()
+        body = w.gateway.generation_requests[-1].json
+        assert _reference_bytes(body) == w.discord.attachment_bytes(first)
+
+        for message in posted:  # someone deleted the images
+            if message.get("attachments"):
+                w.discord.messages[int(message["id"])].deleted = True
+        gone = await press(w, summary, "variation", row["id"])
+        assert is_ephemeral(gone) and gone.modal is None
+        assert "no longer in this channel" in gone.all_text() and "/edit" in gone.all_text()
+
+
+async def test_a_variation_form_submitted_after_a_restart_still_runs(tmp_path):
+    async with world(tmp_path) as w:
+        first = await w.run("imagine", {"prompt": "a quiet harbour"})
+        request_id = (await w.ledger_rows())[0]["id"]
+        opened = await press(w, result_message(first), "variation", request_id)
+        await w.restart_bot()  # the form is still open in the member's Discord
+        submitted = await w.discord.submit_modal(
+            opened.modal["custom_id"], {_text_input_id(opened.modal): "a quiet harbour in fog"},
+            user=w.alice, from_interaction=opened,
+        )  # fmt: skip
+        await submitted.wait_for_final(timeout=15)
+        assert len(submitted.files()) == 1, submitted.kinds()
+        assert w.gateway.generation_requests[-1].json["prompt"] == "a quiet harbour in fog"
+        row = (await w.ledger_rows())[-1]
+        assert (row["command"], row["status"]) == ("variation", "settled")
+
+
+async def test_two_delete_presses_at_once_both_say_deleted(tmp_path):
+    async with world(tmp_path) as w:
+        first = await w.run("imagine", {"prompt": "a sandcastle"})
+        request_id = (await w.ledger_rows())[0]["id"]
+        message = result_message(first)
+        custom_id = f"sd:delete:{request_id}"
+        presses = await asyncio.gather(
+            w.discord.click_button(message, custom_id, user=w.alice),
+            w.discord.click_button(message, custom_id, user=w.alice),
+        )
+        for inter in presses:
+            await inter.wait_for_final(timeout=15)
+            assert is_ephemeral(inter) and inter.all_text() == "Deleted.", inter.all_text()
+        assert w.discord.messages[int(message["id"])].deleted
