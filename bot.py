@@ -14,9 +14,11 @@ import hashlib
 import json
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -30,6 +32,7 @@ from cogs.queue_controls import cancel_view
 from i18n.translator import CatalogTranslator
 from image_gateway.catalog import ModelSpec, format_usd, usd_to_micros
 from image_gateway.client import ImageClient
+from image_gateway.errors import APIStatusError, scrub
 from image_gateway.presets import Preset, build_catalog, get_preset
 from log_setup import redact, setup_logging
 from pipeline.budget_alerts import BudgetAlerts
@@ -43,7 +46,7 @@ from pipeline.progress import ChannelStatus, LiveStatus, TurnStatus
 from pipeline.queue import FairQueue
 from pipeline.runner import Pipeline, PipelineOptions, Ticket
 from settings import Settings, describe_validation_error, load_settings
-from storage import Storage, open_storage
+from storage import Storage, open_storage, sqlite_path_from_url
 from storage.ledger import Limits
 
 log = logging.getLogger("seedream.bot")
@@ -258,17 +261,78 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
     )
 
 
+_ENDPOINT = "/images/generations"
+
+
+class StartupError(Exception):
+    """A setting that passed validation but cannot be used (the database will not open): main()
+    prints it as one `configuration error:` line, like a malformed setting."""
+
+
 def resolve_preset(settings: Settings) -> Preset:
+    """The provider's preset with the operator's catalog, prices and base URL, its default model
+    set from IMAGE_MODEL. Raises ValueError (one line) for a base URL the custom provider lacks
+    or an IMAGE_MODEL the catalog does not offer: that stops the bot at start (and `--check`),
+    rather than letting it log in and fail every /imagine."""
     preset = build_catalog(
         get_preset(settings.image_provider),
         catalog_file=settings.model_catalog_file,
         prices=settings.image_prices,
     )
     if settings.image_api_base_url:
-        preset = dataclasses.replace(preset, base_url=settings.image_api_base_url.rstrip("/"))
+        preset = dataclasses.replace(preset, base_url=api_base_url(settings.image_api_base_url, settings))
     if not preset.base_url:
         raise ValueError("IMAGE_API_BASE_URL is not set; the custom provider needs one")
-    return preset
+    return dataclasses.replace(preset, default_model=default_model(settings, preset).id)
+
+
+def api_base_url(url: str, settings: Settings) -> str:
+    """The base requests are made under. An operator who pasted the whole endpoint gets it
+    trimmed (and told), not requests to .../images/generations/images/generations."""
+    base = url.strip().rstrip("/")
+    if base.lower().endswith(_ENDPOINT):
+        base = base[: -len(_ENDPOINT)].rstrip("/")
+        log.info("IMAGE_API_BASE_URL ends with %s; using %s as the base", _ENDPOINT, scrub(base, settings.secrets()))
+    return base
+
+
+def default_model(settings: Settings, preset: Preset) -> ModelSpec:
+    """IMAGE_MODEL as a model id or label, read as the bot reads a member's choice
+    (SeedreamBot.resolve_model), or the preset's default; ValueError names the models offered."""
+    if not settings.image_model:
+        return preset.models[preset.default_model]
+    chosen = settings.image_model.strip()
+    for spec in preset.models.values():
+        if chosen.casefold() == spec.label.casefold():
+            return spec
+    if chosen in preset.models:
+        return preset.models[chosen]
+    offered = ", ".join(f"{spec.id} ({spec.label})" for spec in preset.models.values())
+    raise ValueError(f"IMAGE_MODEL {chosen[:60]!r} is not offered by {preset.name}; choose one of: {offered}")
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings):
+    """`open_storage`, with a database that cannot be opened (a folder that cannot be created,
+    a read-only file, not an SQLite file) as one StartupError line instead of a traceback."""
+    try:
+        await asyncio.to_thread(_probe_sqlite, sqlite_path_from_url(settings.database_url))
+        storage = await open_storage(settings.database_url)
+    except (OSError, sqlite3.Error) as error:
+        reason = redact(str(error) or type(error).__name__, settings.secrets())
+        raise StartupError(f"DATABASE_URL {settings.database_url}: cannot open the database: {reason}") from None
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+def _probe_sqlite(path: str) -> None:
+    """Create the folder and open the file once, plainly: when aiosqlite's own connect fails it
+    leaves a worker thread behind that prints a traceback as the process exits."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        sqlite3.connect(path).close()
 
 
 def point_discord_py(settings: Settings) -> None:
@@ -282,13 +346,10 @@ def point_discord_py(settings: Settings) -> None:
 async def check(settings: Settings, preset: Preset) -> int:
     """`--check`: settings, database, gateway models and prices. Never prints a secret."""
     print(f"provider: {preset.name} at {preset.base_url}")
-    async with open_storage(settings.database_url) as storage:
+    async with open_database(settings) as storage:
         usage = await storage.ledger.usage(0, 0)
         print(f"database: {settings.database_url} (ok; {usage.pending_images} pending)")
-    default = settings.image_model or preset.default_model
-    if default not in preset.models:
-        print(f"IMAGE_MODEL {default!r} is not in the catalog: {', '.join(preset.models)}", file=sys.stderr)
-        return 1
+    default = preset.default_model  # IMAGE_MODEL, checked by resolve_preset
     print("models:")
     for spec in preset.models.values():
         price = "price unknown (set IMAGE_PRICES)" if spec.price_micros is None else format_usd(spec.price_micros)
@@ -301,6 +362,13 @@ async def check(settings: Settings, preset: Preset) -> int:
         client = make_client(settings, preset, http)
         try:
             served = await client.list_models()
+        except APIStatusError as error:
+            # A custom gateway may list no models; a known gateway's 404 means a wrong base URL.
+            if preset.name != "custom" or error.status not in (404, 405):
+                print(f"gateway: GET /models failed: {redact(str(error), settings.secrets())}", file=sys.stderr)
+                return 1
+            print(f"gateway: this gateway lists no models (GET /models answered {error.status}); skipped")
+            return 0
         except Exception as error:  # the check reports any failure, scrubbed
             print(f"gateway: GET /models failed: {redact(str(error), settings.secrets())}", file=sys.stderr)
             return 1
@@ -326,7 +394,7 @@ async def run(settings: Settings, preset: Preset) -> None:
     point_discord_py(settings)
     async with (
         aiohttp.ClientSession() as http,
-        open_storage(settings.database_url) as storage,
+        open_database(settings) as storage,
     ):
         services = Services(settings, http, storage, preset, make_client(settings, preset, http))
         async with SeedreamBot(services) as bot:
@@ -367,10 +435,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as error:
         print(f"configuration error: {redact(str(error), settings.secrets())}", file=sys.stderr)
         return 2
-    if args.check:
-        return asyncio.run(check(settings, preset))
     try:
+        if args.check:
+            return asyncio.run(check(settings, preset))
         asyncio.run(run(settings, preset))
+    except StartupError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         pass
     except discord.LoginFailure:

@@ -9,9 +9,12 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from storage import sqlite_path_from_url
 
 
 class Settings(BaseSettings):
@@ -83,6 +86,32 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("image_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """An http(s) URL with a host; the message never repeats the value (it may hold a password)."""
+        if value is None:
+            return None
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+        except ValueError:
+            host = None
+        else:
+            if parts.scheme.lower() not in {"http", "https"}:
+                raise ValueError("must be an http:// or https:// URL, e.g. https://api.example.com/v1")
+        if not host:
+            raise ValueError("must be an http(s) URL with a host, e.g. https://api.example.com/v1")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_url(cls, value: str) -> str:
+        """Refuse an unsupported URL here, with the other settings, not as a traceback at start."""
+        sqlite_path_from_url(value)  # its messages name only the scheme: a URL can carry a password
+        return value
+
     @field_validator("discord_token", "image_api_key")
     @classmethod
     def _not_blank(cls, value: SecretStr) -> SecretStr:
@@ -103,7 +132,7 @@ def describe_validation_error(error: ValidationError) -> str:
         if item["type"] == "missing":
             lines.append(f"{name} is not set")
         else:
-            lines.append(f"{name} is invalid: {item['msg']}")
+            lines.append(f"{name} is invalid: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(lines)
 
 

@@ -1,4 +1,18 @@
-"""ImageClient: one POST /images/generations per job, with retries, url|b64 results and SSE streaming."""
+"""ImageClient: one POST /images/generations per job, with retries, url|b64 results and SSE streaming.
+
+Retries and time (IMAGE_MAX_RETRIES, IMAGE_TIMEOUT_SECONDS):
+
+* Retried: 429, every 5xx, and a connection that failed before the gateway answered (refused,
+  DNS, TLS, reset before any response). Never another 4xx, never an answer that began (a 2xx may
+  already be generating, and billed), and never a timeout: the request was sent, the gateway may
+  still make and bill the images, and a second call could pay twice.
+* The timeout is one deadline for the whole call: every attempt and every backoff wait. A retry
+  whose wait would pass the deadline is not made; the last error is raised instead.
+* A stream (SSE) is held to the deadline only until its first event; from then on each event must
+  follow the previous one within the same number of seconds (an idle timeout). A long /series
+  stream that keeps delivering images is not cut in the middle (its images are billed either
+  way), while a gateway that goes silent is still given up.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +41,22 @@ from image_gateway.sse import SSEParser
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({408, 409, 429})
 _ERROR_BODY_LIMIT = 64 * 1024
+_SNIPPET_SCAN = 64 * 1024  # of a non-JSON answer, this much is scrubbed before a snippet is cut
+# Time is kept by asyncio deadlines (see the module docstring), not by aiohttp, whose session
+# default (300 s total) would otherwise apply.
+_NO_AIOHTTP_TIMEOUT = aiohttp.ClientTimeout(total=None)
+
+
+def is_retry_status(status: int) -> bool:
+    """429 (rate limit) and every 5xx; no other status is worth a second call."""
+    return status == 429 or status >= 500
+
+
+def _snippet(text: str, secrets: tuple[str, ...], limit: int) -> str:
+    """At most `limit` characters of `text` for a log line: secrets go first, then the cut, so
+    the cut never leaves a fragment of a key the scrubber would no longer recognise."""
+    return scrub(text[:_SNIPPET_SCAN], secrets)[:limit]
 
 
 @dataclass
@@ -105,7 +133,7 @@ def parse_images_json(payload: bytes, *, secrets: tuple[str, ...] = ()) -> list[
     try:
         body = json.loads(payload)
     except ValueError:
-        snippet = scrub(payload[:200].decode("utf-8", errors="replace"), secrets)
+        snippet = _snippet(payload[:_SNIPPET_SCAN].decode("utf-8", errors="replace"), secrets, 200)
         raise InvalidResponseError(f"gateway answered with something that is not JSON: {snippet!r}") from None
     if not isinstance(body, dict):
         raise InvalidResponseError("gateway answered JSON that is not an object")
@@ -126,7 +154,7 @@ def parse_images_json(payload: bytes, *, secrets: tuple[str, ...] = ()) -> list[
 def _item_event(index: int, item: object, secrets: tuple[str, ...]) -> GeneratedImage | FailedImage:
     if not isinstance(item, dict):
         return FailedImage(index, "InvalidItem", "the gateway sent an item that is not an object")
-    if "error" in item:
+    if item.get("error"):  # "error": null (some gateways send it on every item) is no error
         return _failed(index, item["error"], secrets)
     url, b64 = item.get("url"), item.get("b64_json")
     if not (isinstance(url, str) and url) and not (isinstance(b64, str) and b64):
@@ -174,7 +202,7 @@ class _StreamState:
             payload = json.loads(data)
         except ValueError:
             log.warning(
-                "gateway stream: skipped an event that is not JSON: %s", scrub(data[:100], self.secrets)
+                "gateway stream: skipped an event that is not JSON: %s", _snippet(data, self.secrets, 100)
             )
             return None
         if not isinstance(payload, dict):
@@ -185,7 +213,7 @@ class _StreamState:
             return None
         index = payload.get("image_index")
         index = index if isinstance(index, int) and not isinstance(index, bool) else self.seen
-        if kind.endswith("partial_failed") or "error" in payload:
+        if kind.endswith("partial_failed") or payload.get("error"):
             self.seen += 1
             return _failed(index, payload.get("error"), self.secrets)
         if kind.endswith("partial_succeeded"):
@@ -224,7 +252,7 @@ class ImageClient:
         self._base_url = url
         self._api_key = api_key
         self._secrets = (api_key,) if api_key else ()
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout  # seconds: the deadline of a whole call (see the module docstring)
         self._max_retries = max_retries
         self._backoff_cap = backoff_cap
         self._retry_after_cap = retry_after_cap
@@ -270,29 +298,42 @@ class ImageClient:
     async def _call(self, req: GenerationRequest) -> AsyncIterator[Event]:
         body = build_body(req, self._preset)
         url = f"{self._base_url}/images/generations"
+        deadline = self._deadline()
         attempt = 0
         while True:
-            answered = False  # the gateway accepted the call: it may have generated (and billed)
+            responded = False  # the gateway answered: a connection error now is not "never arrived"
+            accepted = False  # a 2xx began: the gateway may have generated (and billed)
             try:
-                async with self._session.post(
-                    url, json=body, headers=self._headers(stream="stream" in body), timeout=self._timeout
-                ) as resp:
-                    await self._raise_for_status(resp)
-                    answered = True
+                async with asyncio.timeout_at(deadline):
+                    resp = await self._session.post(
+                        url, json=body, headers=self._headers(stream="stream" in body), timeout=_NO_AIOHTTP_TIMEOUT
+                    )
+                responded = True
+                async with resp:
+                    async with asyncio.timeout_at(deadline):
+                        await self._raise_for_status(resp)
+                    accepted = True
                     if resp.content_type == "text/event-stream":
-                        async for event in self._read_stream(resp):
+                        async for event in self._read_stream(resp, deadline):
                             yield event
                     else:
-                        for event in parse_images_json(await resp.read(), secrets=self._secrets):
+                        async with asyncio.timeout_at(deadline):
+                            payload = await resp.read()
+                        for event in parse_images_json(payload, secrets=self._secrets):
                             yield event
                     return
             except (GatewayError, TimeoutError, aiohttp.ClientError) as exc:
                 error = self._as_gateway_error(exc)
             # Once a 2xx answer began, a retry would generate (and be billed) a second time.
-            if answered or not self._retryable(error) or attempt >= self._max_retries:
+            if accepted or not self._retryable(error, responded=responded) or attempt >= self._max_retries:
                 raise error
-            await self._backoff(attempt, error)
+            if not await self._backoff(attempt, error, deadline):
+                raise error
             attempt += 1
+
+    def _deadline(self) -> float:
+        """When the whole call (every attempt and backoff wait) must be over, in loop time."""
+        return asyncio.get_running_loop().time() + self._timeout
 
     async def _raise_for_status(self, resp: aiohttp.ClientResponse) -> None:
         if resp.status < 400:
@@ -302,63 +343,95 @@ class ImageClient:
             resp.status, raw.decode("utf-8", errors="replace"), resp.headers, secrets=self._secrets
         )
 
-    async def _read_stream(self, resp: aiohttp.ClientResponse) -> AsyncIterator[Event]:
+    async def _read_stream(self, resp: aiohttp.ClientResponse, deadline: float) -> AsyncIterator[Event]:
+        """Events as they arrive. Until the first one the call's deadline applies; after it, each
+        event must come within `timeout` seconds of the previous one (see the module docstring).
+        The time our consumer spends on an event is not counted against the gateway."""
+        loop = asyncio.get_running_loop()
         parser = SSEParser()
         state = _StreamState(self._secrets)
-        async for chunk in resp.content.iter_any():
-            for sse in parser.feed(chunk):
-                event = state.handle(sse.event, sse.data)
-                if event is not None:
-                    yield event
-            if state.done:
+        wait_until = deadline
+        while not state.done:
+            try:
+                async with asyncio.timeout_at(wait_until):
+                    chunk = await resp.content.readany()
+            except TimeoutError:
+                if wait_until == deadline:
+                    raise APITimeoutError(f"the gateway sent no image within {self._timeout:g} s") from None
+                raise APITimeoutError(f"the gateway stream went silent for {self._timeout:g} s") from None
+            if not chunk:  # end of stream: an unterminated last event still counts
+                for sse in parser.close():
+                    event = state.handle(sse.event, sse.data)
+                    if event is not None:
+                        yield event
                 break
-        else:
-            for sse in parser.close():
+            sses = parser.feed(chunk)
+            for sse in sses:
                 event = state.handle(sse.event, sse.data)
                 if event is not None:
                     yield event
+            if sses:
+                wait_until = loop.time() + self._timeout
         yield state.completed()
 
-    async def _get_models(self) -> bytes:
-        async with self._session.get(
-            f"{self._base_url}/models", headers=self._headers(stream=False), timeout=self._timeout
-        ) as resp:
-            await self._raise_for_status(resp)
-            return await resp.read()
+    async def _get_models(self, deadline: float) -> bytes:
+        async with asyncio.timeout_at(deadline):
+            async with self._session.get(
+                f"{self._base_url}/models", headers=self._headers(stream=False), timeout=_NO_AIOHTTP_TIMEOUT
+            ) as resp:
+                await self._raise_for_status(resp)
+                return await resp.read()
 
     # -- retries ---------------------------------------------------------------------------------
 
-    async def _with_retries(self, call: Callable[[], Awaitable[bytes]]) -> bytes:
+    async def _with_retries(self, call: Callable[[float], Awaitable[bytes]]) -> bytes:
+        deadline = self._deadline()
         attempt = 0
         while True:
             try:
-                return await call()
+                return await call(deadline)
             except (GatewayError, TimeoutError, aiohttp.ClientError) as exc:
                 error = self._as_gateway_error(exc)
-            if not self._retryable(error) or attempt >= self._max_retries:
+            # A GET changes nothing at the gateway: any connection failure may be retried.
+            if not self._retryable(error, responded=False) or attempt >= self._max_retries:
                 raise error
-            await self._backoff(attempt, error)
+            if not await self._backoff(attempt, error, deadline):
+                raise error
             attempt += 1
 
     def _as_gateway_error(self, exc: Exception) -> GatewayError:
         """Every failure of one call as the typed error tree (scrubbed of the key)."""
         if isinstance(exc, GatewayError):
             return exc
-        if isinstance(exc, TimeoutError):
-            return APITimeoutError(f"the gateway did not answer within {self._timeout.total:g} s")
+        if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is a TimeoutError too
+            return APITimeoutError(f"the gateway did not answer within {self._timeout:g} s")
         return APIConnectionError(scrub(f"connection to the gateway failed: {exc!r}", self._secrets))
 
     @staticmethod
-    def _retryable(error: GatewayError) -> bool:
+    def _retryable(error: GatewayError, *, responded: bool) -> bool:
+        """429 and 5xx; a connection error only if it came before any answer (the request never
+        reached the gateway or was dropped unanswered); never a timeout (see the module docstring)."""
         if isinstance(error, APIStatusError):
-            return error.status in RETRY_STATUSES or error.status >= 500
-        return isinstance(error, APIConnectionError)
+            return is_retry_status(error.status)
+        if isinstance(error, APITimeoutError):
+            return False
+        return isinstance(error, APIConnectionError) and not responded
 
-    async def _backoff(self, attempt: int, error: GatewayError) -> None:
+    async def _backoff(self, attempt: int, error: GatewayError, deadline: float) -> bool:
+        """Wait before retry `attempt + 1`; False (no wait) when the wait would pass the deadline."""
         delay = min(self._backoff_base * 2**attempt, self._backoff_cap) * (1 - 0.25 * random.random())
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             delay = min(retry_after, self._retry_after_cap)
+        if asyncio.get_running_loop().time() + delay >= deadline:
+            log.warning(
+                "gateway %s: %s; no retry: waiting %.2f s would pass the %g s timeout",
+                self._preset.name,
+                scrub(error, self._secrets),
+                delay,
+                self._timeout,
+            )
+            return False
         log.warning(
             "gateway %s: %s; retry %d/%d in %.2f s",
             self._preset.name,
@@ -368,6 +441,7 @@ class ImageClient:
             delay,
         )
         await self._sleep(delay)
+        return True
 
     # -- n single calls on a gateway without "n" -----------------------------------------------
 

@@ -125,11 +125,13 @@ class GatewayError(Exception):
 
 
 class APIConnectionError(GatewayError):
-    """No (complete) answer: refused, reset, DNS, TLS, body cut short."""
+    """No (complete) answer: refused, reset, DNS, TLS, body cut short. Retried only when it came
+    before any answer (the client decides: the error alone cannot tell)."""
 
 
 class APITimeoutError(APIConnectionError):
-    """The gateway did not answer within the client's timeout."""
+    """The gateway did not answer within the client's timeout. Never retried: the request was
+    sent, and the gateway may still make (and bill) the images."""
 
 
 class InvalidResponseError(GatewayError):

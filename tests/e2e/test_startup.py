@@ -57,13 +57,19 @@ async def test_reservations_left_by_a_crash_are_closed_at_start(tmp_path):
         assert rows[half_delivered]["charged_micros"] == 162_000
 
 
-async def _run_bot(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
-    """`python bot.py` in an empty folder, so no developer's .env is read."""
+async def _run_bot(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> tuple[int, str]:
+    """`python bot.py` in an empty folder, so no developer's .env is read. A bot still running
+    after `timeout` seconds (it started when it should have stopped) is killed and fails the test."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "bot.py"), *args, cwd=cwd, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError(f"bot.py {' '.join(args)} was still running after {timeout} s") from None
     return proc.returncode, out.decode()
 
 
@@ -95,3 +101,83 @@ async def test_a_missing_setting_stops_the_bot_with_one_clear_line(tmp_path):
     assert "IMAGE_PROVIDER is invalid" in out
     assert "sk-never-shown-123456" not in out
     assert "Traceback" not in out
+
+
+def _bot_env(w, tmp_path: Path, **values: str) -> dict[str, str]:
+    """Settings for a bot process that would log in to the Discord double and use the gateway double."""
+    return _env(**{
+        "DISCORD_TOKEN": w.discord.bot_token, "DISCORD_API_BASE_URL": w.discord.api_base,
+        "DISCORD_GATEWAY_URL": w.discord.gateway_url, "IMAGE_PROVIDER": w.gateway.flavour.name,
+        "IMAGE_API_KEY": API_KEY, "IMAGE_API_BASE_URL": w.gateway.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}", **values,
+    })
+
+
+def _one_clean_line(out: str, start: str) -> None:
+    assert "Traceback" not in out, out
+    lines = [line for line in out.splitlines() if line.startswith("configuration error:")]
+    assert len(lines) == 1 and lines[0].startswith(start), out
+
+
+async def test_a_wrong_image_model_stops_the_bot_before_it_logs_in(tmp_path):
+    async with world(tmp_path, flavour="aiearth", start=False) as w:
+        env = _bot_env(w, tmp_path, IMAGE_MODEL="doubao-seedream-9-9")
+        for args in ((), ("--check",)):
+            code, out = await _run_bot(*args, env=env, cwd=tmp_path, timeout=20)
+            assert code == 2, out
+            _one_clean_line(out, "configuration error: IMAGE_MODEL 'doubao-seedream-9-9'")
+            assert "doubao-seedream-5-0-260128 (Seedream 5.0 Lite)" in out  # the models offered
+        assert API_KEY not in out and w.discord.bot_token not in out
+
+
+async def test_image_model_may_be_a_label_at_check_as_at_runtime(tmp_path):
+    async with world(tmp_path, flavour="aiearth", start=False) as w:
+        code, out = await _run_bot("--check", env=_bot_env(w, tmp_path, IMAGE_MODEL="seedream 4.5"), cwd=tmp_path)
+        assert code == 0, out
+        assert " * doubao-seedream-4-5-251128" in out
+
+
+async def test_an_unusable_database_url_is_one_line_not_a_traceback(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        for url, start in (
+            ("postgres://bot:hunter2-password@db.example/bot", "configuration error: DATABASE_URL is invalid"),
+            ("sqlite:////proc/x/bot.db", "configuration error: DATABASE_URL sqlite:////proc/x/bot.db"),
+            (f"sqlite:///{tmp_path}", f"configuration error: DATABASE_URL sqlite:///{tmp_path}"),  # a folder
+        ):
+            for args in ((), ("--check",)):
+                code, out = await _run_bot(*args, env=_bot_env(w, tmp_path, DATABASE_URL=url), cwd=tmp_path, timeout=20)
+                assert code == 2, out
+                _one_clean_line(out, start)
+                assert "hunter2-password" not in out
+
+
+async def test_image_api_base_url_must_be_an_http_url(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        for url in ("notaurl", "ftp://gateway.example/v1", "https://"):
+            code, out = await _run_bot("--check", env=_bot_env(w, tmp_path, IMAGE_API_BASE_URL=url), cwd=tmp_path)
+            assert code == 2, out
+            _one_clean_line(out, "configuration error: IMAGE_API_BASE_URL is invalid")
+
+
+async def test_a_pasted_full_endpoint_is_trimmed_to_the_base(tmp_path):
+    async with world(tmp_path, flavour="aiearth", start=False) as w:
+        pasted = f"{w.gateway.base_url}/images/generations"
+        code, out = await _run_bot("--check", env=_bot_env(w, tmp_path, IMAGE_API_BASE_URL=pasted), cwd=tmp_path)
+        assert code == 0, out
+        assert f"provider: aiearth at {w.gateway.base_url}\n" in out
+        assert f"using {w.gateway.base_url} as the base" in out
+    async with world(tmp_path, flavour="aiearth", start=False) as w:
+        w.settings = w.settings.model_copy(update={"image_api_base_url": f"{w.gateway.base_url}/images/generations/"})
+        await w.start_bot()
+        inter = await w.run("imagine", {"prompt": "a cat"})
+        assert len(inter.files()) == 1
+
+
+async def test_check_skips_the_model_list_of_a_gateway_without_one(tmp_path):
+    async with world(tmp_path, flavour="aiearth", gateway={"models_endpoint": False}, start=False) as w:
+        code, out = await _run_bot("--check", env=_bot_env(w, tmp_path, IMAGE_PROVIDER="custom"), cwd=tmp_path)
+        assert code == 0, out
+        assert "lists no models (GET /models answered 404); skipped" in out
+        # aiearth documents GET /models: a 404 there means a wrong base URL, and the check says so
+        code, out = await _run_bot("--check", env=_bot_env(w, tmp_path, IMAGE_PROVIDER="aiearth"), cwd=tmp_path)
+        assert code == 1 and "GET /models failed" in out, out

@@ -64,6 +64,41 @@ def truncated_json_reply() -> Reply:
     return reply
 
 
+def slow_sse_reply(chunks: list[bytes], *, gap: float, then_hang: float = 0.0) -> Reply:
+    """Write the chunks `gap` seconds apart; optionally stay silent `then_hang` seconds before the end."""
+
+    async def reply(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for chunk in chunks:
+            await asyncio.sleep(gap)
+            await resp.write(chunk)
+        await asyncio.sleep(then_hang)
+        await resp.write_eof()
+        return resp
+
+    return reply
+
+
+def reset_reply() -> Reply:
+    """Drop the connection before any answer (a reset before the response)."""
+
+    async def reply(request: web.Request) -> web.StreamResponse:
+        assert request.transport is not None
+        request.transport.abort()
+        return web.Response()
+
+    return reply
+
+
+def delayed(inner: Reply, seconds: float) -> Reply:
+    async def reply(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(seconds)
+        return await inner(request)
+
+    return reply
+
+
 def hang_reply(seconds: float = 5.0) -> Reply:
     async def reply(_: web.Request) -> web.StreamResponse:
         await asyncio.sleep(seconds)

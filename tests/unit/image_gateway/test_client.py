@@ -1,7 +1,9 @@
 """ImageClient against an in-process gateway on loopback: results, retries, streaming, fan-out."""
 
+import asyncio
 import json
 import logging
+import time
 
 import pytest
 from aiohttp import web
@@ -10,6 +12,7 @@ from aiohttp.test_utils import TestServer
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
 from image_gateway.errors import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
@@ -23,9 +26,12 @@ from image_gateway.presets import get_preset
 from tests.unit.image_gateway.fakes import (
     API_KEY,
     collect,
+    delayed,
     error_reply,
     hang_reply,
     json_reply,
+    reset_reply,
+    slow_sse_reply,
     sse_reply,
     text_reply,
     truncated_json_reply,
@@ -175,6 +181,9 @@ async def test_retries_exhausted_raise_rate_limit_error(gateway, make_client, sl
         (401, AuthenticationError),
         (403, PermissionDeniedError),
         (404, NotFoundError),
+        (408, APIStatusError),
+        (409, APIStatusError),
+        (422, APIStatusError),
     ],
 )
 async def test_no_retry_on_client_errors(gateway, make_client, sleeps, status, cls):
@@ -186,12 +195,14 @@ async def test_no_retry_on_client_errors(gateway, make_client, sleeps, status, c
     assert sleeps == []
 
 
-async def test_timeout_raises_api_timeout_error(gateway, make_client):
-    gateway.queue(hang_reply(5))
+async def test_timeout_raises_api_timeout_error_and_is_not_retried(gateway, make_client, sleeps):
+    # The request was sent: the gateway may still make and bill the images, so no second call.
+    gateway.queue(hang_reply(5), ok(URL_ITEM, usage=1))
     client = make_client(timeout=0.2, max_retries=1)
     with pytest.raises(APITimeoutError):
         await collect(client, request(client))
-    assert len(gateway.bodies) == 2  # a timeout is retried like a connection error
+    assert len(gateway.bodies) == 1
+    assert sleeps == []
 
 
 async def test_a_body_cut_off_after_a_200_is_not_retried(gateway, make_client):
@@ -426,3 +437,126 @@ async def test_fan_out_with_streams(gateway, make_client):
     events = await collect(client, request(client, n=2, stream=True))
     assert sorted(e.index for e in events[:-1]) == list(range(6))
     assert events[-1] == Completed(4)
+
+
+# -- retry policy and the total timeout ---------------------------------------------------------
+
+
+async def test_a_reset_before_any_answer_is_retried(gateway, make_client, sleeps):
+    gateway.queue(reset_reply(), ok(URL_ITEM, usage=1))
+    client = make_client()
+    events = await collect(client, request(client))
+    assert events[-1] == Completed(1)
+    assert len(gateway.bodies) == 2
+    assert len(sleeps) == 1
+
+
+async def test_timeout_is_one_deadline_across_all_attempts(gateway, make_client):
+    # Each attempt takes 0.3 s and answers 503: within a 1 s timeout only ~4 attempts fit,
+    # not the 11 that 10 retries of 1 s each would allow.
+    gateway.queue(delayed(error_reply(503, "ServerOverloaded", "busy"), 0.3))
+    client = make_client(timeout=1.0, max_retries=10, backoff_base=0.01, sleep=asyncio.sleep)
+    started = time.monotonic()
+    with pytest.raises((APITimeoutError, InternalServerError)):
+        await collect(client, request(client))
+    assert time.monotonic() - started < 1.5
+    assert len(gateway.bodies) <= 4
+
+
+async def test_a_retry_wait_past_the_deadline_is_not_made(gateway, make_client, sleeps, caplog):
+    gateway.queue(error_reply(429, "RateLimitExceeded", "x", headers={"Retry-After": "30"}), ok(URL_ITEM))
+    client = make_client(timeout=5.0)
+    with caplog.at_level(logging.WARNING), pytest.raises(RateLimitError):
+        await collect(client, request(client))
+    assert len(gateway.bodies) == 1
+    assert sleeps == []
+    assert "no retry" in caplog.text
+
+
+async def test_a_long_stream_is_not_cut_by_the_total_timeout(gateway, make_client):
+    # Five events 0.3 s apart take longer than the 1 s timeout; none is more than 1 s late.
+    events = [
+        _sse("image_generation.partial_succeeded", {"image_index": i, "url": f"https://i/{i}"}) for i in range(4)
+    ]
+    done = _sse("image_generation.completed", {"type": "image_generation.completed", "usage": {"generated_images": 4}})
+    gateway.queue(slow_sse_reply([*events, done + b"data: [DONE]\n\n"], gap=0.3))
+    client = make_client("aiearth", timeout=1.0)
+    got = await collect(client, request(client, stream=True, max_images=4))
+    assert [type(e) for e in got] == [GeneratedImage] * 4 + [Completed]
+    assert got[-1] == Completed(4)
+
+
+async def test_a_stream_that_goes_silent_times_out_without_a_retry(gateway, make_client, sleeps):
+    first = _sse("image_generation.partial_succeeded", {"image_index": 0, "url": "https://i/0"})
+    gateway.queue(slow_sse_reply([first], gap=0.0, then_hang=3.0), sse_reply([STREAM]))
+    client = make_client("aiearth", timeout=0.4)
+    seen = []
+    with pytest.raises(APITimeoutError, match="silent"):
+        async for event in client.events(request(client, stream=True, max_images=3)):
+            seen.append(event)
+    assert seen == [GeneratedImage(0, "https://i/0", None, None)]
+    assert len(gateway.bodies) == 1
+    assert sleeps == []
+
+
+async def test_a_stream_with_only_keep_alives_is_held_to_the_deadline(gateway, make_client):
+    gateway.queue(slow_sse_reply([b": keep-alive\n\n"] * 40, gap=0.1))
+    client = make_client("aiearth", timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        await collect(client, request(client, stream=True))
+    assert time.monotonic() - started < 2.5
+    assert len(gateway.bodies) == 1
+
+
+# -- "error": null and secrets in snippets ------------------------------------------------------
+
+
+async def test_an_item_with_error_null_is_a_good_image(gateway, make_client):
+    gateway.queue(ok({**URL_ITEM, "error": None}, usage=1))
+    client = make_client()
+    events = await collect(client, request(client))
+    assert events == [GeneratedImage(0, URL_ITEM["url"], None, "2048x2048"), Completed(1)]
+
+
+async def test_a_stream_event_with_error_null_is_a_good_image(gateway, make_client):
+    body = (
+        _sse(
+            "image_generation.partial_succeeded",
+            {"type": "image_generation.partial_succeeded", "image_index": 0, "url": "https://i/0", "error": None},
+        )
+        + b"data: [DONE]\n\n"
+    )
+    gateway.queue(sse_reply([body]))
+    client = make_client("aiearth")
+    events = await collect(client, request(client, stream=True))
+    assert events == [GeneratedImage(0, "https://i/0", None, None), Completed(1)]
+
+
+# A key no pattern recognises: only the exact-match scrub removes it, which a cut would defeat.
+ODD_KEY = "gwlive0123456789ABCDEFGHIJKLMN"
+
+
+async def test_a_key_echoed_in_a_non_json_answer_is_not_cut_into_the_log(gateway, session, caplog):
+    # The old 200-character cut kept the first 10 characters of the key.
+    gateway.queue(text_reply("x" * 190 + ODD_KEY + " oops", content_type="text/plain"))
+    client = ImageClient(session, get_preset("aiearth"), base_url=gateway.base_url, api_key=ODD_KEY)
+    with caplog.at_level(logging.DEBUG), pytest.raises(InvalidResponseError) as info:
+        await collect(client, request(client))
+    for text in (str(info.value), caplog.text):
+        assert ODD_KEY[:6] not in text
+
+
+async def test_a_key_echoed_in_a_non_json_stream_event_is_not_cut_into_the_log(gateway, session, caplog):
+    body = (
+        b"data: " + b"y" * 90 + ODD_KEY.encode() + b"\n\n"
+        + _sse("image_generation.partial_succeeded", {"image_index": 0, "url": "https://i/0"})
+        + b"data: [DONE]\n\n"
+    )
+    gateway.queue(sse_reply([body]))
+    client = ImageClient(session, get_preset("aiearth"), base_url=gateway.base_url, api_key=ODD_KEY)
+    with caplog.at_level(logging.DEBUG):
+        events = await collect(client, request(client, stream=True))
+    assert events[-1] == Completed(1)
+    assert "not JSON" in caplog.text
+    assert ODD_KEY[:6] not in caplog.text
