@@ -355,6 +355,8 @@ async def check(settings: Settings, preset: Preset) -> int:
         price = "price unknown (set IMAGE_PRICES)" if spec.price_micros is None else format_usd(spec.price_micros)
         mark = "*" if spec.id == default else " "
         print(f" {mark} {spec.id:<34} {price}")
+    if (note := unpriced_note(preset)) is not None:
+        print(f"warning: {note}")
     if not preset.has_models_endpoint:
         print("gateway: this gateway has no model list; skipped")
         return 0
@@ -390,8 +392,22 @@ def make_client(settings: Settings, preset: Preset, http: aiohttp.ClientSession)
     )
 
 
+def unpriced_note(preset: Preset) -> str | None:
+    """Models without a price cost $0 in the books, so dollar limits never stop them: said at
+    every start (and by --check) rather than found out from a bill."""
+    unpriced = [spec.id for spec in preset.models.values() if spec.price_micros is None]
+    if not unpriced:
+        return None
+    return (
+        f"no price for {', '.join(unpriced)}: their images are recorded as $0 and monthly USD "
+        "limits and budgets do not stop them; set IMAGE_PRICES (see .env.example)"
+    )
+
+
 async def run(settings: Settings, preset: Preset) -> None:
     point_discord_py(settings)
+    if (note := unpriced_note(preset)) is not None:
+        log.warning("%s", note)
     async with (
         aiohttp.ClientSession() as http,
         open_database(settings) as storage,

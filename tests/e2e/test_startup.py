@@ -87,6 +87,10 @@ async def test_check_lists_models_and_never_prints_the_key(tmp_path):
         assert code == 0, out
         assert "doubao-seedream-5-0-260128" in out and "$0.035" in out
         assert API_KEY not in out and "token-that-is-secret-1234" not in out
+        # aiearth publishes no prices: the others are free in the books, and the check says so
+        [warning] = [line for line in out.splitlines() if line.startswith("warning: no price for ")]
+        assert "doubao-seedream-4-5-251128" in warning and "doubao-seedream-5-0-260128" not in warning
+        assert "USD limits and budgets do not stop them; set IMAGE_PRICES" in warning
 
         env["IMAGE_API_KEY"] = "sk-wrong-key-0000000000"
         code, out = await _run_bot("--check", env=env, cwd=tmp_path)
