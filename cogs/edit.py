@@ -8,8 +8,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.options import generate_with_attachments, model_autocomplete, size_autocomplete
+from cogs.options import generate_with_attachments, model_autocomplete, pick_model, size_autocomplete
 from i18n import locale_of, t
+from image_gateway.catalog import ModelSpec
 from pipeline.delivery import report_error
 from pipeline.explain import UserError
 from pipeline.references import looks_like_image
@@ -24,11 +25,11 @@ MODAL_TITLE_MAX = 45
 class EditPromptModal(discord.ui.Modal):
     """Asks for the prompt; the images are those of the message the menu was used on."""
 
-    def __init__(self, bot: SeedreamBot, attachments: list[discord.Attachment], locale: str) -> None:
+    def __init__(self, bot: SeedreamBot, attachments: list[discord.Attachment], locale: str, model: ModelSpec) -> None:
         super().__init__(title=t("edit.modal_title", locale)[:MODAL_TITLE_MAX], timeout=15 * 60)
         self.bot = bot
         self.attachments = attachments
-        model = bot.resolve_model(None)
+        self.model = model  # the one the images were counted for: the request uses it too
         self.prompt: discord.ui.TextInput = discord.ui.TextInput(
             label=t("edit.modal_prompt", locale)[:MODAL_TITLE_MAX],
             placeholder=t("edit.modal_placeholder", locale)[:100],
@@ -40,7 +41,7 @@ class EditPromptModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await generate_with_attachments(
             self.bot, interaction, self.attachments,
-            command="edit", prompt=self.prompt.value, model=None, size=None,
+            command="edit", prompt=self.prompt.value, model=self.model.id, size=None,
         )  # fmt: skip
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
@@ -88,13 +89,19 @@ class Edit(commands.Cog):
         )
 
     async def edit_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        """Every image of the message (up to the model's limit), then a modal for the prompt."""
+        """Every image of the message (up to the model's limit), then a modal for the prompt.
+
+        The model is the one the request will use: the server's default, else the bot's, or the
+        preset's first that takes reference images when that default takes none."""
         images = [a for a in message.attachments if looks_like_image(a)]
         if not images:
             raise UserError("error.no_images_in_message", code="no_images")
-        model = self.bot.resolve_model(None)
+        if interaction.guild_id is None:
+            raise UserError("error.guild_only", code="guild_only")
+        server = self.bot.storage.guild_config.get(interaction.guild_id)
+        model = pick_model(self.bot, None, server.default_model, references=1, series=False)
         model.validate_reference_count(min(len(images), max(model.max_references, 1)))
-        modal = EditPromptModal(self.bot, images[: model.max_references], locale_of(interaction))
+        modal = EditPromptModal(self.bot, images[: model.max_references], locale_of(interaction), model)
         await interaction.response.send_modal(modal)
 
 

@@ -32,13 +32,17 @@ def job_from_interaction(
     seed: int | None = None,
     series: bool = False,
     references: list[Reference] | None = None,
+    reference_count: int | None = None,
 ) -> ImageJob:
+    """`reference_count`: how many reference images will come (default: `references`), so that a
+    default model that cannot take them gives way to one that can (`pick_model`)."""
     if interaction.guild_id is None or interaction.channel_id is None:
         raise UserError("error.guild_only", code="guild_only")
     member = interaction.user
     roles = tuple(role.id for role in getattr(member, "roles", ()))
     server = bot.storage.guild_config.get(interaction.guild_id)  # the server's defaults (/settings defaults)
-    spec = bot.resolve_model(model or server.default_model)
+    wanted = len(references or ()) if reference_count is None else reference_count
+    spec = pick_model(bot, model, server.default_model, references=wanted, series=series)
     return ImageJob(
         command=command,
         guild_id=interaction.guild_id,
@@ -55,6 +59,33 @@ def job_from_interaction(
         role_ids=roles,
         watermark=server.watermark,
     )
+
+
+def pick_model(
+    bot: SeedreamBot, chosen: str | None, server_default: str | None, *, references: int, series: bool
+) -> ModelSpec:
+    """The member's model; else the default (the server's, else the bot's), unless the request
+    needs what that one cannot do (take `references` images, make a series): then the preset's
+    first model, in catalog order, that can (302.ai's default Seedream 3.0 takes no images and
+    makes no series). A model the member chose is kept, and refused clearly later if it cannot."""
+    if chosen:
+        return bot.resolve_model(chosen)
+    default = bot.resolve_model(server_default)
+    if (not references and not series) or _can(default, references, series):
+        return default
+    return next((spec for spec in bot.preset.models.values() if _can(spec, references, series)), default)
+
+
+def _can(spec: ModelSpec, references: int, series: bool) -> bool:
+    """Whether `spec` takes this many references (and makes series, if asked); the count of a
+    series is checked later against the model, with its own message."""
+    if series and not spec.supports_series:
+        return False
+    try:
+        spec.validate_reference_count(references)
+    except InvalidOptionError:
+        return False
+    return True
 
 
 def _default_size(spec: ModelSpec, size: str | None) -> str | None:
@@ -76,23 +107,36 @@ async def generate_with_attachments(
     Before the defer (a refusal is private): each attachment's metadata, then everything `admit`
     would refuse now (`Pipeline.precheck` on placeholder references: the options and the reference
     count against the model, moderation, the member's and the server's limits; in approval mode
-    the limits wait for the approval, as for /imagine). After it (downloads take time): download,
-    check and convert each attachment, then `bot.generate`, which checks again. A refusal after the
-    defer (a bad image, or a limit another request used up meanwhile) goes through the same funnel
-    and replaces the thinking message. Without attachments there is nothing to download:
-    `bot.generate` checks and defers as for /imagine.
+    the limits wait for the approval, as for /imagine), and the queue's own refusals (a member
+    with MAX_REQUESTS_PER_MEMBER in flight, a restart): the place is claimed first, and held over
+    the download. After the defer (downloads take time): download, check and convert each
+    attachment, then `bot.generate`, which checks again. A refusal after the defer (a bad image,
+    or a limit another request used up meanwhile) goes through the same funnel and replaces the
+    thinking message. Without attachments there is nothing to download: `bot.generate` checks and
+    defers as for /imagine.
     """
-    job = job_from_interaction(bot, interaction, **options)
+    job = job_from_interaction(bot, interaction, reference_count=len(attachments), **options)
     precheck(attachments)
-    if attachments:
-        job.references = [Reference(a.filename, a.url, b"", "png") for a in attachments]
-        if bot.storage.guild_config.get(job.guild_id).needs_approval:
-            await bot.pipeline.screen(job)
-        else:
+    if not attachments:
+        await bot.generate(interaction, job)
+        return
+    job.references = [Reference(a.filename, a.url, b"", "png") for a in attachments]
+    if bot.storage.guild_config.get(job.guild_id).needs_approval:  # not queued until approved
+        await bot.pipeline.screen(job)
+        await _defer_and_load(bot, interaction, job, attachments)
+    else:
+        with bot.queue.claim(job.user_id):  # refuses as `Dispatcher.run` would, before the defer
             await bot.pipeline.precheck(job)
-        await interaction.response.defer(thinking=True)
-        job.references = await load_references(bot.services.http, attachments, job.model)
+            await _defer_and_load(bot, interaction, job, attachments)
+        # Given back just before `Dispatcher.run` claims again: no await between the two.
     await bot.generate(interaction, job)
+
+
+async def _defer_and_load(
+    bot: SeedreamBot, interaction: discord.Interaction, job: ImageJob, attachments: Sequence[discord.Attachment]
+) -> None:
+    await interaction.response.defer(thinking=True)
+    job.references = await load_references(bot.services.http, attachments, job.model)
 
 
 async def model_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -111,6 +111,7 @@ TEXTS: dict[str, str] = {
     "option.size.side_too_large": "{value} has a side over {limit} px; {model} takes {allowed}.",
     "option.size.too_few_pixels": "{value} has {pixels} pixels, fewer than {limit}; {model} takes {allowed}.",
     "option.size.too_many_pixels": "{value} has {pixels} pixels, more than {limit}; {model} takes {allowed}.",
+    "option.size.not_multiple": "{value} has a side that is not a multiple of {multiple} px; {model} takes {allowed}.",
     "option.size.too_wide": (
         "{value} is more than {ratio} times as long on one side as on the other; {model} takes {allowed}."
     ),
@@ -203,6 +204,7 @@ TEXTS: dict[str, str] = {
         "has dimensions that can't be used: each side must be 15 to 6000 px and the aspect ratio between "
         "1:16 and 16:1."
     ),
+    "attachment.not_from_discord": "is not a file stored on Discord, so it was not used.",
     "attachment.download_failed": "could not be downloaded from Discord. Please try again.",
     "error.no_images_in_message": "That message has no images to edit. Pick a message with image attachments.",
     # "Edit with Seedream" (message context menu)

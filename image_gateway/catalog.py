@@ -8,6 +8,7 @@ language, and `detail`, the same in English for logs.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -41,6 +42,11 @@ MAX_PROMPT_CHARS = 2000
 
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u180e"
 _EDGES = re.compile(rf"^[\s{_ZERO_WIDTH}]+|[\s{_ZERO_WIDTH}]+$")
+# What draws nothing: format and control characters, spaces and separators, combining marks on
+# nothing, and the Hangul and Braille fillers that render blank. A prompt of only these is empty
+# (the gateway would bill an image drawn from nothing).
+_BLANK_CATEGORIES = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp", "Mn"})
+_BLANK_FILLERS = frozenset("\u3164\u2800\u115f\u1160\uffa0")
 _WXH = re.compile(r"^\s*(\d{1,6})\s*[x×*]\s*(\d{1,6})\s*$", re.IGNORECASE)
 
 
@@ -126,6 +132,10 @@ class ModelSpec:
     max_prompt_chars: int
     # Beyond the contract (defaulted): GPT-Image has no "watermark" field, so it is not sent.
     supports_watermark: bool = True
+    # WxH rules beyond the pixel and side ranges: gpt-image-2 takes sides in multiples of 16 and
+    # at most 3:1; Seedream any whole side up to 16:1.
+    size_multiple: int = 1
+    max_aspect: int = MAX_ASPECT
 
     def __post_init__(self) -> None:
         if not self.id or not self.response_formats or not self.output_formats:
@@ -134,6 +144,8 @@ class ModelSpec:
             raise ValueError(f"model {self.id!r}: need 0 <= min_references <= max_references")
         if (self.min_pixels is None) != (self.max_pixels is None):
             raise ValueError(f"model {self.id!r}: set both min_pixels and max_pixels, or neither")
+        if self.size_multiple < 1 or self.max_aspect < 1:
+            raise ValueError(f"model {self.id!r}: size_multiple and max_aspect must be at least 1")
 
     # -- sizes -------------------------------------------------------------------------------
 
@@ -186,6 +198,11 @@ class ModelSpec:
             return "side_too_small", f"has a side under {self.min_side}", {"limit": self.min_side}
         if self.max_side is not None and max(width, height) > self.max_side:
             return "side_too_large", f"has a side over {self.max_side}", {"limit": self.max_side}
+        if width % self.size_multiple or height % self.size_multiple:
+            return (
+                "not_multiple", f"has a side that is not a multiple of {self.size_multiple}",
+                {"multiple": self.size_multiple},
+            )  # fmt: skip
         pixels = width * height
         if pixels < self.min_pixels:
             return (
@@ -197,8 +214,8 @@ class ModelSpec:
                 "too_many_pixels", f"has {pixels:,} pixels, over {self.max_pixels:,}",
                 {"pixels": pixels, "limit": self.max_pixels},
             )  # fmt: skip
-        if max(width, height) > MAX_ASPECT * min(width, height):
-            return "too_wide", f"is wider than {MAX_ASPECT}:1", {"ratio": MAX_ASPECT}
+        if max(width, height) > self.max_aspect * min(width, height):
+            return "too_wide", f"is wider than {self.max_aspect}:1", {"ratio": self.max_aspect}
         return None
 
     def _size_error(self, reason: str, english: str, value: str, **params: object) -> InvalidOptionError:
@@ -275,9 +292,10 @@ class ModelSpec:
         return count
 
     def validate_prompt(self, prompt: str) -> str:
-        """The prompt without surrounding whitespace or zero-width characters; refused if empty or long."""
+        """The prompt without surrounding whitespace or zero-width characters; refused if long, or
+        empty: only characters that draw nothing (format, control, spaces, fillers; `_is_blank`)."""
         cleaned = _EDGES.sub("", prompt)
-        if not cleaned.strip(_ZERO_WIDTH):
+        if all(_is_blank(char) for char in cleaned):
             raise InvalidOptionError("prompt", "The prompt is empty; describe the image you want.", "empty")
         if len(cleaned) > self.max_prompt_chars:
             raise InvalidOptionError(
@@ -290,6 +308,10 @@ class ModelSpec:
 
     def with_price(self, price_micros: int | None) -> ModelSpec:
         return replace(self, price_micros=price_micros)
+
+
+def _is_blank(char: str) -> bool:
+    return char in _BLANK_FILLERS or unicodedata.category(char) in _BLANK_CATEGORIES
 
 
 # -- the built-in models (facts from shared/SEEDREAM-API.md) -----------------------------------
@@ -344,7 +366,12 @@ _GPT_IMAGE = ModelSpec(
     max_prompt_chars=4000, supports_watermark=False,
 )  # fmt: skip
 GPT_IMAGE_1_5 = _GPT_IMAGE
-GPT_IMAGE_2 = replace(_GPT_IMAGE, id="gpt-image-2", label="GPT Image 2")
+# gpt-image-2 also takes a custom WxH (xmsmartlink's page; the rules are OpenAI's): sides in
+# multiples of 16, the longest at most 3840, at most 3:1, 655,360 to 8,294,400 pixels.
+GPT_IMAGE_2 = replace(
+    _GPT_IMAGE, id="gpt-image-2", label="GPT Image 2",
+    min_pixels=655_360, max_pixels=8_294_400, max_side=3840, size_multiple=16, max_aspect=3,
+)  # fmt: skip
 
 # Gateway spellings of the same upstream models.
 SEEDREAM_5_0_LITE_ALIAS = replace(SEEDREAM_5_0, id="doubao-seedream-5-0-lite")  # gogogotoken.ai

@@ -4,10 +4,10 @@
 raises `UserError` to refuse, before anything is reserved or sent to the gateway.
 
 Blocked terms are matched on the prompt after Unicode NFKC normalization and case folding
-(full-width "ＮＳＦＷ" is "nsfw"). A plain term matches as a whole word in Latin text, and
-as a substring next to CJK characters or when the term itself is CJK (Chinese and Japanese
-have no spaces between words). A term written `re:<pattern>` is a regular expression,
-searched case-insensitively.
+(full-width "ＮＳＦＷ" is "nsfw"), without invisible format characters ("nu\u200bde" is "nude").
+A plain term matches as a whole word in Latin text, and as a substring next to CJK characters
+or when the term itself is CJK (Chinese and Japanese have no spaces between words). A term
+written `re:<pattern>` is a regular expression, searched case-insensitively.
 """
 
 from __future__ import annotations
@@ -47,7 +47,10 @@ class InvalidTermError(ValueError):
 
 
 def normalize(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
+    """NFKC, case folded, without format characters (Cf: zero-width spaces and joiners, soft
+    hyphens, direction marks), which draw nothing and would otherwise hide a term: "nu\u200bde"."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(char for char in folded if unicodedata.category(char) != "Cf")
 
 
 def compile_term(term: str) -> re.Pattern[str]:

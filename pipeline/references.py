@@ -2,9 +2,10 @@
 
 Two steps, so that a bad attachment is refused as early as possible:
 
-* :func:`precheck` (no I/O, before the defer): Discord's own metadata, size and dimensions;
+* :func:`precheck` (no I/O, before the defer): Discord's own metadata, size and dimensions, and
+  the URL, which must be on Discord's CDN (:func:`is_discord_url`);
 * :func:`load_references` (after the defer): download each attachment from its attachment URL
-  (never any other URL) with a size cap, check the bytes (``inspect_image``: really an image,
+  (checked again: never any other host) with a size cap, check the bytes (``inspect_image``: really an image,
   within 10 MB, 15..6000 px per side, aspect ratio within 1/16..16) and convert losslessly to a
   format the model takes (``prepare_reference``), off the event loop.
 
@@ -22,6 +23,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import aiohttp
+import discord
+import yarl
 from PIL import Image
 
 from image_gateway.catalog import ModelSpec
@@ -39,6 +42,9 @@ MIN_SIDE = 15  # "each side over 14 px"
 MAX_ASPECT = 16
 DOWNLOAD_TIMEOUT = 60.0
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+# Where Discord serves attachments. An attachment's URL comes from the interaction payload (or a
+# stored approval), so it is checked: the bot never fetches an address a payload names elsewhere.
+DISCORD_CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
 _DIMENSION_CODES = {"too_small", "bad_aspect", "too_large_pixels"}
 
 
@@ -54,15 +60,40 @@ class AttachmentLike(Protocol):
 
 
 def looks_like_image(attachment: AttachmentLike) -> bool:
-    """Worth trying as an image (the bytes decide later): an image content type, dimensions or extension."""
-    if (attachment.content_type or "").startswith("image/") or attachment.width:
+    """Worth trying as an image (the bytes decide later): an image content type or extension.
+
+    Dimensions prove nothing (Discord gives videos a width and height too), and a video or audio
+    content type rules the file out whatever its name."""
+    content_type = (attachment.content_type or "").lower()
+    if content_type.startswith("image/"):
         return True
+    if content_type.startswith(("video/", "audio/")):
+        return False
     return attachment.filename.lower().endswith(IMAGE_EXTENSIONS)
 
 
+def is_discord_url(url: str) -> bool:
+    """True for an https URL on Discord's CDN, or on the host discord.py talks to when
+    DISCORD_API_BASE_URL points it elsewhere (a proxy, a test double: `Route.BASE`), on any port
+    there, since such a stand-in may serve its files apart from its API."""
+    try:
+        parsed = yarl.URL(url)
+    except (TypeError, ValueError):
+        return False
+    if not parsed.is_absolute() or parsed.host is None:
+        return False
+    host = parsed.host.lower().rstrip(".")
+    if parsed.scheme == "https" and parsed.port == 443 and host in DISCORD_CDN_HOSTS:
+        return True
+    base = yarl.URL(discord.http.Route.BASE)
+    return parsed.scheme in ("http", "https") and host == (base.host or "").lower().rstrip(".")
+
+
 def precheck(attachments: Sequence[AttachmentLike]) -> None:
-    """Refuse from Discord's metadata alone (size, and dimensions when Discord reports them)."""
+    """Refuse from Discord's metadata alone (where it is stored, size, and dimensions when
+    Discord reports them)."""
     for attachment in attachments:
+        _check_origin(attachment)
         if attachment.size > MAX_REFERENCE_BYTES:
             raise _too_large(attachment.filename, attachment.size)
         if attachment.width and attachment.height:
@@ -88,8 +119,15 @@ async def load_references(
     return list(results)  # type: ignore[arg-type]
 
 
+def _check_origin(attachment: AttachmentLike) -> None:
+    if not is_discord_url(attachment.url):
+        log.warning("attachment %s refused: not a Discord attachment URL", attachment.filename)
+        raise AttachmentError(attachment.filename, "is not stored on Discord", "not_from_discord")
+
+
 async def _load(http: aiohttp.ClientSession, attachment: AttachmentLike, model: ModelSpec) -> Reference:
     name = attachment.filename
+    _check_origin(attachment)  # again here: a stored approval's links reach only this step
     try:
         data = await download(http, attachment.url, max_bytes=MAX_REFERENCE_BYTES, timeout=DOWNLOAD_TIMEOUT)
     except FetchError as error:

@@ -43,6 +43,10 @@ CASES = [
     # id, flavour, command, options, attachment, words the member must read
     ("empty-prompt", None, "imagine", {"prompt": "   "}, None, ["prompt"]),
     ("zero-width-prompt", None, "imagine", {"prompt": "\u200b\u200c\u200d\ufeff"}, None, ["prompt"]),
+    ("invisible-marks-prompt", None, "imagine", {"prompt": "\u200e\u200f\u00ad\u2061"}, None, ["prompt"]),
+    ("blank-filler-prompt", None, "imagine", {"prompt": "\u3164\u2800"}, None, ["prompt"]),
+    ("invisible-edit-prompt", None, "edit", {"prompt": "\u115f\u1160\uffa0\u0301"},
+     ("ok.png", png(64, 64), "image/png"), ["prompt"]),
     ("prompt-too-long", None, "imagine", {"prompt": LONG}, None, ["prompt"]),
     ("size-0x0", None, "imagine", {"prompt": "a cat", "size": "0x0"}, None, ["size", "2K"]),
     ("size-huge", None, "imagine", {"prompt": "a cat", "size": "99999x99999"}, None, ["size", "2K"]),
@@ -56,6 +60,9 @@ CASES = [
     ("corrupt-png", None, "edit", {"prompt": "brighter"}, ("broken.png", corrupt_png(), "image/png"),
      ["broken.png", "damaged"]),
     ("blocked-term", None, "imagine", {"prompt": "nude"}, None, ["refused", "not charged"]),
+    ("blocked-term-zero-width", None, "imagine", {"prompt": "a nu\u200bde portrait"}, None, ["refused", "not charged"]),
+    ("blocked-term-soft-hyphen", None, "edit", {"prompt": "make it n\u00adude"}, ("ok.png", png(64, 64), "image/png"),
+     ["refused", "not charged"]),
 ]  # fmt: skip
 
 

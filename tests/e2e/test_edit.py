@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import io
 import re
 
 import pytest
+from aiohttp import web
 from PIL import Image
 
+from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
 from tests.e2e.staff import add_staff, is_ephemeral
+from tests.e2e.test_queue import FAST, submit
 
 MENU = "Edit with Seedream"
 
@@ -256,3 +261,111 @@ async def test_edit_refusals_that_need_no_image_are_private_and_come_before_the_
         ok = await w.run("edit", {"prompt": "a hat on it"}, attachments=[good], user=w.bob)
         assert len(ok.files()) == 1 and not is_ephemeral(ok)
         assert w.discord.store.fetches == 1
+
+
+async def test_context_menu_skips_a_video_that_discord_gives_dimensions(tmp_path):
+    picture = image_bytes("PNG", colour=(9, 90, 9))
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        message = await w.discord.post_user_message(
+            w.channel, w.bob, "clip and still", attachments=[
+                ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(500), "video/mp4"),
+                ("still.png", picture, "image/png"),
+            ],
+        )  # fmt: skip
+        video = message["attachments"][0]
+        video.update(width=1280, height=720)  # as Discord reports for videos
+        inter = await _open_menu_and_submit(w, message, "make it autumn")
+        assert len(inter.files()) == 1, inter.all_text()
+        assert "clip.mp4" not in inter.all_text()
+        assert [decode_data_uri(u)[1] for u in sent_images(w)] == [picture]
+        assert w.discord.store.fetches == 1  # the video was never downloaded
+
+
+@contextlib.asynccontextmanager
+async def _elsewhere_on_loopback():
+    """Another server on loopback (an internal service a crafted URL might name); counts requests."""
+    hits: list[str] = []
+
+    async def serve(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(body=image_bytes("PNG"), content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        # The double's host is 127.0.0.1 (trusted on any port, as a stand-in for Discord may serve
+        # files apart from its API); the same machine by another name is somewhere else.
+        yield f"http://localhost:{runner.addresses[0][1]}", hits
+    finally:
+        await runner.cleanup()
+
+
+async def test_an_attachment_url_off_discord_is_refused_before_anything_is_fetched(tmp_path):
+    async with _elsewhere_on_loopback() as (elsewhere, hits), world(tmp_path, flavour="gogogotoken-com") as w:
+        # /edit whose interaction payload names another host for one attachment.
+        real = w.discord.store.to_payload
+
+        def crafted(att):
+            payload = real(att)
+            if att.filename == "inside.png":
+                payload["url"] = payload["proxy_url"] = f"{elsewhere}/admin/secret.png"
+            return payload
+
+        w.discord.store.to_payload = crafted
+        good = ("good.png", image_bytes("PNG"), "image/png")
+        inter = await w.run("edit", {"prompt": "brighter"}, attachments=[good, ("inside.png", image_bytes("PNG"),
+                                                                                "image/png")])
+        assert inter.all_text() == "The attachment `inside.png` is not a file stored on Discord, so it was not used."
+        assert is_ephemeral(inter)  # before the defer: the member alone reads it
+        inside = ("inside.png", image_bytes("PNG"), "image/png")
+        chinese = await w.run("edit", {"prompt": "亮一点"}, attachments=[inside], locale="zh-CN")
+        assert chinese.all_text() == "附件 `inside.png` 不是存放在 Discord 上的文件，因此未被使用。"
+        w.discord.store.to_payload = real
+
+        # The message menu on a message whose attachment points elsewhere.
+        message = await w.discord.post_user_message(
+            w.channel, w.bob, "", attachments=[("inside.png", image_bytes("PNG"), "image/png")]
+        )
+        message["attachments"][0]["url"] = f"{elsewhere}/latest/meta-data"
+        menu = await _open_menu_and_submit(w, message, "sharpen")
+        assert "`inside.png` is not a file stored on Discord" in menu.all_text() and is_ephemeral(menu)
+
+        assert hits == []  # nothing reached the other server
+        assert w.discord.store.fetches == 0  # nor was any real attachment downloaded
+        assert w.gateway.generation_requests == []
+        assert await w.ledger_rows() == []  # nothing reserved or refused on the books
+
+
+async def test_queue_refusals_come_privately_before_the_defer_and_any_download(tmp_path):
+    # A member with MAX_REQUESTS_PER_MEMBER in flight, then a restart under way: /edit and the
+    # menu refuse as /imagine does, before the public "thinking" reply and the download.
+    good = ("good.png", image_bytes("PNG"), "image/png")
+    async with world(tmp_path, max_concurrent_requests=1, max_requests_per_member=1, **FAST) as w:
+        w.gateway.script(Fault.hang(), times=1)
+        await submit(w, w.alice, "a slow one")  # alice's one request in flight
+
+        busy = await w.run("edit", {"prompt": "a hat"}, attachments=[good])
+        assert busy.all_text() == (
+            "You already have 1 request(s) waiting or running. Please wait until one of them finishes."
+        )
+        assert busy.callback_type == 4 and is_ephemeral(busy)  # no public defer first
+        message = await w.discord.post_user_message(w.channel, w.bob, "", attachments=[good])
+        menu = await _open_menu_and_submit(w, message, "sharpen")
+        assert "You already have 1 request(s)" in menu.all_text()
+        assert menu.callback_type == 4 and is_ephemeral(menu)
+
+        drain = asyncio.create_task(w.bot.queue.drain(30))  # a restart: waits for alice's request
+        await asyncio.sleep(0)
+        restarting = await w.run("edit", {"prompt": "a hat"}, attachments=[good], user=w.bob)
+        assert restarting.all_text() == "The bot is restarting; please try again in a minute."
+        assert restarting.callback_type == 4 and is_ephemeral(restarting)
+
+        assert w.discord.store.fetches == 0  # no attachment was downloaded
+        assert [r["prompt"] for r in await w.ledger_rows()] == ["a slow one"]  # nothing else reserved
+        assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["a slow one"]
+        await w.bot.queue.drain(0)
+        await drain

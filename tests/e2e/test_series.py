@@ -99,7 +99,7 @@ async def test_a_gateway_that_does_not_stream_falls_back_to_json_unnoticed(tmp_p
         await inter.wait_for_final(timeout=10)
         body = w.gateway.generation_requests[-1].json
         assert body["stream"] is True
-        assert body["prompt"] == "四季的同一棵树"  # 四 already says how many
+        assert body["prompt"] == "四季的同一棵树。生成一组共 4 张图片。"  # 四季 (seasons) is not a count of images
         assert [n for m in image_numbers(inter.messages) for n in m] == [1, 2, 3, 4]
         assert (row["status"], row["images_delivered"], row["cost_micros"]) == ("settled", 4, 540_000)
         assert "4 张图片" in inter.all_text()

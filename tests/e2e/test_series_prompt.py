@@ -56,3 +56,24 @@ async def test_a_prompt_the_series_sentence_would_take_over_the_limit_is_refused
         assert len(done.files()) == 3, done.all_text()
         sent = w.gateway.generation_requests[-1].json["prompt"]
         assert sent == fits + SENTENCE and len(sent) <= 2000
+
+
+async def test_a_number_that_is_not_a_count_of_images_still_gets_the_sentence(tmp_path):
+    async with world(tmp_path) as w:
+        for prompt, count in (("two cats playing chess", 2), ("a 4K storyboard", 4), ("十分可爱的小猫", 10)):
+            done = await w.run("series", {"prompt": prompt, "count": count}, timeout=20)
+            assert len(done.files()) == count, done.all_text()
+            sent = w.gateway.generation_requests[-1].json["prompt"]
+            assert sent != prompt and str(count) in sent[len(prompt):], sent
+        stated = await w.run("series", {"prompt": "a comic in 3 panels", "count": 3}, timeout=20)
+        assert len(stated.files()) == 3, stated.all_text()
+        assert w.gateway.generation_requests[-1].json["prompt"] == "a comic in 3 panels"
+
+
+async def test_a_prompt_asking_for_another_number_of_images_gets_the_chosen_count(tmp_path):
+    async with world(tmp_path) as w:
+        done = await w.run("series", {"prompt": "Create 3 images of a dog", "count": 5}, timeout=20)
+        assert len(done.files()) == 5, done.all_text()
+        sent = w.gateway.generation_requests[-1].json
+        assert sent["prompt"] == "Create 3 images of a dog. Generate 5 images as a series."
+        assert sent["sequential_image_generation_options"] == {"max_images": 5}

@@ -59,7 +59,7 @@ def test_valid_sizes_normalize(spec, size, expected):
         (SEEDREAM_3_T2I, "4096x1024"),  # side over 2048
         (SEEDREAM_3_T2I, "256x256"),
         (SEEDEDIT_3_I2I, "1024x1024"),
-        (GPT_IMAGE_2, "2048x2048"),
+        (GPT_IMAGE_2, "4096x2048"),  # a side over 3840
         (SEEDREAM_4_5, "2048x2048x2048"),
     ],
 )
@@ -81,7 +81,9 @@ def test_allowed_sizes_text():
     )
     assert SEEDREAM_3_T2I.allowed_sizes_text() == "WxH with each side 512 to 2048 (e.g. 1024x1024)"
     assert SEEDEDIT_3_I2I.allowed_sizes_text() == "adaptive"
-    assert GPT_IMAGE_2.allowed_sizes_text() == "1024x1024, 1024x1536, 1536x1024, or auto"
+    assert GPT_IMAGE_2.allowed_sizes_text() == (
+        "1024x1024, 1024x1536, 1536x1024, auto, or WxH between 655,360 and 8,294,400 pixels (e.g. 1024x1024)"
+    )
 
 
 def test_long_garbage_size_is_shortened_in_detail():
@@ -150,11 +152,25 @@ def test_prompt_is_stripped_of_whitespace_and_zero_width():
     assert SEEDREAM_4_5.validate_prompt(" 👨\u200d👩 ") == "👨\u200d👩"
 
 
-@pytest.mark.parametrize("prompt", ["", "   ", "\u200b\u200c\u200d", "\ufeff \u2060\n\t"])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "", "   ", "\u200b\u200c\u200d", "\ufeff \u2060\n\t",
+        "\u200e\u200f\u00ad\u2061",  # direction marks, soft hyphen, function application (Cf)
+        "\u3164\u2800", "\u115f\u1160\uffa0",  # Hangul and Braille fillers
+        "\u0301\u0308 \u2028\u2029\u3000\x07",  # lone combining marks, separators, a control
+    ],
+)  # fmt: skip
 def test_empty_prompt_refused(prompt):
     with pytest.raises(InvalidOptionError) as info:
         SEEDREAM_4_5.validate_prompt(prompt)
     assert info.value.option == "prompt"
+
+
+def test_prompts_with_visible_text_among_invisible_characters_are_kept():
+    assert SEEDREAM_4_5.validate_prompt("\u3164a\u2800") == "\u3164a\u2800"
+    assert SEEDREAM_4_5.validate_prompt("e\u0301") == "e\u0301"
+    assert SEEDREAM_4_5.validate_prompt("一只猫") == "一只猫"
 
 
 def test_too_long_prompt_tells_the_limit():

@@ -8,6 +8,7 @@ import pytest
 
 from i18n import CATALOGS
 from image_gateway.catalog import (
+    GPT_IMAGE_1_5,
     GPT_IMAGE_2,
     SEEDEDIT_3_I2I,
     SEEDREAM_3_T2I,
@@ -25,7 +26,9 @@ REFUSALS = {
     "size-too-wide": lambda: SEEDREAM_4_5.normalize_size("16000x900"),
     "size-side-too-small": lambda: SEEDREAM_3_T2I.normalize_size("256x256"),
     "size-side-too-large": lambda: SEEDREAM_3_T2I.normalize_size("4096x1024"),
-    "size-not-accepted": lambda: GPT_IMAGE_2.normalize_size("2048x2048"),
+    "size-not-accepted": lambda: GPT_IMAGE_1_5.normalize_size("2048x2048"),
+    "size-not-multiple": lambda: GPT_IMAGE_2.normalize_size("1000x1000"),
+    "size-too-wide-3-to-1": lambda: GPT_IMAGE_2.normalize_size("2560x816"),
     "seed-not-supported": lambda: SEEDREAM_4_5.validate_seed(5),
     "seed-out-of-range": lambda: SEEDREAM_3_T2I.validate_seed(-2),
     "guidance-not-supported": lambda: SEEDREAM_4_5.validate_guidance(5.0),
@@ -41,7 +44,7 @@ REFUSALS = {
     "model-not-offered": lambda: get_preset("gogogotoken-ai").model("dall-e-3"),
 }
 # values the member typed or picked, which stay as they are in every language
-VALUES = re.compile(r"`[^`]*`|Seed(?:ream|Edit) [\d.]+(?: Lite)?|GPT Image 2|doubao-[\w.-]+|\bauto\b|\b\d+K\b")
+VALUES = re.compile(r"`[^`]*`|Seed(?:ream|Edit) [\d.]+(?: Lite)?|GPT Image [\d.]+|doubao-[\w.-]+|\bauto\b|\b\d+K\b")
 
 
 @pytest.mark.parametrize("case", list(REFUSALS))

@@ -32,6 +32,11 @@ CASES = [
     ("a happy cat", ["dog", "cat"], True),
     ("multi word phrase here", ["word phrase"], True),
     ("multiword phrase", ["word phrase"], False),
+    ("a nu\u200bde figure", ["nude"], True),  # format characters draw nothing and hide nothing
+    ("a n\u00adu\u200dd\u2060e figure", ["nude"], True),
+    ("\u200enude\u200f", ["nude"], True),
+    ("a g\u200bore scene", ["re:g[o0]re"], True),
+    ("裸\u200b体", ["裸体"], True),
 ]
 
 

@@ -7,14 +7,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
+import discord
 import pytest
 from aiohttp import web
 from PIL import Image
 
 from image_gateway.catalog import SEEDEDIT_3_I2I, SEEDREAM_4_0
 from pipeline.explain import AttachmentError, explain
-from pipeline.references import MAX_REFERENCE_BYTES, load_references, looks_like_image, precheck
-from pipeline.series_prompt import series_prompt
+from pipeline.references import (
+    MAX_REFERENCE_BYTES,
+    is_discord_url,
+    load_references,
+    looks_like_image,
+    precheck,
+)
 
 
 def encode(fmt: str, size=(40, 30), colour=(10, 200, 30)) -> bytes:
@@ -50,7 +56,7 @@ class CDN:
 
 
 @pytest.fixture
-async def cdn() -> AsyncIterator[CDN]:
+async def cdn(monkeypatch) -> AsyncIterator[CDN]:
     server = CDN()
     app = web.Application()
     app.router.add_get("/attachments/{name}", server.serve)
@@ -59,6 +65,7 @@ async def cdn() -> AsyncIterator[CDN]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     server.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    monkeypatch.setattr(discord.http.Route, "BASE", f"{server.base}/api/v10")  # as DISCORD_API_BASE_URL does
     yield server
     await runner.cleanup()
 
@@ -132,40 +139,71 @@ async def test_a_missing_file_and_an_oversized_body_are_refused(cdn, http):
 
 
 def test_precheck_refuses_from_metadata_without_any_download():
-    ok = Att("ok.png", "http://cdn.invalid/ok.png", 1000, 100, 100)
+    ok = Att("ok.png", "https://cdn.discordapp.com/attachments/1/2/ok.png", 1000, 100, 100)
     precheck([ok])
     with pytest.raises(AttachmentError) as caught:
-        precheck([ok, Att("big.png", "http://cdn.invalid/big.png", MAX_REFERENCE_BYTES + 1)])
+        precheck([ok, Att("big.png", "https://cdn.discordapp.com/attachments/1/2/big.png", MAX_REFERENCE_BYTES + 1)])
     assert caught.value.name == "big.png"
     assert "is 10.0 MB; the limit is 10 MB" in explain(caught.value, "en-US")
     for width, height, code in ((6001, 6000, "too_large_pixels"), (14, 100, "too_small"), (17, 289, "bad_aspect")):
         with pytest.raises(AttachmentError) as caught:
-            precheck([Att("x.png", "http://cdn.invalid/x.png", 1000, width, height)])
+            precheck([Att("x.png", "https://cdn.discordapp.com/attachments/1/2/x.png", 1000, width, height)])
         assert caught.value.code == code
         assert f"{width}x{height}" in explain(caught.value, "zh-CN")
-    precheck([Att("edge.png", "http://cdn.invalid/e.png", MAX_REFERENCE_BYTES, 6000, 375)])  # 16:1, 10 MB
+    edge = Att("edge.png", "https://cdn.discordapp.com/attachments/1/2/e.png", MAX_REFERENCE_BYTES, 6000, 375)
+    precheck([edge])  # 16:1, 10 MB
 
 
-def test_looks_like_image_uses_type_dimensions_or_extension():
+def test_looks_like_image_uses_type_or_extension():
     assert looks_like_image(Att("a.bin", "u", 1, content_type="image/png"))
-    assert looks_like_image(Att("a.bin", "u", 1, 10, 10, content_type=None))
     assert looks_like_image(Att("photo.JPG", "u", 1, content_type=None))
     assert not looks_like_image(Att("notes.txt", "u", 1, content_type="text/plain"))
 
 
+def test_a_video_is_not_an_image_though_discord_gives_it_dimensions():
+    assert not looks_like_image(Att("clip.mp4", "u", 1, 1920, 1080, content_type="video/mp4"))
+    assert not looks_like_image(Att("clip.gif.mp4", "u", 1, 640, 480, content_type=None))
+    assert not looks_like_image(Att("a.bin", "u", 1, 10, 10, content_type=None))
+    assert not looks_like_image(Att("fake.png", "u", 1, 64, 64, content_type="video/webm"))
+
+
 @pytest.mark.parametrize(
-    ("prompt", "count", "expected"),
+    ("url", "allowed"),
     [
-        ("a comic about a cat", 4, "a comic about a cat. Generate 4 images as a series."),
-        ("a comic about a cat.", 3, "a comic about a cat. Generate 3 images as a series."),
-        ("four seasons of one tree", 4, "four seasons of one tree"),
-        ("12 months of a garden", 12, "12 months of a garden"),
-        ("12 months of a garden", 2, "12 months of a garden. Generate 2 images as a series."),
-        ("一只猫的四格漫画", 4, "一只猫的四格漫画"),
-        ("两张对比图", 2, "两张对比图"),
-        ("一只猫的漫画", 6, "一只猫的漫画。生成一组共 6 张图片。"),
-        ("十二生肖", 12, "十二生肖"),
+        ("https://cdn.discordapp.com/attachments/1/2/a.png?ex=1", True),
+        ("https://media.discordapp.net/attachments/1/2/a.png", True),
+        ("https://CDN.discordapp.com./attachments/1/2/a.png", True),
+        ("http://cdn.discordapp.com/attachments/1/2/a.png", False),  # not https
+        ("https://cdn.discordapp.com:8443/attachments/1/2/a.png", False),
+        ("https://cdn.discordapp.com.evil.example/a.png", False),
+        ("https://cdn.discordapp.com@169.254.169.254/latest/meta-data", False),
+        ("http://169.254.169.254/latest/meta-data", False),
+        ("http://127.0.0.1:6379/", False),
+        ("file:///etc/passwd", False),
+        ("/attachments/1/2/a.png", False),
+        ("not a url", False),
     ],
 )
-def test_a_series_prompt_says_how_many_images(prompt, count, expected):
-    assert series_prompt(prompt, count) == expected
+def test_only_discords_cdn_is_a_discord_url(url, allowed, monkeypatch):
+    monkeypatch.setattr(discord.http.Route, "BASE", "https://discord.com/api/v10")  # not a test double's
+    assert is_discord_url(url) is allowed
+
+
+async def test_an_attachment_elsewhere_is_refused_before_any_download(cdn, http, monkeypatch):
+    # The configured DISCORD_API_BASE_URL's host is trusted, no other (localhost is another name).
+    good = cdn.attachment("good.png", encode("PNG"))
+    elsewhere = Att("evil.png", good.url.replace(cdn.base, "http://localhost:1"), 100)
+    for check in (lambda: precheck([good, elsewhere]), lambda: load_references(http, [elsewhere], SEEDREAM_4_0)):
+        with pytest.raises(AttachmentError) as caught:
+            result = check()
+            if hasattr(result, "__await__"):
+                await result
+        assert caught.value.code == "not_from_discord"
+        assert explain(caught.value, "en-US") == (
+            "The attachment `evil.png` is not a file stored on Discord, so it was not used."
+        )
+        assert "Discord" in explain(caught.value, "zh-CN")
+    assert cdn.hits == []
+    monkeypatch.setattr(discord.http.Route, "BASE", "https://discord.com/api/v10")  # not set: the CDN only
+    with pytest.raises(AttachmentError):
+        precheck([good])
