@@ -19,6 +19,7 @@ import aiohttp
 from image_gateway.catalog import InvalidOptionError
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
 from image_gateway.errors import InvalidResponseError
+from pipeline.explain import DeliveryError
 from pipeline.fetch import FetchError, decode_b64_image, download_spooled
 from pipeline.images import ImageRejected, fit_to_limit, inspect_image, to_data_uri
 from pipeline.job import ImageJob
@@ -71,18 +72,28 @@ class Ticket:
 class Progress:
     """What is known so far; the books are closed from it, even after a failure."""
 
-    generated: int = 0
+    requested: int  # the job's count: nothing past it is fetched, posted or charged
+    generated: int = 0  # images taken from the gateway (at most `requested`)
     billed_reported: int | None = None
     delivered: int = 0
     refused: list[FailedImage] = field(default_factory=list)
-    lost: int = 0
+    lost: int = 0  # could not be fetched or checked
+    unposted: int = 0  # made and fetched, but Discord refused the message that carried them
+    extra: int = 0  # results past `requested` the gateway sent anyway: ignored
+    undelivered: DeliveryError | None = None  # the first refused post, raised if nothing got through
     shown: Outcome | None = None  # the outcome posted with the results (a single batch), see `_provisional`
 
     @property
-    def billed(self) -> int:
+    def reported(self) -> int:
+        """The gateway's own figure, handed to the ledger as it is (the ledger clamps and logs it)."""
         if self.billed_reported is None:
             return self.generated
         return self.billed_reported
+
+    @property
+    def billed(self) -> int:
+        """What the member's summary counts: as the ledger settles it, never past the request."""
+        return min(self.reported, self.requested)
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ class Outcome:
     cost_micros: int
     charged_micros: int
     usage: UsageSnapshot
+    unposted: int = 0  # fetched, but Discord refused to post them: not charged
 
 
 class ResultSink(Protocol):
@@ -228,7 +240,7 @@ class Pipeline:
 
     # -- spending -------------------------------------------------------------------
     async def execute(self, ticket: Ticket, sink: ResultSink) -> Outcome:
-        progress = Progress()
+        progress = Progress(requested=ticket.job.count)
         try:
             await self._generate_and_deliver(ticket, sink, progress)
         except BaseException as exc:
@@ -249,6 +261,7 @@ class Pipeline:
             cost_micros=cost,
             charged_micros=charged,
             usage=usage,
+            unposted=progress.unposted,
         )
         if outcome != shown:  # the summary is not out yet, or the books closed otherwise than shown
             await sink.finish(outcome)
@@ -263,7 +276,7 @@ class Pipeline:
             await self.ledger.release(ticket.request_id, error_code=code or "nothing_generated")
             return 0, 0
         settlement = await self.ledger.settle(
-            ticket.request_id, billed=progress.billed, delivered=progress.delivered, error_code=code
+            ticket.request_id, billed=progress.reported, delivered=progress.delivered, error_code=code
         )
         for hook in self.settled:
             try:
@@ -279,6 +292,11 @@ class Pipeline:
         async def produce() -> None:
             try:
                 async for event in self.client.events(ticket.request):
+                    if isinstance(event, GeneratedImage | FailedImage) and _past_request(progress):
+                        if progress.extra == 1:
+                            log.warning("request %s: the gateway sent more images than the %d asked for; "
+                                        "the rest are ignored", ticket.request_id, progress.requested)  # fmt: skip
+                        continue
                     if isinstance(event, GeneratedImage):
                         progress.generated += 1
                         if progress.generated == 1:
@@ -313,6 +331,8 @@ class Pipeline:
                     task.result().file.close()
         if progress.generated == 0 and not progress.refused:
             raise InvalidResponseError("the gateway answered without any image")
+        if progress.undelivered is not None and progress.delivered == 0:
+            raise progress.undelivered  # nothing got through: reported as a failure, nothing charged
 
     async def _consume(self, ticket: Ticket, sink: ResultSink, progress: Progress, queue) -> None:
         finished = False
@@ -345,6 +365,13 @@ class Pipeline:
                         await post_final(ready, shown)
                     else:
                         await sink.post(ready)
+                except DeliveryError as exc:
+                    # One refused message does not end the request: the gateway goes on (and bills),
+                    # so the stream is read to its end and later batches are still posted.
+                    progress.unposted += len(ready)
+                    progress.undelivered = progress.undelivered or exc
+                    log.warning("request %s: %d image(s) could not be posted: %s", ticket.request_id, len(ready), exc)
+                    continue
                 finally:
                     for image in ready:
                         image.file.close()
@@ -358,9 +385,10 @@ class Pipeline:
         """The outcome as settling `delivered` more images will make it, to post with them.
 
         Cost and charge follow the ledger's own formulas (price x billed, price x min(delivered,
-        billed)); what is left is the member's usage now with this request's reservation replaced
-        by that charge. If the post fails nothing is delivered and nothing charged, as before;
-        if the books close otherwise than shown, `execute` posts the corrected summary.
+        billed), billed held to the request); what is left is the member's usage now with this
+        request's reservation replaced by that charge. If the post fails nothing is delivered and
+        nothing charged, as before; if the books close otherwise than shown, `execute` posts the
+        corrected summary.
         """
         job = ticket.job
         price = job.model.price_micros or 0
@@ -385,6 +413,7 @@ class Pipeline:
             cost_micros=cost,
             charged_micros=charged,
             usage=usage,
+            unposted=progress.unposted,
         )
 
     async def _prepare(self, ticket: Ticket, event: GeneratedImage, upload_limit: int) -> ReadyImage:
@@ -453,6 +482,15 @@ def _check_and_fit(
         return file, ext
     file.close()
     return Spool.of(fitted, memory).finish(), ext
+
+
+def _past_request(progress: Progress) -> bool:
+    """True for a result past the job's count (a gateway that sends more than asked for): it is
+    neither fetched nor posted nor charged, and counted in `progress.extra`."""
+    if progress.generated + len(progress.refused) < progress.requested:
+        return False
+    progress.extra += 1
+    return True
 
 
 def _record(job: ImageJob, request: GenerationRequest) -> RequestRecord:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from i18n import t
 from image_gateway.catalog import format_usd
+from image_gateway.errors import is_content_filter
 from pipeline.runner import Outcome, ReadyImage, Ticket
 
 PROMPT_PREVIEW = 300
@@ -51,10 +52,18 @@ def outcome_text(outcome: Outcome, locale: object) -> str:
         ),
     ]
     if outcome.refused:
+        # Only the content filter's refusals are worded as such; a per-image 5xx or an empty item
+        # is the service failing, and a member should not rephrase a prompt that was fine.
         total = outcome.billed + len(outcome.refused)
-        lines.append(t("result.refused", locale, refused=len(outcome.refused), total=total))
+        filtered = sum(is_content_filter(item.code, item.message) for item in outcome.refused)
+        if filtered:
+            lines.append(t("result.refused", locale, refused=filtered, total=total))
+        if failed := len(outcome.refused) - filtered:
+            lines.append(t("result.failed", locale, failed=failed, total=total))
     if outcome.lost:
         lines.append(t("result.lost", locale, lost=outcome.lost))
+    if outcome.unposted:
+        lines.append(t("result.unposted", locale, unposted=outcome.unposted))
     lines.append(quota_left_text(outcome, locale))
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ RETURNING. Quota usage belongs to the UTC day / month of the reservation (``crea
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ __all__ = [  # the value types are re-exported: callers import them from here
     "SqliteLedger",
     "UsageSnapshot",
 ]
+
+log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted"  # error_code of rows finished by recover_pending()
 _UNLIMITED = Limits(None, None, None)
@@ -92,14 +95,17 @@ VALUES (:guild_id, :channel_id, :user_id, :command, :model, :size, :prompt,
         :images, :unit_price_micros, :reserved_micros, :status, :error_code, :created_at)
 """
 
+# Nothing past the request is settled: billed and delivered are clamped to images_requested,
+# so what is spent never exceeds the reservation (a gateway that sends more than asked for).
 _SETTLE_SQL = """
 UPDATE requests
-SET status = 'settled', images_billed = :billed, images_delivered = :delivered,
-    cost_micros = unit_price_micros * :billed,
-    charged_micros = unit_price_micros * MIN(:delivered, :billed),
+SET status = 'settled', images_billed = MIN(:billed, images_requested),
+    images_delivered = MIN(:delivered, images_requested),
+    cost_micros = unit_price_micros * MIN(:billed, images_requested),
+    charged_micros = unit_price_micros * MIN(:delivered, :billed, images_requested),
     error_code = :error_code, settled_at = :now
 WHERE id = :id AND status = 'pending'
-RETURNING cost_micros, charged_micros, reserved_micros
+RETURNING cost_micros, charged_micros, reserved_micros, images_requested
 """
 
 _EXISTING_SQL = "SELECT status, cost_micros, charged_micros, reserved_micros FROM requests WHERE id = ?"
@@ -112,21 +118,28 @@ WHERE id = :id AND status = 'pending'
 """
 
 # What is known settles: billed checkpoint (or, without one, the delivered count - those
-# were certainly billed) -> 'settled', charging min(delivered, billed). Nothing known ->
-# 'released'. Both keep an earlier error_code, else get 'interrupted'.
+# were certainly billed) -> 'settled', charging min(delivered, billed); both clamped to
+# images_requested, as settle() does. Nothing known -> 'released'. Both keep an earlier
+# error_code, else get 'interrupted'.
 _RECOVER_SQL = """
 UPDATE requests
 SET status = CASE WHEN COALESCE(images_billed, images_delivered) IS NULL
                   THEN 'released' ELSE 'settled' END,
-    images_billed = COALESCE(images_billed, images_delivered),
+    images_billed = MIN(COALESCE(images_billed, images_delivered), images_requested),
     images_delivered = CASE WHEN COALESCE(images_billed, images_delivered) IS NULL
-                            THEN NULL ELSE COALESCE(images_delivered, 0) END,
-    cost_micros = unit_price_micros * COALESCE(images_billed, images_delivered, 0),
-    charged_micros = unit_price_micros
-                     * MIN(COALESCE(images_delivered, 0), COALESCE(images_billed, images_delivered, 0)),
+                            THEN NULL ELSE MIN(COALESCE(images_delivered, 0), images_requested) END,
+    cost_micros = unit_price_micros * MIN(COALESCE(images_billed, images_delivered, 0), images_requested),
+    charged_micros = unit_price_micros * MIN(COALESCE(images_delivered, 0),
+                                             COALESCE(images_billed, images_delivered, 0), images_requested),
     error_code = COALESCE(error_code, :error_code),
     settled_at = :now
 WHERE status = 'pending'
+"""
+
+# Checkpoints past the request, read before recovery clamps them (for the log).
+_OVER_REQUESTED_SQL = """
+SELECT id, images_requested, images_billed, images_delivered FROM requests
+WHERE status = 'pending' AND (images_billed > images_requested OR images_delivered > images_requested)
 """
 
 
@@ -142,6 +155,14 @@ def _settlement(status: str, cost: int, charged: int, reserved: int) -> Settleme
     if status == "released":
         return Settlement(0, 0, reserved)
     return Settlement(0, 0, 0)  # refused: nothing was reserved
+
+
+def _log_over_requested(request_id: int, requested: int, billed: int | None, delivered: int | None) -> None:
+    """The gateway's own figures are kept in the log when the books hold them to the request."""
+    log.warning(
+        "request %s: more images than the %d requested (billed=%s delivered=%s reported); settled as %d at most",
+        request_id, requested, billed, delivered, requested,
+    )  # fmt: skip
 
 
 def _non_negative(name: str, value: int) -> None:
@@ -254,7 +275,8 @@ class SqliteLedger:
     async def settle(
         self, request_id: int, *, billed: int, delivered: int, error_code: str | None = None
     ) -> Settlement:
-        """Settle a pending row: cost = price x billed, charge = price x min(delivered, billed).
+        """Settle a pending row: cost = price x billed, charge = price x min(delivered, billed),
+        both counts held to the images requested (what was reserved; see `_SETTLE_SQL`).
 
         Idempotent: on a row already settled or released nothing changes and the existing
         settlement is returned, so a member is never charged twice.
@@ -269,6 +291,8 @@ class SqliteLedger:
         def tx(conn: sqlite3.Connection) -> Settlement:
             row = conn.execute(_SETTLE_SQL, params).fetchone()
             if row is not None:
+                if max(billed, delivered) > row[3]:
+                    _log_over_requested(request_id, row[3], billed, delivered)
                 return _settlement("settled", row[0], row[1], row[2])
             existing = conn.execute(_EXISTING_SQL, (request_id,)).fetchone()
             if existing is None:
@@ -291,7 +315,13 @@ class SqliteLedger:
         """At start, before taking commands: settle every pending row from its checkpoints,
         release those with none (error_code 'interrupted'). Returns how many rows it finished."""
         params = {"error_code": INTERRUPTED, "now": epoch_ms(self._moment(None))}
-        return await self._db.run(lambda conn: conn.execute(_RECOVER_SQL, params).rowcount)
+
+        def tx(conn: sqlite3.Connection) -> int:
+            for over in conn.execute(_OVER_REQUESTED_SQL).fetchall():
+                _log_over_requested(over[0], over[1], over[2], over[3])
+            return conn.execute(_RECOVER_SQL, params).rowcount
+
+        return await self._db.run(tx)
 
     async def usage(self, guild_id: int, user_id: int, now: datetime | None = None) -> UsageSnapshot:
         moment = self._moment(now)

@@ -164,3 +164,39 @@ async def test_the_gateway_call_does_not_wait_for_a_slow_discord_to_acknowledge(
         assert len(final.files()) == 1
         [row] = await assert_books_balanced(w.storage, LIMITS)
         assert (row["status"], row["charged_micros"]) == ("settled", PRICE)
+
+
+async def test_a_gateway_that_sends_more_images_than_asked_is_held_to_the_request(tmp_path):
+    # /imagine count=1, and the gateway answers with four images and bills four: one is fetched,
+    # posted and paid for; the limits (2 images a day, a $0.35 server budget) are never passed.
+    quotas = {"default_daily_images": 2, "default_monthly_usd": "5", "guild_monthly_budget_usd": "0.35"}
+    limits = Limits(daily_images=2, monthly_micros=5_000_000, guild_monthly_micros=350_000)
+    async with world(tmp_path, **quotas) as w:
+        w.gateway.script(Fault.partial(failed=(), count=4))
+        inter = await run(w, {"prompt": "a cat"})
+        assert len(inter.files()) == 1
+        assert w.gateway.file_fetches == 1  # the three extra images are not even downloaded
+        assert "1 image(s)" in inter.all_text() and "$0.162" in inter.all_text()
+        [row] = await assert_books_balanced(w.storage, limits)
+        assert (row["images_billed"], row["images_delivered"]) == (1, 1)
+        assert row["cost_micros"] == row["charged_micros"] == row["reserved_micros"] == PRICE
+        extra = [line for line in w.logs.lines if "more images than the 1 asked for" in line]
+        assert len(extra) == 1  # one warning for the request, not one per extra image
+        assert any("(billed=4 delivered=1 reported)" in line for line in w.logs.lines)  # the gateway's figure
+
+        again = await run(w, {"prompt": "a dog"})  # the second of two a day still fits
+        assert len(again.files()) == 1
+        await assert_books_balanced(w.storage, limits)
+
+
+async def test_a_failed_per_image_call_is_not_blamed_on_the_content_filter(tmp_path):
+    # aiearth takes no "n": /imagine count=2 is two calls, and one answers 500 (no retries here).
+    prices = {"doubao-seedream-5-0-260128": "0.135"}
+    async with world(tmp_path, flavour="aiearth", image_max_retries=0, image_prices=prices, **QUOTAS) as w:
+        w.gateway.script(Fault.status(500))
+        inter = await run(w, {"prompt": "a cat", "count": 2})
+        assert len(inter.files()) == 1
+        assert "1 of 2 could not be made by the image service and were not charged." in inter.all_text()
+        assert "content filter" not in inter.all_text()
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert (row["images_billed"], row["images_delivered"], row["charged_micros"]) == (1, 1, 135_000)

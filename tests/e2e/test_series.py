@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 from tests.doubles.image_gateway_double import Fault
+from tests.e2e.books import assert_books_balanced
 from tests.e2e.harness import world
 from tests.e2e.test_edit import image_bytes, sent_images
 
@@ -152,3 +153,37 @@ async def test_a_model_without_series_is_refused_before_anything_is_spent(tmp_pa
         assert inter.messages[0]["flags"] & 64
         assert w.gateway.generation_requests == []
         assert await w.ledger_rows() == []
+
+
+async def test_a_series_goes_on_when_discord_refuses_one_of_its_messages(tmp_path):
+    # Discord refuses the follow-up that carries image 2 (HTTP 400, not retried): the stream is
+    # still read to its end, images 3-5 are fetched and posted, and image 2 is not charged.
+    async with world(tmp_path, flavour="aiearth", gateway={"per_image_latency": 0.3}, image_prices=PRICE) as w:
+        refused = w.discord.fail_next(1, status=400, method="POST", path=r"^/webhooks/\d+/[^/]+$", uploads_only=True)
+        inter = await start(w, {"prompt": "a sunrise in 5 steps", "count": 5})
+        row = await settled(w)
+        await inter.wait_for_final(timeout=10)
+        assert refused.hits == 1
+        assert w.gateway.file_fetches == 5  # nothing was cut off
+        assert [n for m in image_numbers(inter.messages) for n in m] == [1, 3, 4, 5]
+        assert (row["images_billed"], row["images_delivered"]) == (5, 4)  # billed: the gateway's final count
+        assert (row["cost_micros"], row["charged_micros"]) == (5 * 135_000, 4 * 135_000)
+        assert row["error_code"] is None
+        assert "1 image(s) could not be posted (Discord refused the upload)" in inter.all_text()
+        assert "$0.675" in inter.all_text()
+        await assert_books_balanced(w.storage)
+
+
+async def test_a_series_discord_refuses_entirely_is_reported_and_not_charged(tmp_path):
+    async with world(tmp_path, flavour="aiearth", gateway={"per_image_latency": 0.2}, image_prices=PRICE) as w:
+        refused = w.discord.fail_uploads(10, status=400)
+        inter = await start(w, {"prompt": "a sunrise in 3 steps", "count": 3})
+        row = await settled(w)
+        await inter.wait_for_final(timeout=10)
+        assert refused.hits == 3 and inter.files() == []
+        assert w.gateway.file_fetches == 3
+        assert "could not be posted to Discord" in inter.all_text()
+        assert (row["images_billed"], row["images_delivered"]) == (3, 0)
+        assert (row["cost_micros"], row["charged_micros"]) == (3 * 135_000, 0)
+        assert row["error_code"] == "delivery_failed"
+        await assert_books_balanced(w.storage)

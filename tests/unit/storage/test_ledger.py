@@ -7,7 +7,7 @@ import pytest
 from storage import Limits, QuotaExceeded, RequestNotFound, Settlement, Storage, UsageSnapshot, open_storage
 from storage.ledger import SqliteLedger
 
-from .conftest import NOW, counters_match_rows, record, reserve
+from .conftest import NOW, PRICE, counters_match_rows, record, reserve
 
 
 async def row(storage: Storage, request_id: int) -> dict:
@@ -297,3 +297,42 @@ async def test_snowflakes_fit(storage: Storage) -> None:
     guild, user = 1_234_567_890_123_456_789, 987_654_321_098_765_432
     await reserve(storage.ledger, guild_id=guild, user_id=user, channel_id=2**63 - 1)
     assert (await storage.ledger.usage(guild, user, NOW)).pending_images == 1
+
+
+async def test_a_gateway_that_bills_more_than_requested_is_settled_as_requested(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Asked for 1, the gateway reports 4 billed and 4 delivered: spent never exceeds the reservation.
+    rid = await reserve(storage.ledger, images=1)
+    settlement = await storage.ledger.settle(rid, billed=4, delivered=4)
+    assert settlement == Settlement(cost_micros=PRICE, charged_micros=PRICE, released_micros=0)
+    r = await row(storage, rid)
+    assert (r["images_billed"], r["images_delivered"], r["cost_micros"]) == (1, 1, r["reserved_micros"])
+    assert await storage.ledger.usage(1, 100, NOW) == UsageSnapshot(1, PRICE, PRICE, 0, 0)
+    assert "more images than the 1 requested (billed=4 delivered=4 reported)" in caplog.text
+    await counters_match_rows(storage)
+
+
+async def test_recovery_holds_checkpoints_past_the_request_to_the_request(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = await open_storage(db_url)
+    billed_over = await reserve(storage.ledger, images=2)
+    await storage.ledger.record_billed(billed_over, 5)
+    await storage.ledger.record_delivered(billed_over, 3)
+    delivered_over = await reserve(storage.ledger, images=1)
+    await storage.ledger.record_delivered(delivered_over, 3)
+    await storage.close()  # the process dies here
+
+    async with open_storage(db_url) as storage:
+        assert await storage.ledger.recover_pending() == 2
+        r = await row(storage, billed_over)
+        assert (r["images_billed"], r["images_delivered"]) == (2, 2)
+        assert (r["cost_micros"], r["charged_micros"]) == (2 * PRICE, 2 * PRICE)
+        r = await row(storage, delivered_over)
+        assert (r["images_billed"], r["images_delivered"]) == (1, 1)
+        assert (r["cost_micros"], r["charged_micros"]) == (PRICE, PRICE)
+        assert await storage.ledger.usage(1, 100, NOW) == UsageSnapshot(3, 3 * PRICE, 3 * PRICE, 0, 0)
+        assert f"request {billed_over}: more images than the 2 requested (billed=5 delivered=3" in caplog.text
+        assert f"request {delivered_over}: more images than the 1 requested (billed=None delivered=3" in caplog.text
+        await counters_match_rows(storage)

@@ -31,6 +31,7 @@ T = TypeVar("T")
 GUILDS = (1, 2)
 MEMBERS = (10, 11, 12)
 PRICES = (0, 35_000, 135_000)
+OVER = 3  # a gateway may report up to this many images past the request (clamped by the ledger)
 # the last millisecond of 2024 and the first moments of 2025: day, month and year rollover
 MOMENTS = (
     datetime(2024, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC),
@@ -67,6 +68,8 @@ class Row:
         return {"pending": self.reserved, "settled": self.cost}.get(self.status, 0)
 
     def settle(self, billed: int, delivered: int) -> None:
+        """As the ledger settles: both counts held to the images requested (a gateway may report more)."""
+        billed, delivered = min(billed, self.images), min(delivered, self.images)
         self.status, self.billed, self.delivered = "settled", billed, delivered
         self.cost, self.charged = self.price * billed, self.price * min(billed, delivered)
 
@@ -215,10 +218,10 @@ class LedgerMachine(RuleBasedStateMachine):
         rid = data.draw(st.sampled_from(self.pending_ids()))
         row = self.rows[rid]
         if data.draw(st.booleans()):
-            row.billed = data.draw(st.integers(0, row.images))
+            row.billed = data.draw(st.integers(0, row.images + OVER))
             self.run(self.storage.ledger.record_billed(rid, row.billed))
         else:
-            row.delivered = data.draw(st.integers(0, row.images))
+            row.delivered = data.draw(st.integers(0, row.images + OVER))
             self.run(self.storage.ledger.record_delivered(rid, row.delivered))
 
     @precondition(lambda self: self.pending_ids())
@@ -226,8 +229,8 @@ class LedgerMachine(RuleBasedStateMachine):
     def settle(self, data: st.DataObject) -> None:
         rid = data.draw(st.sampled_from(self.pending_ids()))
         row = self.rows[rid]
-        billed = data.draw(st.integers(0, row.images))
-        delivered = data.draw(st.integers(0, row.images))  # may exceed billed: clamped
+        billed = data.draw(st.integers(0, row.images + OVER))  # may exceed the request: clamped
+        delivered = data.draw(st.integers(0, row.images + OVER))  # may exceed billed: clamped
         settlement = self.run(self.storage.ledger.settle(rid, billed=billed, delivered=delivered))
         row.settle(billed, delivered)
         assert settlement == Settlement(row.cost, row.charged, max(0, row.reserved - row.charged))
@@ -240,7 +243,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.rows[rid].status = "released"
 
     @precondition(lambda self: self.finished_ids())
-    @rule(data=st.data(), billed=st.integers(0, 4), delivered=st.integers(0, 4))
+    @rule(data=st.data(), billed=st.integers(0, 4 + OVER), delivered=st.integers(0, 4 + OVER))
     def settle_again_changes_nothing(self, data: st.DataObject, billed: int, delivered: int) -> None:
         rid = data.draw(st.sampled_from(self.finished_ids()))
         row = self.rows[rid]
@@ -279,7 +282,8 @@ class LedgerMachine(RuleBasedStateMachine):
         rows = {
             r["id"]: r
             for r in await db.fetchall(
-                "SELECT id, status, images_billed, images_delivered, cost_micros, charged_micros FROM requests"
+                "SELECT id, status, images_requested, images_billed, images_delivered, reserved_micros, "
+                "cost_micros, charged_micros FROM requests"
             )
         }
         assert set(rows) == set(self.rows)
@@ -288,7 +292,11 @@ class LedgerMachine(RuleBasedStateMachine):
             assert row["status"] == model.status, rid
             if model.status == "settled":
                 assert (row["cost_micros"], row["charged_micros"]) == (model.cost, model.charged)
-                assert row["charged_micros"] <= row["cost_micros"]
+                assert (row["images_billed"], row["images_delivered"]) == (model.billed, model.delivered)
+                # spent <= reservation: nothing past the request is recorded, cost or charge
+                assert row["charged_micros"] <= row["cost_micros"] <= row["reserved_micros"]
+                assert row["images_billed"] <= row["images_requested"]
+                assert row["images_delivered"] <= row["images_requested"]
             else:
                 assert (row["cost_micros"], row["charged_micros"]) == (0, 0)
         if self.recovered:
