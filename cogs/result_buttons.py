@@ -116,11 +116,19 @@ async def reroll(interaction: discord.Interaction, request_id: int) -> None:
 
 
 async def upscale(interaction: discord.Interaction, request_id: int) -> None:
-    """The same prompt, one image at the model's largest size."""
+    """The same image regenerated at the model's largest size: an image-to-image of the result
+    with its prompt where the model takes a reference image (so an /edit or a Variation result
+    can be upscaled too), else its prompt again at that size."""
     row = await _own_request(interaction, request_id)
-    _repeatable(row)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     model = bot.resolve_model(row.model)
+    if model.max_references:
+        image = await _result_image(interaction, request_id)
+        await generate_with_attachments(
+            bot, interaction, [image], command="upscale", prompt=row.prompt, model=model.id, size=model.largest_size
+        )
+        return
+    _repeatable(row)
     job = job_from_interaction(
         bot, interaction, command="upscale", prompt=row.prompt, model=model.id, size=model.largest_size, count=1
     )

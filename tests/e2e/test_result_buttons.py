@@ -95,7 +95,7 @@ async def test_a_press_goes_through_the_member_quota(tmp_path):
         assert [r["status"] for r in await w.ledger_rows()] == ["settled", "refused"]
 
 
-async def test_upscale_regenerates_the_prompt_at_the_largest_size(tmp_path):
+async def test_upscale_regenerates_the_result_image_at_the_largest_size(tmp_path):
     async with world(tmp_path, flavour="gogogotoken-com") as w:
         first = await w.run("imagine", {"prompt": "a tiny robot", "count": 3})
         request_id = (await w.ledger_rows())[0]["id"]
@@ -105,8 +105,37 @@ async def test_upscale_regenerates_the_prompt_at_the_largest_size(tmp_path):
         body = w.gateway.generation_requests[-1].json
         assert body["prompt"] == "a tiny robot"
         assert body["size"] == largest
+        # The same image: the result (its first one) is the reference, as posted to Discord.
+        [(_name, posted)] = first.files()[:1]
+        assert _reference_bytes(body) == posted
         row = (await w.ledger_rows())[-1]
         assert (row["command"], row["size"], row["images_requested"]) == ("upscale", largest, 1)
+
+        # An /edit result can be upscaled too (the image is on its message; nothing else is needed).
+        edited = await w.run("edit", {"prompt": "in red"}, attachments=[("robot.png", posted, "image/png")])
+        edit_id = (await w.ledger_rows())[-1]["id"]
+        again = await press(w, result_message(edited), "upscale", edit_id)
+        assert len(again.files()) == 1, again.all_text()
+        body = w.gateway.generation_requests[-1].json
+        assert (body["prompt"], body["size"]) == ("in red", largest)
+        assert _reference_bytes(body) == edited.files()[0][1]
+
+
+async def test_upscale_of_a_model_without_references_regenerates_the_prompt(tmp_path):
+    async with world(tmp_path, flavour="aiearth") as w:
+        first = await w.run("imagine", {"prompt": "a tiny robot", "model": "doubao-seedream-3-0-t2i-250415"})
+        request_id = (await w.ledger_rows())[0]["id"]
+        inter = await press(w, result_message(first), "upscale", request_id)
+        assert len(inter.files()) == 1, inter.all_text()
+        body = w.gateway.generation_requests[-1].json
+        assert (body["prompt"], body["size"]) == ("a tiny robot", "2048x2048")
+        assert "image" not in body
+
+
+def _reference_bytes(body: dict) -> bytes:
+    image = body["image"]
+    uri = image[0] if isinstance(image, list) else image
+    return base64.b64decode(uri.split(",", 1)[1])
 
 
 async def test_variation_asks_for_the_prompt_then_edits_the_result_image(tmp_path):
