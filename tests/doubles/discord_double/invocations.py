@@ -113,8 +113,11 @@ def command_data(
     channel: Channel,
     attachments: Sequence[AttachmentSpec],
     subcommand: str | None,
+    unchecked: bool = False,
 ) -> dict[str, Any]:
-    """``data`` of a chat-input APPLICATION_COMMAND, option types taken from the synced definition."""
+    """``data`` of a chat-input APPLICATION_COMMAND, option types taken from the synced definition.
+    `unchecked`: values outside the options' choices, min/max and lengths go out as given (a
+    crafted or buggy client; the real Discord client would not send them)."""
     defs, path = _find_option_level(command, subcommand)
     by_name = {d["name"]: d for d in defs}
     unknown = set(options) - set(by_name)
@@ -139,7 +142,8 @@ def command_data(
         if d["name"] not in values:
             continue
         built.append(
-            _option(dd, command["name"], d, values[d["name"]], resolved, guild=guild, channel=channel)
+            _option(dd, command["name"], d, values[d["name"]], resolved, guild=guild, channel=channel,
+                    unchecked=unchecked)
         )
     for name in reversed(path):
         level_type = SUB_COMMAND if name == path[-1] else SUB_COMMAND_GROUP
@@ -163,6 +167,7 @@ def _option(
     *,
     guild: Guild | None,
     channel: Channel,
+    unchecked: bool = False,
 ) -> dict[str, Any]:
     otype = d["type"]
     if otype == ATTACHMENT:
@@ -197,7 +202,8 @@ def _option(
             raise ValueError(f"/{cmd_name} {d['name']}: expected bool, got {value!r}")
     elif otype == STRING and not isinstance(value, str):
         raise ValueError(f"/{cmd_name} {d['name']}: expected str, got {value!r}")
-    _check_value(cmd_name, d, value)
+    if not unchecked:
+        _check_value(cmd_name, d, value)
     return {"name": d["name"], "type": otype, "value": value}
 
 

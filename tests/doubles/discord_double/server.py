@@ -399,8 +399,10 @@ class DiscordDouble:
         attachments: Sequence[AttachmentSpec] = (),
         subcommand: str | None = None,
         command_type: int = 1,
+        unchecked: bool = False,
     ) -> InteractionHandle:
-        """A user runs /name: INTERACTION_CREATE type 2, ids and option types from the synced command."""
+        """A user runs /name: INTERACTION_CREATE type 2, ids and option types from the synced command.
+        `unchecked=True` sends values outside the options' min/max and choices (a crafted client)."""
         guild, channel = self._where(user, guild, channel)
         command = self.commands.find(name, guild_id=guild.id if guild else None, command_type=command_type)
         if command is None:
@@ -419,6 +421,7 @@ class DiscordDouble:
             channel=channel,
             attachments=attachments,
             subcommand=subcommand,
+            unchecked=unchecked,
         )
         return await self._dispatch_interaction(payload)
 
