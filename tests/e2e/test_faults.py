@@ -39,9 +39,9 @@ GATEWAY_FAULTS = [
     (Fault.hang(), {"image_timeout_seconds": 0.5}, "took too long", 0),
     (Fault.reset(), {}, "busy", 0),  # billed upstream, but the bot never heard of it
     (Fault.truncated_json(), {}, "could not use", 0),
-    (Fault.html(), {}, "busy", 0),  # a proxy's 502 page: retried, then reported
+    (Fault.html(), {}, "busy", 0),  # a proxy's 502 page: reported (no retries here)
     (Fault.empty_data(), {}, "could not use", 0),
-    (Fault.missing_file(), {}, "", 1),  # billed, but the result URL answers 404
+    (Fault.missing_file(), {}, "could not be fetched from the gateway; you were not charged", 1),  # billed; URL 404s
 ]
 
 

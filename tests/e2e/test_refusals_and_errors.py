@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from tests.doubles.image_gateway_double import Fault
+from tests.e2e.books import assert_books_balanced
 from tests.e2e.harness import API_KEY, world
 
 EPHEMERAL = 1 << 6
@@ -50,7 +51,7 @@ async def test_rate_limit_storm_is_retried_then_reported_busy(tmp_path):
         inter = await w.run("imagine", {"prompt": "a cat"}, timeout=30)
         assert "try again in a minute" in inter.all_text()
         assert len(w.gateway.generation_requests) == 3  # the first try and two retries
-        [row] = await w.ledger_rows()
+        [row] = await assert_books_balanced(w.storage)
         assert row["status"] == "released" and row["charged_micros"] == 0
 
 
