@@ -95,7 +95,7 @@ class AdminModeration(commands.Cog):
         await _reply(interaction, "settings.blocklist", count=len(terms), terms=listed)
 
     # -- /settings channels -----------------------------------------------------------------
-    @channels.command(name="add", description="Allow image commands in this channel (then only in the listed ones)")
+    @channels.command(name="add", description="Allow image commands in this channel and its threads (only the listed)")
     async def channels_add(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         guild_id = _admin(interaction)
         old = self.configs.get(guild_id)

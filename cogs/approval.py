@@ -60,6 +60,7 @@ def job_record(job: ImageJob, review_locale: str) -> dict[str, Any]:
         "locale": job.locale,
         "review_locale": review_locale,
         "role_ids": list(job.role_ids),
+        "parent_channel_id": job.parent_channel_id,
         "references": [{"filename": ref.filename, "url": ref.url} for ref in job.references],
     }
 
@@ -80,6 +81,7 @@ def job_from_record(bot: SeedreamBot, approval: Approval) -> ImageJob:
         series=record["series"],
         role_ids=tuple(record["role_ids"]),
         watermark=record["watermark"],
+        parent_channel_id=record.get("parent_channel_id"),  # absent in records from before threads
     )
 
 

@@ -47,6 +47,7 @@ def job_from_interaction(
         command=command,
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
+        parent_channel_id=getattr(interaction.channel, "parent_id", None),
         user_id=member.id,
         locale=locale_of(interaction),
         prompt=prompt,

@@ -89,7 +89,7 @@ TEXTS: dict[str, str] = {
     # /settings
     "Image settings for this server": "本服务器的图片设置",
     "Where image commands work": "图片命令可以在哪些频道使用",
-    "Allow image commands in this channel (then only in the listed ones)": "允许在此频道使用图片命令(之后仅限列出的频道)",
+    "Allow image commands in this channel and its threads (only the listed)": "允许在此频道及其子区使用图片命令(之后仅限列出的频道)",
     "Stop allowing image commands in this channel": "不再允许在此频道使用图片命令",
     "Allow image commands in every channel again": "重新允许在所有频道使用图片命令",
     "Only members with this role may generate (omit to clear)": "只有拥有此身份组的成员才能生成图片(留空则清除)",

@@ -34,6 +34,7 @@ class ImageJob:
     references: list[Reference] = field(default_factory=list)
     role_ids: tuple[int, ...] = ()
     watermark: bool | None = None  # None: the bot's IMAGE_WATERMARK setting
+    parent_channel_id: int | None = None  # a thread's channel: allowed channels cover their threads
 
     @property
     def images_requested(self) -> int:

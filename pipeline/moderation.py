@@ -97,7 +97,7 @@ def is_blocked(prompt: str, terms: Sequence[str]) -> bool:
 def moderation_checks(configs: GuildConfigStore) -> list[AdmissionCheck]:
     async def allowed_channel(job: ImageJob) -> None:
         allowed = configs.get(job.guild_id).allowed_channel_ids
-        if allowed and job.channel_id not in allowed:
+        if allowed and job.channel_id not in allowed and job.parent_channel_id not in allowed:  # threads too
             channels = ", ".join(f"<#{channel_id}>" for channel_id in allowed)
             raise UserError("moderation.wrong_channel", code="wrong_channel", channels=channels)
 

@@ -82,11 +82,11 @@ class World:
 
     async def run(
         self, name: str, options: dict[str, Any] | None = None, *, user: User | None = None,
-        timeout: float = 15.0, **kwargs: Any,
+        channel: Channel | None = None, timeout: float = 15.0, **kwargs: Any,
     ) -> InteractionHandle:
         """Invoke a slash command and wait until the bot has finished answering it."""
         inter = await self.discord.invoke_command(
-            name, options or {}, user=user or self.alice, guild=self.guild, channel=self.channel, **kwargs
+            name, options or {}, user=user or self.alice, guild=self.guild, channel=channel or self.channel, **kwargs
         )
         await inter.wait_for_final(timeout=timeout, quiet=0.3)
         return inter

@@ -86,6 +86,22 @@ async def test_allowed_channels_refuse_elsewhere_and_name_the_channel(tmp_path):
         assert len(again.files()) == 1
 
 
+async def test_an_allowed_channel_covers_its_threads(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        studio = w.discord.add_channel(w.guild, "studio")
+        brainstorm = w.discord.add_thread(studio, "brainstorm")
+        elsewhere = w.discord.add_thread(w.channel, "chatter")
+        await w.start_bot()
+        await w.run("settings", {"channel": studio}, user=staff.admin, subcommand="channels add")
+
+        inside = await w.run("imagine", {"prompt": "a cat"}, channel=brainstorm)
+        assert len(inside.files()) == 1, inside.all_text()
+        outside = await w.run("imagine", {"prompt": "a cat"}, channel=elsewhere)
+        assert f"<#{studio.id}>" in outside.all_text() and is_ephemeral(outside)
+        assert len(w.gateway.generation_requests) == 1
+
+
 async def test_required_role_refuses_members_without_it(tmp_path):
     async with world(tmp_path, start=False) as w:
         staff = add_staff(w)

@@ -53,6 +53,7 @@ DEFAULT_ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 
 GUILD_TEXT = 0
 DM = 1
+PUBLIC_THREAD = 11
 
 
 @dataclass
@@ -120,8 +121,30 @@ class Channel:
     overwrites: list[dict[str, Any]] = field(default_factory=list)
     recipients: list[User] = field(default_factory=list)
     messages: list[Any] = field(default_factory=list)  # MessageRecord, in posting order
+    parent_id: int | None = None  # a thread's channel
 
     def to_payload(self) -> dict[str, Any]:
+        if self.type == PUBLIC_THREAD:
+            return {
+                "id": str(self.id),
+                "type": PUBLIC_THREAD,
+                "guild_id": str(self.guild_id),
+                "name": self.name,
+                "parent_id": str(self.parent_id),
+                "owner_id": str(self.parent_id),
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+                "flags": 0,
+                "message_count": len(self.messages),
+                "member_count": 1,
+                "total_message_sent": len(self.messages),
+                "thread_metadata": {
+                    "archived": False,
+                    "auto_archive_duration": 1440,
+                    "archive_timestamp": iso_now(),
+                    "locked": False,
+                },
+            }
         if self.type == DM:
             return {
                 "id": str(self.id),
@@ -188,6 +211,7 @@ class Guild:
     channels: dict[int, Channel] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
     joined_at: str = field(default_factory=iso_now)
+    threads: dict[int, Channel] = field(default_factory=dict)  # active threads (GUILD_CREATE lists them apart)
 
     @property
     def everyone(self) -> Role:
@@ -249,7 +273,7 @@ class Guild:
                 "member_count": len(self.members),
                 "channels": [c.to_payload() for c in self.channels.values()],
                 "members": [m.to_payload() for m in members],
-                "threads": [],
+                "threads": [t.to_payload() for t in self.threads.values()],
                 "presences": [],
                 "voice_states": [],
                 "stage_instances": [],

@@ -35,6 +35,7 @@ from .model import (
     DEFAULT_BOT_PERMISSIONS,
     DEFAULT_EVERYONE_PERMISSIONS,
     DM,
+    PUBLIC_THREAD,
     Channel,
     Guild,
     Member,
@@ -254,6 +255,15 @@ class DiscordDouble:
         guild.channels[channel.id] = channel
         self.channels[channel.id] = channel
         return channel
+
+    def add_thread(self, channel: Channel, name: str = "thread") -> Channel:
+        """A public thread in `channel` (created before the bot connects: listed in GUILD_CREATE)."""
+        assert channel.guild_id is not None
+        thread = Channel(self.snowflakes.next(), name, guild_id=channel.guild_id, type=PUBLIC_THREAD,
+                         parent_id=channel.id, overwrites=channel.overwrites)  # fmt: skip
+        self.guilds[channel.guild_id].threads[thread.id] = thread
+        self.channels[thread.id] = thread
+        return thread
 
     def add_role(self, guild: Guild, name: str, permissions: int = 0) -> Role:
         role = Role(self.snowflakes.next(), guild.id, name, permissions, position=len(guild.roles))
