@@ -19,7 +19,7 @@ import aiohttp
 from image_gateway.catalog import InvalidOptionError
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
 from image_gateway.errors import InvalidResponseError
-from pipeline.explain import DeliveryError
+from pipeline.explain import DeliveryError, UserError
 from pipeline.fetch import FetchError, decode_b64_image, download_spooled
 from pipeline.images import ImageRejected, fit_to_limit, inspect_image, to_data_uri
 from pipeline.job import ImageJob
@@ -197,10 +197,16 @@ class Pipeline:
         return to_data_uri(ref.data, ref.format)
 
     async def screen(self, job: ImageJob) -> GenerationRequest:
-        """Validate and run the admission checks; nothing is reserved (approval mode asks first)."""
+        """Validate and run the admission checks; nothing is reserved (approval mode asks first).
+        A check's refusal (moderation) is kept as a 'refused' row, as a quota's is by the ledger:
+        the moderators' /history shows the attempt."""
         request = self.build_request(job)
         for check in self.checks:
-            await check(job)
+            try:
+                await check(job)
+            except UserError as refusal:
+                await self.ledger.record_refusal(_record(job, request), error_code=refusal.code)
+                raise
         return request
 
     async def precheck(self, job: ImageJob) -> None:

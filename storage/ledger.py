@@ -55,6 +55,8 @@ class Ledger(Protocol):
 
     async def check(self, request: RequestRecord, *, limits: Limits, now: datetime | None = None) -> None: ...
 
+    async def record_refusal(self, request: RequestRecord, *, error_code: str, now: datetime | None = None) -> int: ...
+
     async def record_billed(self, request_id: int, billed: int) -> None: ...
 
     async def record_delivered(self, request_id: int, delivered: int) -> None: ...
@@ -251,6 +253,20 @@ class SqliteLedger:
             reserved.refusal.request_id = reserved.request_id
             raise reserved.refusal
         return reserved.request_id
+
+    async def record_refusal(self, request: RequestRecord, *, error_code: str, now: datetime | None = None) -> int:
+        """A request refused before any limit was looked at (a blocked term, a channel or role the
+        server does not allow): a 'refused' row, nothing reserved, so /history shows the attempt."""
+        created_ms = epoch_ms(self._moment(now))
+        params = {**vars(request), "created_at": created_ms, "reserved_micros": 0, "status": "refused",
+                  "error_code": error_code}  # fmt: skip
+
+        def tx(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(_INSERT_SQL, params)
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+        return await self._db.run(tx)
 
     async def record_billed(self, request_id: int, billed: int) -> None:
         """Checkpoint: the gateway billed ``billed`` images (a crash can still be settled)."""

@@ -81,7 +81,12 @@ async def test_bad_input_is_refused_clearly_and_costs_nothing(tmp_path, flavour,
             assert inter.callback_data and inter.callback_data.get("flags", 0) & EPHEMERAL
         assert inter.files() == []
         assert w.gateway.generation_requests == []
-        assert await w.ledger_rows() == []
+        # Nothing reserved or charged; a blocked prompt is kept as a refused attempt for moderators.
+        rows = await w.ledger_rows()
+        blocked = "refused" in words
+        assert [(r["status"], r["error_code"], r["charged_micros"]) for r in rows] == (
+            [("refused", "blocked_term", 0)] if blocked else []
+        )
 
 
 # The Discord client will not send an option outside the synced min/max, but a crafted one can

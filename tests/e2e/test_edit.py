@@ -255,7 +255,9 @@ async def test_edit_refusals_that_need_no_image_are_private_and_come_before_the_
         assert w.discord.store.fetches == 0  # the attachments were never downloaded
         assert len(w.gateway.generation_requests) == 1
         rows = await w.ledger_rows()
-        assert [(r["command"], r["status"]) for r in rows] == [("imagine", "settled"), ("edit", "refused")]
+        assert [(r["command"], r["status"], r["error_code"]) for r in rows] == [
+            ("edit", "refused", "blocked_term"), ("imagine", "settled", None), ("edit", "refused", "daily_images")
+        ]
 
         # Another member, within the limit: downloaded, generated, public.
         ok = await w.run("edit", {"prompt": "a hat on it"}, attachments=[good], user=w.bob)

@@ -24,7 +24,13 @@ async def test_blocked_english_term_is_refused_without_naming_it_and_charges_not
             assert "nude" not in text.casefold() and "g[o0]re" not in text and "gore" not in text
             assert is_ephemeral(inter)
         assert w.gateway.generation_requests == []
-        assert await w.ledger_rows() == []
+        # Each attempt is on the books as refused (nothing reserved or charged), for the moderators.
+        rows = await w.ledger_rows()
+        assert [(r["prompt"], r["status"], r["error_code"], r["reserved_micros"], r["charged_micros"])
+                for r in rows] == [("a NUDE portrait", "refused", "blocked_term", 0, 0),
+                                   ("a g0re scene", "refused", "blocked_term", 0, 0)]  # fmt: skip
+        history = (await w.run("history", {"member": w.alice}, user=staff.admin)).all_text()
+        assert "a NUDE portrait" in history and "refused (blocked_term)" in history
 
         # A word that only contains the term is not the term.
         ok = await w.run("imagine", {"prompt": "denuded hills at dawn"})
@@ -41,7 +47,9 @@ async def test_blocked_chinese_term_matches_inside_a_sentence_and_answers_in_chi
         assert "被拒绝" in text and "未向你计费" in text
         assert "裸体" not in text
         assert w.gateway.generation_requests == []
-        assert await w.ledger_rows() == []
+        assert [(r["status"], r["error_code"], r["charged_micros"]) for r in await w.ledger_rows()] == [
+            ("refused", "blocked_term", 0)
+        ]
 
         listed = await w.run("blocklist", user=staff.admin, subcommand="list")
         assert "裸体" in listed.all_text() and is_ephemeral(listed)
@@ -112,7 +120,9 @@ async def test_required_role_refuses_members_without_it(tmp_path):
         refused = await w.run("imagine", {"prompt": "a cat"})
         assert f"<@&{staff.artists.id}>" in refused.all_text()
         assert w.gateway.generation_requests == []
-        assert await w.ledger_rows() == []
+        assert [(r["status"], r["error_code"], r["charged_micros"]) for r in await w.ledger_rows()] == [
+            ("refused", "role_required", 0)
+        ]
 
         allowed = await w.run("imagine", {"prompt": "a cat"}, user=w.bob)
         assert len(allowed.files()) == 1
