@@ -81,6 +81,7 @@ class Progress:
     unposted: int = 0  # made and fetched, but Discord refused the message that carried them
     extra: int = 0  # results past `requested` the gateway sent anyway: ignored
     undelivered: DeliveryError | None = None  # the first refused post, raised if nothing got through
+    size: str | None = None  # the size the gateway reported for its first image ("2048x2048")
     shown: Outcome | None = None  # the outcome posted with the results (a single batch), see `_provisional`
 
     @property
@@ -107,6 +108,7 @@ class Outcome:
     charged_micros: int
     usage: UsageSnapshot
     unposted: int = 0  # fetched, but Discord refused to post them: not charged
+    size: str | None = None  # what the gateway made, shown when the request named no size
 
 
 class ResultSink(Protocol):
@@ -268,6 +270,7 @@ class Pipeline:
             charged_micros=charged,
             usage=usage,
             unposted=progress.unposted,
+            size=progress.size,
         )
         if outcome != shown:  # the summary is not out yet, or the books closed otherwise than shown
             await sink.finish(outcome)
@@ -305,6 +308,7 @@ class Pipeline:
                         continue
                     if isinstance(event, GeneratedImage):
                         progress.generated += 1
+                        progress.size = progress.size or event.size
                         if progress.generated == 1:
                             await report_stage(sink, "uploading")
                         task = asyncio.create_task(self._prepare(ticket, event, sink.upload_limit))
@@ -420,6 +424,7 @@ class Pipeline:
             charged_micros=charged,
             usage=usage,
             unposted=progress.unposted,
+            size=progress.size,
         )
 
     async def _prepare(self, ticket: Ticket, event: GeneratedImage, upload_limit: int) -> ReadyImage:

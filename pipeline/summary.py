@@ -46,7 +46,7 @@ def outcome_text(outcome: Outcome, locale: object) -> str:
             "result.details",
             locale,
             model=ticket.job.model.label,
-            size=ticket.request.size or t("size.auto", locale),
+            size=ticket.request.size or outcome.size or t("size.auto", locale),
             images=t("result.images", locale, count=outcome.delivered),
             cost=format_usd(outcome.cost_micros),
         ),

@@ -53,6 +53,9 @@ async def test_imagine_works_on_every_seed_gateway(tmp_path, flavour, options, e
         assert row["images_delivered"] == expected
         if price is not None:
             assert row["cost_micros"] == price * expected
+        # The reply names the size: the one sent, else (gogogotoken.ai: none is sent) the one made.
+        sent = body.get("size") or "2048x2048"
+        assert f" · {sent} · " in inter.all_text(), inter.all_text()
 
 
 async def test_an_image_over_the_upload_limit_is_reencoded_to_fit_not_dropped(tmp_path):
