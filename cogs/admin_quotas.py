@@ -248,7 +248,7 @@ class AdminQuotas(commands.Cog):
     @app_commands.describe(
         amount='US dollars per calendar month, e.g. 100, or "off" to remove the setting',
         warn_percent="Warn when this share of the budget is spent (0: no warning)",
-        warn_channel="Where the warning goes (default: this channel)",
+        warn_channel="Where the warning goes (default: the moderators' approval channel, else this one)",
     )
     async def budget_set(
         self,
@@ -276,7 +276,10 @@ class AdminQuotas(commands.Cog):
         percent, channel_id = (current.warn_percent, current.warn_channel_id) if current else (None, None)
         if warn_percent is not None or warn_channel is not None:
             percent = warn_percent if warn_percent is not None else (percent or DEFAULT_WARN_PERCENT)
-            channel_id = warn_channel.id if warn_channel is not None else (channel_id or interaction.channel_id)
+            moderators = self.bot.storage.guild_config.get(guild_id).approval_channel_id
+            channel_id = warn_channel.id if warn_channel is not None else (
+                channel_id or moderators or interaction.channel_id
+            )  # the moderators' channel (approval mode's) when there is one
         if not percent:
             percent = channel_id = None
         old, new = await quotas.set_budget(guild_id, Budget(micros, percent, channel_id), actor_id=interaction.user.id)

@@ -139,7 +139,7 @@ TEXTS: dict[str, str] = {
         "每个自然月的美元金额,例如 100;填 \"off\" 则移除该设置"
     ),
     "Warn when this share of the budget is spent (0: no warning)": "预算花费达到此百分比时提醒(0:不提醒)",
-    "Where the warning goes (default: this channel)": "提醒发送到哪里(默认:此频道)",
+    "Where the warning goes (default: the moderators' approval channel, else this one)": "提醒发送到哪里(默认:审核频道,否则为此频道)",
     "The server's monthly budget, this month's spend and recent changes": "本服务器的每月预算、本月花费和最近的更改",
     # /spend, /history
     "Spend report: summary, CSV of the ledger and a chart": "花费报告:摘要、账本 CSV 和图表",

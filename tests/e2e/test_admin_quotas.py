@@ -211,3 +211,16 @@ async def test_concurrent_requests_never_overshoot_db_limits(tmp_path):
         assert sum("monthly image budget of $1.00" in h.all_text() for h in burst) == 5
         rows = await w.ledger_rows()
         assert sum(r["cost_micros"] for r in rows) == 6 * PRICE <= 1_000_000
+
+
+async def test_the_budget_warning_goes_to_the_moderators_channel_by_default(tmp_path):
+    async with server(tmp_path) as w:
+        mods = w.discord.add_channel(w.guild, "mods")
+        await w.start_bot()
+        await w.storage.guild_config.update(w.guild.id, approval_channel_id=mods.id)  # approval mode's channel
+        saved = await budget(w, "set", {"amount": "1", "warn_percent": 10})
+        assert f"<#{mods.id}>" in saved.all_text()
+        await w.run("imagine", {"prompt": "a"})  # $0.162: 16%
+        [warning] = w.discord.channel_messages(mods)
+        assert "$0.162 of its monthly image budget of $1.00" in warning["content"]
+        assert [m for m in w.discord.channel_messages(w.channel) if "budget" in m.get("content", "")] == []
