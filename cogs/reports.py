@@ -21,7 +21,7 @@ from discord.ext import commands
 
 from cogs.admin_quotas import clip
 from cogs.checks import is_moderator, require_admin
-from i18n import locale_of, t
+from i18n import CATALOGS, locale_of, t
 from image_gateway.money import format_usd
 from pipeline.explain import UserError
 from pipeline.report_chart import MAX_SERIES, chart_available, render_chart
@@ -158,8 +158,8 @@ class Reports(commands.Cog):
                 continue
             lines.append(self._history_line(row, locale))
             for entry in audit.get(row.id, []):
-                lines.append(t("history.decision", locale, action=entry.action, actor=f"<@{entry.actor_id}>",
-                               when=f"<t:{int(entry.created_at.timestamp())}:R>"))
+                lines.append(t("history.decision", locale, action=_action(entry.action, locale),
+                               actor=f"<@{entry.actor_id}>", when=f"<t:{int(entry.created_at.timestamp())}:R>"))
         await interaction.response.send_message(clip("\n".join(lines)), ephemeral=True)
 
     def _approval_line(self, approval: Approval, locale: str) -> str:
@@ -178,6 +178,12 @@ class Reports(commands.Cog):
         return t("history.line", locale, id=row.id, when=f"<t:{int(row.created_at.timestamp())}:f>",
                  member=f"<@{row.user_id}>", status=status, model=self._model_label(row.model),
                  cost=format_usd(row.cost_micros), prompt=_short(row.prompt))
+
+
+def _action(action: str, locale: str) -> str:
+    """A decision in the reader's words ("approved", "已批准"); an action without a text as stored."""
+    key = f"history.action.{action}"
+    return t(key, locale) if key in CATALOGS["en"] else action
 
 
 def _short(prompt: str) -> str:

@@ -38,7 +38,7 @@ async def test_history_shows_waiting_and_rejected_approval_requests_with_the_mod
             assert f"rejected by {mod}" in line_with(text, "a castle at night")
             assert "waiting for a moderator's approval" in line_with(text, "a quiet pond")
             assert "delivered 1 of 1" in line_with(text, "a lighthouse")  # its ledger row, not a second line
-            assert f"request.approved by {mod}" in text
+            assert f"approved by {mod}" in text and "request.approved" not in text
             assert "bob's boat" not in text
 
         everyone = (await w.run("history", {}, user=staff.moderator)).all_text()
@@ -56,4 +56,4 @@ async def test_history_shows_an_approved_request_refused_by_a_quota_once(tmp_pat
         await eventually(lambda: "could not run" in channel_text(w))
         text = (await w.run("history", {}, user=w.alice)).all_text()
         assert "refused (daily_images)" in line_with(text, "two foxes")  # the ledger's 'refused' row
-        assert f"request.approval_failed by <@{staff.moderator.id}>" in text
+        assert f"approved, but could not run by <@{staff.moderator.id}>" in text

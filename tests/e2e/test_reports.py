@@ -121,7 +121,7 @@ async def test_history_members_see_their_own_moderators_see_anyones(tmp_path):
 
         seen = (await w.run("history", {"member": w.alice}, user=mod)).all_text()
         assert "alice's secret cat" in seen
-        assert f"request.approved by <@{mod.id}>" in seen
+        assert f"↳ approved by <@{mod.id}>" in seen
         everyone = (await w.run("history", {}, user=mod)).all_text()
         assert "alice's secret cat" in everyone and "bob's dog" in everyone
 
