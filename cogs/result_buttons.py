@@ -85,7 +85,8 @@ def result_view(ticket: Ticket) -> discord.ui.View:
 async def _request(interaction: discord.Interaction, request_id: int) -> LedgerRow:
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     row = await bot.storage.requests.get(request_id)
-    if row is None:
+    # A row of another server is not this button's request (a database started afresh reuses ids).
+    if row is None or row.guild_id != interaction.guild_id:
         raise UserError("buttons.request_gone", code="request_gone")
     return row
 
@@ -208,6 +209,8 @@ async def delete(interaction: discord.Interaction, request_id: int) -> None:
     moderator = is_moderator(interaction)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     row = await bot.storage.requests.get(request_id)
+    if row is not None and row.guild_id != interaction.guild_id:
+        row = None  # another server's request under a reused id (see `_request`)
     if row is None and not moderator:
         raise UserError("buttons.request_gone", code="request_gone")
     if row is not None and row.user_id != interaction.user.id and not moderator:

@@ -198,13 +198,21 @@ async def test_a_press_on_a_request_that_is_gone_says_so(tmp_path):
         request_id = (await w.ledger_rows())[0]["id"]
         message = result_message(first)
         # the operator starts the bot on a new, empty database
+        other = w.discord.add_guild("Other Server")
+        w.discord.add_member(other, w.alice)
+        other_channel = w.discord.add_channel(other, "art")
         w.settings = make_settings(tmp_path / "fresh", w.discord, w.gateway)
         await w.restart_bot()
+        # ... and alice's first request in another server takes the same id there.
+        elsewhere = await w.discord.invoke_command("imagine", {"prompt": "a blue kite"}, user=w.alice, guild=other,
+                                                   channel=other_channel)  # fmt: skip
+        await elsewhere.wait_for_final(timeout=15)
+        assert [r["id"] for r in await w.ledger_rows()] == [request_id]
         for action in ("reroll", "upscale", "variation", "delete"):
             inter = await press(w, message, action, request_id)
             assert is_ephemeral(inter), action
             assert "no longer in the bot's records" in inter.all_text(), action
-        assert await w.ledger_rows() == []
+        assert len(await w.ledger_rows()) == 1  # nothing ran again
         assert not w.discord.messages[int(message["id"])].deleted
 
 
