@@ -203,7 +203,12 @@ class SeedreamBot(commands.Bot):
         async def begin(ticket: Ticket) -> TurnStatus:
             if admitted is not None:
                 await admitted(ticket)
-            return ChannelStatus(ChannelSink(channel, ticket, upload_limit=channel.guild.filesize_limit))
+            sink = ChannelSink(channel, ticket, upload_limit=channel.guild.filesize_limit)
+            return ChannelStatus(
+                sink,
+                interval=self.settings.progress_edit_seconds,
+                cancel_view=lambda: cancel_view(ticket.request_id, sink.locale),
+            )
 
         await self.dispatcher.run(job, begin)
 

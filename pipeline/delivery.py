@@ -189,13 +189,16 @@ class ChannelSink:
     async def fail(self, error: BaseException) -> None:
         await self.send(explain(error, self.locale))
 
+    def mentioned(self, content: str) -> str:
+        return f"{self._member} {content}"
+
     async def send(
         self, content: str, images: Sequence[ReadyImage] = (), *, view: discord.ui.View | None = None
-    ) -> None:
+    ) -> discord.Message:
         mentions = discord.AllowedMentions(users=[discord.Object(self.ticket.job.user_id)])
         extra = {"view": view} if view is not None else {}
-        await self.channel.send(
-            f"{self._member} {content}", files=_files(images), allowed_mentions=mentions, **extra
+        return await self.channel.send(
+            self.mentioned(content), files=_files(images), allowed_mentions=mentions, **extra
         )
 
 

@@ -9,10 +9,11 @@ results start to arrive: from then on the `InteractionSink` owns the message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 import discord
@@ -71,21 +72,11 @@ class LiveStatus:
     # -- waiting -------------------------------------------------------------------------
     async def wait_turn(self, queue: FairQueue, place: Place) -> None:
         """Show the place in line until its turn comes; raises `Withdrawn` if it leaves first."""
-        turn = asyncio.ensure_future(queue.wait_turn(place))
-        shown = None
-        try:
-            while not turn.done():
-                position = queue.position(place)
-                if position is not None and position != shown:
-                    seconds = max(1, math.ceil(queue.estimate(place)))
-                    text = t("queue.position", self.locale, position=position, seconds=seconds)
-                    await self._edit(content=text, view=self._cancel_view())
-                    shown = position
-                await asyncio.wait({turn}, timeout=self._interval)
-        finally:
-            if not turn.done():
-                turn.cancel()
-        turn.result()
+
+        async def show(text: str) -> None:
+            await self._edit(content=text, view=self._cancel_view())
+
+        await _wait_showing_place(queue, place, self.locale, self._interval, show)
 
     async def withdrawn(self, reason: str) -> None:
         """The request left the line: say why (the Cancel button goes away). Without a reply
@@ -179,23 +170,51 @@ class LiveStatus:
 
 
 class ChannelStatus:
-    """`LiveStatus`'s stand-in for a `ChannelSink` (an approved request): there is no reply to keep
-    up to date, so waiting and running show nothing; a withdrawal is posted, mentioning the member."""
+    """`LiveStatus`'s stand-in for a `ChannelSink` (an approved request): there is no reply, so a
+    request that has to wait posts one message in the channel, mentioning the member, with its
+    place, estimated wait and a Cancel button, edited as it moves up and deleted when its turn
+    comes (the results are new messages). A withdrawal is said there (or posted)."""
 
-    def __init__(self, sink: ChannelSink) -> None:
+    def __init__(
+        self,
+        sink: ChannelSink,
+        *,
+        interval: float = 5.0,
+        cancel_view: Callable[[], discord.ui.View] | None = None,
+    ) -> None:
         self.sink = sink
         self.ticket = sink.ticket
         self.locale = sink.locale
         self.upload_limit = sink.upload_limit
+        self._interval = interval
+        self._cancel_view = cancel_view
+        self._waiting: discord.Message | None = None
 
     async def wait_turn(self, queue: FairQueue, place: Place) -> None:
-        await queue.wait_turn(place)
+        await _wait_showing_place(queue, place, self.locale, self._interval, self._show_place)
+
+    async def _show_place(self, text: str) -> None:
+        view = self._cancel_view() if self._cancel_view is not None else None
+        try:
+            if self._waiting is None:
+                self._waiting = await self.sink.send(text, view=view)
+            else:
+                await self._waiting.edit(content=self.sink.mentioned(text), view=view)
+        except discord.HTTPException as error:  # best effort, as LiveStatus's edits
+            log.info("request %s: could not show its place in line (%s)", self.ticket.request_id, error.status)
 
     async def start(self) -> None:
-        return None
+        if self._waiting is not None:
+            waiting, self._waiting = self._waiting, None
+            with contextlib.suppress(discord.HTTPException):
+                await waiting.delete()
 
     async def withdrawn(self, reason: str) -> None:
         try:
+            if self._waiting is not None:
+                text = t(f"queue.withdrawn.{reason}", self.locale)
+                await self._waiting.edit(content=self.sink.mentioned(text), view=None)
+                return
             await self.sink.fail(UserError(f"queue.withdrawn.{reason}", code=reason))
         except discord.HTTPException:
             log.warning("request %s: could not tell the member it was withdrawn", self.ticket.request_id)
@@ -214,3 +233,24 @@ class ChannelStatus:
 
     async def fail(self, error: BaseException) -> None:
         await self.sink.fail(error)
+
+
+async def _wait_showing_place(
+    queue: FairQueue, place: Place, locale: str, interval: float, show: Callable[[str], Awaitable[None]]
+) -> None:
+    """Wait for the place's turn, showing its position and estimated wait whenever the position
+    changes (checked every `interval`); raises `Withdrawn` if it leaves the line first."""
+    turn = asyncio.ensure_future(queue.wait_turn(place))
+    shown = None
+    try:
+        while not turn.done():
+            position = queue.position(place)
+            if position is not None and position != shown:
+                seconds = max(1, math.ceil(queue.estimate(place)))
+                await show(t("queue.position", locale, position=position, seconds=seconds))
+                shown = position
+            await asyncio.wait({turn}, timeout=interval)
+    finally:
+        if not turn.done():
+            turn.cancel()
+    turn.result()

@@ -108,3 +108,52 @@ async def test_a_stopped_approved_series_is_charged_only_for_the_images_delivere
         [row] = await w.ledger_rows()
         assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 1, 135_000)
 
+
+
+def waiting_message(w: World, user) -> dict | None:
+    """The bot's channel message showing `user`'s approved request in line, if any."""
+    found = [m for m in w.discord.channel_messages(w.channel)
+             if (m.get("content") or "").startswith(f"<@{user.id}> Queued: position")]  # fmt: skip
+    return found[0] if found else None
+
+
+async def test_an_approved_request_that_waits_shows_its_place_and_can_be_cancelled(tmp_path):
+    async with world(tmp_path, start=False, max_concurrent_requests=1, **FAST) as w:
+        staff = await approval_world(w)
+        w.gateway.script(Fault.hang(), times=1)  # the first approved request keeps the only slot busy
+        await ask(w, w.alice, "never answered")
+        await ask(w, w.bob, "still in line")
+        await approve(w, staff, "never answered")
+        await eventually(lambda: len(w.gateway.generation_requests) == 1)
+        await approve(w, staff, "still in line")
+        await in_line(w, "still in line")
+
+        await eventually(lambda: waiting_message(w, w.bob) is not None)
+        waiting = waiting_message(w, w.bob)
+        assert "position 1" in waiting["content"]
+        [cancel] = [c for row in waiting["components"] for c in row["components"]]
+        assert cancel["label"] == "Cancel"
+        pressed = await w.discord.click_button(waiting, cancel["custom_id"], user=w.bob)
+        await pressed.wait_for_final(timeout=10)
+
+        row = await row_of(w, "still in line")
+        await eventually(lambda: w.bot.queue.find(row["id"]) is None)
+        row = await row_of(w, "still in line")
+        assert (row["status"], row["error_code"], row["charged_micros"]) == ("released", "cancelled", 0)
+        await eventually(lambda: "Cancelled" in (w.discord.messages[int(waiting["id"])].payload["content"] or ""))
+        assert not w.discord.messages[int(waiting["id"])].payload.get("components")
+        assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["never answered"]
+
+
+async def test_the_place_in_line_goes_away_when_the_approved_request_starts(tmp_path):
+    async with world(tmp_path, start=False, max_concurrent_requests=1, gateway={"latency": 1.0}, **FAST) as w:
+        staff = await approval_world(w)
+        await ask(w, w.alice, "first")
+        await ask(w, w.bob, "second")
+        await approve(w, staff, "first")
+        await eventually(lambda: len(w.gateway.generation_requests) == 1)
+        await approve(w, staff, "second")
+        await eventually(lambda: waiting_message(w, w.bob) is not None)
+        await eventually(lambda: len(channel_files(w)) == 2, timeout=20)  # both delivered
+        assert waiting_message(w, w.bob) is None  # deleted when its turn came
+        assert f"<@{w.bob.id}>" in channel_text(w)
