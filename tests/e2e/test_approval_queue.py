@@ -46,21 +46,27 @@ async def in_line(w: World, prompt: str, timeout: float = 15.0) -> None:
     await asyncio.wait_for(waiting(), timeout)
 
 
+async def alice_running_bob_waiting(w: World) -> Staff:
+    """Approval mode, one slot: alice's approved "never answered" holds it (the gateway hangs),
+    bob's approved "still in line" is admitted and waits for it."""
+    staff = await approval_world(w)
+    w.gateway.script(Fault.hang(), times=1)
+    await ask(w, w.alice, "never answered")
+    await ask(w, w.bob, "still in line")
+    await approve(w, staff, "never answered")
+    await eventually(lambda: len(w.gateway.generation_requests) == 1)
+    await approve(w, staff, "still in line")
+    await in_line(w, "still in line")
+    return staff
+
+
 async def row_of(w: World, prompt: str) -> dict:
     return next(r for r in await w.ledger_rows() if r["prompt"] == prompt)
 
 
 async def test_approved_requests_wait_their_turn_and_a_shutdown_tells_their_members(tmp_path):
     async with world(tmp_path, start=False, max_concurrent_requests=1, **FAST) as w:
-        staff = await approval_world(w)
-        w.gateway.script(Fault.hang(), times=1)  # the first approved request keeps the only slot busy
-        await ask(w, w.alice, "never answered")
-        await ask(w, w.bob, "still in line")
-
-        await approve(w, staff, "never answered")
-        await eventually(lambda: len(w.gateway.generation_requests) == 1)
-        await approve(w, staff, "still in line")
-        await in_line(w, "still in line")  # admitted, and waiting for the slot
+        await alice_running_bob_waiting(w)
         assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["never answered"]
 
         await w.bot.shutdown(grace=0.5)
@@ -119,14 +125,7 @@ def waiting_message(w: World, user) -> dict | None:
 
 async def test_an_approved_request_that_waits_shows_its_place_and_can_be_cancelled(tmp_path):
     async with world(tmp_path, start=False, max_concurrent_requests=1, **FAST) as w:
-        staff = await approval_world(w)
-        w.gateway.script(Fault.hang(), times=1)  # the first approved request keeps the only slot busy
-        await ask(w, w.alice, "never answered")
-        await ask(w, w.bob, "still in line")
-        await approve(w, staff, "never answered")
-        await eventually(lambda: len(w.gateway.generation_requests) == 1)
-        await approve(w, staff, "still in line")
-        await in_line(w, "still in line")
+        await alice_running_bob_waiting(w)
 
         await eventually(lambda: waiting_message(w, w.bob) is not None)
         waiting = waiting_message(w, w.bob)
