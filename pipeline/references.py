@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -75,7 +76,8 @@ def looks_like_image(attachment: AttachmentLike) -> bool:
 def is_discord_url(url: str) -> bool:
     """True for an https URL on Discord's CDN, or on the host discord.py talks to when
     DISCORD_API_BASE_URL points it elsewhere (a proxy, a test double: `Route.BASE`), on any port
-    there, since such a stand-in may serve its files apart from its API."""
+    there, since such a stand-in may serve its files apart from its API; a stand-in on this
+    machine (loopback) may name it either way (127.0.0.1, localhost)."""
     try:
         parsed = yarl.URL(url)
     except (TypeError, ValueError):
@@ -85,8 +87,19 @@ def is_discord_url(url: str) -> bool:
     host = parsed.host.lower().rstrip(".")
     if parsed.scheme == "https" and parsed.port == 443 and host in DISCORD_CDN_HOSTS:
         return True
-    base = yarl.URL(discord.http.Route.BASE)
-    return parsed.scheme in ("http", "https") and host == (base.host or "").lower().rstrip(".")
+    if parsed.scheme not in ("http", "https"):
+        return False
+    base = (yarl.URL(discord.http.Route.BASE).host or "").lower().rstrip(".")
+    return host == base or (_is_loopback(base) and _is_loopback(host))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def precheck(attachments: Sequence[AttachmentLike]) -> None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import io
 import re
 
 import pytest
-from aiohttp import web
 from PIL import Image
 
 from tests.doubles.image_gateway_double import Fault
@@ -283,31 +281,11 @@ async def test_context_menu_skips_a_video_that_discord_gives_dimensions(tmp_path
         assert w.discord.store.fetches == 1  # the video was never downloaded
 
 
-@contextlib.asynccontextmanager
-async def _elsewhere_on_loopback():
-    """Another server on loopback (an internal service a crafted URL might name); counts requests."""
-    hits: list[str] = []
-
-    async def serve(request: web.Request) -> web.Response:
-        hits.append(request.path)
-        return web.Response(body=image_bytes("PNG"), content_type="image/png")
-
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        # The double's host is 127.0.0.1 (trusted on any port, as a stand-in for Discord may serve
-        # files apart from its API); the same machine by another name is somewhere else.
-        yield f"http://localhost:{runner.addresses[0][1]}", hits
-    finally:
-        await runner.cleanup()
-
-
 async def test_an_attachment_url_off_discord_is_refused_before_anything_is_fetched(tmp_path):
-    async with _elsewhere_on_loopback() as (elsewhere, hits), world(tmp_path, flavour="gogogotoken-com") as w:
+    # Internal addresses a crafted payload might name (a service on the private network, the cloud's
+    # metadata endpoint): refused before any request is made to them.
+    elsewhere = "http://10.0.0.5"
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
         # /edit whose interaction payload names another host for one attachment.
         real = w.discord.store.to_payload
 
@@ -332,11 +310,10 @@ async def test_an_attachment_url_off_discord_is_refused_before_anything_is_fetch
         message = await w.discord.post_user_message(
             w.channel, w.bob, "", attachments=[("inside.png", image_bytes("PNG"), "image/png")]
         )
-        message["attachments"][0]["url"] = f"{elsewhere}/latest/meta-data"
+        message["attachments"][0]["url"] = "http://169.254.169.254/latest/meta-data"
         menu = await _open_menu_and_submit(w, message, "sharpen")
         assert "`inside.png` is not a file stored on Discord" in menu.all_text() and is_ephemeral(menu)
 
-        assert hits == []  # nothing reached the other server
         assert w.discord.store.fetches == 0  # nor was any real attachment downloaded
         assert w.gateway.generation_requests == []
         assert await w.ledger_rows() == []  # nothing reserved or refused on the books

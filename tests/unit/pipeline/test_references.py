@@ -190,9 +190,9 @@ def test_only_discords_cdn_is_a_discord_url(url, allowed, monkeypatch):
 
 
 async def test_an_attachment_elsewhere_is_refused_before_any_download(cdn, http, monkeypatch):
-    # The configured DISCORD_API_BASE_URL's host is trusted, no other (localhost is another name).
+    # The configured DISCORD_API_BASE_URL's host is trusted (on loopback, any loopback name), no other.
     good = cdn.attachment("good.png", encode("PNG"))
-    elsewhere = Att("evil.png", good.url.replace(cdn.base, "http://localhost:1"), 100)
+    elsewhere = Att("evil.png", good.url.replace(cdn.base, "http://10.0.0.5:1"), 100)
     for check in (lambda: precheck([good, elsewhere]), lambda: load_references(http, [elsewhere], SEEDREAM_4_0)):
         with pytest.raises(AttachmentError) as caught:
             result = check()
@@ -207,3 +207,19 @@ async def test_an_attachment_elsewhere_is_refused_before_any_download(cdn, http,
     monkeypatch.setattr(discord.http.Route, "BASE", "https://discord.com/api/v10")  # not set: the CDN only
     with pytest.raises(AttachmentError):
         precheck([good])
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:6001/attachments/1/2/a.png", True),  # a stand-in's files beside its API
+        ("http://localhost:6001/attachments/1/2/a.png", True),  # the same machine by its other name
+        ("http://[::1]:6001/attachments/1/2/a.png", True),
+        ("http://10.0.0.5/attachments/1/2/a.png", False),
+        ("http://169.254.169.254/latest/meta-data", False),
+        ("ftp://127.0.0.1/a.png", False),
+    ],
+)
+def test_a_stand_in_for_discord_on_this_machine_may_serve_files_on_any_loopback_name(url, allowed, monkeypatch):
+    monkeypatch.setattr(discord.http.Route, "BASE", "http://127.0.0.1:6000/api/v10")  # DISCORD_API_BASE_URL
+    assert is_discord_url(url) is allowed
