@@ -20,7 +20,7 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record), self._secrets)
 
 
-MIN_SECRET_LENGTH = 6  # shorter values are placeholders, and replacing them would garble text
+MIN_SECRET_LENGTH = 4  # shorter values are placeholders, and replacing them would garble text
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("image_provider", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value  # "AIEarth" is aiearth
+
     @field_validator("image_api_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

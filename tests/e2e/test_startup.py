@@ -92,6 +92,10 @@ async def test_check_lists_models_and_never_prints_the_key(tmp_path):
         assert "doubao-seedream-4-5-251128" in warning and "doubao-seedream-5-0-260128" not in warning
         assert "USD limits and budgets do not stop them; set IMAGE_PRICES" in warning
 
+        # The provider in any case, as people type it.
+        code, out = await _run_bot("--check", env={**env, "IMAGE_PROVIDER": " AIEarth"}, cwd=tmp_path)
+        assert code == 0 and "provider: aiearth at" in out, out
+
         env["IMAGE_API_KEY"] = "sk-wrong-key-0000000000"
         code, out = await _run_bot("--check", env=env, cwd=tmp_path)
         assert code == 1
