@@ -38,6 +38,11 @@ class CancelQueued(discord.ui.DynamicItem[discord.ui.Button], template=r"queue:c
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: SeedreamBot = interaction.client  # type: ignore[assignment]
         locale = locale_of(interaction)
+        row = await bot.storage.requests.get(self.request_id)
+        if row is not None and row.guild_id != interaction.guild_id:
+            # Another server's request under a reused id (a database started afresh): not this one.
+            await _tell(interaction, t("queue.cancel_too_late", locale))
+            return
         place = bot.queue.find(self.request_id)
         if place is not None:
             if place.user_id != interaction.user.id:
@@ -47,7 +52,6 @@ class CancelQueued(discord.ui.DynamicItem[discord.ui.Button], template=r"queue:c
             else:
                 await _tell(interaction, t("queue.cancel_too_late", locale))
             return
-        row = await bot.storage.requests.get(self.request_id)
         if row is not None and row.user_id != interaction.user.id:
             await _tell(interaction, t("queue.cancel_not_yours", locale))
         elif row is not None and (text := _ended_text(row, locale)) is not None:

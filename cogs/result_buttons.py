@@ -22,7 +22,7 @@ from cogs.options import generate_with_attachments, job_from_interaction
 from i18n import locale_of, t
 from pipeline.delivery import report_error, set_result_view
 from pipeline.explain import UserError
-from pipeline.references import looks_like_image
+from pipeline.references import MAX_REFERENCE_BYTES, looks_like_image
 from pipeline.runner import Ticket
 from storage.requests import LedgerRow
 
@@ -107,8 +107,10 @@ async def reroll(interaction: discord.Interaction, request_id: int) -> None:
     """The same request again (a series stays a series)."""
     row = await _own_request(interaction, request_id)
     _repeatable(row)
-    series = row.command == "series"
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
+    if row.command == "upscale" and bot.resolve_model(row.model).max_references:
+        raise UserError("buttons.needs_references", code="references_not_kept")  # made from an image
+    series = row.command == "series"
     job = job_from_interaction(
         bot, interaction, command="series" if series else "reroll", prompt=row.prompt, model=row.model,
         size=row.size, count=row.images_requested, series=series,
@@ -123,13 +125,13 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
     row = await _own_request(interaction, request_id)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     model = bot.resolve_model(row.model)
-    if model.max_references:
-        image = await _result_image(interaction, request_id)
+    image = await _usable_result_image(interaction, request_id) if model.max_references else None
+    if image is not None:
         await generate_with_attachments(
             bot, interaction, [image], command="upscale", prompt=row.prompt, model=model.id, size=model.largest_size
         )
         return
-    _repeatable(row)
+    _repeatable(row)  # without the image, only a result made from a prompt alone can be made again
     job = job_from_interaction(
         bot, interaction, command="upscale", prompt=row.prompt, model=model.id, size=model.largest_size, count=1
     )
@@ -180,6 +182,16 @@ async def _result_image(interaction: discord.Interaction, request_id: int) -> di
     if not found:
         raise UserError("buttons.image_gone", code="image_gone")
     return min(found, key=lambda a: _image_number(a.filename, request_id) or 0)
+
+
+async def _usable_result_image(interaction: discord.Interaction, request_id: int) -> discord.Attachment | None:
+    """The result's image if it can be a reference (still there, within the reference size limit:
+    a boosted server's uploads may be larger); None otherwise."""
+    try:
+        image = await _result_image(interaction, request_id)
+    except UserError:
+        return None
+    return image if image.size <= MAX_REFERENCE_BYTES else None
 
 
 def _image_number(filename: str, request_id: int) -> int | None:

@@ -173,13 +173,19 @@ class ChannelSink:
         self._posted = 0
 
     async def post(self, images: Sequence[ReadyImage]) -> None:
-        await self.send(batch_text(self.ticket, self.locale, images, first=self._posted == 0), images)
+        try:
+            await self.send(batch_text(self.ticket, self.locale, images, first=self._posted == 0), images)
+        except discord.HTTPException as error:  # discord.py already retried 429s and 5xx
+            raise DeliveryError(f"Discord refused the upload (HTTP {error.status})") from error
         self._posted += len(images)
 
     async def post_final(self, images: Sequence[ReadyImage], outcome: Outcome) -> None:
         """All the results with their summary and buttons in one message, as `InteractionSink`
         posts them: Variation reads the image from the message its button is on."""
-        await self.send(outcome_text(outcome, self.locale), images, view=result_view(self.ticket))
+        try:
+            await self.send(outcome_text(outcome, self.locale), images, view=result_view(self.ticket))
+        except discord.HTTPException as error:
+            raise DeliveryError(f"Discord refused the upload (HTTP {error.status})") from error
         self._posted += len(images)
 
     async def finish(self, outcome: Outcome) -> None:

@@ -59,7 +59,7 @@ def _chinese_value(numeral: str) -> int | None:
     tens, ten, ones = numeral.partition("十")
     if not ten:
         return _DIGITS.index(numeral) if len(numeral) == 1 else None
-    if len(tens) > 1 or len(ones) > 1:
+    if len(tens) > 1 or len(ones) > 1 or not set(tens + ones) <= set(_DIGITS):  # "十十": no number
         return None
     return (_DIGITS.index(tens) if tens else 1) * 10 + (_DIGITS.index(ones) if ones else 0)
 

@@ -156,3 +156,20 @@ async def test_the_place_in_line_goes_away_when_the_approved_request_starts(tmp_
         await eventually(lambda: len(channel_files(w)) == 2, timeout=20)  # both delivered
         assert waiting_message(w, w.bob) is None  # deleted when its turn came
         assert f"<@{w.bob.id}>" in channel_text(w)
+
+
+async def test_an_approved_series_goes_on_when_discord_refuses_one_of_its_messages(tmp_path):
+    price = {SEEDREAM_5: Decimal("0.135")}
+    async with world(tmp_path, start=False, flavour="aiearth", gateway={"per_image_latency": 0.3},
+                     image_prices=price, **FAST) as w:  # fmt: skip
+        staff = await approval_world(w)
+        await ask(w, w.alice, "four seasons", command="series", count=5)
+        refused = w.discord.fail_uploads(1, status=400)  # the first message with images
+        await approve(w, staff, "four seasons")
+        await eventually(lambda: "could not be posted" in channel_text(w), timeout=20)
+        assert refused.hits == 1
+        assert len(channel_files(w)) == 4  # the rest of the series still came
+        row = await row_of(w, "four seasons")
+        assert (row["status"], row["images_billed"], row["images_delivered"]) == ("settled", 5, 4)
+        assert row["charged_micros"] == 4 * row["unit_price_micros"]
+        assert "Something went wrong" not in channel_text(w)

@@ -6,7 +6,7 @@ import asyncio
 import re
 
 from tests.doubles.image_gateway_double import Fault
-from tests.e2e.harness import world
+from tests.e2e.harness import make_settings, world
 
 POSITION = re.compile(r"Queued: position (\d+)")
 FAST = {"progress_edit_seconds": 0.2, "image_max_retries": 0}
@@ -169,3 +169,30 @@ async def test_cancel_on_a_request_a_restart_stopped_says_so_and_that_nothing_wa
         assert buttons(message) == []
         bob_row = next(r for r in await w.ledger_rows() if r["user_id"] == w.bob.id)
         assert (bob_row["status"], bob_row["charged_micros"]) == ("released", 0)
+
+
+async def test_an_old_cancel_button_does_not_withdraw_another_servers_request(tmp_path):
+    # The operator starts afresh; in another server bob's request waits under the id the old
+    # button carries: pressing that button must leave it alone.
+    async with world(tmp_path, discord={"token_ttl": 3}, max_concurrent_requests=1, **FAST) as w:
+        waiting, queued, cancel = await _waiting_with_cancel(w)
+        await _after_the_token_expired(w, waiting)  # the restart cannot take the button away
+        other = w.discord.add_guild("Other Server")
+        for user in (w.alice, w.bob):
+            w.discord.add_member(other, user)
+        art = w.discord.add_channel(other, "art")
+        w.settings = make_settings(tmp_path / "fresh", w.discord, w.gateway, max_concurrent_requests=1, **FAST)
+        await w.restart_bot()
+        w.gateway.script(Fault.hang(), times=1)
+        for user, prompt in ((w.alice, "alice elsewhere"), (w.bob, "bob elsewhere")):
+            await w.discord.invoke_command("imagine", {"prompt": prompt}, user=user, guild=other, channel=art)
+        request_id = int(cancel.rsplit(":", 1)[1])
+        async with asyncio.timeout(10):
+            while (place := w.bot.queue.find(request_id)) is None or place.state != "waiting":
+                await asyncio.sleep(0.02)
+
+        click = await w.discord.click_button(queued, cancel, user=w.bob)
+        await click.wait_for_final(timeout=10)
+        assert click.callback_data["flags"] & 64 and "Cancelled" not in click.all_text()
+        assert w.bot.queue.find(request_id) is not None  # still waiting in the other server
+        assert next(r for r in await w.ledger_rows() if r["id"] == request_id)["status"] == "pending"

@@ -120,6 +120,27 @@ async def test_upscale_regenerates_the_result_image_at_the_largest_size(tmp_path
         assert (body["prompt"], body["size"]) == ("in red", largest)
         assert _reference_bytes(body) == edited.files()[0][1]
 
+        # That upscale was made from an image the bot does not keep: Re-roll cannot repeat it.
+        upscale_id = (await w.ledger_rows())[-1]["id"]
+        sent = len(w.gateway.generation_requests)
+        refused = await press(w, result_message(again), "reroll", upscale_id)
+        assert "made from reference images" in refused.all_text() and is_ephemeral(refused)
+        assert len(w.gateway.generation_requests) == sent
+
+
+async def test_upscale_of_an_image_too_big_to_be_a_reference_regenerates_the_prompt(tmp_path):
+    # A boosted server keeps results over the 10 MB a reference may have: Upscale still works.
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        first = await w.run("imagine", {"prompt": "a tiny robot"})
+        request_id = (await w.ledger_rows())[0]["id"]
+        message = result_message(first)
+        record = w.discord.messages[int(message["id"])]
+        record.payload["attachments"][0]["size"] = 40 * 1024 * 1024  # as Discord would report it
+        inter = await press(w, record.payload, "upscale", request_id)
+        assert len(inter.files()) == 1, inter.all_text()
+        body = w.gateway.generation_requests[-1].json
+        assert (body["prompt"], "image" in body) == ("a tiny robot", False)
+
 
 async def test_upscale_of_a_model_without_references_regenerates_the_prompt(tmp_path):
     async with world(tmp_path, flavour="aiearth") as w:

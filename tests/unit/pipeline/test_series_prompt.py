@@ -40,6 +40,7 @@ ZH = "。生成一组共 {} 张图片。"
         ("第二张是狗", 2, "第二张是狗" + ZH.format(2)),
         ("一只猫的漫画", 6, "一只猫的漫画" + ZH.format(6)),
         ("一组猫的图片", 4, "一组猫的图片" + ZH.format(4)),  # "一组": one set, not one image
+        ("十十张猫", 3, "十十张猫" + ZH.format(3)),  # not a number at all
     ],
 )
 def test_the_sentence_is_added_unless_the_prompt_asks_for_that_many_images(prompt, count, expected):
