@@ -47,6 +47,7 @@ HISTORY_SCAN = 50  # a result's other image messages are among the channel's lat
 RESULT_FILE = re.compile(r"seedream-(?P<id>[0-9]+)-(?P<n>[0-9]+)\.\w+")  # pipeline.runner names them so
 VARIATION_MODAL = re.compile(r"sd:variation-modal:(?P<id>[0-9]{1,19})")
 PROMPT_FIELD = "prompt"
+IMAGE_FIELD = "image"
 
 
 class ResultButton(
@@ -142,19 +143,24 @@ async def variation(interaction: discord.Interaction, request_id: int) -> None:
     """A modal with the prompt (editable); its submission (`submit_variation`) makes an /edit of
     the result's image. A result without its image is told now, not after the member typed."""
     row = await _own_request(interaction, request_id)
-    await _result_image(interaction, request_id)
+    images = await _result_images(interaction, request_id)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    modal = VariationModal(row, bot.resolve_model(row.model).max_prompt_chars, locale_of(interaction))
+    modal = VariationModal(row, bot.resolve_model(row.model).max_prompt_chars, locale_of(interaction), len(images))
     # Stopped before it is sent, so discord.py keeps no copy of it: the submission is answered by
     # `on_variation_submit` alone, by custom_id, also after a restart or the modal's timeout.
     modal.stop()
     await interaction.response.send_modal(modal)
 
 
-async def submit_variation(interaction: discord.Interaction, request_id: int, prompt: str) -> None:
-    """The request and its image are read again: the form may come back after a restart."""
+async def submit_variation(interaction: discord.Interaction, request_id: int, prompt: str, number: str = "") -> None:
+    """The request and its image (`number`, from 1; the first when blank or not a number) are
+    read again: the form may come back after a restart."""
     row = await _own_request(interaction, request_id)
-    image = await _result_image(interaction, request_id)
+    images = await _result_images(interaction, request_id)
+    chosen = int(number) if number.strip().isdigit() else 1  # blank (or not a number): the first
+    if not 1 <= chosen <= len(images):
+        raise UserError("buttons.no_such_image", code="bad_option", count=len(images))
+    image = images[chosen - 1]
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     spec = bot.resolve_model(row.model)
     # A model that takes no reference image cannot make a variation: the server's default does.
@@ -166,22 +172,26 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
 
 
 async def _result_image(interaction: discord.Interaction, request_id: int) -> discord.Attachment:
-    """The result's image: on the message the button is on, else the first of the request's files
-    on the bot's other messages (a series, or more than ten images, are posted apart from the
-    summary that carries the buttons)."""
+    """The result's first image (see `_result_images`)."""
+    return (await _result_images(interaction, request_id))[0]
+
+
+async def _result_images(interaction: discord.Interaction, request_id: int) -> list[discord.Attachment]:
+    """The result's images in their order: on the message the button is on, else the request's
+    files on the bot's other messages (a series, or more than ten images, are posted apart from
+    the summary that carries the buttons). Refused when there is none."""
     message = interaction.message
-    own = [a for a in (message.attachments if message else []) if looks_like_image(a)]
-    if own:
-        return own[0]
-    found = [
-        attachment
-        for other in await _request_messages(interaction, request_id)
-        for attachment in other.attachments
-        if _image_number(attachment.filename, request_id) is not None and looks_like_image(attachment)
-    ]
+    found = [a for a in (message.attachments if message else []) if looks_like_image(a)]
+    if not found:
+        found = [
+            attachment
+            for other in await _request_messages(interaction, request_id)
+            for attachment in other.attachments
+            if _image_number(attachment.filename, request_id) is not None and looks_like_image(attachment)
+        ]
     if not found:
         raise UserError("buttons.image_gone", code="image_gone")
-    return min(found, key=lambda a: _image_number(a.filename, request_id) or 0)
+    return sorted(found, key=lambda a: _image_number(a.filename, request_id) or 0)
 
 
 async def _usable_result_image(interaction: discord.Interaction, request_id: int) -> discord.Attachment | None:
@@ -250,7 +260,7 @@ PRESSES = {"reroll": reroll, "variation": variation, "upscale": upscale, "delete
 class VariationModal(discord.ui.Modal):
     """The form only (the original prompt, editable): `on_variation_submit` answers it."""
 
-    def __init__(self, row: LedgerRow, max_prompt_chars: int, lang: str) -> None:
+    def __init__(self, row: LedgerRow, max_prompt_chars: int, lang: str, images: int = 1) -> None:
         super().__init__(
             title=t("buttons.variation_title", lang)[:MODAL_TEXT_MAX],
             timeout=None,
@@ -265,6 +275,11 @@ class VariationModal(discord.ui.Modal):
             max_length=limit,
         )
         self.add_item(self.prompt)
+        if images > 1:  # which of the result's images to start from
+            self.add_item(discord.ui.TextInput(
+                label=t("buttons.variation_image", lang, count=images)[:MODAL_TEXT_MAX],
+                custom_id=IMAGE_FIELD, default="1", max_length=3, required=False,
+            ))  # fmt: skip
 
 
 async def on_variation_submit(interaction: discord.Interaction) -> None:
@@ -276,7 +291,8 @@ async def on_variation_submit(interaction: discord.Interaction) -> None:
     if match is None:
         return
     try:
-        await submit_variation(interaction, int(match["id"]), _field(data.get("components") or [], PROMPT_FIELD))
+        fields = data.get("components") or []
+        await submit_variation(interaction, int(match["id"]), _field(fields, PROMPT_FIELD), _field(fields, IMAGE_FIELD))
     except Exception as error:  # the one funnel: a short private answer, details to the log
         await report_error(interaction, error)
 

@@ -235,6 +235,8 @@ TEXTS: dict[str, str] = {
     "buttons.deleted": "Deleted.",
     "buttons.variation_title": "Variation of this image",
     "buttons.variation_prompt": "Prompt",
+    "buttons.variation_image": "Which image (1 to {count})",
+    "buttons.no_such_image": "This result has images 1 to {count}; choose one of them.",
     # queue and shutdown
     "queue.position": "Queued: position {position}, about {seconds} s until it starts.",
     "queue.cancel_button": "Cancel",

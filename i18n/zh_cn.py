@@ -168,6 +168,8 @@ TEXTS: dict[str, str] = {
     "buttons.deleted": "已删除。",
     "buttons.variation_title": "这张图片的变体",
     "buttons.variation_prompt": "提示词",
+    "buttons.variation_image": "第几张图片(1 到 {count})",
+    "buttons.no_such_image": "这个结果只有第 1 到 {count} 张图片,请选择其中一张。",
     "queue.position": "排队中：第 {position} 位，预计约 {seconds} 秒后开始。",
     "queue.cancel_button": "取消",
     "queue.cancel_not_yours": "只有发起这个请求的成员才能取消它。",

@@ -181,9 +181,10 @@ async def test_variation_asks_for_the_prompt_then_edits_the_result_image(tmp_pat
 
 
 def _text_input_id(modal: dict) -> str:
+    """The modal's first text input (the prompt), in the order the member sees them."""
     stack = list(modal["components"])
     while stack:
-        comp = stack.pop()
+        comp = stack.pop(0)
         if comp.get("type") == 4:
             return comp["custom_id"]
         stack.extend(comp.get("components") or [])
@@ -333,3 +334,29 @@ async def test_two_delete_presses_at_once_both_say_deleted(tmp_path):
             await inter.wait_for_final(timeout=15)
             assert is_ephemeral(inter) and inter.all_text() == "Deleted.", inter.all_text()
         assert w.discord.messages[int(message["id"])].deleted
+
+
+async def test_variation_of_a_result_with_several_images_starts_from_the_one_chosen(tmp_path):
+    async with world(tmp_path) as w:
+        first = await w.run("imagine", {"prompt": "three foxes", "count": 3})
+        request_id = (await w.ledger_rows())[0]["id"]
+        posted = [data for _name, data in sorted(first.files())]
+        opened = await press(w, result_message(first), "variation", request_id)
+        assert "Which image (1 to 3)" in str(opened.modal["components"])
+
+        submitted = await w.discord.submit_modal(
+            opened.modal["custom_id"], {"prompt": "three foxes at night", "image": "2"}, user=w.alice,
+            from_interaction=opened,
+        )  # fmt: skip
+        await submitted.wait_for_final(timeout=15)
+        assert len(submitted.files()) == 1, submitted.all_text()
+        assert _reference_bytes(w.gateway.generation_requests[-1].json) == posted[1]
+
+        sent = len(w.gateway.generation_requests)
+        again = await press(w, result_message(first), "variation", request_id)
+        wrong = await w.discord.submit_modal(
+            again.modal["custom_id"], {"prompt": "x", "image": "7"}, user=w.alice, from_interaction=again
+        )
+        await wrong.wait_for_final(timeout=15)
+        assert wrong.all_text() == "This result has images 1 to 3; choose one of them." and is_ephemeral(wrong)
+        assert len(w.gateway.generation_requests) == sent
