@@ -2,10 +2,10 @@
 
 Retries and time (IMAGE_MAX_RETRIES, IMAGE_TIMEOUT_SECONDS):
 
-* Retried: 429, every 5xx, and a connection that failed before the gateway answered (refused,
-  DNS, TLS, reset before any response). Never another 4xx, never an answer that began (a 2xx may
-  already be generating, and billed), and never a timeout: the request was sent, the gateway may
-  still make and bill the images, and a second call could pay twice.
+* Retried: 429, every 5xx, and a connection that never opened (refused, DNS, TLS: the gateway
+  cannot have the request). Never another 4xx, never an answer that began (a 2xx may already be
+  generating, and billed), never a connection dropped after the request was sent, and never a
+  timeout: the gateway may still make and bill the images, and a second call could pay twice.
 * The timeout is one deadline for the whole call: every attempt and every backoff wait. A retry
   whose wait would pass the deadline is not made; the last error is raised instead.
 * A stream (SSE) is held to the deadline only until its first event; from then on each event must
@@ -301,14 +301,12 @@ class ImageClient:
         deadline = self._deadline()
         attempt = 0
         while True:
-            responded = False  # the gateway answered: a connection error now is not "never arrived"
             accepted = False  # a 2xx began: the gateway may have generated (and billed)
             try:
                 async with asyncio.timeout_at(deadline):
                     resp = await self._session.post(
                         url, json=body, headers=self._headers(stream="stream" in body), timeout=_NO_AIOHTTP_TIMEOUT
                     )
-                responded = True
                 async with resp:
                     async with asyncio.timeout_at(deadline):
                         await self._raise_for_status(resp)
@@ -325,7 +323,7 @@ class ImageClient:
             except (GatewayError, TimeoutError, aiohttp.ClientError) as exc:
                 error = self._as_gateway_error(exc)
             # Once a 2xx answer began, a retry would generate (and be billed) a second time.
-            if accepted or not self._retryable(error, responded=responded) or attempt >= self._max_retries:
+            if accepted or not self._retryable(error, unsent_only=True) or attempt >= self._max_retries:
                 raise error
             if not await self._backoff(attempt, error, deadline):
                 raise error
@@ -393,7 +391,7 @@ class ImageClient:
             except (GatewayError, TimeoutError, aiohttp.ClientError) as exc:
                 error = self._as_gateway_error(exc)
             # A GET changes nothing at the gateway: any connection failure may be retried.
-            if not self._retryable(error, responded=False) or attempt >= self._max_retries:
+            if not self._retryable(error, unsent_only=False) or attempt >= self._max_retries:
                 raise error
             if not await self._backoff(attempt, error, deadline):
                 raise error
@@ -405,17 +403,19 @@ class ImageClient:
             return exc
         if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is a TimeoutError too
             return APITimeoutError(f"the gateway did not answer within {self._timeout:g} s")
-        return APIConnectionError(scrub(f"connection to the gateway failed: {exc!r}", self._secrets))
+        unsent = isinstance(exc, aiohttp.ClientConnectorError)  # refused, DNS, TLS: nothing was sent
+        return APIConnectionError(scrub(f"connection to the gateway failed: {exc!r}", self._secrets), unsent=unsent)
 
     @staticmethod
-    def _retryable(error: GatewayError, *, responded: bool) -> bool:
-        """429 and 5xx; a connection error only if it came before any answer (the request never
-        reached the gateway or was dropped unanswered); never a timeout (see the module docstring)."""
+    def _retryable(error: GatewayError, *, unsent_only: bool) -> bool:
+        """429 and 5xx; a connection error (with `unsent_only`, a generation: only one whose
+        connection never opened, since a request dropped after it was sent may still be made and
+        billed); never a timeout (see the module docstring)."""
         if isinstance(error, APIStatusError):
             return is_retry_status(error.status)
         if isinstance(error, APITimeoutError):
             return False
-        return isinstance(error, APIConnectionError) and not responded
+        return isinstance(error, APIConnectionError) and (error.unsent or not unsent_only)
 
     async def _backoff(self, attempt: int, error: GatewayError, deadline: float) -> bool:
         """Wait before retry `attempt + 1`; False (no wait) when the wait would pass the deadline."""

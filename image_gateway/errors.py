@@ -125,8 +125,12 @@ class GatewayError(Exception):
 
 
 class APIConnectionError(GatewayError):
-    """No (complete) answer: refused, reset, DNS, TLS, body cut short. Retried only when it came
-    before any answer (the client decides: the error alone cannot tell)."""
+    """No (complete) answer: refused, reset, DNS, TLS, body cut short. `unsent`: the connection
+    never opened, so the gateway cannot have the request; only then is a generation retried."""
+
+    def __init__(self, message: str, *, unsent: bool = False) -> None:
+        super().__init__(message)
+        self.unsent = unsent
 
 
 class APITimeoutError(APIConnectionError):

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import socket
 import time
 
 import pytest
@@ -442,13 +443,27 @@ async def test_fan_out_with_streams(gateway, make_client):
 # -- retry policy and the total timeout ---------------------------------------------------------
 
 
-async def test_a_reset_before_any_answer_is_retried(gateway, make_client, sleeps):
+async def test_a_reset_after_the_request_was_sent_is_not_retried(gateway, make_client, sleeps):
+    # The gateway has the request (it may make and bill the image): a second call could pay twice.
     gateway.queue(reset_reply(), ok(URL_ITEM, usage=1))
     client = make_client()
-    events = await collect(client, request(client))
-    assert events[-1] == Completed(1)
-    assert len(gateway.bodies) == 2
-    assert len(sleeps) == 1
+    with pytest.raises(APIConnectionError):
+        await collect(client, request(client))
+    assert len(gateway.bodies) == 1
+    assert sleeps == []
+
+
+async def test_a_connection_that_never_opened_is_retried(session, sleeps):
+    # Nothing reached the gateway (connection refused): safe to try again, up to the retries.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again when the block ends: nothing listens there
+    client = ImageClient(session, get_preset("aiearth"), base_url=f"http://127.0.0.1:{port}/v1", api_key=API_KEY,
+                         max_retries=2, sleep=sleeps)  # fmt: skip
+    with pytest.raises(APIConnectionError) as caught:
+        await collect(client, request(client))
+    assert caught.value.unsent
+    assert len(sleeps) == 2
 
 
 async def test_timeout_is_one_deadline_across_all_attempts(gateway, make_client):
