@@ -297,8 +297,7 @@ def api_base_url(url: str, settings: Settings) -> str:
     base = url.strip().rstrip("/")
     if base.lower().endswith(_ENDPOINT):
         base = base[: -len(_ENDPOINT)].rstrip("/")
-        shown = str(yarl.URL(base).with_user(None))  # never a user:password in the log
-        log.info("IMAGE_API_BASE_URL ends with %s; using %s as the base", _ENDPOINT, scrub(shown, settings.secrets()))
+        log.info("IMAGE_API_BASE_URL ends with %s; using %s as the base", _ENDPOINT, scrub(base, settings.secrets()))
     return base
 
 

@@ -108,6 +108,8 @@ class Settings(BaseSettings):
                 raise ValueError("must be an http:// or https:// URL, e.g. https://api.example.com/v1")
         if not host:
             raise ValueError("must be an http(s) URL with a host, e.g. https://api.example.com/v1")
+        if parts.username is not None or parts.password is not None:  # aiohttp would refuse it beside the key
+            raise ValueError("must not hold a user name or password; the gateway key goes in IMAGE_API_KEY")
         return value
 
     @field_validator("database_url")

@@ -161,10 +161,11 @@ async def test_an_unusable_database_url_is_one_line_not_a_traceback(tmp_path):
 
 async def test_image_api_base_url_must_be_an_http_url(tmp_path):
     async with world(tmp_path, start=False) as w:
-        for url in ("notaurl", "ftp://gateway.example/v1", "https://"):
+        for url in ("notaurl", "ftp://gateway.example/v1", "https://", "https://me:hunter2pass@gateway.example/v1"):
             code, out = await _run_bot("--check", env=_bot_env(w, tmp_path, IMAGE_API_BASE_URL=url), cwd=tmp_path)
             assert code == 2, out
             _one_clean_line(out, "configuration error: IMAGE_API_BASE_URL is invalid")
+            assert "hunter2pass" not in out
 
 
 async def test_a_pasted_full_endpoint_is_trimmed_to_the_base(tmp_path):
