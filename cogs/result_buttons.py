@@ -21,8 +21,8 @@ from cogs.checks import is_moderator
 from cogs.options import generate_with_attachments, job_from_interaction
 from i18n import locale_of, t
 from pipeline.delivery import report_error, set_result_view
-from pipeline.explain import UserError
-from pipeline.references import MAX_REFERENCE_BYTES, looks_like_image
+from pipeline.explain import AttachmentError, UserError
+from pipeline.references import looks_like_image, precheck
 from pipeline.runner import Ticket
 from storage.requests import LedgerRow
 
@@ -40,7 +40,7 @@ STYLES = {
 }
 # Requests made from reference images: the ledger does not keep those images, so only Variation
 # (which starts from the result itself) can follow them.
-REFERENCE_COMMANDS = frozenset({"edit", "variation"})
+REFERENCE_COMMANDS = frozenset({"edit", "variation", "upscale-image"})  # made from images not kept
 MODAL_TEXT_MAX = 45
 PROMPT_INPUT_MAX = 4000
 HISTORY_SCAN = 50  # a result's other image messages are among the channel's latest messages
@@ -109,8 +109,6 @@ async def reroll(interaction: discord.Interaction, request_id: int) -> None:
     row = await _own_request(interaction, request_id)
     _repeatable(row)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    if row.command == "upscale" and bot.resolve_model(row.model).max_references:
-        raise UserError("buttons.needs_references", code="references_not_kept")  # made from an image
     series = row.command == "series"
     job = job_from_interaction(
         bot, interaction, command="series" if series else "reroll", prompt=row.prompt, model=row.model,
@@ -126,11 +124,12 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
     row = await _own_request(interaction, request_id)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     model = bot.resolve_model(row.model)
-    image = await _usable_result_image(interaction, request_id) if model.max_references else None
+    image = await _usable_result_image(interaction, row) if model.max_references else None
     if image is not None:
         await generate_with_attachments(
-            bot, interaction, [image], command="upscale", prompt=row.prompt, model=model.id, size=model.largest_size
-        )
+            bot, interaction, [image], command="upscale-image", prompt=row.prompt, model=model.id,
+            size=model.largest_size,
+        )  # fmt: skip
         return
     _repeatable(row)  # without the image, only a result made from a prompt alone can be made again
     job = job_from_interaction(
@@ -143,9 +142,9 @@ async def variation(interaction: discord.Interaction, request_id: int) -> None:
     """A modal with the prompt (editable); its submission (`submit_variation`) makes an /edit of
     the result's image. A result without its image is told now, not after the member typed."""
     row = await _own_request(interaction, request_id)
-    images = await _result_images(interaction, request_id)
+    images = await _result_images(interaction, row)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    modal = VariationModal(row, bot.resolve_model(row.model).max_prompt_chars, locale_of(interaction), len(images))
+    modal = VariationModal(row, bot.resolve_model(row.model).max_prompt_chars, locale_of(interaction), max(images))
     # Stopped before it is sent, so discord.py keeps no copy of it: the submission is answered by
     # `on_variation_submit` alone, by custom_id, also after a restart or the modal's timeout.
     modal.stop()
@@ -156,11 +155,12 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
     """The request and its image (`number`, from 1; the first when blank or not a number) are
     read again: the form may come back after a restart."""
     row = await _own_request(interaction, request_id)
-    images = await _result_images(interaction, request_id)
-    chosen = int(number) if number.strip().isdigit() else 1  # blank (or not a number): the first
-    if not 1 <= chosen <= len(images):
-        raise UserError("buttons.no_such_image", code="bad_option", count=len(images))
-    image = images[chosen - 1]
+    images = await _result_images(interaction, row)
+    number = number.strip()
+    chosen = min(images) if not number else int(number) if number.isdecimal() and number.isascii() else None
+    if chosen not in images:
+        raise UserError("buttons.no_such_image", code="bad_option", count=max(images))
+    image = images[chosen]
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     spec = bot.resolve_model(row.model)
     # A model that takes no reference image cannot make a variation: the server's default does.
@@ -171,37 +171,44 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
     )  # fmt: skip
 
 
-async def _result_image(interaction: discord.Interaction, request_id: int) -> discord.Attachment:
+async def _result_image(interaction: discord.Interaction, row: LedgerRow) -> discord.Attachment:
     """The result's first image (see `_result_images`)."""
-    return (await _result_images(interaction, request_id))[0]
+    images = await _result_images(interaction, row)
+    return images[min(images)]
 
 
-async def _result_images(interaction: discord.Interaction, request_id: int) -> list[discord.Attachment]:
-    """The result's images in their order: on the message the button is on, else the request's
-    files on the bot's other messages (a series, or more than ten images, are posted apart from
-    the summary that carries the buttons). Refused when there is none."""
+async def _result_images(interaction: discord.Interaction, row: LedgerRow) -> dict[int, discord.Attachment]:
+    """The result's images by their number (N of seedream-{id}-N): those on the message the button
+    is on, and, when that holds fewer than were delivered (a series, or more than ten images, are
+    posted apart from the summary that carries the buttons), those on the bot's other messages.
+    Refused when there is none."""
     message = interaction.message
     found = [a for a in (message.attachments if message else []) if looks_like_image(a)]
-    if not found:
-        found = [
+    if len(found) < (row.images_delivered or 0):
+        found += [
             attachment
-            for other in await _request_messages(interaction, request_id)
+            for other in await _request_messages(interaction, row.id)
+            if message is None or other.id != message.id
             for attachment in other.attachments
-            if _image_number(attachment.filename, request_id) is not None and looks_like_image(attachment)
+            if _image_number(attachment.filename, row.id) is not None and looks_like_image(attachment)
         ]
     if not found:
         raise UserError("buttons.image_gone", code="image_gone")
-    return sorted(found, key=lambda a: _image_number(a.filename, request_id) or 0)
+    images: dict[int, discord.Attachment] = {}
+    for position, attachment in enumerate(found, start=1):
+        images.setdefault(_image_number(attachment.filename, row.id) or position, attachment)
+    return dict(sorted(images.items()))
 
 
-async def _usable_result_image(interaction: discord.Interaction, request_id: int) -> discord.Attachment | None:
-    """The result's image if it can be a reference (still there, within the reference size limit:
-    a boosted server's uploads may be larger); None otherwise."""
+async def _usable_result_image(interaction: discord.Interaction, row: LedgerRow) -> discord.Attachment | None:
+    """The result's first image if it can be a reference (still there, and passing the reference
+    checks on Discord's metadata: a boosted server's uploads may be over 10 MB); None otherwise."""
     try:
-        image = await _result_image(interaction, request_id)
-    except UserError:
+        image = await _result_image(interaction, row)
+        precheck([image])
+    except (UserError, AttachmentError):
         return None
-    return image if image.size <= MAX_REFERENCE_BYTES else None
+    return image
 
 
 def _image_number(filename: str, request_id: int) -> int | None:

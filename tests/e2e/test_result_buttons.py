@@ -109,7 +109,7 @@ async def test_upscale_regenerates_the_result_image_at_the_largest_size(tmp_path
         [(_name, posted)] = first.files()[:1]
         assert _reference_bytes(body) == posted
         row = (await w.ledger_rows())[-1]
-        assert (row["command"], row["size"], row["images_requested"]) == ("upscale", largest, 1)
+        assert (row["command"], row["size"], row["images_requested"]) == ("upscale-image", largest, 1)
 
         # An /edit result can be upscaled too (the image is on its message; nothing else is needed).
         edited = await w.run("edit", {"prompt": "in red"}, attachments=[("robot.png", posted, "image/png")])
@@ -140,6 +140,10 @@ async def test_upscale_of_an_image_too_big_to_be_a_reference_regenerates_the_pro
         assert len(inter.files()) == 1, inter.all_text()
         body = w.gateway.generation_requests[-1].json
         assert (body["prompt"], "image" in body) == ("a tiny robot", False)
+        # Made from the prompt alone, it can be re-rolled.
+        upscaled = (await w.ledger_rows())[-1]
+        again = await press(w, result_message(inter), "reroll", upscaled["id"])
+        assert len(again.files()) == 1, again.all_text()
 
 
 async def test_upscale_of_a_model_without_references_regenerates_the_prompt(tmp_path):
@@ -359,4 +363,31 @@ async def test_variation_of_a_result_with_several_images_starts_from_the_one_cho
         )
         await wrong.wait_for_final(timeout=15)
         assert wrong.all_text() == "This result has images 1 to 3; choose one of them." and is_ephemeral(wrong)
+        words = await press(w, result_message(first), "variation", request_id)
+        typed = await w.discord.submit_modal(
+            words.modal["custom_id"], {"prompt": "x", "image": "two"}, user=w.alice, from_interaction=words
+        )
+        await typed.wait_for_final(timeout=15)
+        assert "images 1 to 3" in typed.all_text()
         assert len(w.gateway.generation_requests) == sent
+
+
+async def test_variation_of_a_series_offers_every_image_not_only_those_beside_the_buttons(tmp_path):
+    # A streamed series posts its images as they come; the buttons sit under the last message.
+    async with world(tmp_path, flavour="aiearth", gateway={"per_image_latency": 0.2}) as w:
+        series = await w.discord.invoke_command(
+            "series", {"prompt": "four seasons", "count": 4}, user=w.alice, guild=w.guild, channel=w.channel
+        )
+        await series.wait_for(lambda e: "4 image(s)" in ((e.message or {}).get("content") or ""), timeout=20)
+        await series.wait_for_final(timeout=20, quiet=0.3)
+        request_id = (await w.ledger_rows())[0]["id"]
+        files = {int(name.rsplit("-", 1)[1].split(".")[0]): data for name, data in series.files()}
+        assert sorted(files) == [1, 2, 3, 4]
+        opened = await press(w, result_message(series), "variation", request_id)
+        assert "Which image (1 to 4)" in str(opened.modal["components"])
+        submitted = await w.discord.submit_modal(
+            opened.modal["custom_id"], {"prompt": "winter only", "image": "3"}, user=w.alice, from_interaction=opened
+        )
+        await submitted.wait_for_final(timeout=15)
+        assert len(submitted.files()) == 1, submitted.all_text()
+        assert _reference_bytes(w.gateway.generation_requests[-1].json) == files[3]
