@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from cogs.approval import submit_for_approval
 from cogs.queue_controls import cancel_view
 from i18n.translator import CatalogTranslator
-from image_gateway.catalog import ModelSpec, format_usd, usd_to_micros
+from image_gateway.catalog import InvalidOptionError, ModelSpec, format_usd, usd_to_micros
 from image_gateway.client import ImageClient
 from image_gateway.errors import APIStatusError, scrub
 from image_gateway.presets import Preset, build_catalog, get_preset
@@ -157,11 +157,7 @@ class SeedreamBot(commands.Bot):
 
     # -- what the cogs share ---------------------------------------------------------
     def resolve_model(self, name: str | None) -> ModelSpec:
-        chosen = (name or self.settings.image_model or self.preset.default_model).strip()
-        for spec in self.preset.models.values():
-            if chosen.casefold() == spec.label.casefold():
-                return spec
-        return self.preset.model(chosen)
+        return self.preset.model(name or self.preset.default_model)  # the default is IMAGE_MODEL's (resolve_preset)
 
     async def limits_for(self, job: ImageJob) -> Limits:
         """Member, role and server settings from the database over the .env defaults (pipeline.limits)."""
@@ -302,18 +298,14 @@ def api_base_url(url: str, settings: Settings) -> str:
 
 
 def default_model(settings: Settings, preset: Preset) -> ModelSpec:
-    """IMAGE_MODEL as a model id or label, read as the bot reads a member's choice
-    (SeedreamBot.resolve_model), or the preset's default; ValueError names the models offered."""
-    if not settings.image_model:
-        return preset.models[preset.default_model]
-    chosen = settings.image_model.strip()
-    for spec in preset.models.values():
-        if chosen.casefold() == spec.label.casefold():
-            return spec
-    if chosen in preset.models:
-        return preset.models[chosen]
-    offered = ", ".join(f"{spec.id} ({spec.label})" for spec in preset.models.values())
-    raise ValueError(f"IMAGE_MODEL {chosen[:60]!r} is not offered by {preset.name}; choose one of: {offered}")
+    """IMAGE_MODEL as a model id or label, read as a member's choice is (`Preset.model`), or the
+    preset's default; ValueError names the models offered."""
+    try:
+        return preset.model(settings.image_model or preset.default_model)
+    except InvalidOptionError:
+        offered = ", ".join(f"{spec.id} ({spec.label})" for spec in preset.models.values())
+        chosen = (settings.image_model or "").strip()[:60]
+        raise ValueError(f"IMAGE_MODEL {chosen!r} is not offered by {preset.name}; choose one of: {offered}") from None
 
 
 @contextlib.asynccontextmanager

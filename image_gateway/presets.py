@@ -43,9 +43,14 @@ class Preset:
         object.__setattr__(self, "models", MappingProxyType(floored))
 
     def model(self, model_id: str) -> ModelSpec:
-        """The spec for `model_id`; InvalidOptionError(option="model") naming the choices otherwise."""
+        """The spec for a model id or label ("Seedream 4.5", any case), as members and IMAGE_MODEL
+        name them; InvalidOptionError(option="model") naming the choices otherwise."""
+        name = model_id.strip()
+        for spec in self.models.values():
+            if name.casefold() == spec.label.casefold():
+                return spec
         try:
-            return self.models[model_id]
+            return self.models[name]
         except KeyError:
             raise c.InvalidOptionError(
                 "model", f"{model_id[:60]!r} is not offered here; choose {c.or_list(list(self.models))}.",
