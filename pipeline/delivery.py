@@ -7,8 +7,9 @@ message. The one error reply (`report_error`) lives here too, so every way in an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import discord
 
@@ -42,6 +43,16 @@ def _files(images: Sequence[ReadyImage]) -> list[discord.File]:
     for image in images:
         image.file.seek(0)
     return [discord.File(image.file, filename=image.filename) for image in images]  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _uploading() -> Iterator[None]:
+    """A message with results that Discord refuses is a `DeliveryError` (the runner counts those
+    images as not posted and goes on); discord.py has already retried 429s and 5xx."""
+    try:
+        yield
+    except discord.HTTPException as error:
+        raise DeliveryError(f"Discord refused the upload (HTTP {error.status})") from error
 
 
 def _token_expired(error: discord.HTTPException) -> bool:
@@ -94,11 +105,9 @@ class InteractionSink:
     async def post(self, images: Sequence[ReadyImage]) -> None:
         first = self._posted == 0
         header = batch_text(self.ticket, self.locale, images, first=first)  # "Images 11–15 of …" after the first
-        try:
+        with _uploading():
             if not (first and await self._edit_original(content=header, attachments=_files(images))):
                 await self._send(header, images)
-        except discord.HTTPException as error:  # discord.py already retried 429s and 5xx
-            raise DeliveryError(f"Discord refused the upload (HTTP {error.status})") from error
         self._posted += len(images)
 
     async def post_final(self, images: Sequence[ReadyImage], outcome: Outcome) -> None:
@@ -106,11 +115,9 @@ class InteractionSink:
         text = outcome_text(outcome, self.locale)
         view = result_view(self.ticket)
         extra = {"view": view} if view is not None else {}
-        try:
+        with _uploading():
             if not (self._posted == 0 and await self._edit_original(content=text, attachments=_files(images), **extra)):
                 await self._send(text, images, view=view)
-        except discord.HTTPException as error:  # discord.py already retried 429s and 5xx
-            raise DeliveryError(f"Discord refused the upload (HTTP {error.status})") from error
         self._posted += len(images)
 
     async def finish(self, outcome: Outcome) -> None:
@@ -173,19 +180,15 @@ class ChannelSink:
         self._posted = 0
 
     async def post(self, images: Sequence[ReadyImage]) -> None:
-        try:
+        with _uploading():
             await self.send(batch_text(self.ticket, self.locale, images, first=self._posted == 0), images)
-        except discord.HTTPException as error:  # discord.py already retried 429s and 5xx
-            raise DeliveryError(f"Discord refused the upload (HTTP {error.status})") from error
         self._posted += len(images)
 
     async def post_final(self, images: Sequence[ReadyImage], outcome: Outcome) -> None:
         """All the results with their summary and buttons in one message, as `InteractionSink`
         posts them: Variation reads the image from the message its button is on."""
-        try:
+        with _uploading():
             await self.send(outcome_text(outcome, self.locale), images, view=result_view(self.ticket))
-        except discord.HTTPException as error:
-            raise DeliveryError(f"Discord refused the upload (HTTP {error.status})") from error
         self._posted += len(images)
 
     async def finish(self, outcome: Outcome) -> None:
