@@ -184,17 +184,21 @@ async def test_variation_asks_for_the_prompt_then_edits_the_result_image(tmp_pat
         assert (row["command"], row["prompt"]) == ("variation", "a castle on a hill at night")
 
 
-def _text_input_id(modal: dict) -> str:
+def text_input(modal: dict) -> dict:
     """The modal's first text input (the prompt), in the order the member sees them."""
     stack = list(modal["components"])
     while stack:
         comp = stack.pop(0)
         if comp.get("type") == 4:
-            return comp["custom_id"]
+            return comp
         stack.extend(comp.get("components") or [])
         if isinstance(comp.get("component"), dict):
             stack.append(comp["component"])
     raise AssertionError(f"no text input in {modal}")
+
+
+def _text_input_id(modal: dict) -> str:
+    return text_input(modal)["custom_id"]
 
 
 async def test_delete_by_the_requester_removes_the_result(tmp_path):

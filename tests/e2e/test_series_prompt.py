@@ -5,21 +5,9 @@ from __future__ import annotations
 
 from tests.e2e.harness import world
 from tests.e2e.staff import is_ephemeral
-from tests.e2e.test_result_buttons import press, result_message
+from tests.e2e.test_result_buttons import press, result_message, text_input
 
 SENTENCE = ". Generate 3 images as a series."
-
-
-def text_input(modal: dict) -> dict:
-    stack = list(modal["components"])
-    while stack:
-        comp = stack.pop()
-        if comp.get("type") == 4:
-            return comp
-        stack.extend(comp.get("components") or [])
-        if isinstance(comp.get("component"), dict):
-            stack.append(comp["component"])
-    raise AssertionError(f"no text input in {modal}")
 
 
 async def test_the_ledger_history_reroll_and_variation_keep_the_members_own_prompt(tmp_path):
