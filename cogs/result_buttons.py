@@ -100,7 +100,9 @@ async def _own_request(interaction: discord.Interaction, request_id: int) -> Led
 
 
 def _repeatable(row: LedgerRow) -> None:
-    if row.command in REFERENCE_COMMANDS:
+    """A request made from images cannot be made again: the images are not kept (rows from
+    before the ledger counted them are known by their command)."""
+    if row.reference_images or row.command in REFERENCE_COMMANDS:
         raise UserError("buttons.needs_references", code="references_not_kept")
 
 

@@ -516,6 +516,7 @@ def _record(job: ImageJob, request: GenerationRequest) -> RequestRecord:
         prompt=job.model.validate_prompt(job.prompt),  # the member's own words, not the series sentence
         images=job.count,
         unit_price_micros=job.model.price_micros or 0,
+        reference_images=len(job.references),
     )
 
 

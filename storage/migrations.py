@@ -219,8 +219,16 @@ CREATE INDEX audit_log_request ON audit_log (request_id) WHERE request_id IS NOT
 CREATE INDEX requests_guild_created ON requests (guild_id, created_at);
 """
 
+# Version 5: how many reference images a request was made from (0 for rows from before): the
+# buttons cannot repeat such a request, since the images themselves are not kept.
+_V5_REFERENCE_IMAGES = """
+ALTER TABLE requests ADD COLUMN reference_images INTEGER NOT NULL DEFAULT 0 CHECK (reference_images >= 0);
+"""
+
 # Append new schema versions here (one SQL script each); never edit a shipped entry.
-MIGRATIONS: Final[tuple[str, ...]] = (_V1_LEDGER, _V2_META, _V3_MODERATION, _V4_QUOTAS_AUDIT)
+MIGRATIONS: Final[tuple[str, ...]] = (
+    _V1_LEDGER, _V2_META, _V3_MODERATION, _V4_QUOTAS_AUDIT, _V5_REFERENCE_IMAGES,
+)  # fmt: skip
 
 
 def split_statements(script: str) -> list[str]:

@@ -27,6 +27,7 @@ class RequestRecord:
     prompt: str  # the member's own words
     images: int  # requested: the worst case reserved
     unit_price_micros: int
+    reference_images: int = 0  # how many images it was made from (they are not kept)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 The buttons under a result re-run a request from its row; /spend and /history list rows of a
 period (storage.reports). The ledger keeps what was asked (prompt, model, size, how many
-images, which command), by whom and where, and what it cost; reference images and the seed
-are not kept.
+images, which command, how many reference images), by whom and where, and what it cost; the
+reference images themselves and the seed are not kept.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from storage.connection import Database
 COLUMNS = (
     "id, guild_id, channel_id, user_id, command, model, size, prompt, images_requested, images_billed,"
     " images_delivered, unit_price_micros, reserved_micros, cost_micros, charged_micros, status, error_code,"
-    " created_at, settled_at"
+    " created_at, settled_at, reference_images"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -43,6 +43,7 @@ class LedgerRow:
     error_code: str | None
     created_at: datetime
     settled_at: datetime | None
+    reference_images: int = 0  # the images it was made from (not kept: it cannot be made again)
 
 
 def from_epoch_ms(ms: int) -> datetime:

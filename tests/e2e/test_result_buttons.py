@@ -9,6 +9,7 @@ from tests.e2e.harness import make_settings, world
 from tests.e2e.staff import eventually
 from tests.e2e.test_approval import approval_world
 from tests.e2e.test_approval_queue import approve, ask
+from tests.e2e.test_edit import image_bytes
 
 EPHEMERAL = 1 << 6
 MANAGE_MESSAGES = 1 << 13
@@ -395,3 +396,18 @@ async def test_variation_of_a_series_offers_every_image_not_only_those_beside_th
         await submitted.wait_for_final(timeout=15)
         assert len(submitted.files()) == 1, submitted.all_text()
         assert _reference_bytes(w.gateway.generation_requests[-1].json) == files[3]
+
+
+async def test_re_roll_of_a_series_made_from_images_is_refused_it_cannot_be_made_again(tmp_path):
+    # The images a request was made from are not kept: repeating it from the prompt alone would
+    # make (and charge for) something else.
+    async with world(tmp_path, flavour="aiearth") as w:
+        photo = ("cat.png", image_bytes("PNG"), "image/png")
+        first = await w.run("series", {"prompt": "the cat's day in 2 images", "count": 2}, attachments=[photo],
+                            timeout=20)  # fmt: skip
+        row = (await w.ledger_rows())[-1]
+        assert (row["command"], row["reference_images"]) == ("series", 1)
+        sent = len(w.gateway.generation_requests)
+        refused = await press(w, result_message(first), "reroll", row["id"])
+        assert "made from reference images" in refused.all_text() and is_ephemeral(refused)
+        assert len(w.gateway.generation_requests) == sent
