@@ -40,7 +40,8 @@ STYLES = {
 }
 # Requests made from reference images: the ledger does not keep those images, so only Variation
 # (which starts from the result itself) can follow them.
-REFERENCE_COMMANDS = frozenset({"edit", "variation", "upscale-image"})  # made from images not kept
+# Rows written before the ledger counted reference images (schema v5) are known by their command.
+PRE_V5_REFERENCE_COMMANDS = frozenset({"edit", "variation"})
 MODAL_TEXT_MAX = 45
 PROMPT_INPUT_MAX = 4000
 HISTORY_SCAN = 50  # a result's other image messages are among the channel's latest messages
@@ -100,9 +101,8 @@ async def _own_request(interaction: discord.Interaction, request_id: int) -> Led
 
 
 def _repeatable(row: LedgerRow) -> None:
-    """A request made from images cannot be made again: the images are not kept (rows from
-    before the ledger counted them are known by their command)."""
-    if row.reference_images or row.command in REFERENCE_COMMANDS:
+    """A request made from images cannot be made again: the images are not kept."""
+    if row.reference_images or row.command in PRE_V5_REFERENCE_COMMANDS:
         raise UserError("buttons.needs_references", code="references_not_kept")
 
 

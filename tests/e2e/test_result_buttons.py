@@ -411,3 +411,17 @@ async def test_re_roll_of_a_series_made_from_images_is_refused_it_cannot_be_made
         refused = await press(w, result_message(first), "reroll", row["id"])
         assert "made from reference images" in refused.all_text() and is_ephemeral(refused)
         assert len(w.gateway.generation_requests) == sent
+
+
+async def test_re_roll_of_an_edit_written_before_the_ledger_counted_references_is_refused(tmp_path):
+    # A database from before schema v5 has reference_images = 0 on every row: /edit results
+    # there are still known by their command.
+    async with world(tmp_path) as w:
+        edited = await w.run("edit", {"prompt": "in red"}, attachments=[("p.png", image_bytes("PNG"), "image/png")])
+        row = (await w.ledger_rows())[-1]
+        async with w.storage.db.transaction() as tx:
+            await tx.execute("UPDATE requests SET reference_images = 0 WHERE id = ?", (row["id"],))
+        sent = len(w.gateway.generation_requests)
+        refused = await press(w, result_message(edited), "reroll", row["id"])
+        assert "made from reference images" in refused.all_text() and is_ephemeral(refused)
+        assert len(w.gateway.generation_requests) == sent
