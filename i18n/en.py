@@ -6,7 +6,7 @@ TEXTS: dict[str, str] = {
     "result.details": "{model} · {size} · {images} · cost {cost}",
     "result.images": "{count} image(s)",
     "result.refused": "{refused} of {total} were refused by the content filter and not charged.",
-    "result.lost": "{lost} image(s) could not be fetched from the gateway; you were not charged for them.",
+    "result.lost": "{lost} image(s) could not be fetched from the gateway or arrived damaged; you were not charged for them.",
     "result.failed": "{failed} of {total} could not be made by the image service and were not charged.",
     "result.unposted": "{unposted} image(s) could not be posted (Discord refused the upload); you were not charged for them.",
     "result.quota_left": "Left for you: {parts}.",

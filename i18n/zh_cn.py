@@ -5,7 +5,7 @@ TEXTS: dict[str, str] = {
     "result.details": "{model} · {size} · {images} · 费用 {cost}",
     "result.images": "{count} 张图片",
     "result.refused": "{total} 张中有 {refused} 张被内容审核拒绝,未计费。",
-    "result.lost": "有 {lost} 张图片无法从图片服务下载,未向你计费。",
+    "result.lost": "有 {lost} 张图片无法从图片服务下载或已损坏,未向你计费。",
     "result.failed": "{total} 张中有 {failed} 张图片服务未能生成,未计费。",
     "result.unposted": "有 {unposted} 张图片无法发布到 Discord（上传被拒绝）,未向你计费。",
     "result.quota_left": "你的剩余额度:{parts}。",

@@ -130,6 +130,15 @@ class Spool:
         assert self._file is not None
         return self._file.write(data)
 
+    def held(self) -> bytes | None:
+        """The bytes so far when they are held in memory (joined once, here: `finish` then copies
+        nothing more); None when they went to disk."""
+        if self._chunks is None:
+            return None
+        if len(self._chunks) != 1:
+            self._chunks = [b"".join(self._chunks)]
+        return self._chunks[0]
+
     def finish(self) -> IO[bytes]:
         target: IO[bytes]
         if self._chunks is not None:

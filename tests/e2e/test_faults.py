@@ -34,6 +34,7 @@ async def run(w, options: dict, *, timeout: float = 60.0, final: bool = True):
     return await inter.wait_for_final(timeout=timeout, quiet=1.0)
 
 
+LOST = "1 image(s) could not be fetched from the gateway or arrived damaged; you were not charged"
 GATEWAY_FAULTS = [
     # fault, settings, what the member reads, images the server paid for
     (Fault.hang(), {"image_timeout_seconds": 0.5}, "took too long", 0),
@@ -41,12 +42,15 @@ GATEWAY_FAULTS = [
     (Fault.truncated_json(), {}, "could not use", 0),
     (Fault.html(), {}, "busy", 0),  # a proxy's 502 page: reported (no retries here)
     (Fault.empty_data(), {}, "could not use", 0),
-    (Fault.missing_file(), {}, "could not be fetched from the gateway; you were not charged", 1),  # billed; URL 404s
+    (Fault.missing_file(), {}, LOST, 1),  # billed; the URL 404s
+    (Fault.damaged_file(), {}, LOST, 1),  # billed; the file is half a JPEG (the full check decodes it)
+    (Fault.damaged_file(), {"gateway": {"image_format": "png"}}, LOST, 1),  # half a PNG: its CRCs tell
 ]
 
 
 @pytest.mark.parametrize(("fault", "settings", "says", "billed"), GATEWAY_FAULTS,
-                         ids=["timeout", "reset", "truncated", "html", "empty", "404-url"])  # fmt: skip
+                         ids=["timeout", "reset", "truncated", "html", "empty", "404-url",
+                              "damaged-jpeg", "damaged-png"])  # fmt: skip
 async def test_gateway_fault_charges_the_member_nothing(tmp_path, fault, settings, says, billed):
     async with world(tmp_path, image_max_retries=0, **QUOTAS, **settings) as w:
         w.gateway.script(fault)

@@ -100,6 +100,12 @@ class Fault:
         return cls("missing_file")
 
     @classmethod
+    def damaged_file(cls) -> Fault:
+        """Success, but the file behind each URL is the first half of the image (served whole,
+        with its own Content-Length): a result that is not a complete image."""
+        return cls("damaged_file")
+
+    @classmethod
     def partial(cls, failed: tuple[int, ...] | list[int], count: int | None = None) -> Fault:
         """Moderation failures at these output indexes (and optionally force the image count)."""
         return cls("partial", failed=tuple(failed), count=count)

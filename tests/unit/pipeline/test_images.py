@@ -16,6 +16,7 @@ from pipeline import images
 from pipeline.images import (
     ImageInfo,
     ImageRejected,
+    check_container,
     fit_to_limit,
     inspect_image,
     prepare_reference,
@@ -243,6 +244,26 @@ def test_container_check_decodes_what_it_cannot_judge() -> None:
     with pytest.raises(ImageRejected):
         result_check(jpeg[: len(jpeg) // 2] + b"\xff")  # no EOI, and decoding finds it cut short
     assert result_check(encode(gradient((40, 30)), "WEBP")).format == "webp"  # other formats: decoded
+
+
+def test_check_container_leaves_what_it_cannot_judge_to_the_full_check() -> None:
+    def container(data: bytes) -> ImageInfo | None:
+        return check_container(data, max_bytes=64 * MB, max_side=65535, min_side=1, max_aspect=1000)
+
+    jpeg = encode(noise((64, 48)), "JPEG")
+    png = encode(noise((64, 48)), "PNG")
+    assert container(jpeg) == ImageInfo("jpeg", 64, 48, len(jpeg))
+    assert container(png) == ImageInfo("png", 64, 48, len(png))
+    # Never decodes: a JPEG without EOI at its end (cut short, or trailing bytes) and other
+    # formats are for inspect_image to decode.
+    assert container(jpeg[: len(jpeg) // 2]) is None
+    assert container(jpeg + b"trailing bytes") is None
+    assert container(encode(gradient((40, 30)), "WEBP")) is None
+    with pytest.raises(ImageRejected, match="damaged"):  # a broken PNG frame is definitive
+        container(png[: len(png) // 2])
+    with pytest.raises(ImageRejected) as caught:
+        check_container(jpeg, max_bytes=len(jpeg) - 1, max_side=65535, min_side=1, max_aspect=1000)
+    assert caught.value.code == "too_large_bytes"
 
 
 def test_container_check_does_not_inflate() -> None:

@@ -33,6 +33,20 @@ def test_a_result_within_the_budget_stays_in_memory_until_closed() -> None:
     assert budget.used == 0
 
 
+def test_held_shows_the_bytes_in_memory_and_finish_hands_over_those_same_bytes() -> None:
+    budget = MemoryBudget(100 * KB, per_item=64 * KB)
+    spool = written(budget, b"a" * 10 * KB, b"b" * 10 * KB)
+    held = spool.held()
+    assert held == b"a" * 10 * KB + b"b" * 10 * KB
+    assert spool.held() is held  # joined once
+    with spool.finish() as f:
+        assert f.read() is held  # the upload reads them without another copy
+    assert budget.used == 0
+    on_disk = written(MemoryBudget(0), b"a" * KB)
+    assert on_disk.held() is None  # on disk: the caller checks it off the event loop
+    on_disk.close()
+
+
 def test_the_write_the_budget_refuses_moves_the_result_to_disk() -> None:
     budget = MemoryBudget(30 * KB, per_item=64 * KB)
     other = written(budget, b"x" * 20 * KB)  # another request holds most of the budget
