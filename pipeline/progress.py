@@ -240,6 +240,9 @@ async def _wait_showing_place(
 ) -> None:
     """Wait for the place's turn, showing its position and estimated wait whenever the position
     changes (checked every `interval`); raises `Withdrawn` if it leaves the line first."""
+    if place.turn.done():  # a free slot: no task, no turn of the event loop before running
+        place.turn.result()
+        return
     turn = asyncio.ensure_future(queue.wait_turn(place))
     shown = None
     try:
