@@ -58,6 +58,8 @@ class Dispatcher:
             asyncio.current_task().uncancel()  # this stop was ours: tell the member
             await report_failure(live, UserError("queue.stopped", code="shutdown"))
         except Exception as error:
+            if not running:  # failed while waiting or starting (e.g. a dropped connection): nothing ran
+                await self.ledger.release(ticket.request_id, error_code="not_started")
             await report_failure(live, error)
         finally:
             await live.quiet()

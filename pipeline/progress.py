@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
+import aiohttp
 import discord
 
 from i18n import t
@@ -42,6 +43,15 @@ class TurnStatus(ResultSink, Protocol):
     async def quiet(self) -> None: ...
 
     async def fail(self, error: BaseException) -> None: ...
+
+
+# What a best-effort edit may meet: Discord's refusal, or the connection to Discord failing
+# (discord.py passes aiohttp's errors and timeouts through unchanged).
+_EDIT_ERRORS = (discord.HTTPException, aiohttp.ClientError, TimeoutError)
+
+
+def _why(error: BaseException) -> str:
+    return str(getattr(error, "status", None) or type(error).__name__)
 
 
 class LiveStatus:
@@ -163,9 +173,9 @@ class LiveStatus:
             await self.sink.interaction.edit_original_response(**fields)
             if "view" in fields:
                 self._cancel_shown = fields["view"] is not None
-        except discord.HTTPException as error:
+        except _EDIT_ERRORS as error:
             # Progress is best effort; the sink reports results through its own fallbacks.
-            log.info("request %s: progress edit failed (%s)", self.ticket.request_id, error.status)
+            log.info("request %s: progress edit failed (%s)", self.ticket.request_id, _why(error))
             self._quiet = True
 
 
@@ -200,8 +210,8 @@ class ChannelStatus:
                 self._waiting = await self.sink.send(text, view=view)
             else:
                 await self._waiting.edit(content=self.sink.mentioned(text), view=view)
-        except discord.HTTPException as error:  # best effort, as LiveStatus's edits
-            log.info("request %s: could not show its place in line (%s)", self.ticket.request_id, error.status)
+        except _EDIT_ERRORS as error:  # best effort, as LiveStatus's edits
+            log.info("request %s: could not show its place in line (%s)", self.ticket.request_id, _why(error))
 
     async def start(self) -> None:
         if self._waiting is not None:

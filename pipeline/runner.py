@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO, Protocol, TypeVar
 
 import aiohttp
 
@@ -27,6 +27,7 @@ from pipeline.series_prompt import fit_series_prompt
 from pipeline.spool import MB, MemoryBudget, Spool
 from storage.ledger import Ledger, Limits, RequestRecord, Settlement, UsageSnapshot
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MAX_FILES_PER_MESSAGE = 10
@@ -252,9 +253,9 @@ class Pipeline:
         try:
             await self._generate_and_deliver(ticket, sink, progress)
         except BaseException as exc:
-            await asyncio.shield(self._close_books(ticket, progress, error=exc))
+            await _to_the_end(self._close_books(ticket, progress, error=exc))
             raise
-        cost, charged = await self._close_books(ticket, progress, error=None)
+        cost, charged = await _to_the_end(self._close_books(ticket, progress, error=None))
         shown = progress.shown
         if shown is not None:
             usage = shown.usage
@@ -299,6 +300,7 @@ class Pipeline:
         pending: list[asyncio.Task[ReadyImage]] = []
 
         async def produce() -> None:
+            checkpointed: int | None = None  # the billed count the ledger holds for this request
             try:
                 async for event in self.client.events(ticket.request):
                     if isinstance(event, GeneratedImage | FailedImage) and _past_request(progress):
@@ -314,11 +316,17 @@ class Pipeline:
                         task = asyncio.create_task(self._prepare(ticket, event, sink.upload_limit))
                         pending.append(task)
                         queue.put_nowait(task)
+                        if progress.requested > 1:
+                            # Images of a stream or of parallel calls arrive over minutes, each one
+                            # billed: a crash before `Completed` must still find them in the books.
+                            checkpointed = progress.generated
+                            await self.ledger.record_billed(ticket.request_id, checkpointed)
                     elif isinstance(event, FailedImage):
                         progress.refused.append(event)
                     elif isinstance(event, Completed):
                         progress.billed_reported = event.billed
-                        await self.ledger.record_billed(ticket.request_id, event.billed)
+                        if event.billed != checkpointed:
+                            await self.ledger.record_billed(ticket.request_id, event.billed)
             finally:
                 queue.put_nowait(None)
 
@@ -454,6 +462,21 @@ class Pipeline:
         return ReadyImage(
             index=event.index, filename=f"seedream-{ticket.request_id}-{event.index + 1}.{ext}", file=fitted
         )
+
+
+async def _to_the_end(closing: Awaitable[T]) -> T:
+    """Await `closing` (the books of a request) to its end even if the caller is cancelled
+    meanwhile, then raise the cancellation: a shutdown that stops a request as it settles must
+    not leave its row pending (a settle cancelled while queued for the group commit never runs,
+    and the restart would then find the images delivered but not counted)."""
+    task = asyncio.ensure_future(closing)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task})  # a second cancellation gives up waiting; the task goes on
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("closing the books failed during a shutdown", exc_info=task.exception())  # noqa: TRY400 - not this exception
+        raise
 
 
 async def _off_loop(check, spool: Spool, *args) -> tuple[IO[bytes], str]:

@@ -112,3 +112,28 @@ async def test_killed_during_upload_charges_the_server_what_was_billed_and_the_m
     assert row["status"] == "settled"
     assert row["cost_micros"] == 2 * PRICE  # the gateway billed two images: the server paid for them
     assert row["charged_micros"] == 0  # none reached the member
+
+
+async def test_killed_while_parallel_calls_are_answered_keeps_what_was_billed(tmp_path):
+    # aiearth takes no "n": four images are four calls. Three answer (and are billed), the fourth
+    # hangs, the bot is killed: the server's cost must record the three.
+    db = tmp_path / "bot.db"
+    price = 135_000
+    async with DiscordDouble() as dd, ImageGatewayDouble(flavour="aiearth", api_key=API_KEY) as gw:
+        guild = dd.add_guild("Test Server")
+        channel = dd.add_channel(guild, "images")
+        alice = dd.add_user("alice")
+        dd.add_member(guild, alice)
+        gw.script(Fault.delay(0.0), times=3)
+        gw.script(Fault.hang())
+        env = {**bot_env(gw, db), "IMAGE_PRICES": f"doubao-seedream-5-0-260128={price / 1e6}"}
+        async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
+            await dd.invoke_command("imagine", {"prompt": "a cat", "count": 4}, user=alice, guild=guild,
+                                    channel=channel)  # fmt: skip
+            at_kill = await wait_for_row(db, lambda row: (row["images_billed"] or 0) >= 3)
+            bot.kill()
+        assert gw.images_billed == 3 and at_kill["status"] == "pending"
+        async with BotProcess(dd, env, log_path=tmp_path / "bot.log"), open_storage(f"sqlite:///{db}") as storage:
+            [row] = await assert_books_balanced(storage, LIMITS)  # the restart settled it
+        assert row["status"] == "settled"
+        assert (row["cost_micros"], row["charged_micros"]) == (3 * price, 0)  # billed; none delivered

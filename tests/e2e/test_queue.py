@@ -196,3 +196,20 @@ async def test_an_old_cancel_button_does_not_withdraw_another_servers_request(tm
         assert click.callback_data["flags"] & 64 and "Cancelled" not in click.all_text()
         assert w.bot.queue.find(request_id) is not None  # still waiting in the other server
         assert next(r for r in await w.ledger_rows() if r["id"] == request_id)["status"] == "pending"
+
+
+async def test_a_dropped_connection_while_showing_the_place_in_line_does_not_end_the_request(tmp_path):
+    # Showing bob's place in line fails with a disconnect (not an HTTP status): that edit is
+    # best effort, so his request still runs when its turn comes, and is paid for once.
+    async with world(tmp_path, gateway={"latency": 1.0}, max_concurrent_requests=1, default_daily_images=2,
+                     **FAST) as w:
+        alice = await submit(w, w.alice, "alice 1")
+        dropped = w.discord.drop_next(1, method="PATCH", path="/webhooks/")
+        bob = await w.discord.invoke_command("imagine", {"prompt": "bob 1", "count": 2}, user=w.bob,
+                                             guild=w.guild, channel=w.channel)
+        await delivered(alice)
+        await delivered(bob)
+        assert dropped.hits == 1
+        assert len(bob.files()) == 2
+        rows = {row["prompt"]: row for row in await w.ledger_rows()}
+        assert (rows["bob 1"]["status"], rows["bob 1"]["charged_micros"]) == ("settled", 2 * 162_000)

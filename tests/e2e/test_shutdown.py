@@ -88,3 +88,26 @@ async def test_a_withdrawn_request_whose_defer_was_refused_is_told_in_the_channe
                         "You were not charged; please try again in a minute."]
         row = (await rows_by_prompt(w))["still in line"]
         assert (row["status"], row["charged_micros"]) == ("released", 0)
+
+
+async def test_a_shutdown_that_stops_a_request_as_it_settles_still_closes_its_books(tmp_path, monkeypatch):
+    # The images are posted; the settle waits behind other writes when the grace runs out. The
+    # stop must not cut it off: the row would stay pending and the restart would count the two
+    # delivered images as never delivered.
+    from storage.ledger import SqliteLedger  # noqa: PLC0415 - only this test slows it down
+
+    real_settle = SqliteLedger.settle
+
+    async def busy_settle(self, *args, **kwargs):
+        await asyncio.sleep(0.5)
+        return await real_settle(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqliteLedger, "settle", busy_settle)
+    async with world(tmp_path, default_daily_images=4) as w:
+        inter = await w.discord.invoke_command("imagine", {"prompt": "a cat", "count": 2}, user=w.alice,
+                                               guild=w.guild, channel=w.channel)
+        await inter.wait_for(lambda e: bool((e.message or {}).get("attachments")), timeout=15)
+        await w.bot.shutdown(grace=0)
+        [row] = await w.ledger_rows()
+        assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 2, 2 * 162_000)
+        assert len(inter.files()) == 2

@@ -23,6 +23,7 @@ class Fault:
     retry_after: float = 0.05
     is_global: bool = False
     body: dict[str, Any] | None = None
+    drop: bool = False  # close the connection without an answer (a proxy or a network failure)
     hits: int = 0
     gate: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -51,6 +52,10 @@ class Fault:
         return responses.error(self.status, 0, f"{self.status}: Injected failure")
 
 
+class ConnectionDropped(Exception):
+    """Raised by `FaultInjector.take` for a `drop` fault: the server closes the connection."""
+
+
 class FaultInjector:
     def __init__(self) -> None:
         self.faults: list[Fault] = []
@@ -65,6 +70,8 @@ class FaultInjector:
             if fault.matches(method, path, has_files):
                 fault.remaining -= 1
                 fault.hits += 1
+                if fault.drop:
+                    raise ConnectionDropped
                 if fault.status is None:
                     await fault.gate.wait()
                     return None

@@ -19,7 +19,7 @@ from . import gateway_ws, interaction_routes, responses, rest  # noqa: F401 - re
 from .bodies import Body, UploadedFile, read_body
 from .cdn import AttachmentStore
 from .commands import CommandStore
-from .faults import Fault, FaultInjector
+from .faults import ConnectionDropped, Fault, FaultInjector
 from .ids import SnowflakeFactory, make_bot_token, make_interaction_token
 from .interactions import (
     APPLICATION_COMMAND,
@@ -544,6 +544,13 @@ class DiscordDouble:
             )
         )
 
+    def drop_next(self, count: int = 1, *, method: str | None = None, path: str | None = None) -> Fault:
+        """Close the connection of the next ``count`` matching requests without answering: the
+        client sees a disconnect (aiohttp's ServerDisconnectedError), not an HTTP status."""
+        fault = self.fail_next(count, status=None, method=method, path=path)
+        fault.drop = True
+        return fault
+
     def hold_next(self, count: int = 1, *, method: str | None = None, path: str | None = None) -> Fault:
         """Hold the next ``count`` matching requests unanswered until ``fault.release()``; they are
         then served as usual (a slow Discord, under the test's control)."""
@@ -591,7 +598,11 @@ class DiscordDouble:
             self._outgoing.extend(unquote(v) for k, v in request.headers.items() if k.lower() == "x-audit-log-reason")
             if request.query_string:
                 self._outgoing.append(unquote(request.query_string))
-        injected = await self.faults.take(method, path, bool(body.files))
+        try:
+            injected = await self.faults.take(method, path, bool(body.files))
+        except ConnectionDropped:
+            request.transport.abort()  # type: ignore[union-attr]
+            return web.Response(status=499)  # never sent: the connection is gone
         if injected is not None:
             return injected
         if matched is None:
