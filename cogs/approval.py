@@ -292,12 +292,28 @@ async def _reopen(
 
 
 async def _job(bot: SeedreamBot, interaction: discord.Interaction, approval: Approval) -> ImageJob:
-    """The stored request, its reference images loaded again (checked like any other)."""
+    """The stored request, with the member's roles as they are now (the limits that apply are
+    today's, not those of when they asked) and its reference images loaded again (checked like
+    any other)."""
     job = job_from_record(bot, approval)
+    job.role_ids = await _current_roles(interaction.guild, approval.user_id)
     references = _references(interaction, approval)
     if references:
         job.references = await load_references(bot.services.http, references, job.model)
     return job
+
+
+async def _current_roles(guild: discord.Guild | None, user_id: int) -> tuple[int, ...]:
+    """The member's role ids now; a member who left the server cannot be run for."""
+    member = guild.get_member(user_id) if guild is not None else None
+    if member is None and guild is not None:
+        try:
+            member = await guild.fetch_member(user_id)
+        except discord.NotFound:
+            member = None
+    if member is None:
+        raise UserError("error.not_a_member", code="member_gone", member=f"<@{user_id}>")
+    return tuple(role.id for role in member.roles)
 
 
 def _references(interaction: discord.Interaction, approval: Approval) -> list[Any]:

@@ -218,3 +218,35 @@ async def test_moderators_read_the_whole_prompt_however_long(tmp_path):
         await pressed.wait_for_final()
         await eventually(lambda: len(channel_files(w)) == 1)
         assert w.gateway.generation_requests[-1].json["prompt"] == long.strip()
+
+
+async def test_an_approved_request_gets_the_limits_of_the_roles_the_member_has_now(tmp_path):
+    async with world(tmp_path, start=False, default_daily_images=2) as w:
+        staff = add_staff(w)
+        vip = w.discord.add_role(w.guild, "VIP")
+        w.discord.add_member(w.guild, w.alice, roles=[vip])
+        await w.start_bot()
+        await w.run("settings", {"mode": "on", "channel": staff.mods_channel}, user=staff.admin,
+                    subcommand="approval")
+        await w.run("quota", {"role": vip}, user=staff.admin, subcommand="exempt")
+        await submit(w, "four foxes", count=4)  # exempt when she asks
+        w.discord.add_member(w.guild, w.alice, roles=[])  # VIP taken away while it waits
+        message = review_message(w, staff)
+        pressed = await w.discord.click_button(message, button(message, "approve"), user=staff.moderator)
+        await pressed.wait_for_final()
+        await eventually(lambda: "could not run" in channel_text(w))
+        assert "daily limit of 2" in pressed.all_text()
+        assert channel_files(w) == [] and w.gateway.generation_requests == []
+
+
+async def test_approving_the_request_of_a_member_who_left_is_refused(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await submit(w, "a fox")
+        del w.guild.members[w.alice.id]  # she left the server while it waited
+        message = review_message(w, staff)
+        pressed = await w.discord.click_button(message, button(message, "approve"), user=staff.moderator)
+        await pressed.wait_for_final()
+        assert f"<@{w.alice.id}> is not a member of this server." in pressed.all_text()
+        assert "could not run" in review_message(w, staff)["content"]
+        assert w.gateway.generation_requests == [] and await w.ledger_rows() == []
