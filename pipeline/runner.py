@@ -19,7 +19,7 @@ import aiohttp
 from image_gateway.catalog import InvalidOptionError
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
 from image_gateway.errors import InvalidResponseError
-from pipeline.explain import DeliveryError, UserError
+from pipeline.explain import DeliveryError, UserError, is_expected
 from pipeline.fetch import FetchError, decode_b64_image, download_spooled
 from pipeline.images import ImageRejected, check_container, fit_to_limit, inspect_image, to_data_uri
 from pipeline.job import ImageJob
@@ -110,6 +110,7 @@ class Outcome:
     usage: UsageSnapshot
     unposted: int = 0  # fetched, but Discord refused to post them: not charged
     size: str | None = None  # what the gateway made, shown when the request named no size
+    stopped: bool = False  # it failed after some images were delivered: the rest were never made
 
 
 class ResultSink(Protocol):
@@ -252,10 +253,27 @@ class Pipeline:
         progress = Progress(requested=ticket.job.count)
         try:
             await self._generate_and_deliver(ticket, sink, progress)
-        except BaseException as exc:
+        except Exception as exc:
+            cost, charged = await _to_the_end(self._close_books(ticket, progress, error=exc))
+            if progress.delivered == 0:
+                raise
+            # Images were delivered and paid for before it failed: the member gets their summary
+            # (what was made, what it cost, that the rest was not), not "you were not charged".
+            if is_expected(exc):
+                log.info("request %s stopped after %d image(s): %s", ticket.request_id, progress.delivered, exc)
+            else:
+                log.exception("request %s failed after %d image(s)", ticket.request_id, progress.delivered)
+            return await self._summarize(ticket, sink, progress, cost, charged, stopped=True)
+        except BaseException as exc:  # a shutdown: the dispatcher tells the member
             await _to_the_end(self._close_books(ticket, progress, error=exc))
             raise
         cost, charged = await _to_the_end(self._close_books(ticket, progress, error=None))
+        return await self._summarize(ticket, sink, progress, cost, charged)
+
+    async def _summarize(
+        self, ticket: Ticket, sink: ResultSink, progress: Progress, cost: int, charged: int, *, stopped: bool = False
+    ) -> Outcome:
+        """The closed books as the member's summary, posted unless the results already carried it."""
         shown = progress.shown
         if shown is not None:
             usage = shown.usage
@@ -272,6 +290,7 @@ class Pipeline:
             usage=usage,
             unposted=progress.unposted,
             size=progress.size,
+            stopped=stopped,
         )
         if outcome != shown:  # the summary is not out yet, or the books closed otherwise than shown
             await sink.finish(outcome)
@@ -300,7 +319,7 @@ class Pipeline:
         pending: list[asyncio.Task[ReadyImage]] = []
 
         async def produce() -> None:
-            checkpointed: int | None = None  # the billed count the ledger holds for this request
+            billed = _BilledCheckpoint(self.ledger, ticket.request_id)
             try:
                 async for event in self.client.events(ticket.request):
                     if isinstance(event, GeneratedImage | FailedImage) and _past_request(progress):
@@ -317,16 +336,13 @@ class Pipeline:
                         pending.append(task)
                         queue.put_nowait(task)
                         if progress.requested > 1:
-                            # Images of a stream or of parallel calls arrive over minutes, each one
-                            # billed: a crash before `Completed` must still find them in the books.
-                            checkpointed = progress.generated
-                            await self.ledger.record_billed(ticket.request_id, checkpointed)
+                            billed.update(progress.generated)
                     elif isinstance(event, FailedImage):
                         progress.refused.append(event)
                     elif isinstance(event, Completed):
                         progress.billed_reported = event.billed
-                        if event.billed != checkpointed:
-                            await self.ledger.record_billed(ticket.request_id, event.billed)
+                        billed.update(event.billed)
+                        await billed.flush()
             finally:
                 queue.put_nowait(None)
 
@@ -462,6 +478,41 @@ class Pipeline:
         return ReadyImage(
             index=event.index, filename=f"seedream-{ticket.request_id}-{event.index + 1}.{ext}", file=fitted
         )
+
+
+class _BilledCheckpoint:
+    """The billed count written to the ledger as images arrive. Images of a stream or of parallel
+    calls arrive over minutes, each one billed: a crash before `Completed` must still find them in
+    the books. Written in the background, latest value first, so that images arriving together
+    (a plain JSON answer) are not held up by a write each. Best effort: the settle that closes
+    the request writes the final count anyway; this only serves recovery after a crash."""
+
+    def __init__(self, ledger: Ledger, request_id: int) -> None:
+        self._ledger = ledger
+        self._request_id = request_id
+        self._wanted: int | None = None
+        self._written: int | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    def update(self, billed: int) -> None:
+        self._wanted = billed
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name=f"billed-{self._request_id}")
+
+    async def flush(self) -> None:
+        if self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    async def _write(self) -> None:
+        while self._wanted is not None and self._wanted != self._written:
+            value = self._wanted
+            try:
+                await self._ledger.record_billed(self._request_id, value)
+            except Exception:  # e.g. the database closing in a shutdown: the settle still counts it
+                log.warning("request %s: could not checkpoint %d billed image(s)", self._request_id, value,
+                            exc_info=True)  # fmt: skip
+                return
+            self._written = value
 
 
 async def _to_the_end(closing: Awaitable[T]) -> T:

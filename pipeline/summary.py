@@ -64,6 +64,8 @@ def outcome_text(outcome: Outcome, locale: object) -> str:
         lines.append(t("result.lost", locale, lost=outcome.lost))
     if outcome.unposted:
         lines.append(t("result.unposted", locale, unposted=outcome.unposted))
+    if outcome.stopped:
+        lines.append(t("result.stopped", locale, requested=ticket.job.count))
     lines.append(quota_left_text(outcome, locale))
     return "\n".join(lines)
 

@@ -187,3 +187,21 @@ async def test_a_series_discord_refuses_entirely_is_reported_and_not_charged(tmp
         assert (row["cost_micros"], row["charged_micros"]) == (3 * 135_000, 0)
         assert row["error_code"] == "delivery_failed"
         await assert_books_balanced(w.storage)
+
+
+async def test_a_series_cut_off_midway_sums_up_what_was_delivered_and_charged(tmp_path):
+    # The stream breaks after the first image: the member keeps it, pays for it alone, and reads a
+    # summary that says so, not a failure that says nothing was charged.
+    async with world(tmp_path, flavour="aiearth", image_prices=PRICE) as w:
+        w.gateway.script(Fault.reset())  # the connection drops after the first event
+        inter = await start(w, {"prompt": "four postcards", "count": 4})
+        row = await settled(w)
+        await inter.wait_for_final(timeout=10, quiet=0.5)
+        assert len(inter.files()) == 1
+        assert (row["images_delivered"], row["charged_micros"]) == (1, 135_000)
+        text = inter.all_text()
+        assert "1 image(s) · cost $0.135" in text
+        assert ("The request stopped before all 4 image(s) were made; "
+                "you were charged only for the images you got.") in text
+        assert "You were not charged." not in text
+        await assert_books_balanced(w.storage)
