@@ -446,10 +446,9 @@ class ImageClient:
     # -- n single calls on a gateway without "n" -----------------------------------------------
 
     async def _fan_out(self, req: GenerationRequest) -> AsyncIterator[Event]:
-        single = replace(req, n=1)
         queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
 
-        async def run() -> None:
+        async def run(single: GenerationRequest) -> None:
             try:
                 async for event in self._call(single):
                     await queue.put(("event", event))
@@ -458,7 +457,7 @@ class ImageClient:
             finally:
                 await queue.put(("end", None))
 
-        tasks = [asyncio.create_task(run()) for _ in range(req.n)]
+        tasks = [asyncio.create_task(run(_one_of(req, k))) for k in range(req.n)]
         errors: list[GatewayError] = []
         billed = next_index = 0
         running = len(tasks)
@@ -487,6 +486,18 @@ class ImageClient:
             yield FailedImage(next_index, _error_code(error), scrub(error, self._secrets))
             next_index += 1
         yield Completed(billed=billed)
+
+
+MAX_SEED = 2_147_483_647
+
+
+def _one_of(req: GenerationRequest, k: int) -> GenerationRequest:
+    """Call `k` of a fan-out: one image. A fixed seed becomes seed + k (wrapping), or every call
+    would make, and be billed for, the same image; -1 and no seed stay random."""
+    seed = req.seed
+    if seed is not None and seed >= 0:
+        seed = (seed + k) % (MAX_SEED + 1)
+    return replace(req, n=1, seed=seed)
 
 
 def _error_code(error: GatewayError) -> str:

@@ -333,6 +333,16 @@ async def test_fan_out_runs_n_single_calls(gateway, make_client):
     assert all("n" not in body for body in gateway.bodies)
 
 
+@pytest.mark.parametrize(("seed", "sent"), [(7, [7, 8, 9]), (2_147_483_646, [2_147_483_646, 2_147_483_647, 0]),
+                                             (-1, [-1, -1, -1])])
+async def test_fan_out_gives_each_call_its_own_seed(gateway, make_client, seed, sent):
+    # One seed for three calls would make (and bill) the same image three times.
+    gateway.queue(ok(URL_ITEM, usage=1))
+    client = make_client("302ai")  # Seedream 3.0 takes a seed, and 302.ai no "n"
+    await collect(client, request(client, n=3, seed=seed))
+    assert sorted(body["seed"] for body in gateway.bodies) == sorted(sent)
+
+
 async def test_fan_out_partial_failure_yields_what_succeeded(gateway, make_client):
     gateway.queue(
         ok(URL_ITEM, usage=1),
