@@ -157,6 +157,10 @@ TEXTS: dict[str, str] = {
     ),
     "error.busy": "The image service is busy right now. Please try again in a minute. You were not charged.",
     "error.timeout": "The image service took too long to answer. Please try again later. You were not charged.",
+    "error.unreachable": (
+        "The bot could not reach the image service, or the connection broke. Please try again in a minute. "
+        "You were not charged."
+    ),
     "error.misconfigured": (
         "The bot is not set up correctly for image generation. A server admin must check the bot's "
         "configuration. You were not charged."

@@ -113,8 +113,8 @@ def _explain(error: BaseException, locale: object | None) -> str:
             return t("error.busy", locale)
         case APITimeoutError() | asyncio.TimeoutError():
             return t("error.timeout", locale)
-        case APIConnectionError():
-            return t("error.busy", locale)
+        case APIConnectionError():  # refused, DNS, TLS, or dropped: not "busy" (a wrong URL looks like this)
+            return t("error.unreachable", locale)
         case InvalidResponseError() | FetchError():
             return t("error.bad_response", locale)
         case DeliveryError():

@@ -38,7 +38,7 @@ LOST = "1 image(s) could not be fetched from the gateway or arrived damaged; you
 GATEWAY_FAULTS = [
     # fault, settings, what the member reads, images the server paid for
     (Fault.hang(), {"image_timeout_seconds": 0.5}, "took too long", 0),
-    (Fault.reset(), {}, "busy", 0),  # billed upstream, but the bot never heard of it
+    (Fault.reset(), {}, "could not reach the image service, or the connection broke", 0),  # billed upstream, unheard
     (Fault.truncated_json(), {}, "could not use", 0),
     (Fault.html(), {}, "busy", 0),  # a proxy's 502 page: reported (no retries here)
     (Fault.empty_data(), {}, "could not use", 0),
