@@ -31,6 +31,7 @@ from image_gateway.errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    BadRequestError,
     GatewayError,
     InvalidResponseError,
     make_status_error,
@@ -258,6 +259,7 @@ class ImageClient:
         self._retry_after_cap = retry_after_cap
         self._backoff_base = backoff_base
         self._sleep = sleep
+        self._stream_refused = False  # the gateway answered 400 to "stream" (see `_generate`)
 
     @property
     def preset(self) -> Preset:
@@ -271,7 +273,7 @@ class ImageClient:
             async for event in self._fan_out(req):
                 yield event
             return
-        async for event in self._call(req):
+        async for event in self._generate(req):
             yield event
 
     async def list_models(self) -> list[str]:
@@ -287,6 +289,26 @@ class ImageClient:
         return [item["id"] for item in data if isinstance(item, dict) and isinstance(item.get("id"), str)]
 
     # -- one call --------------------------------------------------------------------------------
+
+    async def _generate(self, req: GenerationRequest) -> AsyncIterator[Event]:
+        """One generation. "stream" is our judgement for some presets, not in every gateway's
+        page: a gateway that refuses it (a 400 naming it, before anything was made or billed) is
+        asked again without it, and this process does not ask it to stream again."""
+        if req.stream and self._stream_refused:
+            req = replace(req, stream=False)
+        yielded = False
+        try:
+            async for event in self._call(req):
+                yielded = True
+                yield event
+            return
+        except BadRequestError as error:
+            if yielded or "stream" not in build_body(req, self._preset) or not _names_stream(error):
+                raise
+        self._stream_refused = True
+        log.warning("gateway %s refused \"stream\"; asking for plain JSON answers from now on", self._preset.name)
+        async for event in self._call(replace(req, stream=False)):
+            yield event
 
     def _headers(self, *, stream: bool) -> dict[str, str]:
         return {
@@ -450,7 +472,7 @@ class ImageClient:
 
         async def run(single: GenerationRequest) -> None:
             try:
-                async for event in self._call(single):
+                async for event in self._generate(single):
                     await queue.put(("event", event))
             except Exception as exc:  # handed to the consumer below, never lost
                 await queue.put(("error", exc))
@@ -489,6 +511,11 @@ class ImageClient:
 
 
 MAX_SEED = 2_147_483_647
+
+
+def _names_stream(error: APIStatusError) -> bool:
+    """A 400 about the "stream" parameter (Ark names it in `param`; others in the message)."""
+    return error.param == "stream" or "stream" in (error.message or "").lower()
 
 
 def _one_of(req: GenerationRequest, k: int) -> GenerationRequest:

@@ -312,6 +312,27 @@ async def test_stream_requested_but_gateway_answers_json(gateway, make_client):
     assert gateway.bodies[0]["stream"] is True
 
 
+async def test_a_gateway_that_refuses_stream_is_asked_again_without_it_and_from_then_on(gateway, make_client):
+    gateway.queue(
+        error_reply(400, "InvalidParameter", "unknown field: stream"),
+        ok(URL_ITEM, usage=1),
+        ok(URL_ITEM, usage=1),
+    )
+    client = make_client("xmsmartlink")
+    events = await collect(client, request(client, stream=True))
+    assert events == [GeneratedImage(0, URL_ITEM["url"], None, "2048x2048"), Completed(1)]
+    await collect(client, request(client, stream=True))  # the next series asks for JSON at once
+    assert [body.get("stream") for body in gateway.bodies] == [True, None, None]
+
+
+async def test_a_400_about_something_else_is_not_retried_without_stream(gateway, make_client):
+    gateway.queue(error_reply(400, "InvalidParameter", "size is not supported"))
+    client = make_client("xmsmartlink")
+    with pytest.raises(BadRequestError):
+        await collect(client, request(client, stream=True))
+    assert len(gateway.bodies) == 1
+
+
 async def test_stream_not_requested_from_gateway_without_stream(gateway, make_client):
     gateway.queue(ok(URL_ITEM))
     client = make_client("gogogotoken-com")
