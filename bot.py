@@ -19,6 +19,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import discord
@@ -128,7 +129,12 @@ class SeedreamBot(commands.Bot):
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
-        """Sync to the dev guild on every start; globally only when the tree changed."""
+        """Sync to the dev guild on every start; globally only when Discord lacks this tree.
+
+        It lacks it when the tree changed since the last sync for this application (a fingerprint
+        kept per application id: a new bot token or a new Discord starts from nothing), or when the
+        commands Discord has registered differ from the tree (one GET: commands deleted by hand,
+        another deployment's). So an unchanged tree is not PUT again at every start."""
         dev_guild = self.settings.discord_dev_guild_id
         if dev_guild:
             guild = discord.Object(id=dev_guild)
@@ -136,15 +142,22 @@ class SeedreamBot(commands.Bot):
             await self.tree.sync(guild=guild)
             log.info("synced commands to the development guild")
             return
-        fingerprint = await self.command_fingerprint()
-        if await self.storage.meta.get(SYNC_FINGERPRINT_KEY) == fingerprint:
+        payload = await self.command_payload()
+        key = f"{SYNC_FINGERPRINT_KEY}:{self.application_id}"
+        fingerprint = command_fingerprint(payload)
+        if await self.storage.meta.get(key) != fingerprint:
+            reason = "the command tree changed or was never synced for this application"
+        else:
+            reason = await self.registered_commands_differ(payload)
+        if reason is None:
             log.info("command tree unchanged; not syncing")
             return
         await self.tree.sync()
-        await self.storage.meta.set(SYNC_FINGERPRINT_KEY, fingerprint)
-        log.info("synced commands globally")
+        await self.storage.meta.set(key, fingerprint)
+        log.info("synced commands globally: %s", reason)
 
-    async def command_fingerprint(self) -> str:
+    async def command_payload(self) -> list[dict]:
+        """The global commands as `tree.sync()` sends them (translated)."""
         translator = self.tree.translator
         payload = []
         for command in self.tree.get_commands():
@@ -152,8 +165,19 @@ class SeedreamBot(commands.Bot):
                 payload.append(await command.get_translated_payload(self.tree, translator))
             else:
                 payload.append(command.to_dict(self.tree))
-        canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return payload
+
+    async def registered_commands_differ(self, payload: list[dict]) -> str | None:
+        """Why Discord's global commands are not `payload` (None: they are). A failed look is
+        logged and trusted to the fingerprint: the start goes on, as it did before the look."""
+        try:
+            registered = await self.http.get_global_commands(self.application_id)  # type: ignore[arg-type]
+        except discord.HTTPException as error:
+            log.warning("could not list the commands on Discord (%s); trusting the last sync", error.status)
+            return None
+        if command_shapes(registered or []) == command_shapes(payload):
+            return None
+        return "the commands registered with Discord differ from this version's"
 
     # -- what the cogs share ---------------------------------------------------------
     def resolve_model(self, name: str | None) -> ModelSpec:
@@ -232,6 +256,54 @@ class SeedreamBot(commands.Bot):
         await super().close()
 
 
+def command_fingerprint(payload: list[dict]) -> str:
+    """A hash of everything the bot would send, localizations included."""
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def command_shapes(commands: Sequence[dict]) -> list[str]:
+    """Commands as members see them (names, types, descriptions, options, permissions), in an
+    order and spelling that do not depend on who wrote them: the tree's payload and Discord's
+    answer compare equal when they are the same commands. Localizations are left to the
+    fingerprint (Discord lists them only on request), as are fields Discord fills in itself."""
+    return sorted(json.dumps(_command_shape(command), sort_keys=True) for command in commands)
+
+
+def _command_shape(command: dict) -> dict:
+    permissions = command.get("default_member_permissions")
+    return {
+        "type": int(command.get("type") or 1),
+        "name": command.get("name"),
+        "description": command.get("description") or "",
+        "default_member_permissions": None if permissions is None else str(permissions),
+        "nsfw": bool(command.get("nsfw")),
+        "options": [_option_shape(option) for option in command.get("options") or ()],
+    }
+
+
+def _option_shape(option: dict) -> dict:
+    shape = {
+        "type": int(option.get("type") or 0),
+        "name": option.get("name"),
+        "description": option.get("description") or "",
+        "required": bool(option.get("required")),
+        "autocomplete": bool(option.get("autocomplete")),
+        "choices": [[choice.get("name"), _number(choice.get("value"))] for choice in option.get("choices") or ()],
+        "channel_types": sorted(option.get("channel_types") or ()),
+        "options": [_option_shape(child) for child in option.get("options") or ()],
+    }
+    for limit in ("min_value", "max_value", "min_length", "max_length"):
+        if option.get(limit) is not None:
+            shape[limit] = _number(option[limit])
+    return shape
+
+
+def _number(value: object) -> object:
+    """1 and 1.0 are the same bound or choice to Discord."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
 def _log_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("%s failed", task.get_name(), exc_info=task.exception())
@@ -268,6 +340,23 @@ _ENDPOINT = "/images/generations"
 class StartupError(Exception):
     """A setting that passed validation but cannot be used (the database will not open): main()
     prints it as one `configuration error:` line, like a malformed setting."""
+
+
+class DiscordUnreachable(Exception):
+    """Discord did not answer at login (no network, a wrong DISCORD_API_BASE_URL): main() prints
+    one line naming the host and the failure, not aiohttp's traceback. Once logged in, discord.py
+    reconnects by itself."""
+
+    def __init__(self, host: str, error: BaseException) -> None:
+        reason = type(error).__name__
+        if detail := getattr(error, "strerror", None):  # "Name or service not known", "Connect call failed ..."
+            reason = f"{reason} ({detail})"
+        super().__init__(f"could not reach Discord at {host}: {reason}")
+
+
+def discord_host(settings: Settings) -> str:
+    """The host (and port) of Discord's API as configured; settings refuse a URL with a password."""
+    return urlsplit(settings.discord_api_base_url or discord.http.Route.BASE).netloc
 
 
 def resolve_preset(settings: Settings) -> Preset:
@@ -412,7 +501,10 @@ async def run(settings: Settings, preset: Preset) -> None:
         services = Services(settings, http, storage, preset, make_client(settings, preset, http))
         async with SeedreamBot(services) as bot:
             with stop_on_signals(bot):
-                await bot.start(settings.discord_token.get_secret_value())
+                try:
+                    await bot.start(settings.discord_token.get_secret_value())
+                except (aiohttp.ClientError, OSError, TimeoutError) as error:
+                    raise DiscordUnreachable(discord_host(settings), error) from None
 
 
 @contextlib.contextmanager
@@ -459,6 +551,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     except discord.LoginFailure:
         print("DISCORD_TOKEN was refused by Discord", file=sys.stderr)
+        return 1
+    except DiscordUnreachable as error:
+        print(redact(str(error), settings.secrets()), file=sys.stderr)
         return 1
     return 0
 

@@ -14,7 +14,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from image_gateway.money import price_to_micros
 from storage import sqlite_path_from_url
+
+MAX_BUDGET_USD = 1_000_000_000  # as cogs.admin_quotas.MAX_USD
 
 
 class Settings(BaseSettings):
@@ -81,6 +84,25 @@ class Settings(BaseSettings):
                 raise ValueError(f"{usd.strip()!r} is not a dollar amount") from None
         return prices
 
+    @field_validator("image_prices")
+    @classmethod
+    def _sane_prices(cls, prices: dict[str, Decimal]) -> dict[str, Decimal]:
+        """Refused here, naming the model, rather than overflowing the books at every request."""
+        for model, usd in prices.items():
+            try:
+                price_to_micros(usd)
+            except ValueError as error:
+                raise ValueError(f"{model}: {error}") from None
+        return prices
+
+    @field_validator("default_monthly_usd", "guild_monthly_budget_usd")
+    @classmethod
+    def _sane_budget(cls, usd: Decimal | None) -> Decimal | None:
+        """The cap /budget and /quota use: a larger amount is a typo, and SQLite's integers end."""
+        if usd is not None and usd > MAX_BUDGET_USD:
+            raise ValueError(f"must be at most ${MAX_BUDGET_USD:,}")
+        return usd
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -95,22 +117,18 @@ class Settings(BaseSettings):
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         """An http(s) URL with a host; the message never repeats the value (it may hold a password)."""
-        if value is None:
-            return None
-        value = value.strip()
-        try:
-            parts = urlsplit(value)
-            host = parts.hostname
-        except ValueError:
-            host = None
-        else:
-            if parts.scheme.lower() not in {"http", "https"}:
-                raise ValueError("must be an http:// or https:// URL, e.g. https://api.example.com/v1")
-        if not host:
-            raise ValueError("must be an http(s) URL with a host, e.g. https://api.example.com/v1")
-        if parts.username is not None or parts.password is not None:  # aiohttp would refuse it beside the key
-            raise ValueError("must not hold a user name or password; the gateway key goes in IMAGE_API_KEY")
-        return value
+        return _url(value, ("http", "https"), "https://api.example.com/v1", "the gateway key goes in IMAGE_API_KEY")
+
+    @field_validator("discord_api_base_url")
+    @classmethod
+    def _discord_api_url(cls, value: str | None) -> str | None:
+        """Checked here, not found out as an aiohttp traceback at login."""
+        return _url(value, ("http", "https"), "https://discord.com/api/v10", "the token goes in DISCORD_TOKEN")
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _discord_gateway_url(cls, value: str | None) -> str | None:
+        return _url(value, ("ws", "wss"), "wss://gateway.discord.gg", "the token goes in DISCORD_TOKEN")
 
     @field_validator("database_url")
     @classmethod
@@ -129,6 +147,28 @@ class Settings(BaseSettings):
     def secrets(self) -> tuple[str, ...]:
         """The values that must never appear in a message or a log line."""
         return (self.discord_token.get_secret_value(), self.image_api_key.get_secret_value())
+
+
+def _url(value: str | None, schemes: tuple[str, ...], example: str, credentials: str) -> str | None:
+    """`value` as a URL of one of `schemes` with a host, else ValueError saying what is wanted;
+    the message never repeats the value (it may hold a password)."""
+    if value is None:
+        return None
+    value = value.strip()
+    wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    else:
+        if parts.scheme.lower() not in schemes:
+            raise ValueError(f"must be a URL starting with {wanted}, e.g. {example}")
+    if not host:
+        raise ValueError(f"must be a URL with a host, starting with {wanted}, e.g. {example}")
+    if parts.username is not None or parts.password is not None:  # aiohttp would refuse it beside a token
+        raise ValueError(f"must not hold a user name or password; {credentials}")
+    return value
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 MICROS_PER_USD = 1_000_000
 MICROS_PER_CENT = 10_000
+MAX_PRICE_USD = 1_000  # per image; no model costs near it, and the books stay far from overflow
 
 
 def usd_to_micros(usd: Decimal | str | int | float) -> int:
@@ -27,6 +28,15 @@ def usd_to_micros(usd: Decimal | str | int | float) -> int:
     if not amount.is_finite() or amount < 0:
         raise ValueError(f"price must be a finite amount >= 0, got {amount}")
     return int((amount * MICROS_PER_USD).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def price_to_micros(usd: Decimal | str | int | float) -> int:
+    """`usd_to_micros` for a price per image, refused over `MAX_PRICE_USD`: a typo such as 1e30
+    would otherwise pass the checks and overflow SQLite's 64-bit integers at every request."""
+    micros = usd_to_micros(usd)
+    if micros > MAX_PRICE_USD * MICROS_PER_USD:
+        raise ValueError(f"a price per image must be at most ${MAX_PRICE_USD:,}, got {str(usd).strip()[:40]}")
+    return micros
 
 
 def format_usd(micros: int) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from image_gateway import catalog as c
 from image_gateway.catalog import ModelSpec
-from image_gateway.money import usd_to_micros
+from image_gateway.money import price_to_micros, usd_to_micros
 
 # gogogotoken.ai answers 400 to any size under 3,686,400 pixels, whatever the model.
 GOGOGOTOKEN_AI_MIN_PIXELS = 3_686_400
@@ -205,7 +205,7 @@ def build_catalog(
         if model_id not in models:
             raise CatalogError(f"price for unknown model {model_id!r}; known: {', '.join(models)}")
         try:
-            models[model_id] = models[model_id].with_price(usd_to_micros(usd))
+            models[model_id] = models[model_id].with_price(price_to_micros(usd))
         except (TypeError, ValueError) as exc:
             raise CatalogError(f"price for {model_id!r}: {exc}") from None
     if default_model not in models:
@@ -264,7 +264,7 @@ def _price(value: object, here: str) -> int | None:
     if isinstance(value, str) and value.strip().lower() == "none":
         return None  # unknown price
     try:
-        return usd_to_micros(value)  # type: ignore[arg-type]  # checked by usd_to_micros
+        return price_to_micros(value)  # type: ignore[arg-type]  # checked by price_to_micros
     except (TypeError, ValueError) as exc:
         raise CatalogError(f"{here}: price_usd: {exc}") from None
 

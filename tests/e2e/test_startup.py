@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from storage.ledger import Limits, RequestRecord
@@ -190,3 +191,58 @@ async def test_check_skips_the_model_list_of_a_gateway_without_one(tmp_path):
         # aiearth documents GET /models: a 404 there means a wrong base URL, and the check says so
         code, out = await _run_bot("--check", env=_bot_env(w, tmp_path, IMAGE_PROVIDER="aiearth"), cwd=tmp_path)
         assert code == 1 and "GET /models failed" in out, out
+
+
+async def test_discord_urls_must_be_urls_with_a_host(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        for name, url in (
+            ("DISCORD_API_BASE_URL", "notaurl"), ("DISCORD_API_BASE_URL", "wss://discord.example/api/v10"),
+            ("DISCORD_API_BASE_URL", "https://"), ("DISCORD_API_BASE_URL", "https://me:hunter2pass@discord.example"),
+            ("DISCORD_GATEWAY_URL", "https://gateway.example"), ("DISCORD_GATEWAY_URL", "wss://"),
+        ):
+            for args in ((), ("--check",)):
+                code, out = await _run_bot(*args, env=_bot_env(w, tmp_path, **{name: url}), cwd=tmp_path, timeout=20)
+                assert code == 2, out
+                _one_clean_line(out, f"configuration error: {name} is invalid")
+                assert "hunter2pass" not in out
+
+
+async def test_an_unreachable_discord_is_one_line_naming_the_host(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        for url, failure in (
+            ("http://127.0.0.1:1/api/v10", "could not reach Discord at 127.0.0.1:1: ClientConnectorError"),
+            ("https://double.invalid/api/v10", "could not reach Discord at double.invalid: ClientConnector"),
+        ):
+            code, out = await _run_bot(env=_bot_env(w, tmp_path, DISCORD_API_BASE_URL=url), cwd=tmp_path, timeout=30)
+            assert code == 1, out
+            assert "Traceback" not in out, out
+            assert [line for line in out.splitlines() if line.startswith(failure)], out
+            assert w.discord.bot_token not in out and API_KEY not in out
+
+
+async def test_prices_and_budgets_too_large_to_book_stop_the_bot(tmp_path):
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text('[models."doubao-seedream-4-0-250828"]\nprice_usd = "1e30"\n')
+    async with world(tmp_path, start=False) as w:
+        for values, start in (
+            ({"IMAGE_PRICES": "doubao-seedream-4-0-250828=1e30"}, "configuration error: IMAGE_PRICES is invalid"),
+            ({"IMAGE_PRICES": "doubao-seedream-4-0-250828=1000.01"}, "configuration error: IMAGE_PRICES is invalid"),
+            ({"MODEL_CATALOG_FILE": str(catalog)}, f"configuration error: {catalog}"),
+            ({"DEFAULT_MONTHLY_USD": "1e30"}, "configuration error: DEFAULT_MONTHLY_USD is invalid"),
+            ({"GUILD_MONTHLY_BUDGET_USD": "1000000000.01"}, "configuration error: GUILD_MONTHLY_BUDGET_USD is invalid"),
+        ):
+            for args in ((), ("--check",)):
+                code, out = await _run_bot(*args, env=_bot_env(w, tmp_path, **values), cwd=tmp_path, timeout=20)
+                assert code == 2, out
+                _one_clean_line(out, start)
+                assert "$1,000" in out, out  # the cap is said
+
+
+async def test_the_largest_price_and_budgets_still_book_a_request(tmp_path):
+    top = {"doubao-seedream-4-0-250828": Decimal(1000)}
+    async with world(tmp_path, image_prices=top, default_monthly_usd=Decimal(1_000_000_000),
+                     guild_monthly_budget_usd=Decimal(1_000_000_000)) as w:
+        inter = await w.run("imagine", {"prompt": "a cat", "count": 4})
+        assert len(inter.files()) == 4
+        [row] = await w.ledger_rows()
+        assert row["charged_micros"] == 4_000_000_000

@@ -38,7 +38,7 @@ class CommandStore:
             "id": str(self._ids[key]),
             "application_id": str(self._app_id),
             "version": str(self._snowflakes.next()),
-            "default_member_permissions": cmd.get("default_member_permissions"),
+            "default_member_permissions": _permissions(cmd.get("default_member_permissions")),
             "type": ctype,
             "name": cmd["name"],
             "name_localizations": cmd.get("name_localizations"),
@@ -83,8 +83,14 @@ class CommandStore:
         self.registered[scope] = [c for c in before if c["id"] != command_id]
         return len(self.registered[scope]) != len(before)
 
-    def list(self, scope: Scope) -> list[dict[str, Any]]:
-        return copy.deepcopy(self.registered.get(scope, []))
+    def list(self, scope: Scope, *, with_localizations: bool = True) -> list[dict[str, Any]]:
+        """As GET .../commands answers: the localization dictionaries (of the commands, their
+        options and choices) only when asked for with ``?with_localizations=true``."""
+        listed = copy.deepcopy(self.registered.get(scope, []))
+        if not with_localizations:
+            for cmd in listed:
+                _drop_localizations(cmd)
+        return listed
 
     def find(self, name: str, *, guild_id: int | None = None, command_type: int = 1) -> dict[str, Any] | None:
         """A registered command by name; the guild's own first, then global (as Discord shows them)."""
@@ -94,3 +100,15 @@ class CommandStore:
                 if cmd["name"] == name and cmd["type"] == command_type:
                     return cmd
         return None
+
+
+def _drop_localizations(item: dict[str, Any]) -> None:
+    item.pop("name_localizations", None)
+    item.pop("description_localizations", None)
+    for child in (*item.get("options", ()), *item.get("choices", ())):
+        _drop_localizations(child)
+
+
+def _permissions(value: Any) -> str | None:
+    """Sent as a string or an integer (discord.py); Discord answers with a string."""
+    return None if value is None else str(value)

@@ -79,7 +79,7 @@ def _scope(dd: DiscordDouble, req: RestRequest) -> tuple[int | None, web.Respons
 @router.add("GET", "/applications/{application_id}/guilds/{guild_id}/commands")
 async def list_commands(dd: DiscordDouble, req: RestRequest) -> web.Response:
     scope, err = _scope(dd, req)
-    return err or responses.json_response(dd.commands.list(scope))
+    return err or responses.json_response(dd.commands.list(scope, with_localizations=req.flag("with_localizations")))
 
 
 @router.add("PUT", "/applications/{application_id}/commands")
