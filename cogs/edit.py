@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -20,32 +21,55 @@ if TYPE_CHECKING:
 
 CONTEXT_MENU_NAME = "Edit with Seedream"
 MODAL_TITLE_MAX = 45
+EDIT_MODAL = re.compile(r"sd:edit-modal:(?P<id>[0-9]{1,19})")
+PROMPT_FIELD = "prompt"
+RECENT_TARGETS = 100  # messages the menu was used on lately, kept so that a submission needs no fetch
+
+
+def message_images(message: discord.Message) -> list[discord.Attachment]:
+    """The message's images, and those of the message it forwards (a forward carries none of its
+    own: they are in `message_snapshots`)."""
+    forwarded = [attachment for snapshot in message.message_snapshots for attachment in snapshot.attachments]
+    return [a for a in (*message.attachments, *forwarded) if looks_like_image(a)]
+
+
+def images_and_model(
+    bot: SeedreamBot, guild_id: int, message: discord.Message
+) -> tuple[list[discord.Attachment], ModelSpec, int]:
+    """The images the request will use, its model, and how many images the message has.
+
+    The model is chosen for the message's images as /edit chooses it for its attachments
+    (`pick_model`): the server's default, else the bot's, unless it cannot take that many. Only
+    when no model takes them all are the first ones used, as many as the most any model takes.
+    No model taking images at all is refused now, before the member types a prompt."""
+    images = message_images(message)
+    if not images:
+        raise UserError("error.no_images_in_message", code="no_images")
+    most = max((spec.max_references for spec in bot.preset.models.values()), default=0)
+    wanted = min(len(images), most) or len(images)
+    server = bot.storage.guild_config.get(guild_id)
+    model = pick_model(bot, None, server.default_model, references=wanted, series=False)
+    model.validate_reference_count(wanted)
+    return images[:wanted], model, len(images)
 
 
 class EditPromptModal(discord.ui.Modal):
-    """Asks for the prompt; the images are those of the message the menu was used on."""
+    """The form only: `Edit.on_edit_submit` answers it by its custom_id (the target message's id),
+    so a form submitted after a restart, or after discord.py's view timeout, still runs."""
 
-    def __init__(self, bot: SeedreamBot, attachments: list[discord.Attachment], locale: str, model: ModelSpec) -> None:
-        super().__init__(title=t("edit.modal_title", locale)[:MODAL_TITLE_MAX], timeout=15 * 60)
-        self.bot = bot
-        self.attachments = attachments
-        self.model = model  # the one the images were counted for: the request uses it too
-        self.prompt: discord.ui.TextInput = discord.ui.TextInput(
+    def __init__(self, message_id: int, locale: str, model: ModelSpec, *, used: int, total: int) -> None:
+        super().__init__(
+            title=t("edit.modal_title", locale)[:MODAL_TITLE_MAX], timeout=None, custom_id=f"sd:edit-modal:{message_id}"
+        )
+        if used < total:  # told before the member types, not discovered in the result
+            self.add_item(discord.ui.TextDisplay(t("edit.images_left_out", locale, used=used, total=total)))
+        self.add_item(discord.ui.TextInput(
             label=t("edit.modal_prompt", locale)[:MODAL_TITLE_MAX],
             placeholder=t("edit.modal_placeholder", locale)[:100],
             style=discord.TextStyle.paragraph,
+            custom_id=PROMPT_FIELD,
             max_length=min(model.max_prompt_chars, 4000),
-        )
-        self.add_item(self.prompt)
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await generate_with_attachments(
-            self.bot, interaction, self.attachments,
-            command="edit", prompt=self.prompt.value, model=self.model.id, size=None,
-        )  # fmt: skip
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        await report_error(interaction, error)
+        ))  # fmt: skip
 
 
 class Edit(commands.Cog):
@@ -53,6 +77,7 @@ class Edit(commands.Cog):
         self.bot = bot
         self.menu = app_commands.ContextMenu(name=CONTEXT_MENU_NAME, callback=self.edit_message)
         self.menu.guild_only = True
+        self._targets: dict[int, discord.Message] = {}  # by id, oldest first (see `_remember`)
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)
@@ -89,20 +114,71 @@ class Edit(commands.Cog):
         )
 
     async def edit_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        """Every image of the message (up to the model's limit), then a modal for the prompt.
-
-        The model is the one the request will use: the server's default, else the bot's, or the
-        preset's first that takes reference images when that default takes none."""
-        images = [a for a in message.attachments if looks_like_image(a)]
-        if not images:
-            raise UserError("error.no_images_in_message", code="no_images")
+        """A form for the prompt; the images are the message's (`images_and_model`)."""
         if interaction.guild_id is None:
             raise UserError("error.guild_only", code="guild_only")
-        server = self.bot.storage.guild_config.get(interaction.guild_id)
-        model = pick_model(self.bot, None, server.default_model, references=1, series=False)
-        model.validate_reference_count(min(len(images), max(model.max_references, 1)))
-        modal = EditPromptModal(self.bot, images[: model.max_references], locale_of(interaction), model)
+        images, model, total = images_and_model(self.bot, interaction.guild_id, message)
+        self._remember(message)
+        modal = EditPromptModal(message.id, locale_of(interaction), model, used=len(images), total=total)
+        # Stopped before it is sent, so discord.py keeps no copy of it: `on_edit_submit` alone
+        # answers the submission, by custom_id.
+        modal.stop()
         await interaction.response.send_modal(modal)
+
+    @commands.Cog.listener("on_interaction")
+    async def on_edit_submit(self, interaction: discord.Interaction) -> None:
+        """Every Edit form, by its custom_id (sd:edit-modal:<message id>): the message's images and
+        the model are taken again, as the menu took them."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        match = EDIT_MODAL.fullmatch(str(data.get("custom_id", "")))
+        if match is None:
+            return
+        try:
+            if interaction.guild_id is None:
+                raise UserError("error.guild_only", code="guild_only")  # noqa: TRY301 - the one funnel below
+            message = await self._target(interaction, int(match["id"]))
+            images, model, _ = images_and_model(self.bot, interaction.guild_id, message)
+            prompt = _submitted(data.get("components") or [], PROMPT_FIELD)
+            await generate_with_attachments(
+                self.bot, interaction, images, command="edit", prompt=prompt, model=model.id, size=None
+            )
+        except Exception as error:  # the one funnel: a short private answer, details to the log
+            await report_error(interaction, error)
+
+    def _remember(self, message: discord.Message) -> None:
+        self._targets.pop(message.id, None)
+        self._targets[message.id] = message
+        while len(self._targets) > RECENT_TARGETS:
+            del self._targets[next(iter(self._targets))]
+
+    async def _target(self, interaction: discord.Interaction, message_id: int) -> discord.Message:
+        """The message the menu was used on: as the menu saw it, else (after a restart, or many
+        uses later) fetched again, which needs Read Message History in the channel."""
+        message = self._targets.get(message_id)
+        if message is not None:
+            return message
+        channel = interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            raise UserError("edit.message_gone", code="message_gone")
+        try:
+            return await channel.fetch_message(message_id)
+        except (discord.NotFound, discord.Forbidden):
+            raise UserError("edit.message_gone", code="message_gone") from None
+
+
+def _submitted(components: list[Any], custom_id: str) -> str:
+    """A submitted text input's value (in an action row, or a label's `component`)."""
+    stack = list(components)
+    while stack:
+        component = stack.pop()
+        if component.get("custom_id") == custom_id and "value" in component:
+            return str(component["value"])
+        stack.extend(component.get("components") or [])
+        if isinstance(component.get("component"), dict):
+            stack.append(component["component"])
+    return ""
 
 
 async def setup(bot: SeedreamBot) -> None:

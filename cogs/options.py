@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,10 @@ from pipeline.references import load_references, precheck
 if TYPE_CHECKING:
     from bot import SeedreamBot
 
+log = logging.getLogger(__name__)
+
 MAX_CHOICES = 25
+REFERENCE_OPTIONS = ("image", "image2", "image3", "image4")  # /edit's and /series' attachment options
 
 
 def job_from_interaction(
@@ -71,10 +75,23 @@ def pick_model(
     makes no series). A model the member chose is kept, and refused clearly later if it cannot."""
     if chosen:
         return bot.resolve_model(chosen)
-    default = bot.resolve_model(server_default)
+    default = _default_model(bot, server_default)
     if (not references and not series) or _can(default, references, series):
         return default
     return next((spec for spec in bot.preset.models.values() if _can(spec, references, series)), default)
+
+
+def _default_model(bot: SeedreamBot, server_default: str | None) -> ModelSpec:
+    """The server's default model, else the bot's. A server default this gateway does not offer
+    (saved under another IMAGE_PROVIDER) is the operator's to fix, not the member's: it gives way
+    to the bot's, with a warning, instead of refusing every command that names no model."""
+    if server_default:
+        try:
+            return bot.resolve_model(server_default)
+        except InvalidOptionError:
+            log.warning("a server's default model %r is not offered by the %s gateway; using the bot's default "
+                        "(/settings defaults sets another)", server_default, bot.preset.name)  # fmt: skip
+    return bot.resolve_model(None)
 
 
 def _can(spec: ModelSpec, references: int, series: bool) -> bool:
@@ -124,7 +141,8 @@ async def generate_with_attachments(
     job.references = [Reference(a.filename, a.url, b"", "png") for a in attachments]
     if bot.storage.guild_config.get(job.guild_id).needs_approval:  # not queued until approved
         await bot.pipeline.screen(job)
-        await _defer_and_load(bot, interaction, job, attachments)
+        # Private, as /imagine's: the acknowledgement ("sent to the moderators") is the member's own.
+        await _defer_and_load(bot, interaction, job, attachments, ephemeral=True)
     else:
         with bot.queue.claim(job.user_id):  # refuses as `Dispatcher.run` would, before the defer
             await bot.pipeline.precheck(job)
@@ -134,9 +152,14 @@ async def generate_with_attachments(
 
 
 async def _defer_and_load(
-    bot: SeedreamBot, interaction: discord.Interaction, job: ImageJob, attachments: Sequence[discord.Attachment]
+    bot: SeedreamBot,
+    interaction: discord.Interaction,
+    job: ImageJob,
+    attachments: Sequence[discord.Attachment],
+    *,
+    ephemeral: bool = False,
 ) -> None:
-    await interaction.response.defer(thinking=True)
+    await interaction.response.defer(ephemeral=ephemeral, thinking=True)
     job.references = await load_references(bot.services.http, attachments, job.model)
 
 
@@ -151,14 +174,32 @@ async def model_autocomplete(interaction: discord.Interaction, current: str) -> 
 
 
 async def size_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """The sizes of the model the request will use (`pick_model`), as far as the options filled
+    so far tell: the chosen model, else the server's default unless the images attached (/edit
+    has at least one) or a series need another. A model not offered counts as none chosen."""
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    model_name = getattr(interaction.namespace, "model", None)
-    try:
-        spec = bot.resolve_model(model_name)
-    except Exception:
-        spec = bot.resolve_model(None)
+    namespace = interaction.namespace
+    command = interaction.command.name if interaction.command is not None else ""
+    references = sum(getattr(namespace, name, None) is not None for name in REFERENCE_OPTIONS)
+    if command == "edit":
+        references = max(references, 1)  # `image` is required: attached, or about to be
+    chosen = _offered(bot, getattr(namespace, "model", None))
+    saved = bot.storage.guild_config.get(interaction.guild_id).default_model if interaction.guild_id else None
+    # Not offered: checked here, so that keystrokes do not repeat the warning a request logs.
+    spec = pick_model(bot, chosen, _offered(bot, saved), references=references, series=command == "series")
     sizes = [*spec.size_tiers, *spec.fixed_sizes]
     if spec.default_size and spec.default_size not in sizes:
         sizes.append(spec.default_size)
     needle = current.casefold()
     return [app_commands.Choice(name=s, value=s) for s in sizes if needle in s.casefold()][:MAX_CHOICES]
+
+
+def _offered(bot: SeedreamBot, name: str | None) -> str | None:
+    """`name` if this gateway offers that model, else None."""
+    if not name:
+        return None
+    try:
+        bot.resolve_model(name)
+    except InvalidOptionError:
+        return None
+    return name

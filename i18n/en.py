@@ -218,6 +218,8 @@ TEXTS: dict[str, str] = {
     "edit.modal_title": "Edit with Seedream",
     "edit.modal_prompt": "What to change",
     "edit.modal_placeholder": "e.g. turn it into a watercolor painting",
+    "edit.images_left_out": "Only the first {used} of the message's {total} images will be used: no model here takes more than {used}.",
+    "edit.message_gone": "That message can no longer be read (deleted, or out of the bot's reach). Use the menu on it again, or /edit.",
     # buttons under a result
     "buttons.reroll": "Re-roll",
     "buttons.variation": "Variation",

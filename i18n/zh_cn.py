@@ -158,6 +158,8 @@ TEXTS: dict[str, str] = {
     "edit.modal_title": "用 Seedream 编辑",
     "edit.modal_prompt": "要怎样修改",
     "edit.modal_placeholder": "例如：改成水彩画风格",
+    "edit.images_left_out": "只会使用该消息 {total} 张图片中的前 {used} 张：这里的模型最多只接受 {used} 张。",
+    "edit.message_gone": "无法再读取该消息（已删除，或机器人无法访问）。请重新对它使用菜单，或使用 /edit。",
     "buttons.reroll": "重新生成",
     "buttons.variation": "变体",
     "buttons.upscale": "放大",

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Callable, Iterator, Sequence
+from typing import ClassVar
 
 import discord
 
@@ -169,7 +171,13 @@ class InteractionSink:
 
 class ChannelSink:
     """Results posted to a channel as new messages, the member mentioned (an approved request, or
-    an interaction without a reply any more)."""
+    an interaction without a reply any more). Only a request's first message notifies the member
+    (a series would otherwise ping them for every image); the others name them without a ping."""
+
+    # The tickets whose member was notified already, by request id. Kept here, not on the sink:
+    # an `InteractionSink` whose token expired makes a new sink for each message. Weak: an entry
+    # goes with its request.
+    _notified: ClassVar[weakref.WeakValueDictionary[int, Ticket]] = weakref.WeakValueDictionary()
 
     def __init__(self, channel: discord.abc.Messageable, ticket: Ticket, *, upload_limit: int) -> None:
         self.channel = channel
@@ -204,11 +212,18 @@ class ChannelSink:
     async def send(
         self, content: str, images: Sequence[ReadyImage] = (), *, view: discord.ui.View | None = None
     ) -> discord.Message:
-        mentions = discord.AllowedMentions(users=[discord.Object(self.ticket.job.user_id)])
+        first = ChannelSink._notified.get(self.ticket.request_id) is not self.ticket
+        if first:
+            mentions = discord.AllowedMentions(users=[discord.Object(self.ticket.job.user_id)])
+        else:
+            mentions = discord.AllowedMentions.none()
         extra = {"view": view} if view is not None else {}
-        return await self.channel.send(
+        message = await self.channel.send(
             self.mentioned(content), files=_files(images), allowed_mentions=mentions, **extra
         )
+        if first:  # once posted: a message Discord refused notified no one
+            ChannelSink._notified[self.ticket.request_id] = self.ticket
+        return message
 
 
 async def report_failure(sink: InteractionSink | ChannelSink, error: Exception) -> None:

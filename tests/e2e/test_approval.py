@@ -250,3 +250,37 @@ async def test_approving_the_request_of_a_member_who_left_is_refused(tmp_path):
         assert f"<@{w.alice.id}> is not a member of this server." in pressed.all_text()
         assert "could not run" in review_message(w, staff)["content"]
         assert w.gateway.generation_requests == [] and await w.ledger_rows() == []
+
+
+async def test_edit_in_approval_mode_is_acknowledged_privately_as_imagine_is(tmp_path):
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (20, 30, 200)).save(buf, "PNG")
+    async with world(tmp_path, start=False) as w:
+        await approval_world(w)
+        inter = await w.run("edit", {"prompt": "a hat"}, attachments=[("p.png", buf.getvalue(), "image/png")])
+        assert "sent to the moderators" in inter.all_text()
+        assert is_ephemeral(inter)  # the channel does not read about it
+        assert not [m for m in w.discord.channel_messages(w.channel) if "moderators" in (m.get("content") or "")]
+
+
+def pinged(w: World, user) -> list[dict]:
+    """The bot's messages in the member's channel that notify `user`."""
+    return [
+        m for m in w.discord.channel_messages(w.channel)
+        if any(u["id"] == str(user.id) for u in m.get("mentions") or [])
+    ]  # fmt: skip
+
+
+async def test_an_approved_series_pings_the_member_once(tmp_path):
+    async with world(tmp_path, start=False, gateway={"per_image_latency": 0.2}) as w:
+        staff = await approval_world(w)
+        inter = await w.run("series", {"prompt": "a fox in four seasons", "count": 4})
+        assert "sent to the moderators" in inter.all_text()
+        message = review_message(w, staff)
+        pressed = await w.discord.click_button(message, button(message, "approve"), user=staff.moderator)
+        await eventually(lambda: len(channel_files(w)) == 4 and "cost" in channel_text(w))
+        await pressed.wait_for_final()
+        posted = w.discord.channel_messages(w.channel)
+        assert len(posted) > 1
+        assert pinged(w, w.alice) == posted[:1]  # the first message notifies her, no other does
+        assert all(f"<@{w.alice.id}>" in m["content"] for m in posted)  # each still names her

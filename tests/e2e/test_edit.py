@@ -10,6 +10,7 @@ import re
 import pytest
 from PIL import Image
 
+from image_gateway.catalog import SEEDREAM_4_0, SEEDREAM_4_5, SEEDREAM_5_0
 from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
 from tests.e2e.staff import add_staff, is_ephemeral
@@ -199,13 +200,79 @@ async def test_context_menu_reuses_the_bots_own_result(tmp_path):
         assert decode_data_uri(uri)[1] == result
 
 
-async def test_context_menu_takes_no_more_images_than_the_model_does(tmp_path):
+def _modal_texts(components) -> list[str]:
+    """What the modal shows besides its inputs (text displays)."""
+    found = []
+    for comp in components:
+        if comp.get("type") == 10:
+            found.append(comp["content"])
+        found += _modal_texts(comp.get("components") or [])
+    return found
+
+
+async def test_context_menu_says_which_images_it_leaves_out_when_no_model_takes_them_all(tmp_path):
+    # An operator's catalog where no model takes more than 2 reference images; the message has 3.
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text("".join(f'[models."{spec.id}"]\nmax_references = 2\n' for spec in (SEEDREAM_4_0, SEEDREAM_4_5,
+                                                                                       SEEDREAM_5_0)))
     images = [(f"{i}.png", image_bytes("PNG", colour=(i, i, i)), "image/png") for i in range(3)]
-    async with world(tmp_path, flavour="aiearth", image_model="doubao-seededit-3-0-i2i-250628") as w:
+    async with world(tmp_path, flavour="gogogotoken-com", model_catalog_file=catalog) as w:
         message = await w.discord.post_user_message(w.channel, w.bob, "", attachments=images)
+        menu = await w.discord.invoke_message_command(MENU, message, user=w.alice)
+        await menu.wait_for_ack()
+        assert _modal_texts(menu.modal["components"]) == [
+            "Only the first 2 of the message's 3 images will be used: no model here takes more than 2."
+        ]
         inter = await _open_menu_and_submit(w, message, "sharpen")
         assert len(inter.files()) == 1, inter.all_text()
-        assert [decode_data_uri(u)[1] for u in sent_images(w)] == [images[0][1]]
+        assert [decode_data_uri(u)[1] for u in sent_images(w)] == [images[0][1], images[1][1]]
+
+        two = await w.discord.post_user_message(w.channel, w.bob, "", attachments=images[:2])
+        menu = await w.discord.invoke_message_command(MENU, two, user=w.alice)
+        await menu.wait_for_ack()
+        assert _modal_texts(menu.modal["components"]) == []  # nothing left out, nothing said
+
+
+async def test_context_menu_on_a_forwarded_message_edits_the_forwarded_images(tmp_path):
+    first, second = image_bytes("PNG", colour=(1, 99, 1)), image_bytes("JPEG", colour=(99, 1, 1))
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        original = await w.discord.post_user_message(
+            w.channel, w.bob, "look", attachments=[("one.png", first, "image/png"), ("two.jpg", second, "image/jpeg")]
+        )
+        forwarded = await w.discord.forward_message(w.channel, w.alice, original)
+        assert forwarded["attachments"] == [] and forwarded["flags"] & (1 << 14)
+        inter = await _open_menu_and_submit(w, forwarded, "make both night scenes")
+        assert len(inter.files()) == 1, inter.all_text()
+        assert [decode_data_uri(u) for u in sent_images(w)] == [("png", first), ("jpeg", second)]
+
+
+async def test_the_edit_form_still_works_after_a_restart(tmp_path):
+    picture = image_bytes("PNG", colour=(9, 9, 90))
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        message = await w.discord.post_user_message(w.channel, w.bob, "", attachments=[("p.png", picture, "image/png")])
+        menu = await w.discord.invoke_message_command(MENU, message, user=w.alice)
+        await menu.wait_for_ack()
+        await w.restart_bot()  # the form is still open in the member's Discord
+        input_id = next(_text_inputs(menu.modal["components"]))
+        submitted = await w.discord.submit_modal(
+            menu.modal["custom_id"], {input_id: "at night"}, user=w.alice, from_interaction=menu
+        )
+        await submitted.wait_for_final(timeout=15, quiet=0.3)
+        assert len(submitted.files()) == 1, submitted.all_text()
+        assert "at night" in submitted.all_text()
+        assert [decode_data_uri(u)[1] for u in sent_images(w)] == [picture]
+
+        # The message was deleted meanwhile: the member is told, privately.
+        menu = await w.discord.invoke_message_command(MENU, message, user=w.alice)
+        await menu.wait_for_ack()
+        w.discord.messages[int(message["id"])].deleted = True
+        await w.restart_bot()
+        gone = await w.discord.submit_modal(
+            menu.modal["custom_id"], {input_id: "at dawn"}, user=w.alice, from_interaction=menu
+        )
+        await gone.wait_for_final(timeout=15, quiet=0.3)
+        assert "no longer" in gone.all_text() and is_ephemeral(gone), gone.all_text()
+        assert len(w.gateway.generation_requests) == 1
 
 
 async def test_context_menu_on_a_message_without_images_says_so(tmp_path):

@@ -204,3 +204,23 @@ async def test_a_failed_per_image_call_is_not_blamed_on_the_content_filter(tmp_p
         assert "content filter" not in inter.all_text()
         [row] = await assert_books_balanced(w.storage, LIMITS)
         assert (row["images_billed"], row["images_delivered"], row["charged_micros"]) == (1, 1, 135_000)
+
+
+async def test_a_request_that_outlives_its_token_pings_the_member_once_in_the_channel(tmp_path):
+    async with world(
+        tmp_path, flavour="aiearth", image_prices={"doubao-seedream-5-0-260128": "0.135"},
+        gateway={"per_image_latency": 0.5}, discord={"token_ttl": 0.3},
+    ) as w:  # fmt: skip
+        inter = await w.discord.invoke_command(
+            "series", {"prompt": "a sunrise in 4 steps", "count": 4}, user=w.alice, guild=w.guild, channel=w.channel
+        )
+        await inter.wait_for_ack(10)
+        async with asyncio.timeout(20):
+            while not (rows := await w.ledger_rows()) or rows[-1]["status"] == "pending":
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # the summary follows the books
+        posted = [m for m in w.discord.channel_messages(w.channel) if m["type"] == 0]  # not the reply itself
+        assert len(posted) > 1, [m["content"] for m in posted]  # several messages in the channel
+        notifying = [m for m in posted if any(u["id"] == str(w.alice.id) for u in m["mentions"])]
+        assert notifying == posted[:1]  # the first notifies the member, the others only name her
+        assert all(m["content"].startswith(f"<@{w.alice.id}>") for m in posted)

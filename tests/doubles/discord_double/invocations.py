@@ -6,7 +6,7 @@ import copy
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .interactions import APPLICATION_COMMAND, MESSAGE_COMPONENT, MODAL_SUBMIT
+from .interactions import APPLICATION_COMMAND, AUTOCOMPLETE, MESSAGE_COMPONENT, MODAL_SUBMIT
 from .model import Channel, Guild, User
 
 if TYPE_CHECKING:
@@ -207,6 +207,52 @@ def _option(
     return {"name": d["name"], "type": otype, "value": value}
 
 
+def autocomplete_data(
+    dd: DiscordDouble,
+    command: dict[str, Any],
+    options: dict[str, Any],
+    focused: str,
+    *,
+    guild: Guild | None,
+    channel: Channel,
+    attachments: Sequence[AttachmentSpec],
+    subcommand: str | None,
+) -> dict[str, Any]:
+    """``data`` of an APPLICATION_COMMAND_AUTOCOMPLETE: the options filled so far (required ones
+    may be missing) with `focused` marked, its value the text typed so far (unchecked)."""
+    defs, path = _find_option_level(command, subcommand)
+    by_name = {d["name"]: d for d in defs}
+    if focused not in by_name or not by_name[focused].get("autocomplete"):
+        raise ValueError(f"/{command['name']} option {focused!r} has no autocomplete")
+    unknown = set(options) - set(by_name)
+    if unknown:
+        raise ValueError(f"/{command['name']} has no option(s) {sorted(unknown)}")
+    values = {**options, focused: options.get(focused, "")}
+    pending = list(attachments)
+    for d in defs:
+        if d["type"] == ATTACHMENT and d["name"] not in values and pending:
+            values[d["name"]] = pending.pop(0)
+    resolved: dict[str, dict[str, Any]] = {}
+    built: list[dict[str, Any]] = []
+    for d in defs:
+        if d["name"] not in values:
+            continue
+        if d["name"] == focused:
+            built.append({"name": focused, "type": d["type"], "value": str(values[focused]), "focused": True})
+        else:
+            built.append(_option(dd, command["name"], d, values[d["name"]], resolved, guild=guild, channel=channel,
+                                 unchecked=True))
+    for name in reversed(path):
+        level_type = SUB_COMMAND if name == path[-1] else SUB_COMMAND_GROUP
+        built = [{"name": name, "type": level_type, "options": built}]
+    data: dict[str, Any] = {"id": command["id"], "name": command["name"], "type": 1, "options": built}
+    if resolved:
+        data["resolved"] = resolved
+    if command.get("guild_id"):
+        data["guild_id"] = command["guild_id"]
+    return data
+
+
 def message_command_data(command: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": command["id"],
@@ -276,4 +322,4 @@ def _submitted(comp: dict[str, Any], values: dict[str, Any], counter: list[int])
     return {"type": ctype, "id": cid, "custom_id": custom_id}
 
 
-__all__ = ["APPLICATION_COMMAND", "MESSAGE_COMPONENT", "MODAL_SUBMIT", "AttachmentSpec"]
+__all__ = ["APPLICATION_COMMAND", "AUTOCOMPLETE", "MESSAGE_COMPONENT", "MODAL_SUBMIT", "AttachmentSpec"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ MAX_EMBED_TOTAL = 6000
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 _REQUEST_FLAGS = (1 << 2) | EPHEMERAL | (1 << 12) | (1 << 15)
+_USER_MENTION = re.compile(r"<@!?([0-9]+)>")
 
 
 @dataclass
@@ -261,6 +263,18 @@ class MessageFactory:
         if message.get("poll"):
             new["poll"] = message["poll"]
         record.payload = new
+
+
+def pinged_user_ids(message: dict[str, Any]) -> list[int]:
+    """The users a new message notifies: those its content mentions (<@id>) that its
+    `allowed_mentions` lets through (without it, Discord parses every mention)."""
+    content = message.get("content")
+    named = [int(m) for m in _USER_MENTION.findall(content)] if isinstance(content, str) else []
+    allowed = message.get("allowed_mentions")
+    if isinstance(allowed, dict):
+        users = {int(u) for u in allowed.get("users") or []}
+        named = [u for u in named if "users" in (allowed.get("parse") or []) or u in users]
+    return list(dict.fromkeys(named))
 
 
 def message_text(payload: dict[str, Any]) -> list[str]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from . import responses
-from .messages import check_limits, is_empty
+from .messages import check_limits, is_empty, pinged_user_ids
 from .model import ATTACH_FILES, DM, SEND_MESSAGES, VIEW_CHANNEL, Channel
 from .routing import RestRequest, router
 
@@ -256,6 +256,7 @@ async def create_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
         msg_type=19 if extra else 0,
         extra=extra,
     )
+    record.payload["mentions"] = [dd.users[u].to_payload() for u in pinged_user_ids(req.message) if u in dd.users]
     dd.store_message(record)
     return responses.json_response(record.payload)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import hmac
 import json
 import logging
@@ -28,7 +29,15 @@ from .interactions import (
     InteractionEvent,
     InteractionHandle,
 )
-from .invocations import AttachmentSpec, base_payload, command_data, message_command_data, modal_components
+from .invocations import (
+    AUTOCOMPLETE,
+    AttachmentSpec,
+    autocomplete_data,
+    base_payload,
+    command_data,
+    message_command_data,
+    modal_components,
+)
 from .messages import MessageFactory, MessageRecord, check_limits, message_text, strings_in
 from .model import (
     DEFAULT_ATTACHMENT_SIZE_LIMIT,
@@ -51,6 +60,14 @@ API_PREFIX = "/api/v10"
 _MESSAGE_BEARING = re.compile(
     r"^/(channels/[^/]+/messages(/[^/]+)?|webhooks/[^/]+/[^/]+(/messages/[^/]+)?|interactions/[^/]+/[^/]+/callback)$"
 )
+
+
+FORWARD_HAS_SNAPSHOT = 1 << 14
+# What a forward's snapshot keeps of the forwarded message (Discord's message snapshot object).
+FORWARDED_FIELDS: dict[str, Any] = {
+    "type": 0, "content": "", "embeds": [], "attachments": [], "timestamp": None, "edited_timestamp": None,
+    "flags": 0, "mentions": [], "mention_roles": [], "components": [],
+}
 
 
 @dataclass
@@ -326,6 +343,32 @@ class DiscordDouble:
             await self.dispatch("MESSAGE_CREATE", event)
         return record.payload
 
+    async def forward_message(
+        self, channel: Channel, user: User, source: dict[str, Any], *, dispatch: bool = True
+    ) -> dict[str, Any]:
+        """`user` forwards the message `source` into `channel`, as Discord builds a forward: a
+        message with no content or attachments of its own, flag HAS_SNAPSHOT (1 << 14), a
+        `message_reference` of type FORWARD (1) and the source's content in `message_snapshots`."""
+        record = self.factory.create(
+            channel_id=channel.id, author=user, message={}, files=[], flags=FORWARD_HAS_SNAPSHOT,
+            extra={
+                "message_reference": {
+                    "type": 1, "channel_id": source["channel_id"], "message_id": source["id"],
+                    **({"guild_id": str(channel.guild_id)} if channel.guild_id else {}),
+                },
+                "message_snapshots": [{"message": {
+                    key: copy.deepcopy(source.get(key, default)) for key, default in FORWARDED_FIELDS.items()
+                }}],
+            },
+        )  # fmt: skip
+        self.store_message(record)
+        if dispatch and self.sessions:
+            event = dict(record.payload)
+            if channel.guild_id is not None:
+                event["guild_id"] = str(channel.guild_id)
+            await self.dispatch("MESSAGE_CREATE", event)
+        return record.payload
+
     def channel_messages(self, channel: Channel | int) -> list[dict[str, Any]]:
         cid = channel.id if isinstance(channel, Channel) else int(channel)
         return self.channels[cid].live_messages()
@@ -456,6 +499,32 @@ class DiscordDouble:
             self, APPLICATION_COMMAND, user=user, guild=guild, channel=channel, locale=locale
         )
         payload["data"] = message_command_data(command, target_message)
+        return await self._dispatch_interaction(payload)
+
+    async def invoke_autocomplete(
+        self,
+        name: str,
+        options: dict[str, Any],
+        focused: str,
+        *,
+        user: User,
+        guild: Guild | None = None,
+        channel: Channel | None = None,
+        locale: str = "en-US",
+        attachments: Sequence[AttachmentSpec] = (),
+        subcommand: str | None = None,
+    ) -> InteractionHandle:
+        """A user types in the option `focused` of /name (type 4 interaction), the other options
+        as filled so far; `handle.autocomplete_choices` holds the bot's answer."""
+        guild, channel = self._where(user, guild, channel)
+        command = self.commands.find(name, guild_id=guild.id if guild else None)
+        if command is None:
+            raise LookupError(f"command {name!r} is not registered")
+        payload = base_payload(self, AUTOCOMPLETE, user=user, guild=guild, channel=channel, locale=locale)
+        payload["data"] = autocomplete_data(
+            self, command, options, focused, guild=guild, channel=channel, attachments=attachments,
+            subcommand=subcommand,
+        )  # fmt: skip
         return await self._dispatch_interaction(payload)
 
     async def click_button(
