@@ -9,7 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.options import generate_with_attachments, model_autocomplete, pick_model, size_autocomplete
+from cogs.options import (
+    generate_with_attachments,
+    model_autocomplete,
+    pick_model,
+    size_autocomplete,
+    submitted_value,
+)
 from i18n import locale_of, t
 from image_gateway.catalog import ModelSpec
 from pipeline.delivery import report_error
@@ -140,7 +146,7 @@ class Edit(commands.Cog):
                 raise UserError("error.guild_only", code="guild_only")  # noqa: TRY301 - the one funnel below
             message = await self._target(interaction, int(match["id"]))
             images, model, _ = images_and_model(self.bot, interaction.guild_id, message)
-            prompt = _submitted(data.get("components") or [], PROMPT_FIELD)
+            prompt = submitted_value(data.get("components") or [], PROMPT_FIELD)
             await generate_with_attachments(
                 self.bot, interaction, images, command="edit", prompt=prompt, model=model.id, size=None
             )
@@ -166,19 +172,6 @@ class Edit(commands.Cog):
             return await channel.fetch_message(message_id)
         except (discord.NotFound, discord.Forbidden):
             raise UserError("edit.message_gone", code="message_gone") from None
-
-
-def _submitted(components: list[Any], custom_id: str) -> str:
-    """A submitted text input's value (in an action row, or a label's `component`)."""
-    stack = list(components)
-    while stack:
-        component = stack.pop()
-        if component.get("custom_id") == custom_id and "value" in component:
-            return str(component["value"])
-        stack.extend(component.get("components") or [])
-        if isinstance(component.get("component"), dict):
-            stack.append(component["component"])
-    return ""
 
 
 async def setup(bot: SeedreamBot) -> None:

@@ -203,3 +203,17 @@ def _offered(bot: SeedreamBot, name: str | None) -> str | None:
     except InvalidOptionError:
         return None
     return name
+
+
+def submitted_value(components: list[Any], custom_id: str) -> str:
+    """A submitted modal's text input value (in an action row, or a label's `component`): how a
+    persistent form (Edit, Variation), answered from on_interaction, reads what was typed."""
+    stack = list(components)
+    while stack:
+        component = stack.pop()
+        if component.get("custom_id") == custom_id and "value" in component:
+            return str(component["value"])
+        stack.extend(component.get("components") or [])
+        if isinstance(component.get("component"), dict):
+            stack.append(component["component"])
+    return ""

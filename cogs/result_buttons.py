@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from cogs.checks import is_moderator
-from cogs.options import generate_with_attachments, job_from_interaction
+from cogs.options import generate_with_attachments, job_from_interaction, submitted_value
 from i18n import locale_of, t
 from pipeline.delivery import report_error, set_result_view
 from pipeline.explain import AttachmentError, UserError
@@ -301,22 +301,10 @@ async def on_variation_submit(interaction: discord.Interaction) -> None:
         return
     try:
         fields = data.get("components") or []
-        await submit_variation(interaction, int(match["id"]), _field(fields, PROMPT_FIELD), _field(fields, IMAGE_FIELD))
+        prompt, image = submitted_value(fields, PROMPT_FIELD), submitted_value(fields, IMAGE_FIELD)
+        await submit_variation(interaction, int(match["id"]), prompt, image)
     except Exception as error:  # the one funnel: a short private answer, details to the log
         await report_error(interaction, error)
-
-
-def _field(components: list[Any], custom_id: str) -> str:
-    """A submitted text input's value (in an action row, or a label's `component`)."""
-    stack = list(components)
-    while stack:
-        component = stack.pop()
-        if component.get("custom_id") == custom_id and "value" in component:
-            return str(component["value"])
-        stack.extend(component.get("components") or [])
-        if isinstance(component.get("component"), dict):
-            stack.append(component["component"])
-    return ""
 
 
 async def setup(bot: SeedreamBot) -> None:
