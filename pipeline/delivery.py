@@ -16,7 +16,7 @@ from typing import ClassVar
 import discord
 
 from i18n import locale_of
-from pipeline.explain import DeliveryError, explain, is_expected
+from pipeline.explain import DeliveryError, explain, is_expected, operator_hint
 from pipeline.runner import Outcome, ReadyImage, Ticket
 from pipeline.summary import batch_text, outcome_text, working_text
 
@@ -227,8 +227,11 @@ class ChannelSink:
 
 
 async def report_failure(sink: InteractionSink | ChannelSink, error: Exception) -> None:
-    """Log a failed run (a bug with its traceback) and tell the member through the sink."""
-    if is_expected(error):
+    """Log a failed run (a bug with its traceback, the bot's configuration as an error) and tell
+    the member through the sink."""
+    if (hint := operator_hint(error)) is not None:
+        log.error("request %s failed: %s; check %s", sink.ticket.request_id, error, hint)
+    elif is_expected(error):
         log.info("request %s failed: %s", sink.ticket.request_id, error)
     else:
         log.error("request %s failed unexpectedly", sink.ticket.request_id, exc_info=error)

@@ -71,6 +71,22 @@ def is_expected(error: BaseException) -> bool:
     )
 
 
+def operator_hint(error: BaseException) -> str | None:
+    """What the operator should check when `error` is the bot's configuration, not the member's
+    request nor a passing outage (None otherwise): logged as an error, members are told an admin
+    must look (error.misconfigured, error.no_access, error.unknown_model)."""
+    match error:
+        case AuthenticationError():
+            return "IMAGE_API_KEY"
+        case PermissionDeniedError():
+            return "the gateway account's access to this model"
+        case NotFoundError() | APIStatusError(status=405):
+            return "IMAGE_API_BASE_URL and the model ids (IMAGE_MODEL, MODEL_CATALOG_FILE)"
+        case APIStatusError(status=402):
+            return "the gateway account's credit"
+    return None
+
+
 def _explain(error: BaseException, locale: object | None) -> str:
     match error:
         case UserError():

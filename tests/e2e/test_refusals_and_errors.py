@@ -63,23 +63,30 @@ async def test_a_transient_503_is_retried_transparently(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("status", "expected"),
+    ("status", "expected", "operator_checks"),
     [
-        (401, "admin must check"),
-        (402, "cannot use this model right now. A server admin must check"),  # out of credit
-        (403, "cannot use this model"),
-        (404, "does not know this model. Pick another one, or ask a server admin"),
-        (405, "not set up correctly"),
-        (422, "The image service refused the request"),
+        (401, "admin must check", "IMAGE_API_KEY"),
+        (402, "cannot use this model right now. A server admin must check", "credit"),  # out of credit
+        (403, "cannot use this model", "access to this model"),
+        (404, "does not know this model. Pick another one, or ask a server admin", "IMAGE_API_BASE_URL"),
+        (405, "not set up correctly", "IMAGE_API_BASE_URL"),
+        (422, "The image service refused the request", None),  # the member's request, not the setup
     ],
 )
-async def test_gateway_refusals_are_explained_without_secrets(tmp_path, status, expected):
+async def test_gateway_refusals_are_explained_without_secrets(tmp_path, caplog, status, expected, operator_checks):
     async with world(tmp_path) as w:
         w.gateway.script(Fault.status(status), times=1)
         inter = await w.run("imagine", {"prompt": "a cat"})
         text = inter.all_text()
         assert expected in text
         assert API_KEY not in text
+        # The operator reads what to check in the log, as an error (an INFO line is easily missed).
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "failed" in r.getMessage()]
+        if operator_checks is None:
+            assert errors == []
+        else:
+            assert len(errors) == 1 and operator_checks in errors[0], errors
+            assert API_KEY not in errors[0]
         assert len(w.gateway.generation_requests) == 1  # 4xx are never retried
         [row] = await w.ledger_rows()
         assert row["status"] == "released"
