@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -303,7 +304,7 @@ class ImageClient:
                 yield event
             return
         except BadRequestError as error:
-            if yielded or "stream" not in build_body(req, self._preset) or not _names_stream(error):
+            if yielded or error.accepted or "stream" not in build_body(req, self._preset) or not _names_stream(error):
                 raise
         self._stream_refused = True
         log.warning("gateway %s refused \"stream\"; asking for plain JSON answers from now on", self._preset.name)
@@ -345,6 +346,7 @@ class ImageClient:
             except (GatewayError, TimeoutError, aiohttp.ClientError) as exc:
                 error = self._as_gateway_error(exc)
             # Once a 2xx answer began, a retry would generate (and be billed) a second time.
+            error.accepted = accepted
             if accepted or not self._retryable(error, unsent_only=True) or attempt >= self._max_retries:
                 raise error
             if not await self._backoff(attempt, error, deadline):
@@ -513,9 +515,12 @@ class ImageClient:
 MAX_SEED = 2_147_483_647
 
 
+_STREAM_WORD = re.compile(r"(?<![a-z_])stream(?![a-z_])", re.IGNORECASE)  # not "upstream", not "stream_options"
+
+
 def _names_stream(error: APIStatusError) -> bool:
     """A 400 about the "stream" parameter (Ark names it in `param`; others in the message)."""
-    return error.param == "stream" or "stream" in (error.message or "").lower()
+    return error.param == "stream" or _STREAM_WORD.search(error.message or "") is not None
 
 
 def _one_of(req: GenerationRequest, k: int) -> GenerationRequest:

@@ -117,7 +117,10 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
 
 
 class GatewayError(Exception):
-    """Anything that went wrong talking to the image gateway."""
+    """Anything that went wrong talking to the image gateway. `accepted`: it came after a 2xx
+    answer began (the gateway may have generated and billed), so the call must not be repeated."""
+
+    accepted = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -325,12 +325,26 @@ async def test_a_gateway_that_refuses_stream_is_asked_again_without_it_and_from_
     assert [body.get("stream") for body in gateway.bodies] == [True, None, None]
 
 
-async def test_a_400_about_something_else_is_not_retried_without_stream(gateway, make_client):
-    gateway.queue(error_reply(400, "InvalidParameter", "size is not supported"))
+@pytest.mark.parametrize(
+    "reply",
+    [
+        error_reply(400, "InvalidParameter", "size is not supported"),
+        # "upstream" is not "stream": a relay's content-filter refusal must not be sent twice
+        error_reply(400, "InputTextSensitiveContentDetected", "upstream error: the input text may be sensitive"),
+        # an error in a 200 answer: the gateway may have generated (and billed) already
+        json_reply({"error": {"code": "InternalError", "message": "stream closed"}}),
+    ],
+    ids=["other-parameter", "upstream", "error-in-a-200"],
+)
+async def test_other_refusals_are_not_retried_without_stream(gateway, make_client, reply):
+    gateway.queue(reply)
     client = make_client("xmsmartlink")
-    with pytest.raises(BadRequestError):
+    with pytest.raises(APIStatusError):
         await collect(client, request(client, stream=True))
     assert len(gateway.bodies) == 1
+    gateway.replies[:] = [ok(URL_ITEM, usage=1)]
+    await collect(client, request(client, stream=True))
+    assert gateway.bodies[-1]["stream"] is True  # still asked to stream
 
 
 async def test_stream_not_requested_from_gateway_without_stream(gateway, make_client):
