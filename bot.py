@@ -172,8 +172,9 @@ class SeedreamBot(commands.Bot):
         logged and trusted to the fingerprint: the start goes on, as it did before the look."""
         try:
             registered = await self.http.get_global_commands(self.application_id)  # type: ignore[arg-type]
-        except discord.HTTPException as error:
-            log.warning("could not list the commands on Discord (%s); trusting the last sync", error.status)
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as error:
+            why = getattr(error, "status", None) or type(error).__name__
+            log.warning("could not list the commands on Discord (%s); trusting the last sync", why)
             return None
         if command_shapes(registered or []) == command_shapes(payload):
             return None

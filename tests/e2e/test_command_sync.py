@@ -85,3 +85,13 @@ async def test_listing_commands_leaves_out_localizations_unless_asked(tmp_path):
         ) as full:
             imagine = next(c for c in await full.json() if c["name"] == "imagine")
         assert "zh-CN" in (imagine["description_localizations"] or {})
+
+
+async def test_a_failed_look_at_discords_commands_does_not_stop_the_start(tmp_path):
+    async with world(tmp_path) as w:
+        w.discord.drop_next(2, method="GET", path=r"/applications/\d+/commands$")  # beyond discord.py's retry
+        await w.restart_bot()  # trusted to the fingerprint: the tree is unchanged
+        assert w.discord.commands.put_counts[None] == 1
+        assert any("could not list the commands on Discord" in line for line in w.logs.lines)
+        inter = await w.run("imagine", {"prompt": "a cat"})
+        assert len(inter.files()) == 1
