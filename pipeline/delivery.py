@@ -209,6 +209,11 @@ class ChannelSink:
     def mentioned(self, content: str) -> str:
         return f"{self._member} {content}"
 
+    def renotify(self) -> None:
+        """The message that notified the member is gone (a place in line, deleted when the turn
+        came): the next one notifies them again."""
+        ChannelSink._notified.pop(self.ticket.request_id, None)
+
     async def send(
         self, content: str, images: Sequence[ReadyImage] = (), *, view: discord.ui.View | None = None
     ) -> discord.Message:

@@ -98,7 +98,7 @@ class LiveStatus:
                 return
         try:
             await self.sink.fail(UserError(f"queue.withdrawn.{reason}", code=reason))
-        except discord.HTTPException:
+        except _EDIT_ERRORS:
             log.warning("request %s: could not tell the member it was withdrawn", self.ticket.request_id)
 
     # -- running -------------------------------------------------------------------------
@@ -216,8 +216,9 @@ class ChannelStatus:
     async def start(self) -> None:
         if self._waiting is not None:
             waiting, self._waiting = self._waiting, None
-            with contextlib.suppress(discord.HTTPException):
+            with contextlib.suppress(*_EDIT_ERRORS):
                 await waiting.delete()
+            self.sink.renotify()  # its ping went with it: the results notify the member again
 
     async def withdrawn(self, reason: str) -> None:
         try:
@@ -226,7 +227,7 @@ class ChannelStatus:
                 await self._waiting.edit(content=self.sink.mentioned(text), view=None)
                 return
             await self.sink.fail(UserError(f"queue.withdrawn.{reason}", code=reason))
-        except discord.HTTPException:
+        except _EDIT_ERRORS:
             log.warning("request %s: could not tell the member it was withdrawn", self.ticket.request_id)
 
     async def quiet(self) -> None:

@@ -156,6 +156,10 @@ async def test_the_place_in_line_goes_away_when_the_approved_request_starts(tmp_
         await eventually(lambda: len(channel_files(w)) == 2, timeout=20)  # both delivered
         assert waiting_message(w, w.bob) is None  # deleted when its turn came
         assert f"<@{w.bob.id}>" in channel_text(w)
+        # The deleted place in line did not notify bob; the message with his image does.
+        [result] = [m for m in w.discord.channel_messages(w.channel)
+                    if m.get("attachments") and m["content"].startswith(f"<@{w.bob.id}>")]  # fmt: skip
+        assert [u["id"] for u in result["mentions"]] == [str(w.bob.id)]
 
 
 async def test_an_approved_series_goes_on_when_discord_refuses_one_of_its_messages(tmp_path):
