@@ -263,7 +263,8 @@ class Pipeline:
                 log.info("request %s stopped after %d image(s): %s", ticket.request_id, progress.delivered, exc)
             else:
                 log.exception("request %s failed after %d image(s)", ticket.request_id, progress.delivered)
-            return await self._summarize(ticket, sink, progress, cost, charged, stopped=True)
+            unmade = progress.generated + len(progress.refused) < progress.requested
+            return await self._summarize(ticket, sink, progress, cost, charged, stopped=unmade)
         except BaseException as exc:  # a shutdown: the dispatcher tells the member
             await _to_the_end(self._close_books(ticket, progress, error=exc))
             raise
@@ -293,7 +294,14 @@ class Pipeline:
             stopped=stopped,
         )
         if outcome != shown:  # the summary is not out yet, or the books closed otherwise than shown
-            await sink.finish(outcome)
+            try:
+                await sink.finish(outcome)
+            except Exception:
+                if not charged:
+                    raise  # told as a failure, which says nothing was charged: true
+                # The member has their images and paid for them: a failure message would say
+                # they were not charged. The books are closed; the log has it.
+                log.exception("request %s: the summary could not be posted", ticket.request_id)
         return outcome
 
     async def run(self, job: ImageJob, sink: ResultSink) -> Outcome:
