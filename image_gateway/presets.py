@@ -203,11 +203,12 @@ def build_catalog(
         default_model = data.get("default_model", default_model)
     for model_id, usd in (prices or {}).items():
         if model_id not in models:
-            raise CatalogError(f"price for unknown model {model_id!r}; known: {', '.join(models)}")
+            raise CatalogError(f"IMAGE_PRICES names a model this gateway does not offer: {model_id!r}; "
+                               f"its models: {', '.join(models)}")
         try:
             models[model_id] = models[model_id].with_price(price_to_micros(usd))
         except (TypeError, ValueError) as exc:
-            raise CatalogError(f"price for {model_id!r}: {exc}") from None
+            raise CatalogError(f"IMAGE_PRICES: the price for {model_id!r}: {exc}") from None
     if default_model not in models:
         raise CatalogError(f"default_model {default_model!r} is not a model of this gateway")
     return replace(preset, models=models, default_model=default_model)

@@ -63,7 +63,7 @@ def test_prices_mapping():
     assert (
         get_preset("aiearth").models["doubao-seedream-5-0-260128"].price_micros is None
     )  # original untouched
-    with pytest.raises(CatalogError, match="unknown model 'nope'"):
+    with pytest.raises(CatalogError, match="IMAGE_PRICES names a model this gateway does not offer: 'nope'"):
         build_catalog(get_preset("aiearth"), prices={"nope": Decimal(1)})
 
 
