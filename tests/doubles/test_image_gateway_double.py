@@ -216,7 +216,13 @@ async def test_models_endpoint(session):
         ("gogogotoken-ai", "doubao-seedream-4-5", "1024x1024", False),
         ("gogogotoken-ai", "doubao-seedream-4-5", "1920x1920", True),
         ("xmsmartlink", "gpt-image-2", "1024x1536", True),
-        ("xmsmartlink", "gpt-image-2", "2048x2048", False),
+        ("xmsmartlink", "gpt-image-2", "2048x2048", True),  # custom sizes: the page says gpt-image-2 takes them
+        ("xmsmartlink", "gpt-image-2", "2048x1152", True),
+        ("xmsmartlink", "gpt-image-2", "2050x1152", False),  # not multiples of 16
+        ("xmsmartlink", "gpt-image-2", "3840x1200", False),  # over 3:1
+        ("xmsmartlink", "gpt-image-2", "4096x1024", False),  # a side over 3840
+        ("xmsmartlink", "gpt-image-2", "3840x3840", False),  # over 8,294,400 pixels
+        ("xmsmartlink", "gpt-image-1.5", "2048x2048", False),  # fixed sizes only
     ],
 )
 async def test_size_rules(session, flavour, model, size, ok):

@@ -143,3 +143,12 @@ async def test_size_suggestions_are_for_the_model_the_request_will_use_on_302ai(
         assert await sizes("imagine", {"prompt": "a cat", "model": "no such model"}) == ["1024x1024"]
         # what was typed filters them
         assert await sizes("edit", {"prompt": "mix", "size": "K"}, attachments=[PNG, PNG]) == ["1K", "2K", "4K"]
+
+
+async def test_gpt_image_2_makes_a_custom_size_on_xmsmartlink(tmp_path):
+    async with world(tmp_path, flavour="xmsmartlink") as w:
+        inter = await w.run("imagine", {"prompt": "a wide harbour", "model": "gpt-image-2", "size": "2048x1152"})
+        assert len(inter.files()) == 1, inter.all_text()
+        assert w.gateway.generation_requests[-1].json["size"] == "2048x1152"
+        refused = await w.run("imagine", {"prompt": "a wide harbour", "model": "gpt-image-2", "size": "2050x1152"})
+        assert "multiple of 16" in refused.all_text() and len(w.gateway.generation_requests) == 1

@@ -56,6 +56,8 @@ class ModelRule:
     max_pixels: int | None = None
     min_side: int | None = None
     max_side: int | None = None
+    size_multiple: int = 1  # each side of a WxH a multiple of this
+    max_aspect: float = 16  # the longer side at most this many times the shorter
     default_size: str = "2048x2048"
     series: bool = True
     output_formats: tuple[str, ...] = ("jpeg",)
@@ -123,7 +125,12 @@ RULES: dict[str, ModelRule] = {
         output_formats=("png",),
     ),
 }
-RULES[GPT_IMAGE_2] = _replace(RULES[GPT_IMAGE_15], id=GPT_IMAGE_2)
+# xmsmartlink's page: gpt-image-2 also takes a custom size (OpenAI's rules: sides in multiples of
+# 16, the longest at most 3840, at most 3:1, 655,360 to 8,294,400 pixels).
+RULES[GPT_IMAGE_2] = _replace(
+    RULES[GPT_IMAGE_15], id=GPT_IMAGE_2, min_pixels=655_360, max_pixels=8_294_400, max_side=3840,
+    size_multiple=16, max_aspect=3,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

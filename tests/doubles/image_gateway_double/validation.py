@@ -234,8 +234,10 @@ def _check_wxh(dims: tuple[int, int], rule: ModelRule, text: str) -> tuple[int, 
         rule.max_side and max(width, height) > rule.max_side
     ):
         raise invalid("size", f"{text} is out of range; {_allowed(rule)}")
-    if width == 0 or height == 0 or not 1 / 16 <= width / height <= 16:
-        raise invalid("size", f"{text} has an aspect ratio outside 1/16..16")
+    if width == 0 or height == 0 or not 1 / rule.max_aspect <= width / height <= rule.max_aspect:
+        raise invalid("size", f"{text} has an aspect ratio outside 1/{rule.max_aspect:g}..{rule.max_aspect:g}")
+    if width % rule.size_multiple or height % rule.size_multiple:
+        raise invalid("size", f"{text}: each side must be a multiple of {rule.size_multiple}")
     return _check_pixels(dims, rule, text)
 
 
