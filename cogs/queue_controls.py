@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from cogs.checks import is_buttons_request
 from i18n import locale_of, t
 
 if TYPE_CHECKING:
@@ -39,8 +40,8 @@ class CancelQueued(discord.ui.DynamicItem[discord.ui.Button], template=r"queue:c
         bot: SeedreamBot = interaction.client  # type: ignore[assignment]
         locale = locale_of(interaction)
         row = await bot.storage.requests.get(self.request_id)
-        if row is not None and row.guild_id != interaction.guild_id:
-            # Another server's request under a reused id (a database started afresh): not this one.
+        if row is not None and not is_buttons_request(row, interaction):
+            # Another request under a reused id (a database started afresh): not this one.
             await _tell(interaction, t("queue.cancel_too_late", locale))
             return
         place = bot.queue.find(self.request_id)

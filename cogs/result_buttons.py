@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from cogs.checks import is_moderator
+from cogs.checks import is_buttons_request, is_moderator, made_for
 from cogs.options import generate_with_attachments, job_from_interaction, submitted_value
 from i18n import locale_of, t
 from pipeline.delivery import report_error, set_result_view
@@ -87,8 +88,7 @@ def result_view(ticket: Ticket) -> discord.ui.View:
 async def _request(interaction: discord.Interaction, request_id: int) -> LedgerRow:
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     row = await bot.storage.requests.get(request_id)
-    # A row of another server is not this button's request (a database started afresh reuses ids).
-    if row is None or row.guild_id != interaction.guild_id:
+    if not is_buttons_request(row, interaction):  # gone, or a database started afresh reused its id
         raise UserError("buttons.request_gone", code="request_gone")
     return row
 
@@ -158,7 +158,7 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
     read again: the form may come back after a restart."""
     row = await _own_request(interaction, request_id)
     images = await _result_images(interaction, row)
-    number = number.strip()
+    number = unicodedata.normalize("NFKC", number).strip()  # "２" typed with a Chinese input method is 2
     chosen = min(images) if not number else int(number) if number.isdecimal() and number.isascii() else None
     if chosen not in images:
         raise UserError("buttons.no_such_image", code="bad_option", count=max(images))
@@ -189,7 +189,7 @@ async def _result_images(interaction: discord.Interaction, row: LedgerRow) -> di
     if len(found) < (row.images_delivered or 0):
         found += [
             attachment
-            for other in await _request_messages(interaction, row.id)
+            for other in await _request_messages(interaction, row.id, row)
             if message is None or other.id != message.id
             for attachment in other.attachments
             if _image_number(attachment.filename, row.id) is not None and looks_like_image(attachment)
@@ -219,15 +219,25 @@ def _image_number(filename: str, request_id: int) -> int | None:
     return int(match["n"]) if match and int(match["id"]) == request_id else None
 
 
-async def _request_messages(interaction: discord.Interaction, request_id: int) -> list[discord.Message]:
-    """The bot's messages among the channel's latest that carry this request's result files."""
+async def _request_messages(
+    interaction: discord.Interaction, request_id: int, row: LedgerRow | None
+) -> list[discord.Message]:
+    """The bot's messages up to the pressed one that carry this request's result files, none older
+    than the request (`row`; unknown: only the pressed message's own)."""
     channel = interaction.channel
     me = interaction.client.user
     if not isinstance(channel, discord.abc.Messageable) or me is None:
         return []
+    if row is None:
+        return []
     found = []
+    pressed = interaction.message
     try:
-        async for other in channel.history(limit=HISTORY_SCAN):
+        # From the pressed message back: the request's messages came before its buttons, however
+        # much the channel said since.
+        async for other in channel.history(limit=HISTORY_SCAN, before=pressed, oldest_first=False):
+            if not made_for(other, row):
+                break
             if other.author.id == me.id and any(_image_number(a.filename, request_id) for a in other.attachments):
                 found.append(other)
     except discord.HTTPException as error:  # no Read Message History here: only this message counts
@@ -240,8 +250,8 @@ async def delete(interaction: discord.Interaction, request_id: int) -> None:
     moderator = is_moderator(interaction)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     row = await bot.storage.requests.get(request_id)
-    if row is not None and row.guild_id != interaction.guild_id:
-        row = None  # another server's request under a reused id (see `_request`)
+    if not is_buttons_request(row, interaction):
+        row = None  # another request under a reused id (see `_request`)
     if row is None and not moderator:
         raise UserError("buttons.request_gone", code="request_gone")
     if row is not None and row.user_id != interaction.user.id and not moderator:
@@ -249,7 +259,7 @@ async def delete(interaction: discord.Interaction, request_id: int) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
     if interaction.message is not None:
         await _delete(interaction.message)
-        for other in await _request_messages(interaction, request_id):
+        for other in await _request_messages(interaction, request_id, row):
             if other.id != interaction.message.id:
                 await _delete(other)
     await interaction.edit_original_response(content=t("buttons.deleted", locale_of(interaction)))

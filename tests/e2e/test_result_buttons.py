@@ -375,6 +375,13 @@ async def test_variation_of_a_result_with_several_images_starts_from_the_one_cho
         await typed.wait_for_final(timeout=15)
         assert "images 1 to 3" in typed.all_text()
         assert len(w.gateway.generation_requests) == sent
+        wide = await press(w, result_message(first), "variation", request_id)  # a Chinese input method's "３"
+        typed = await w.discord.submit_modal(
+            wide.modal["custom_id"], {"prompt": "x", "image": "３"}, user=w.alice, from_interaction=wide
+        )
+        await typed.wait_for_final(timeout=15)
+        assert len(typed.files()) == 1, typed.all_text()
+        assert _reference_bytes(w.gateway.generation_requests[-1].json) == posted[2]
 
 
 async def test_variation_of_a_series_offers_every_image_not_only_those_beside_the_buttons(tmp_path):
@@ -425,3 +432,30 @@ async def test_re_roll_of_an_edit_written_before_the_ledger_counted_references_i
         refused = await press(w, result_message(edited), "reroll", row["id"])
         assert "made from reference images" in refused.all_text() and is_ephemeral(refused)
         assert len(w.gateway.generation_requests) == sent
+
+
+async def test_old_buttons_do_nothing_to_a_new_request_that_reuses_their_id_in_the_same_server(tmp_path):
+    # The database was started afresh: request 1 is now bob's kite, and alice's old balloon result
+    # still carries buttons for request 1. They must not re-roll the kite, nor let bob delete her
+    # message, nor take her old message with his new result when he deletes his.
+    async with world(tmp_path) as w:
+        old = result_message(await w.run("imagine", {"prompt": "alice old red balloon"}))
+        [old_row] = await w.ledger_rows()
+        w.settings = make_settings(tmp_path / "fresh", w.discord, w.gateway)
+        await w.restart_bot()
+        await asyncio.sleep(3.5)  # the new request is recorded after the old message (beyond clock slack)
+        new = result_message(await w.run("imagine", {"prompt": "bob new kite"}, user=w.bob))
+        [new_row] = await w.ledger_rows()
+        assert new_row["id"] == old_row["id"]
+
+        reroll = await press(w, old, "reroll", old_row["id"])
+        assert "no longer in the bot's records" in reroll.all_text()
+        assert len(w.gateway.generation_requests) == 2  # nothing re-rolled
+        by_bob = await press(w, old, "delete", old_row["id"], user=w.bob)
+        assert "no longer in the bot's records" in by_bob.all_text()
+        assert not w.discord.messages[int(old["id"])].deleted
+
+        mine = await press(w, new, "delete", new_row["id"], user=w.bob)
+        assert "Deleted" in mine.all_text()
+        assert w.discord.messages[int(new["id"])].deleted
+        assert not w.discord.messages[int(old["id"])].deleted  # alice's old result stays
