@@ -219,10 +219,20 @@ def _on_off(value: bool, locale: str) -> str:
     return t("settings.on" if value else "settings.off", locale)
 
 
+MAX_CHANNELS_CHARS = 1000  # the list within a reply that must stay under Discord's 2000 characters
+
+
 def _channels(config: GuildConfig, locale: str) -> str:
+    """The allowed channels as mentions; past `MAX_CHANNELS_CHARS`, the first ones and "+N"."""
     if not config.allowed_channel_ids:
         return t("settings.all_channels", locale)
-    return ", ".join(f"<#{channel_id}>" for channel_id in config.allowed_channel_ids)
+    shown: list[str] = []
+    for channel_id in config.allowed_channel_ids:
+        mention = f"<#{channel_id}>"
+        if sum(len(m) + 2 for m in shown) + len(mention) > MAX_CHANNELS_CHARS:
+            return ", ".join(shown) + f" (+{len(config.allowed_channel_ids) - len(shown)})"
+        shown.append(mention)
+    return ", ".join(shown)
 
 
 def _ids(ids: tuple[int, ...]) -> str | None:

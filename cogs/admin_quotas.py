@@ -8,6 +8,7 @@ and their audit entries are written by `storage.quotas`; the precedence is `pipe
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -52,6 +53,8 @@ def parse_usd(text: str) -> int:
         micros = usd_to_micros(cleaned)
     except (ValueError, TypeError):
         raise UserError("error.bad_amount", code="bad_amount", value=shown) from None
+    if micros == 0 and Decimal(cleaned) != 0:  # "0.0000001": less than a micro-dollar is no limit anyone means
+        raise UserError("error.bad_amount", code="bad_amount", value=shown)
     if micros > MAX_USD * 1_000_000:
         raise UserError("error.amount_too_large", code="bad_amount", value=shown, limit=f"${MAX_USD:,}")
     return micros

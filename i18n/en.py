@@ -325,7 +325,7 @@ TEXTS: dict[str, str] = {
     "spend.empty": "Nothing was requested in this period.",
     "spend.total": "Total spend: {total} (charged to members for delivered images: {charged})",
     "spend.images": "Images billed: {billed}, delivered: {delivered}",
-    "spend.requests": "Requests: {count} ({refused} refused by a limit, {released} with nothing generated)",
+    "spend.requests": "Requests: {count} ({refused} refused before anything was spent, {released} with nothing generated)",
     "spend.by_model": "Per model:",
     "spend.top_members": "Top members:",
     "spend.share": "· {name}: {amount} ({images} image(s))",

@@ -6,7 +6,7 @@ summed as ints, so no float ever touches a balance.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, DecimalException, InvalidOperation
 
 MICROS_PER_USD = 1_000_000
 MICROS_PER_CENT = 10_000
@@ -27,7 +27,10 @@ def usd_to_micros(usd: Decimal | str | int | float) -> int:
         raise ValueError(f"not a price in USD: {str(usd)[:40]!r}") from None
     if not amount.is_finite() or amount < 0:
         raise ValueError(f"price must be a finite amount >= 0, got {amount}")
-    return int((amount * MICROS_PER_USD).to_integral_value(rounding=ROUND_HALF_UP))
+    try:
+        return int((amount * MICROS_PER_USD).to_integral_value(rounding=ROUND_HALF_UP))
+    except DecimalException:  # past Decimal's exponent range ("1e999999"): no amount anyone means
+        raise ValueError(f"not a price in USD: {str(usd)[:40]!r}") from None
 
 
 def price_to_micros(usd: Decimal | str | int | float) -> int:

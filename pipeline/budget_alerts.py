@@ -15,7 +15,7 @@ from i18n import t
 from image_gateway.money import format_usd
 from storage.ledger import Ledger, Settlement
 from storage.models import utc_now
-from storage.quotas import QuotaStore
+from storage.quotas import Budget, QuotaStore
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,20 @@ class BudgetAlerts:
         month = utc_now().strftime("%Y-%m")
         if not await self.quotas.claim_warning(job.guild_id, month, budget.warn_percent):
             return
+        try:
+            await self._post(job.guild_id, budget, spent)
+        except Exception:
+            # Not posted (the channel deleted, no permission there): the claim goes back, or
+            # the month would pass without a warning even once the channel is fixed.
+            await self.quotas.unclaim_warning(job.guild_id, month, budget.warn_percent)
+            raise
+
+    async def _post(self, guild_id: int, budget: Budget, spent: int) -> None:
         channel = self.client.get_channel(budget.warn_channel_id)
         if channel is None:
             channel = await self.client.fetch_channel(budget.warn_channel_id)
         if not isinstance(channel, discord.abc.Messageable):
-            log.warning("guild %s: the budget warning channel cannot take messages", job.guild_id)
-            return
+            raise TypeError(f"guild {guild_id}: the budget warning channel cannot take messages")
         guild = getattr(channel, "guild", None)
         locale = guild.preferred_locale if guild is not None else None
         await channel.send(
@@ -57,4 +65,4 @@ class BudgetAlerts:
                 budget=format_usd(budget.monthly_micros),
             )
         )
-        log.info("guild %s: budget warning at %d%% posted", job.guild_id, budget.warn_percent)
+        log.info("guild %s: budget warning at %d%% posted", guild_id, budget.warn_percent)

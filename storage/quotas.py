@@ -213,5 +213,15 @@ class QuotaStore:
         )
 
 
+    async def unclaim_warning(self, guild_id: int, month: str, warn_percent: int) -> None:
+        """The warning `claim_warning` gave out could not be posted: the next settle tries again."""
+        await self._db.run(
+            lambda conn: conn.execute(
+                "DELETE FROM budget_warnings WHERE guild_id = ? AND month = ? AND warn_percent = ?",
+                (guild_id, month, warn_percent),
+            )
+        )
+
+
 def _limits(budget: Budget | None) -> tuple[int, int | None] | None:
     return None if budget is None else (budget.monthly_micros, budget.warn_percent)

@@ -148,6 +148,10 @@ async def test_bad_amounts_are_refused_clearly_and_change_nothing(tmp_path):
         assert "`1,0000` is not a dollar amount" in ambiguous.all_text()
         huge = await budget(w, "set", {"amount": "99999999999999"})
         assert "`99999999999999` is more than $1,000,000,000" in huge.all_text()
+        beyond = await budget(w, "set", {"amount": "1e999999"})  # past Decimal's range: no traceback
+        assert "`1e999999` is not a dollar amount" in beyond.all_text()
+        tiny = await quota(w, "set", {"member": w.bob, "monthly_usd": "0.0000001"})  # not "$0.00 a month"
+        assert "`0.0000001` is not a dollar amount" in tiny.all_text()
         assert await rules(w) == []
         assert await w.storage.quotas.budget(w.guild.id) is None
         assert await w.storage.audit.recent(w.guild.id) == []
@@ -180,6 +184,19 @@ async def test_budget_warning_is_posted_once_when_the_share_is_reached(tmp_path)
         await w.run("imagine", {"prompt": "d"})  # $0.810: 40% of $2
         assert len(w.discord.channel_messages(mods)) == 2
         assert "$0.81 of its monthly image budget of $2.00" in w.discord.channel_messages(mods)[-1]["content"]
+
+
+async def test_a_budget_warning_discord_refused_is_posted_at_the_next_chance(tmp_path):
+    async with server(tmp_path, guild_monthly_budget_usd="100") as w:
+        mods = w.discord.add_channel(w.guild, "mods")
+        await w.start_bot()
+        await budget(w, "set", {"amount": "1", "warn_percent": 30, "warn_channel": mods})
+        refused = w.discord.fail_next(1, status=403, method="POST", path=f"/channels/{mods.id}/messages")
+        await w.run("imagine", {"prompt": "a", "count": 2})  # $0.324: 32%, but the post is refused
+        assert refused.hits == 1 and w.discord.channel_messages(mods) == []
+        await w.run("imagine", {"prompt": "b"})  # the month's warning was not used up
+        [warning] = w.discord.channel_messages(mods)
+        assert "$0.486 of its monthly image budget of $1.00" in warning["content"]
 
 
 async def test_concurrent_requests_never_overshoot_db_limits(tmp_path):

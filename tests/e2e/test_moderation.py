@@ -94,6 +94,21 @@ async def test_allowed_channels_refuse_elsewhere_and_name_the_channel(tmp_path):
         assert len(again.files()) == 1
 
 
+async def test_a_long_list_of_allowed_channels_still_fits_the_replies(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        channels = [w.discord.add_channel(w.guild, f"studio-{i}") for i in range(90)]
+        await w.start_bot()
+        for channel in channels[:-1]:  # each mention takes ~24 characters: 90 of them are over 2000
+            await w.bot.storage.guild_config.add_channel(w.guild.id, channel.id)
+        added = await w.run("settings", {"channel": channels[-1]}, user=staff.admin, subcommand="channels add")
+        shown = await w.run("settings", user=staff.admin, subcommand="show")
+        for reply in (added, shown):
+            text = reply.all_text()
+            assert len(text) <= 2000 and f"<#{channels[0].id}>" in text and "(+" in text, text[-200:]
+        assert channels[-1].id in w.bot.storage.guild_config.get(w.guild.id).allowed_channel_ids
+
+
 async def test_an_allowed_channel_covers_its_threads(tmp_path):
     async with world(tmp_path, start=False) as w:
         staff = add_staff(w)
