@@ -46,11 +46,14 @@ class InvalidTermError(ValueError):
         self.params = params
 
 
-def normalize(text: str) -> str:
+def normalize(text: str, *, fold: bool = True) -> str:
     """NFKC, case folded, without format characters (Cf: zero-width spaces and joiners, soft
-    hyphens, direction marks), which draw nothing and would otherwise hide a term: "nu\u200bde"."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(char for char in folded if unicodedata.category(char) != "Cf")
+    hyphens, direction marks), which draw nothing and would otherwise hide a term: "nu\u200bde".
+    `fold=False` keeps the letters' case and forms ("ß" stays "ß", where folding makes "ss")."""
+    text = unicodedata.normalize("NFKC", text)
+    if fold:
+        text = text.casefold()
+    return "".join(char for char in text if unicodedata.category(char) != "Cf")
 
 
 def compile_term(term: str) -> re.Pattern[str]:
@@ -91,7 +94,13 @@ def _compiled(terms: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
 
 def is_blocked(prompt: str, terms: Sequence[str]) -> bool:
     text = normalize(prompt)
-    return any(pattern.search(text) for pattern in _compiled(tuple(terms)))
+    typed = normalize(prompt, fold=False)
+    # A word is folded like the prompt. A regular expression (compiled ignoring case) is written as
+    # the admin typed it, so it also sees the prompt unfolded: "re:straße" matches "straße".
+    return any(
+        pattern.search(text) or (pattern.flags & re.IGNORECASE and pattern.search(typed))
+        for pattern in _compiled(tuple(terms))
+    )
 
 
 def moderation_checks(configs: GuildConfigStore) -> list[AdmissionCheck]:

@@ -28,6 +28,9 @@ CASES = [
     ("ＮＵＤＥ art", ["nude"], True),  # NFKC: full-width letters
     ("a ｎｕｄｅ figure", ["NUDE"], True),
     ("Straße", ["STRASSE"], True),  # case folding, not just lowering
+    ("eine straße bei nacht", ["re:straße"], True),  # a regex as typed also sees the prompt unfolded
+    ("EINE STRASSE", ["re:strasse"], True),
+    ("eine straße", ["re:strasse"], True),
     ("a cat", [], False),
     ("a happy cat", ["dog", "cat"], True),
     ("multi word phrase here", ["word phrase"], True),
