@@ -10,6 +10,7 @@ rejected, or refused before anything was reserved) from storage.approvals.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import logging
 from datetime import datetime
@@ -71,14 +72,21 @@ class Reports(commands.Cog):
         rows = await self.bot.storage.reports.rows(guild_id, start, end, user_id=user_id)
         report = build_report(rows, start, end)
         stamp = start.strftime("%Y%m%d")
-        files = [discord.File(io.BytesIO(ledger_csv(report.rows)), filename=f"spend-{period}-{stamp}.csv")]
         text = self._summary(report, period, member, locale)
+        files: list[discord.File] = []
+        room = interaction.filesize_limit
         if chart_available():
             labels = await self._labels(report, chart_by, interaction.guild)
             png = await asyncio.to_thread(render_chart, report, chart_by, labels, t("spend.others", locale))
             files.append(discord.File(io.BytesIO(png), filename=f"spend-{period}-{stamp}.png"))
+            room -= len(png)
         else:
             text += "\n" + t("spend.no_chart", locale)
+        name, data = await asyncio.to_thread(_csv_within, ledger_csv(report.rows), f"spend-{period}-{stamp}", room)
+        if data is None:
+            text += "\n" + t("spend.csv_too_large", locale)
+        else:
+            files.insert(0, discord.File(io.BytesIO(data), filename=name))
         await interaction.followup.send(clip(text), files=files, ephemeral=True)
 
     def _model_label(self, model_id: str) -> str:
@@ -197,3 +205,12 @@ def _created(entry: LedgerRow | Approval) -> datetime:
 
 async def setup(bot: SeedreamBot) -> None:
     await bot.add_cog(Reports(bot))
+
+
+def _csv_within(data: bytes, stem: str, room: int) -> tuple[str, bytes | None]:
+    """The CSV as it is, gzipped when Discord would refuse it whole (a busy month with long prompts
+    runs to megabytes; CSV shrinks several times), or None when even that is too large."""
+    if len(data) <= room:
+        return f"{stem}.csv", data
+    packed = gzip.compress(data, compresslevel=6)
+    return (f"{stem}.csv.gz", packed) if len(packed) <= room else (f"{stem}.csv", None)

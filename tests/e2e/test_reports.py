@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 from decimal import Decimal
 
@@ -143,3 +144,27 @@ async def test_a_member_who_left_is_still_in_the_books(tmp_path):
         assert refused.all_text() == f"<@{w.bob.id}> is not a member of this server."
         assert is_ephemeral(refused)
         assert not any("Traceback" in line for line in w.logs.lines)
+
+
+async def test_a_month_too_big_for_one_csv_upload_is_sent_compressed_with_its_summary(tmp_path):
+    from storage.models import epoch_ms, utc_now  # noqa: PLC0415 - only this test writes rows by hand
+
+    async with server(tmp_path) as w:
+        await w.start_bot()
+        now = epoch_ms(utc_now())
+        prompt = "a very detailed prompt about a harbour at dawn " * 20  # ~940 characters
+        rows = [(w.guild.id, w.channel.id, w.alice.id, "imagine", "doubao-seedream-4-0-250828", "2K", prompt,
+                 1, 1, 1, 162_000, 162_000, 162_000, 162_000, "settled", None, now - i, now - i)
+                for i in range(12_000)]  # fmt: skip
+
+        def insert(conn):
+            conn.executemany(
+                "INSERT INTO requests (guild_id, channel_id, user_id, command, model, size, prompt, images_requested,"
+                " images_billed, images_delivered, unit_price_micros, reserved_micros, cost_micros, charged_micros,"
+                " status, error_code, created_at, settled_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+        await w.storage.db.run(insert)
+        report = await w.run("spend", {"period": "day"}, user=w.admin, timeout=60)
+        assert "Total spend: $1,944.00" in report.all_text()  # 12,000 x $0.162
+        [packed] = [data for name, data in report.files() if name.endswith(".csv.gz")]
+        assert len(list(csv.reader(io.StringIO(gzip.decompress(packed).decode())))) == 12_001  # header + rows
