@@ -182,7 +182,7 @@ class Reports(commands.Cog):
 
     def _history_line(self, row: LedgerRow, locale: str) -> str:
         status = t(f"history.status.{row.status}", locale, delivered=row.images_delivered or 0,
-                   requested=row.images_requested, reason=row.error_code or "—")
+                   requested=row.images_requested, reason=_reason(row.error_code, locale))
         return t("history.line", locale, id=row.id, when=f"<t:{int(row.created_at.timestamp())}:f>",
                  member=f"<@{row.user_id}>", status=status, model=self._model_label(row.model),
                  cost=format_usd(row.cost_micros), prompt=_short(row.prompt))
@@ -192,6 +192,12 @@ def _action(action: str, locale: str) -> str:
     """A decision in the reader's words ("approved", "已批准"); an action without a text as stored."""
     key = f"history.action.{action}"
     return t(key, locale) if key in CATALOGS["en"] else action
+
+
+def _reason(code: str | None, locale: str) -> str:
+    """Why a request ended unfulfilled, in the reader's words; a code without a text as stored."""
+    key = f"history.reason.{code}"
+    return t(key, locale) if key in CATALOGS["en"] else (code or "—")
 
 
 def _short(prompt: str) -> str:

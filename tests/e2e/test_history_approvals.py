@@ -55,5 +55,5 @@ async def test_history_shows_an_approved_request_refused_by_a_quota_once(tmp_pat
         await pressed.wait_for_final()
         await eventually(lambda: "could not run" in channel_text(w))
         text = (await w.run("history", {}, user=w.alice)).all_text()
-        assert "refused (daily_images)" in line_with(text, "two foxes")  # the ledger's 'refused' row
+        assert "refused (daily image limit)" in line_with(text, "two foxes")  # the ledger's 'refused' row
         assert f"approved, but could not run by <@{staff.moderator.id}>" in text

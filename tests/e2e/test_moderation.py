@@ -30,7 +30,9 @@ async def test_blocked_english_term_is_refused_without_naming_it_and_charges_not
                 for r in rows] == [("a NUDE portrait", "refused", "blocked_term", 0, 0),
                                    ("a g0re scene", "refused", "blocked_term", 0, 0)]  # fmt: skip
         history = (await w.run("history", {"member": w.alice}, user=staff.admin)).all_text()
-        assert "a NUDE portrait" in history and "refused (blocked_term)" in history
+        assert "a NUDE portrait" in history and "refused (blocked term)" in history
+        chinese = (await w.run("history", {"member": w.alice}, user=staff.admin, locale="zh-CN")).all_text()
+        assert "屏蔽词" in chinese and "blocked" not in chinese  # the reason in the reader's language
 
         # A word that only contains the term is not the term.
         ok = await w.run("imagine", {"prompt": "denuded hills at dawn"})
