@@ -29,14 +29,14 @@ def _fonts() -> list[str]:
     return ["DejaVu Sans", *(name for name in _CJK_FONTS if name in installed)]
 
 
-def render_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, str], others: str) -> bytes:
-    """PNG bytes. ``labels`` names the series (model id or member id -> text shown)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - optional dependency
-    from matplotlib.figure import Figure  # noqa: PLC0415
-
-    days = report.days
+def chart_series(report: SpendReport, by: GroupBy, others: str) -> dict[str, dict]:
+    """The chart's series, largest first: the first `MAX_SERIES` in the report's own ranking (ties
+    broken alike, so the names looked up for its first members are those of the series), then
+    the rest summed under `others`."""
     daily = report.daily(by)
-    ranked = sorted(daily, key=lambda key: -sum(daily[key].values()))
+    shares = report.by_member if by == "member" else report.by_model
+    ranked = [share.key for share in shares if share.key in daily]
+    ranked += sorted((key for key in daily if key not in set(ranked)), key=lambda key: -sum(daily[key].values()))
     series = {key: daily[key] for key in ranked[:MAX_SERIES]}
     if len(ranked) > MAX_SERIES:
         rest: dict = {}
@@ -44,6 +44,16 @@ def render_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, str], ot
             for day, micros in daily[key].items():
                 rest[day] = rest.get(day, 0) + micros
         series[others] = rest
+    return series
+
+
+def render_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, str], others: str) -> bytes:
+    """PNG bytes. ``labels`` names the series (model id or member id -> text shown)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - optional dependency
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    days = report.days
+    series = chart_series(report, by, others)
 
     figure = Figure(figsize=(8, 4.5), dpi=100)
     FigureCanvasAgg(figure)
