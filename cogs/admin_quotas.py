@@ -21,6 +21,7 @@ from image_gateway.money import format_usd, usd_to_micros
 from pipeline.explain import MAX_MESSAGE, UserError
 from pipeline.limits import Explanation, Resolved, explain_limits
 from storage.quotas import Budget, QuotaRule, TargetKind
+from storage.reports import period_bounds
 
 if TYPE_CHECKING:
     from bot import SeedreamBot
@@ -309,6 +310,9 @@ class AdminQuotas(commands.Cog):
         else:
             lines.append(t("budget.show.spent_of", locale, spent=format_usd(spent),
                            left=format_usd(max(budget.value - spent, 0))))
+        reserved = await self.bot.storage.reports.reserved(guild_id, *period_bounds("month"))
+        if reserved:  # counted by the budget already; /spend shows it once settled
+            lines.append(t("spend.reserved", locale, amount=format_usd(reserved)))
         stored = await self.bot.storage.quotas.budget(guild_id)
         lines.append(_warn_text(stored, locale))
         changes = await self.bot.storage.audit.recent(guild_id, limit=5, action_prefix="budget.")

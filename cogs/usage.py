@@ -43,6 +43,8 @@ class Usage(commands.Cog):
             t("usage.spend_month", locale, used=format_usd(snap.member_month_micros),
               limit=unlimited if limits.monthly_micros is None else format_usd(limits.monthly_micros)),
         ]
+        if snap.pending_micros:  # the limits count it already; it becomes spend, or comes back, when they end
+            lines.append(t("spend.reserved", locale, amount=format_usd(snap.pending_micros)))
         if limits.guild_monthly_micros is None:
             lines.append(t("usage.guild_spent", locale, used=format_usd(snap.guild_month_micros)))
         else:

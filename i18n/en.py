@@ -331,6 +331,7 @@ TEXTS: dict[str, str] = {
     "spend.share": "· {name}: {amount} ({images} image(s))",
     "spend.others": "others",
     "spend.no_chart": "No chart: the bot needs matplotlib for it (the `charts` extra).",
+    "spend.reserved": "Of which {amount} is held for requests in progress (spent when they deliver, given back if not).",
     "spend.csv_too_large": "The CSV is too large for Discord even compressed: choose a shorter period or one member.",
     "history.title_member": "Latest requests of {member}",
     "history.title_server": "Latest requests in this server",

@@ -242,6 +242,7 @@ TEXTS: dict[str, str] = {
     "spend.share": "· {name}：{amount}（{images} 张图片）",
     "spend.others": "其他",
     "spend.no_chart": "无法生成图表：机器人需要安装 matplotlib（`charts` 扩展）。",
+    "spend.reserved": "其中 {amount} 为进行中请求的预留（交付后计入花费，未交付则退回）。",
     "spend.csv_too_large": "CSV 文件即使压缩后仍超过 Discord 的上传上限：请选择更短的时间段或单个成员。",
     "history.title_member": "{member} 最近的请求",
     "history.title_server": "本服务器最近的请求",

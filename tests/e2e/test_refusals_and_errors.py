@@ -136,3 +136,22 @@ async def test_usage_shows_dollar_amounts(tmp_path):
         assert "$0.162 of $2.00" in text
         assert "$9.838 of $10.00" in text
         assert is_ephemeral(inter)
+
+
+async def test_usage_and_budget_show_say_how_much_is_held_for_requests_in_progress(tmp_path):
+    # The limits count a request's reservation from the start: /usage and /budget show include it in
+    # "spent" and say how much of it is only held, so they agree with /spend once it settles.
+    async with world(tmp_path, start=False, guild_monthly_budget_usd="10", gateway={"latency": 2.0}) as w:
+        admin = w.discord.add_user("owner")
+        w.discord.add_member(w.guild, admin, roles=[w.discord.add_role(w.guild, "admins", permissions=1 << 5)])
+        await w.start_bot()
+        await w.run("imagine", {"prompt": "a cat"})  # settled: $0.162
+        running = await w.discord.invoke_command("imagine", {"prompt": "four dogs", "count": 4}, user=w.alice,
+                                                 guild=w.guild, channel=w.channel)  # $0.648 held meanwhile
+        await running.wait_for_ack()
+        usage = (await w.run("usage")).all_text()
+        assert "Spent this month: $0.81" in usage and "Of which $0.648 is held for requests in progress" in usage
+        shown = (await w.run("budget", {}, user=admin, subcommand="show")).all_text()
+        assert "Of which $0.648 is held for requests in progress" in shown
+        await running.wait_for_final(timeout=15)
+        assert "held" not in (await w.run("usage")).all_text()
