@@ -166,7 +166,7 @@ class Reports(commands.Cog):
                 continue
             lines.append(self._history_line(row, locale))
             for entry in audit.get(row.id, []):
-                lines.append(t("history.decision", locale, action=_action(entry.action, locale),
+                lines.append(t("history.decision", locale, action=_in_words("action", entry.action, locale),
                                actor=f"<@{entry.actor_id}>", when=f"<t:{int(entry.created_at.timestamp())}:R>"))
         await interaction.response.send_message(clip("\n".join(lines)), ephemeral=True)
 
@@ -182,22 +182,17 @@ class Reports(commands.Cog):
 
     def _history_line(self, row: LedgerRow, locale: str) -> str:
         status = t(f"history.status.{row.status}", locale, delivered=row.images_delivered or 0,
-                   requested=row.images_requested, reason=_reason(row.error_code, locale))
+                   requested=row.images_requested, reason=_in_words("reason", row.error_code, locale))
         return t("history.line", locale, id=row.id, when=f"<t:{int(row.created_at.timestamp())}:f>",
                  member=f"<@{row.user_id}>", status=status, model=self._model_label(row.model),
                  cost=format_usd(row.cost_micros), prompt=_short(row.prompt))
 
 
-def _action(action: str, locale: str) -> str:
-    """A decision in the reader's words ("approved", "已批准"); an action without a text as stored."""
-    key = f"history.action.{action}"
-    return t(key, locale) if key in CATALOGS["en"] else action
-
-
-def _reason(code: str | None, locale: str) -> str:
-    """Why a request ended unfulfilled, in the reader's words; a code without a text as stored."""
-    key = f"history.reason.{code}"
-    return t(key, locale) if key in CATALOGS["en"] else (code or "—")
+def _in_words(kind: str, value: str | None, locale: str) -> str:
+    """A stored code in the reader's words: a decision ("approved", "已批准") for `kind` "action",
+    why a request ended unfulfilled for "reason"; a code without a text as stored."""
+    key = f"history.{kind}.{value}"
+    return t(key, locale) if key in CATALOGS["en"] else (value or "—")
 
 
 def _short(prompt: str) -> str:
