@@ -1,8 +1,9 @@
 """Image checks and conversions for references and results.
 
 Every function here is synchronous and CPU-bound: call it through ``asyncio.to_thread``, except
-``check_container`` on a result held in memory (a header and a byte search: well under a
-millisecond for a 2K JPEG, less than the trip to a thread costs on a busy event loop).
+``check_container`` on a result held in memory (a header and, for a JPEG, its last two bytes:
+well under a millisecond for a 2K JPEG, less than the trip to a thread costs on a busy event
+loop).
 Everything is decided from the bytes themselves, never from a file name or a content type.
 
 Memory: ``inspect_image`` checks a PNG by streaming its compressed data through zlib
@@ -19,6 +20,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from math import log, sqrt
+from typing import IO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -138,10 +140,10 @@ def _human_limit(n: int) -> str:
     return f"{max(1, n // 1024)} KB"
 
 
-def _open(data: bytes, fmt: str) -> Image.Image:
+def _open(data: bytes | IO[bytes], fmt: str) -> Image.Image:
     """Open (header only) with exactly the sniffed plugin; map Pillow's failures to rejections."""
     try:
-        return Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
+        return Image.open(io.BytesIO(data) if isinstance(data, bytes) else data, formats=[_PIL_FORMATS[fmt]])
     except Image.DecompressionBombError as exc:
         raise ImageRejected("too_large_pixels", "has far too many pixels") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
@@ -184,14 +186,15 @@ def inspect_image(
     pixels when it can (`check_container`); other formats, and a JPEG with bytes after its
     EOI, still get the full check.
     """
-    info = _header(data, max_bytes=max_bytes, max_side=max_side, min_side=min_side, max_aspect=max_aspect)
-    if decode or not _container_intact(data, info.format):
+    image = io.BytesIO(data)  # shares `data`, copies nothing
+    info = _header(image, max_bytes=max_bytes, max_side=max_side, min_side=min_side, max_aspect=max_aspect)
+    if decode or not _container_intact(image, info.format):
         _check_integrity(data, info.format)
     return info
 
 
 def check_container(
-    data: bytes, *, max_bytes: int, max_side: int, min_side: int, max_aspect: int
+    image: IO[bytes], *, max_bytes: int, max_side: int, min_side: int, max_aspect: int
 ) -> ImageInfo | None:
     """`inspect_image(decode=False)` without its fallback: the header and the container only,
     never a pixel. None when the container cannot tell (another format, a JPEG with bytes after
@@ -201,13 +204,23 @@ def check_container(
     its last bytes. That catches a truncated or damaged download at a tenth of the cost (17 ms
     -> 1 ms for a 2K JPEG, 85 ms -> 4 ms for a 9 MB PNG); what it cannot see is an encoder that
     wrote a well-framed but undecodable stream.
+
+    `image` is a seekable file, read only where the check looks (the first KiB and the header;
+    a JPEG's last two bytes, a PNG whole), so a JPEG held in memory in the pieces it was
+    downloaded in is never joined. It is left rewound.
     """
-    info = _header(data, max_bytes=max_bytes, max_side=max_side, min_side=min_side, max_aspect=max_aspect)
-    return info if _container_intact(data, info.format) else None
+    try:
+        info = _header(image, max_bytes=max_bytes, max_side=max_side, min_side=min_side, max_aspect=max_aspect)
+        return info if _container_intact(image, info.format) else None
+    finally:
+        image.seek(0)
 
 
-def _header(data: bytes, *, max_bytes: int, max_side: int, min_side: int, max_aspect: int) -> ImageInfo:
-    size = len(data)
+def _header(image: IO[bytes], *, max_bytes: int, max_side: int, min_side: int, max_aspect: int) -> ImageInfo:
+    size = image.seek(0, io.SEEK_END)
+    image.seek(0)
+    data = image.read(1024)  # enough to sniff the format or name another one
+    image.seek(0)
     if size == 0:
         raise ImageRejected("not_image", "is an empty file")
     if size > max_bytes:
@@ -221,7 +234,7 @@ def _header(data: bytes, *, max_bytes: int, max_side: int, min_side: int, max_as
             raise ImageRejected("unsupported_format", f"is {other}; use {_SUPPORTED_TEXT}")
         raise ImageRejected("not_image", "is not an image")
 
-    with _open(data, fmt) as im:
+    with _open(image, fmt) as im:
         width, height = im.size
     _check_dimensions(width, height, max_side=max_side, min_side=min_side, max_aspect=max_aspect)
     return ImageInfo(format=fmt, width=width, height=height, size_bytes=size)
@@ -240,20 +253,24 @@ def _check_integrity(data: bytes, fmt: str) -> None:
     _full_decode(data, fmt)
 
 
-def _container_intact(data: bytes, fmt: str) -> bool:
+def _container_intact(image: IO[bytes], fmt: str) -> bool:
     """PNG: every CRC matches and IEND is there (raises when not). JPEG: ends with EOI.
     False: this format (or this file) needs the full check."""
     if fmt == "png":
+        image.seek(0)
         try:
-            _check_png_stream(data, inflate=False)
+            _check_png_stream(image.read(), inflate=False)
         except _PngBroken as exc:
             if exc.definitive:
                 raise ImageRejected("corrupt", "is a damaged image file") from exc
             return False  # odd but perhaps valid: the real decoder decides
         return True
+    if fmt != "jpeg":
+        return False
     # Inside entropy-coded data 0xFF is always followed by 0x00 or a restart marker, so FFD9 at
     # the very end is the real end of the image: a truncated download does not end that way.
-    return fmt == "jpeg" and data.endswith(b"\xff\xd9")
+    image.seek(-2, io.SEEK_END)  # a JPEG whose header Pillow read is longer than two bytes
+    return image.read(2) == b"\xff\xd9"
 
 
 def _full_decode(data: bytes, fmt: str) -> None:

@@ -24,7 +24,7 @@ from pipeline.fetch import FetchError, decode_b64_image, download_spooled
 from pipeline.images import ImageRejected, check_container, fit_to_limit, inspect_image, to_data_uri
 from pipeline.job import ImageJob
 from pipeline.series_prompt import fit_series_prompt
-from pipeline.spool import MB, MemoryBudget, Spool
+from pipeline.spool import MB, HeldImage, MemoryBudget, Spool
 from storage.ledger import Ledger, Limits, RequestRecord, Settlement, UsageSnapshot
 
 T = TypeVar("T")
@@ -470,19 +470,24 @@ class Pipeline:
                 )
         else:
             raise FetchError("not_image", "the gateway sent an item with neither url nor b64_json")
+        try:
+            file = spool.finish()  # copies nothing: the downloaded pieces, or the temporary file
+        except BaseException:
+            spool.close()
+            raise
         handed_over = False
         try:
-            checked = _check_held(spool, upload_limit, limit)
+            checked = _check_held(file, upload_limit, limit)
             if checked is not None:
                 handed_over = True
-                fitted, ext = spool.finish(), checked
+                fitted, ext = file, checked
             else:
                 async with self._cpu:  # the only place a whole image is decoded: cpu_slots at a time
-                    handed_over = True  # from here the worker thread owns the spool
-                    fitted, ext = await _off_loop(_check_and_fit, spool, upload_limit, limit, self.memory)
+                    handed_over = True  # from here the worker thread owns the file
+                    fitted, ext = await _off_loop(_check_and_fit, file, upload_limit, limit, self.memory)
         finally:
             if not handed_over:
-                spool.close()
+                file.close()
         return ReadyImage(
             index=event.index, filename=f"seedream-{ticket.request_id}-{event.index + 1}.{ext}", file=fitted
         )
@@ -538,10 +543,10 @@ async def _to_the_end(closing: Awaitable[T]) -> T:
         raise
 
 
-async def _off_loop(check, spool: Spool, *args) -> tuple[IO[bytes], str]:
+async def _off_loop(check, file: IO[bytes], *args) -> tuple[IO[bytes], str]:
     """Run `check` in a worker thread. If the caller is cancelled meanwhile, the thread still
     runs to its end: the file it returns is closed then, so no memory or temporary file leaks."""
-    future = asyncio.get_running_loop().run_in_executor(None, check, spool, *args)
+    future = asyncio.get_running_loop().run_in_executor(None, check, file, *args)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
@@ -557,30 +562,24 @@ def _close_result(future: asyncio.Future[tuple[IO[bytes], str]]) -> None:
 _RESULT_LIMITS = {"max_side": 65535, "min_side": 1, "max_aspect": 1000}  # a result is posted whatever its shape
 
 
-def _check_held(spool: Spool, upload_limit: int, max_bytes: int) -> str | None:
+def _check_held(file: IO[bytes], upload_limit: int, max_bytes: int) -> str | None:
     """On the event loop, for a result held in memory that is posted as it is: its container
     checked (`check_container`, well under a millisecond for a 2K JPEG), its format returned.
     A hundred results at once queued for two worker threads used to wait ~0.15 s each, every
     trip to a thread costing a turn of the busy loop. None: it needs `_check_and_fit` (on disk,
     over the upload limit, or a container that cannot tell). Raises ImageRejected."""
-    data = spool.held()
-    if data is None or len(data) > upload_limit:
+    if not isinstance(file, HeldImage) or file.size > upload_limit:
         return None
-    info = check_container(data, max_bytes=max_bytes, **_RESULT_LIMITS)
+    info = check_container(file, max_bytes=max_bytes, **_RESULT_LIMITS)
     return None if info is None else info.format
 
 
 def _check_and_fit(
-    spool: Spool, upload_limit: int, max_bytes: int, memory: MemoryBudget
+    file: IO[bytes], upload_limit: int, max_bytes: int, memory: MemoryBudget
 ) -> tuple[IO[bytes], str]:
-    """Check the image and fit it to the upload limit: the spool's own file when it already
-    fits. Runs in a worker thread (joining the chunks, reading a file, Pillow) and owns `spool`:
-    whatever happens, its memory or temporary file is freed or handed on in the result."""
-    try:
-        file = spool.finish()
-    except BaseException:
-        spool.close()
-        raise
+    """Check the image and fit it to the upload limit: `file` itself when it already fits.
+    Runs in a worker thread (reading the whole file, Pillow) and owns `file`: whatever
+    happens, it is closed or handed on in the result."""
     try:
         data = file.read()
         file.seek(0)

@@ -17,7 +17,7 @@ from PIL import Image
 from pipeline import fetch
 from pipeline import spool as spool_module
 from pipeline.fetch import FetchError, decode_b64_image, download, download_spooled, download_to, scrub_url
-from pipeline.spool import MemoryBudget
+from pipeline.spool import HeldImage, MemoryBudget
 
 SECRET = "?X-Amz-Signature=SECRETSIG&token=SECRETTOK#frag"
 CAP = 256 * 1024
@@ -144,12 +144,12 @@ async def test_download_to_and_spooled(server: Server, session: aiohttp.ClientSe
     assert sink.getvalue() == BODY
     small = MemoryBudget(1024)  # BODY does not fit: the download goes to a temporary file
     with (await download_spooled(session, f"{server.base}/body", max_bytes=CAP, budget=small)).finish() as f:
-        assert not isinstance(f, io.BytesIO)
+        assert not isinstance(f, HeldImage)
         assert small.used == 0
         assert f.read() == BODY
     roomy = MemoryBudget(CAP)
     with (await download_spooled(session, f"{server.base}/img.png", max_bytes=CAP, budget=roomy)).finish() as f:
-        assert isinstance(f, io.BytesIO)
+        assert isinstance(f, HeldImage)
         assert roomy.used == len(PNG)  # held until the file is closed
         assert f.read() == PNG
     assert roomy.used == 0

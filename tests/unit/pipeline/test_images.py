@@ -23,6 +23,7 @@ from pipeline.images import (
     sniff_format,
     to_data_uri,
 )
+from pipeline.spool import HeldImage, MemoryBudget
 
 MB = 1024 * 1024
 SEEDREAM_4 = ("png", "jpeg", "webp", "bmp", "tiff", "gif")
@@ -248,7 +249,7 @@ def test_container_check_decodes_what_it_cannot_judge() -> None:
 
 def test_check_container_leaves_what_it_cannot_judge_to_the_full_check() -> None:
     def container(data: bytes) -> ImageInfo | None:
-        return check_container(data, max_bytes=64 * MB, max_side=65535, min_side=1, max_aspect=1000)
+        return check_container(io.BytesIO(data), max_bytes=64 * MB, max_side=65535, min_side=1, max_aspect=1000)
 
     jpeg = encode(noise((64, 48)), "JPEG")
     png = encode(noise((64, 48)), "PNG")
@@ -262,8 +263,27 @@ def test_check_container_leaves_what_it_cannot_judge_to_the_full_check() -> None
     with pytest.raises(ImageRejected, match="damaged"):  # a broken PNG frame is definitive
         container(png[: len(png) // 2])
     with pytest.raises(ImageRejected) as caught:
-        check_container(jpeg, max_bytes=len(jpeg) - 1, max_side=65535, min_side=1, max_aspect=1000)
+        check_container(io.BytesIO(jpeg), max_bytes=len(jpeg) - 1, max_side=65535, min_side=1, max_aspect=1000)
     assert caught.value.code == "too_large_bytes"
+
+
+@pytest.mark.parametrize("cut", [1, 3, 200, -1, -2])
+def test_check_container_judges_a_jpeg_held_in_pieces_as_the_whole_file(cut: int) -> None:
+    """A result is held in the pieces it was downloaded in (never joined): the header, or the
+    end marker, may straddle two pieces."""
+    jpeg = encode(noise((64, 48)), "JPEG")
+
+    def container(data: bytes) -> ImageInfo | None:
+        pieces = [data[:cut], data[cut:]]
+        held = HeldImage(pieces, MemoryBudget(len(data)), 0)
+        held.seek(5)  # wherever it stands, it is read from the start and left rewound
+        info = check_container(held, max_bytes=64 * MB, max_side=65535, min_side=1, max_aspect=1000)
+        assert held.tell() == 0
+        return info
+
+    assert container(jpeg) == ImageInfo("jpeg", 64, 48, len(jpeg))
+    assert container(jpeg[:-1]) is None  # cut short: no end marker
+    assert container(jpeg + b"\xff") is None
 
 
 def test_container_check_does_not_inflate() -> None:

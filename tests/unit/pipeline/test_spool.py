@@ -6,9 +6,11 @@ from __future__ import annotations
 import gc
 import io
 
+import aiohttp
 import pytest
+from aiohttp import web
 
-from pipeline.spool import MemoryBudget, Spool
+from pipeline.spool import HeldImage, MemoryBudget, Spool
 
 KB = 1024
 
@@ -27,24 +29,66 @@ def test_a_result_within_the_budget_stays_in_memory_until_closed() -> None:
     spool = written(budget, b"a" * 10 * KB, b"b" * 10 * KB)
     assert budget.used == 20 * KB
     with spool.finish() as f:
-        assert isinstance(f, io.BytesIO)  # aiohttp uploads it from memory
+        assert isinstance(f, HeldImage)  # aiohttp uploads it from memory
         assert f.read() == b"a" * 10 * KB + b"b" * 10 * KB
         assert budget.used == 20 * KB
     assert budget.used == 0
 
 
-def test_held_shows_the_bytes_in_memory_and_finish_hands_over_those_same_bytes() -> None:
+def test_a_result_in_memory_is_handed_over_in_its_pieces_and_reads_like_one_file() -> None:
     budget = MemoryBudget(100 * KB, per_item=64 * KB)
-    spool = written(budget, b"a" * 10 * KB, b"b" * 10 * KB)
-    held = spool.held()
-    assert held == b"a" * 10 * KB + b"b" * 10 * KB
-    assert spool.held() is held  # joined once
-    with spool.finish() as f:
-        assert f.read() is held  # the upload reads them without another copy
+    a, b, c = b"a" * 10 * KB, b"b" * 10 * KB, b"c" * 5
+    with written(budget, a, b, c).finish() as f:
+        assert f.size == len(a + b + c)
+        assert f.read(10 * KB) is a  # a whole piece is that very object: never copied
+        assert f.read(3) == b"bbb"
+        f.seek(10 * KB - 2)
+        assert f.read(4) == b"aabb"  # across pieces
+        f.seek(-7, io.SEEK_END)
+        assert f.read() == b"bbccccc"
+        assert f.read() == b""
+        f.seek(0)
+        assert f.read() == a + b + c
+        assert b"".join(f.views(10 * KB - 1, 20 * KB + 1)) == b"a" + b + b"c"
+        with pytest.raises(ValueError):
+            f.seek(-1)
     assert budget.used == 0
-    on_disk = written(MemoryBudget(0), b"a" * KB)
-    assert on_disk.held() is None  # on disk: the caller checks it off the event loop
-    on_disk.close()
+    with pytest.raises(ValueError):
+        f.read()  # closed
+
+
+async def test_an_image_in_memory_is_uploaded_whole_and_again_from_the_same_place() -> None:
+    """aiohttp sends a HeldImage piece by piece; a retry (discord.py makes a new form after
+    rewinding the file to where it stood) sends the same bytes again."""
+    received: list[bytes] = []
+
+    async def upload(request: web.Request) -> web.Response:
+        form = await request.post()
+        received.append(form["files[0]"].file.read())
+        return web.Response(text="ok")
+
+    app = web.Application(client_max_size=10 * 1024 * KB)
+    app.router.add_post("/upload", upload)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    pieces = [bytes([i]) * (256 * KB + i) for i in range(8)]  # 2 MB: more than a socket takes at once
+    budget = MemoryBudget(4096 * KB, per_item=4096 * KB)
+    try:
+        async with aiohttp.ClientSession() as session:
+            with written(budget, *pieces).finish() as f:
+                for _attempt in range(2):
+                    f.seek(0)
+                    form = aiohttp.FormData()
+                    form.add_field("files[0]", f, filename="image.jpg", content_type="image/jpeg")
+                    async with session.post(f"http://127.0.0.1:{port}/upload", data=form) as response:
+                        assert response.status == 200
+    finally:
+        await runner.cleanup()
+    assert received == [b"".join(pieces)] * 2
+    assert budget.used == 0
 
 
 def test_the_write_the_budget_refuses_moves_the_result_to_disk() -> None:
@@ -53,7 +97,7 @@ def test_the_write_the_budget_refuses_moves_the_result_to_disk() -> None:
     spool = written(budget, b"a" * 8 * KB, b"b" * 8 * KB)  # the second write does not fit
     assert budget.used == 20 * KB  # what the moved result held is back
     with spool.finish() as f:
-        assert not isinstance(f, io.BytesIO)
+        assert not isinstance(f, HeldImage)
         assert f.read() == b"a" * 8 * KB + b"b" * 8 * KB  # nothing lost in the move
     other.close()
     assert budget.used == 0
@@ -66,7 +110,7 @@ def test_a_result_over_the_per_item_cap_goes_to_disk_at_once() -> None:
     spool.write(b"p" * 100 * KB)
     assert budget.used == 0
     with spool.finish() as f:
-        assert not isinstance(f, io.BytesIO)
+        assert not isinstance(f, HeldImage)
     # Without an announced size, the cap still holds: the write past it moves the result.
     spool = written(budget, b"a" * 60 * KB, b"b" * 10 * KB)
     assert budget.used == 0
@@ -80,7 +124,7 @@ def test_an_announced_size_the_budget_cannot_take_now_goes_to_disk_at_once() -> 
     spool.write(b"a" * 10 * KB)
     assert budget.used == 20 * KB  # nothing of it held in memory, not even the first chunk
     with spool.finish() as f:
-        assert not isinstance(f, io.BytesIO)
+        assert not isinstance(f, HeldImage)
         assert f.read() == b"a" * 10 * KB
     other.close()
 
@@ -88,7 +132,7 @@ def test_an_announced_size_the_budget_cannot_take_now_goes_to_disk_at_once() -> 
 def test_a_zero_budget_keeps_everything_on_disk() -> None:
     budget = MemoryBudget(0)
     with Spool.of(b"jpeg bytes", budget).finish() as f:
-        assert not isinstance(f, io.BytesIO)
+        assert not isinstance(f, HeldImage)
         assert f.read() == b"jpeg bytes"
 
 
