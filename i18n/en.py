@@ -245,7 +245,9 @@ TEXTS: dict[str, str] = {
     "buttons.variation_image": "Which image (1 to {count})",
     "buttons.no_such_image": "This result has images 1 to {count}; choose one of them.",
     # queue and shutdown
-    "queue.position": "Queued: position {position}, about {seconds} s until it starts.",
+    "queue.position": "Queued: position {position}, about {wait} until it starts.",
+    "queue.wait_seconds": "{count} s",
+    "queue.wait_minutes": "{count} min",
     "queue.cancel_button": "Cancel",
     "queue.cancel_not_yours": "Only the member who asked for these images can cancel them.",
     "queue.cancel_too_late": "This request is no longer waiting in the queue, so it can't be cancelled.",

@@ -246,6 +246,13 @@ class ChannelStatus:
         await self.sink.fail(error)
 
 
+def _wait_in_words(seconds: float, locale: str) -> str:
+    """"45 s" under a minute and a half, then whole minutes ("6 min", not "340 s"), rounded up."""
+    if seconds < 90:
+        return t("queue.wait_seconds", locale, count=max(1, math.ceil(seconds)))
+    return t("queue.wait_minutes", locale, count=math.ceil(seconds / 60))
+
+
 async def _wait_showing_place(
     queue: FairQueue, place: Place, locale: str, interval: float, show: Callable[[str], Awaitable[None]]
 ) -> None:
@@ -260,8 +267,8 @@ async def _wait_showing_place(
         while not turn.done():
             position = queue.position(place)
             if position is not None and position != shown:
-                seconds = max(1, math.ceil(queue.estimate(place)))
-                await show(t("queue.position", locale, position=position, seconds=seconds))
+                wait = _wait_in_words(queue.estimate(place), locale)
+                await show(t("queue.position", locale, position=position, wait=wait))
                 shown = position
             await asyncio.wait({turn}, timeout=interval)
     finally:

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RUN_SECONDS = 30.0  # the estimate before any request has run
 HISTORY = 10  # run durations the moving average remembers
+OVERRUN_SHARE = 0.25  # a request already past the average is expected to need this share of it more
 STOP_WAIT_SECONDS = 10.0  # how long stopped requests get to close their books and tell the member
 
 
@@ -136,9 +137,11 @@ class FairQueue:
 
     def estimate(self, place: Place) -> float:
         """Seconds until `place` starts: each running request ends after the average run
-        (minus what it already ran), and each place ahead then takes the first free slot."""
+        (minus what it already ran; one that has overrun it, after `OVERRUN_SHARE` of it more),
+        and each place ahead then takes the first free slot."""
         average, now = self.average_seconds(), self._clock()
-        slots = [max(average - (now - p.started_at), 0.0) for p in self._running() if p.started_at is not None]
+        least = average * OVERRUN_SHARE
+        slots = [max(average - (now - p.started_at), least) for p in self._running() if p.started_at is not None]
         slots += [0.0] * max(self.concurrency - len(slots), 0)
         heapq.heapify(slots)
         for ahead in self._waiting:

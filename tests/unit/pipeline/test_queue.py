@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from pipeline.explain import UserError
+from pipeline.progress import _wait_in_words
 from pipeline.queue import DEFAULT_RUN_SECONDS, FairQueue, Withdrawn
 
 
@@ -79,6 +80,24 @@ async def test_the_estimate_follows_recent_real_durations():
     assert queue.average_seconds() == 10
     assert queue.estimate(third) == 6  # the running one has about 6 s left
     assert queue.estimate(fourth) == 16
+    clock.now += 30  # it overruns the 10 s average by far: not "about 1 s" left, nor "0"
+    assert queue.estimate(third) == 2.5
+    assert queue.estimate(fourth) == 12.5
+
+
+@pytest.mark.parametrize(
+    ("seconds", "en", "zh"),
+    [
+        (0.2, "1 s", "1 秒"),
+        (44.1, "45 s", "45 秒"),
+        (89, "89 s", "89 秒"),
+        (90, "2 min", "2 分钟"),
+        (340, "6 min", "6 分钟"),
+    ],
+)
+def test_the_wait_reads_in_seconds_then_in_minutes(seconds: float, en: str, zh: str) -> None:
+    assert _wait_in_words(seconds, "en-US") == en
+    assert _wait_in_words(seconds, "zh-CN") == zh
 
 
 async def test_drain_refuses_new_requests_withdraws_waiting_and_stops_what_overruns():
