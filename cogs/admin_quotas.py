@@ -320,8 +320,27 @@ class AdminQuotas(commands.Cog):
             lines.append(t("budget.show.changes", locale))
             for entry in changes:
                 lines.append(t("audit.line", locale, when=f"<t:{int(entry.created_at.timestamp())}:f>",
-                               actor=f"<@{entry.actor_id}>", old=entry.old or "—", new=entry.new or "—"))
+                               actor=f"<@{entry.actor_id}>", old=_budget_in_words(entry.old, locale),
+                               new=_budget_in_words(entry.new, locale)))
         await interaction.response.send_message(clip("\n".join(lines)), ephemeral=True)
+
+
+_DESCRIBED_BUDGET = re.compile(
+    r"monthly_usd=(?P<amount>\$[\d,.]+)(?:, warn_at=(?P<percent>\d+)% in channel:(?P<channel>\d+))?"
+)
+
+
+def _budget_in_words(described: str | None, locale: str) -> str:
+    """A budget as the audit log keeps it (`Budget.describe`: locale-neutral) in the reader's words."""
+    if described is None:
+        return t("budget.change.none", locale)
+    found = _DESCRIBED_BUDGET.fullmatch(described)
+    if found is None:
+        return described  # not a form this version writes: shown as stored
+    if found["percent"] is None:
+        return t("budget.change.amount", locale, amount=found["amount"])
+    return t("budget.change.amount_warn", locale, amount=found["amount"], percent=found["percent"],
+             channel=f"<#{found['channel']}>")
 
 
 def _warn_text(budget: Budget | None, locale: str) -> str:

@@ -314,6 +314,9 @@ TEXTS: dict[str, str] = {
     "budget.show.spent": "Spent this month: {spent}",
     "budget.show.spent_of": "Spent this month: {spent}, left: {left}",
     "budget.show.changes": "Recent changes:",
+    "budget.change.none": "no budget of its own",
+    "budget.change.amount": "{amount} a month",
+    "budget.change.amount_warn": "{amount} a month, warning at {percent}% in {channel}",
     "budget.warning": (
         "⚠️ This server has spent {spent} of its monthly image budget of {budget}: the {percent}% warning "
         "threshold is reached."

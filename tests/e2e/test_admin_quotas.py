@@ -129,7 +129,13 @@ async def test_every_change_is_audited_with_old_and_new_value(tmp_path):
         assert all(e.actor_id == w.admin.id for e in entries)
         shown = (await budget(w, "show", {})).all_text()
         assert "Server budget: $50.00 (from: set with /budget)" in shown
-        assert f"<@{w.admin.id}>: monthly_usd=$40.00 → monthly_usd=$50.00" in shown
+        assert f"<@{w.admin.id}>: no budget of its own → $40.00 a month" in shown
+        assert f"<@{w.admin.id}>: $40.00 a month → $50.00 a month, warning at 80% in <#{w.channel.id}>" in shown
+        chinese = await w.discord.invoke_command("budget", {}, user=w.admin, guild=w.guild,
+                                                 channel=w.channel, subcommand="show", locale="zh-CN")
+        shown = (await chinese.wait_for_final()).all_text()
+        assert f"<@{w.admin.id}>：每月 $40.00 → 每月 $50.00，达到 80% 时在 <#{w.channel.id}> 预警" in shown
+        assert "monthly_usd" not in shown
 
 
 async def test_bad_amounts_are_refused_clearly_and_change_nothing(tmp_path):
