@@ -8,29 +8,32 @@ from datetime import timedelta
 import discord
 
 from pipeline.explain import UserError
+from pipeline.references import DOWNLOAD_TIMEOUT
 from storage.requests import LedgerRow
 
 # Between the bot's clock (a row's created_at) and Discord's (a message's snowflake): both are
 # NTP time on any server; a wider margin would let a request recorded just after an old message
 # (a database wiped and the bot restarted within it) pass for that message's own.
 CLOCK_SLACK = timedelta(seconds=3)
+# How long fetching and checking a request's reference images can take (they download together,
+# each within its timeout; converting one takes seconds), between its reply and its record.
+REFERENCES_WINDOW = timedelta(seconds=DOWNLOAD_TIMEOUT + 30)
 
 
 def is_buttons_request(row: LedgerRow | None, interaction: discord.Interaction) -> bool:
     """Whether `row`, found under the request id a button carries, is the request the button was
     made for. A database started afresh reuses ids: a row of another server, or one made after the
-    message that carries the button (a request is always recorded before its messages), is another
-    request, and the button's own is gone."""
+    message that carries the button, is another request, and the button's own is gone.
+
+    A request is recorded before its reply, except one made from images: its reply is deferred
+    before they are fetched and checked, and recorded after (`REFERENCES_WINDOW`)."""
     if row is None or row.guild_id != interaction.guild_id:
         return False
     message = interaction.message
-    return message is None or row.created_at <= message.created_at + CLOCK_SLACK
-
-
-def made_for(message: discord.Message, row: LedgerRow) -> bool:
-    """Whether `message` can carry `row`'s results: not older than the request (an older one
-    carries a request a database started afresh gave the same id)."""
-    return message.created_at >= row.created_at - CLOCK_SLACK
+    if message is None:
+        return True
+    slack = CLOCK_SLACK + (REFERENCES_WINDOW if row.reference_images else timedelta(0))
+    return row.created_at <= message.created_at + slack
 
 
 def is_admin(interaction: discord.Interaction) -> bool:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from cogs.checks import is_buttons_request, is_moderator, made_for
+from cogs.checks import CLOCK_SLACK, is_buttons_request, is_moderator
 from cogs.options import generate_with_attachments, job_from_interaction, submitted_value
 from i18n import locale_of, t
 from pipeline.delivery import report_error, set_result_view
@@ -45,7 +45,7 @@ STYLES = {
 PRE_V5_REFERENCE_COMMANDS = frozenset({"edit", "variation"})
 MODAL_TEXT_MAX = 45
 PROMPT_INPUT_MAX = 4000
-HISTORY_SCAN = 50  # a result's other image messages are among the channel's latest messages
+HISTORY_SCAN = 100  # messages read from a request's start for its other image messages (one page)
 RESULT_FILE = re.compile(r"seedream-(?P<id>[0-9]+)-(?P<n>[0-9]+)\.\w+")  # pipeline.runner names them so
 VARIATION_MODAL = re.compile(r"sd:variation-modal:(?P<id>[0-9]{1,19})")
 PROMPT_FIELD = "prompt"
@@ -222,8 +222,12 @@ def _image_number(filename: str, request_id: int) -> int | None:
 async def _request_messages(
     interaction: discord.Interaction, request_id: int, row: LedgerRow | None
 ) -> list[discord.Message]:
-    """The bot's messages up to the pressed one that carry this request's result files, none older
-    than the request (`row`; unknown: only the pressed message's own)."""
+    """The bot's messages that carry this request's result files, posted while it ran (`row`;
+    unknown: only the pressed message's own). Read from the request's start, however much the
+    channel said since: the pressed message may be the first of them (a series answering a
+    command: its summary and buttons go on the first reply, its images follow) or the last (in
+    a channel, the summary comes after the images). Nothing from before the request or after
+    it closed is taken: a database started afresh reuses ids, and with them file names."""
     channel = interaction.channel
     me = interaction.client.user
     if not isinstance(channel, discord.abc.Messageable) or me is None:
@@ -231,12 +235,11 @@ async def _request_messages(
     if row is None:
         return []
     found = []
-    pressed = interaction.message
+    closed = None if row.settled_at is None else row.settled_at + CLOCK_SLACK
     try:
-        # From the pressed message back: the request's messages came before its buttons, however
-        # much the channel said since.
-        async for other in channel.history(limit=HISTORY_SCAN, before=pressed, oldest_first=False):
-            if not made_for(other, row):
+        start = row.created_at - CLOCK_SLACK
+        async for other in channel.history(limit=HISTORY_SCAN, after=start, oldest_first=True):
+            if closed is not None and other.created_at > closed:
                 break
             if other.author.id == me.id and any(_image_number(a.filename, request_id) for a in other.attachments):
                 found.append(other)

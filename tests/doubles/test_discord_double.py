@@ -375,3 +375,18 @@ async def test_missing_spec_is_reported_not_silent(tmp_path) -> None:
         async with aiohttp.ClientSession(headers=headers) as s, s.get(f"{dd.api_base}/users/@me") as r:
             assert r.status == 200 and r.headers["Content-Type"] == "application/json"
             assert (await r.json())["id"] == str(dd.bot_user.id)
+
+
+def test_history_pages_as_discord_serves_them() -> None:
+    from tests.doubles.discord_double.rest import page_of_messages  # noqa: PLC0415
+
+    messages = [{"id": str(i)} for i in range(1, 11)]  # oldest first, as a channel keeps them
+
+    def ids(query: dict[str, str], limit: int = 3) -> list[int]:
+        return [int(m["id"]) for m in page_of_messages(messages, query, limit)]
+
+    assert ids({}) == [10, 9, 8]  # the latest, newest first
+    assert ids({"before": "5"}) == [4, 3, 2]
+    assert ids({"after": "5"}) == [8, 7, 6]  # the ones just after, still newest first
+    assert ids({"after": "9"}) == [10]
+    assert ids({"around": "5"}, limit=4) == [7, 6, 5, 4]

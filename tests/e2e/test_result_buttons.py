@@ -385,7 +385,8 @@ async def test_variation_of_a_result_with_several_images_starts_from_the_one_cho
 
 
 async def test_variation_of_a_series_offers_every_image_not_only_those_beside_the_buttons(tmp_path):
-    # A streamed series posts its images as they come; the buttons sit under the last message.
+    # A streamed series posts its images as they come, after its first reply, which gets the
+    # summary and the buttons at the end: the images are in the messages after the pressed one.
     async with world(tmp_path, flavour="aiearth", gateway={"per_image_latency": 0.2}) as w:
         series = await w.discord.invoke_command(
             "series", {"prompt": "four seasons", "count": 4}, user=w.alice, guild=w.guild, channel=w.channel
@@ -459,3 +460,42 @@ async def test_old_buttons_do_nothing_to_a_new_request_that_reuses_their_id_in_t
         assert "Deleted" in mine.all_text()
         assert w.discord.messages[int(new["id"])].deleted
         assert not w.discord.messages[int(old["id"])].deleted  # alice's old result stays
+
+
+async def test_delete_takes_every_message_of_a_series_and_nothing_older(tmp_path):
+    # Fifteen images in several messages after the reply that carries the buttons; an older
+    # result of the same member in the same channel stays.
+    async with world(tmp_path, flavour="aiearth", gateway={"per_image_latency": 0.05}) as w:
+        older = result_message(await w.run("imagine", {"prompt": "a lighthouse"}))
+        series = await w.run("series", {"prompt": "fifteen frames of a flower opening", "count": 15}, timeout=40)
+        request_id = (await w.ledger_rows())[-1]["id"]
+        with_images = [m for m in series.messages if m.get("attachments")]
+        assert len(with_images) > 1 and len(series.files()) == 15
+        pressed = result_message(series)
+        assert int(pressed["id"]) == min(int(m["id"]) for m in series.messages)  # the first reply
+        inter = await press(w, pressed, "delete", request_id)
+        assert inter.all_text() == "Deleted."
+        assert all(w.discord.messages[int(m["id"])].deleted for m in with_images)
+        assert not w.discord.messages[int(older["id"])].deleted
+
+
+async def test_buttons_work_under_an_edit_whose_reference_took_seconds_to_fetch(tmp_path, monkeypatch):
+    # The reply is deferred before the reference is downloaded, so it is older than the request's
+    # row by the download time; it is edited with the results after the row was written.
+    from tests.doubles.discord_double.cdn import AttachmentStore  # noqa: PLC0415
+
+    serve = AttachmentStore.handle
+
+    async def slow(self, request):
+        await asyncio.sleep(4.0)  # a large photo on a slow link: beyond the 3 s of clock slack
+        return await serve(self, request)
+
+    monkeypatch.setattr(AttachmentStore, "handle", slow)
+    async with world(tmp_path) as w:
+        photo = ("p.png", image_bytes("PNG"), "image/png")
+        edited = await w.run("edit", {"prompt": "make it red"}, attachments=[photo], timeout=30)
+        request_id = (await w.ledger_rows())[-1]["id"]
+        opened = await press(w, result_message(edited), "variation", request_id)
+        assert opened.modal is not None, opened.all_text()
+        deleted = await press(w, result_message(edited), "delete", request_id)
+        assert deleted.all_text() == "Deleted."

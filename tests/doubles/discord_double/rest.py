@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -267,7 +267,29 @@ async def list_messages(dd: DiscordDouble, req: RestRequest) -> web.Response:
     if channel is None:
         return responses.unknown("Channel", UNKNOWN_CHANNEL)
     limit = int(req.query.get("limit", "50") or 50)
-    return responses.json_response(list(reversed(channel.live_messages()))[:limit])
+    return responses.json_response(page_of_messages(channel.live_messages(), req.query, limit))
+
+
+def page_of_messages(messages: list[dict[str, Any]], query: Any, limit: int) -> list[dict[str, Any]]:
+    """One page of a channel's history as Discord serves it, newest first: the `limit` messages
+    just before `before`, just after `after`, around `around` (half older, half newer), or the
+    latest. `messages` are oldest first."""
+
+    def key(message: dict[str, Any]) -> int:
+        return int(message["id"])
+
+    if "after" in query:
+        after = int(query["after"])
+        return list(reversed([m for m in messages if key(m) > after][:limit]))
+    if "around" in query:
+        around = int(query["around"])
+        older = [m for m in messages if key(m) <= around][-((limit + 1) // 2) :]
+        newer = [m for m in messages if key(m) > around][: limit - len(older)]
+        return list(reversed(older + newer))
+    if "before" in query:
+        before = int(query["before"])
+        messages = [m for m in messages if key(m) < before]
+    return list(reversed(messages))[:limit]
 
 
 def _message(dd: DiscordDouble, req: RestRequest):
