@@ -23,6 +23,7 @@ from discord.ext import commands
 from cogs.admin_quotas import clip
 from cogs.checks import is_moderator, require_admin
 from i18n import CATALOGS, locale_of, t
+from image_gateway.errors import is_content_filter
 from image_gateway.money import format_usd
 from pipeline.explain import UserError
 from pipeline.report_chart import MAX_SERIES, chart_available, render_chart
@@ -182,7 +183,7 @@ class Reports(commands.Cog):
 
     def _history_line(self, row: LedgerRow, locale: str) -> str:
         status = t(f"history.status.{row.status}", locale, delivered=row.images_delivered or 0,
-                   requested=row.images_requested, reason=_in_words("reason", row.error_code, locale))
+                   requested=row.images_requested, reason=_reason_in_words(row.error_code, locale))
         return t("history.line", locale, id=row.id, when=f"<t:{int(row.created_at.timestamp())}:f>",
                  member=f"<@{row.user_id}>", status=status, model=self._model_label(row.model),
                  cost=format_usd(row.cost_micros), prompt=_short(row.prompt))
@@ -193,6 +194,37 @@ def _in_words(kind: str, value: str | None, locale: str) -> str:
     why a request ended unfulfilled for "reason"; a code without a text as stored."""
     key = f"history.{kind}.{value}"
     return t(key, locale) if key in CATALOGS["en"] else (value or "—")
+
+
+# Stored codes that name a reason worded in the catalogue: the gateway's own codes (SEEDREAM-API.md's
+# 429 and 5xx rows), or the error's class when the gateway gave no code.
+_REASONS = {
+    "APITimeoutError": "timeout",
+    "RateLimitError": "busy",
+    "InternalServerError": "busy",
+    "RateLimitExceeded": "busy",
+    "ModelAccountIpmRateLimitExceeded": "busy",
+    "QuotaExceeded": "busy",
+    "ServerOverloaded": "busy",
+    "InternalServiceError": "busy",
+    "APIConnectionError": "unreachable",
+    "InvalidResponseError": "bad_answer",
+    "AuthenticationError": "setup",
+    "PermissionDeniedError": "setup",
+    "NotFoundError": "setup",
+}
+
+
+def _reason_in_words(code: str | None, locale: str) -> str:
+    """Why a request ended unfulfilled, in the reader's words. A code no sentence covers (another
+    gateway's own) is shown after a worded "the service failed", as stored: it is what an admin
+    would quote to the gateway."""
+    if code is None:
+        return "—"
+    reason = "content_filter" if is_content_filter(code) else _REASONS.get(code, code)
+    if f"history.reason.{reason}" in CATALOGS["en"]:
+        return _in_words("reason", reason, locale)
+    return t("history.reason.other", locale, code=code)
 
 
 def _short(prompt: str) -> str:

@@ -168,3 +168,25 @@ async def test_a_month_too_big_for_one_csv_upload_is_sent_compressed_with_its_su
         assert "Total spend: $1,944.00" in report.all_text()  # 12,000 x $0.162
         [packed] = [data for name, data in report.files() if name.endswith(".csv.gz")]
         assert len(list(csv.reader(io.StringIO(gzip.decompress(packed).decode())))) == 12_001  # header + rows
+
+
+async def test_history_says_why_requests_failed_in_the_readers_language(tmp_path):
+    # The ledger keeps the gateway's own codes (or the error's class); /history words them.
+    from tests.doubles.image_gateway_double import Fault  # noqa: PLC0415
+    from tests.e2e.harness import world  # noqa: PLC0415
+
+    async with world(tmp_path, image_max_retries=0) as w:
+        await w.run("imagine", {"prompt": "something forbidden"})  # the double's content filter
+        w.gateway.script(Fault.status(429, retry_after=0), times=1)
+        await w.run("imagine", {"prompt": "a cat"})
+        w.gateway.script(Fault.status(500), times=1)
+        await w.run("imagine", {"prompt": "a dog"})
+        async with w.storage.db.transaction() as tx:  # a code no sentence covers
+            await tx.execute("UPDATE requests SET error_code = 'WeirdGatewayThing' WHERE id = 3")
+        zh = (await w.run("history", {}, locale="zh-CN")).all_text()
+        assert "未生成图片（内容审核）" in zh
+        assert "未生成图片（服务繁忙）" in zh
+        assert "未生成图片（服务出错：WeirdGatewayThing）" in zh
+        en = (await w.run("history", {})).all_text()
+        assert "nothing generated (the service was busy)" in en
+        assert "RateLimit" not in en and "InputTextSensitive" not in en
