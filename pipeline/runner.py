@@ -87,10 +87,11 @@ class Progress:
 
     @property
     def reported(self) -> int:
-        """The gateway's own figure, handed to the ledger as it is (the ledger clamps and logs it)."""
+        """The gateway's own figure, handed to the ledger as it is (the ledger clamps and logs it),
+        but never fewer than the images it sent: those were made, whatever it counted."""
         if self.billed_reported is None:
             return self.generated
-        return self.billed_reported
+        return max(self.billed_reported, self.generated)
 
     @property
     def billed(self) -> int:

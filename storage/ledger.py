@@ -100,12 +100,14 @@ VALUES (:guild_id, :channel_id, :user_id, :command, :model, :size, :prompt,
 
 # Nothing past the request is settled: billed and delivered are clamped to images_requested,
 # so what is spent never exceeds the reservation (a gateway that sends more than asked for).
+# Nothing delivered goes unbilled: an image that reached the member was made, whatever count
+# the gateway reported (one that reports fewer would hand out images the budget never sees).
 _SETTLE_SQL = """
 UPDATE requests
-SET status = 'settled', images_billed = MIN(:billed, images_requested),
+SET status = 'settled', images_billed = MIN(MAX(:billed, :delivered), images_requested),
     images_delivered = MIN(:delivered, images_requested),
-    cost_micros = unit_price_micros * MIN(:billed, images_requested),
-    charged_micros = unit_price_micros * MIN(:delivered, :billed, images_requested),
+    cost_micros = unit_price_micros * MIN(MAX(:billed, :delivered), images_requested),
+    charged_micros = unit_price_micros * MIN(:delivered, images_requested),
     error_code = :error_code, settled_at = :now
 WHERE id = :id AND status = 'pending'
 RETURNING cost_micros, charged_micros, reserved_micros, images_requested
@@ -120,20 +122,21 @@ SET status = 'released', cost_micros = 0, charged_micros = 0, error_code = :erro
 WHERE id = :id AND status = 'pending'
 """
 
-# What is known settles: billed checkpoint (or, without one, the delivered count - those
-# were certainly billed) -> 'settled', charging min(delivered, billed); both clamped to
-# images_requested, as settle() does. Nothing known -> 'released'. Both keep an earlier
-# error_code, else get 'interrupted'.
+# What is known settles: billed = the larger of the billed checkpoint and the delivered count
+# (those were certainly billed; either may be missing) -> 'settled', charging the delivered;
+# both clamped to images_requested, as settle() does. Nothing known -> 'released'. Both keep
+# an earlier error_code, else get 'interrupted'.
 _RECOVER_SQL = """
 UPDATE requests
 SET status = CASE WHEN COALESCE(images_billed, images_delivered) IS NULL
                   THEN 'released' ELSE 'settled' END,
-    images_billed = MIN(COALESCE(images_billed, images_delivered), images_requested),
+    images_billed = MIN(MAX(COALESCE(images_billed, images_delivered), COALESCE(images_delivered, images_billed)),
+                        images_requested),
     images_delivered = CASE WHEN COALESCE(images_billed, images_delivered) IS NULL
                             THEN NULL ELSE MIN(COALESCE(images_delivered, 0), images_requested) END,
-    cost_micros = unit_price_micros * MIN(COALESCE(images_billed, images_delivered, 0), images_requested),
-    charged_micros = unit_price_micros * MIN(COALESCE(images_delivered, 0),
-                                             COALESCE(images_billed, images_delivered, 0), images_requested),
+    cost_micros = unit_price_micros * MIN(MAX(COALESCE(images_billed, 0), COALESCE(images_delivered, 0)),
+                                          images_requested),
+    charged_micros = unit_price_micros * MIN(COALESCE(images_delivered, 0), images_requested),
     error_code = COALESCE(error_code, :error_code),
     settled_at = :now
 WHERE status = 'pending'
@@ -292,8 +295,9 @@ class SqliteLedger:
     async def settle(
         self, request_id: int, *, billed: int, delivered: int, error_code: str | None = None
     ) -> Settlement:
-        """Settle a pending row: cost = price x billed, charge = price x min(delivered, billed),
-        both counts held to the images requested (what was reserved; see `_SETTLE_SQL`).
+        """Settle a pending row: cost = price x billed, charge = price x delivered, both counts held
+        to the images requested (what was reserved) and billed to at least delivered (see
+        `_SETTLE_SQL`).
 
         Idempotent: on a row already settled or released nothing changes and the existing
         settlement is returned, so a member is never charged twice.

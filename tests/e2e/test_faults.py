@@ -224,3 +224,28 @@ async def test_a_request_that_outlives_its_token_pings_the_member_once_in_the_ch
         notifying = [m for m in posted if any(u["id"] == str(w.alice.id) for u in m["mentions"])]
         assert notifying == posted[:1]  # the first notifies the member, the others only name her
         assert all(m["content"].startswith(f"<@{w.alice.id}>") for m in posted)
+
+
+@pytest.mark.parametrize("reported", [1, 0])
+async def test_a_gateway_that_counts_fewer_images_than_it_sent_is_booked_for_those_it_sent(
+    tmp_path, monkeypatch, reported
+):
+    # usage.generated_images under the truth: the images delivered were made all the same, so the
+    # server's spend (and budget) and the member's charge count them; nothing is handed out free.
+    from tests.doubles.image_gateway_double import responses  # noqa: PLC0415
+
+    counted = responses.usage
+
+    def undercounted(outcomes, minimal):
+        usage = counted(outcomes, minimal)
+        usage["generated_images"] = reported
+        return usage
+
+    monkeypatch.setattr(responses, "usage", undercounted)
+    async with world(tmp_path, **QUOTAS) as w:
+        inter = await w.run("imagine", {"prompt": "a cat", "count": 2})
+        assert len(inter.files()) == 2
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert (row["images_billed"], row["images_delivered"]) == (2, 2)
+        assert row["cost_micros"] == row["charged_micros"] == 2 * PRICE
+        assert "$0.324" in inter.all_text()

@@ -45,10 +45,15 @@ async def test_settle_is_idempotent_never_charges_twice(storage: Storage) -> Non
     await counters_match_rows(storage)
 
 
-async def test_delivered_above_billed_is_clamped_for_the_charge(storage: Storage) -> None:
+async def test_delivered_above_billed_counts_as_billed(storage: Storage) -> None:
+    # A gateway that reports fewer images than it sent: the ones delivered were made, so the
+    # server's spend and budget see them, and the member pays for what they got.
     rid = await reserve(storage.ledger, images=4)
     settlement = await storage.ledger.settle(rid, billed=2, delivered=3)
-    assert settlement == Settlement(cost_micros=270_000, charged_micros=270_000, released_micros=270_000)
+    assert settlement == Settlement(cost_micros=405_000, charged_micros=405_000, released_micros=135_000)
+    assert ((await row(storage, rid))["images_billed"], (await row(storage, rid))["images_delivered"]) == (3, 3)
+    free = await reserve(storage.ledger, images=2)
+    assert await storage.ledger.settle(free, billed=0, delivered=2) == Settlement(270_000, 270_000, 0)
 
 
 async def test_partial_failure_charges_only_delivered(storage: Storage) -> None:
@@ -223,12 +228,15 @@ async def test_recover_pending_after_a_crash(db_url: str) -> None:
     await ledger.record_delivered(partly_delivered, 2)  # cumulative
     delivered_no_billed = await reserve(ledger, images=2)
     await ledger.record_delivered(delivered_no_billed, 1)
+    delivered_past_billed = await reserve(ledger, images=3)
+    await ledger.record_billed(delivered_past_billed, 1)  # the gateway's own (under)count
+    await ledger.record_delivered(delivered_past_billed, 2)
     finished = await reserve(ledger, images=1)
     await ledger.settle(finished, billed=1, delivered=1)
     await storage.close()  # the process dies here: nothing else is settled
 
     async with open_storage(db_url) as storage:
-        assert await storage.ledger.recover_pending() == 4
+        assert await storage.ledger.recover_pending() == 5
         assert await storage.ledger.recover_pending() == 0
         r = await row(storage, nothing_known)
         assert (r["status"], r["error_code"], r["cost_micros"], r["charged_micros"]) == (
@@ -249,6 +257,13 @@ async def test_recover_pending_after_a_crash(db_url: str) -> None:
             135_000,
             135_000,
         )
+        r = await row(storage, delivered_past_billed)
+        assert (r["images_billed"], r["images_delivered"], r["cost_micros"], r["charged_micros"]) == (
+            2,
+            2,
+            270_000,
+            270_000,
+        )
         r = await row(storage, finished)
         assert (r["status"], r["error_code"], r["charged_micros"]) == ("settled", None, 135_000)
         pending = await storage.db.fetchall("SELECT id FROM requests WHERE status = 'pending'")
@@ -257,9 +272,9 @@ async def test_recover_pending_after_a_crash(db_url: str) -> None:
         assert await storage.ledger.settle(nothing_known, billed=2, delivered=2) == Settlement(0, 0, 270_000)
         usage = await storage.ledger.usage(1, 100, NOW)
         assert usage == UsageSnapshot(
-            images_today=0 + 0 + 2 + 1 + 1,
-            member_month_micros=0 + 270_000 + 135_000 + 135_000,
-            guild_month_micros=270_000 + 405_000 + 135_000 + 135_000,
+            images_today=0 + 0 + 2 + 1 + 2 + 1,
+            member_month_micros=0 + 270_000 + 135_000 + 270_000 + 135_000,
+            guild_month_micros=270_000 + 405_000 + 135_000 + 270_000 + 135_000,
             pending_images=0,
             pending_micros=0,
         )

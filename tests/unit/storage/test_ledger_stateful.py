@@ -68,10 +68,11 @@ class Row:
         return {"pending": self.reserved, "settled": self.cost}.get(self.status, 0)
 
     def settle(self, billed: int, delivered: int) -> None:
-        """As the ledger settles: both counts held to the images requested (a gateway may report more)."""
-        billed, delivered = min(billed, self.images), min(delivered, self.images)
+        """As the ledger settles: both counts held to the images requested (a gateway may report
+        more), and billed to at least delivered (a gateway may report fewer than it sent)."""
+        billed, delivered = min(max(billed, delivered), self.images), min(delivered, self.images)
         self.status, self.billed, self.delivered = "settled", billed, delivered
-        self.cost, self.charged = self.price * billed, self.price * min(billed, delivered)
+        self.cost, self.charged = self.price * billed, self.price * delivered
 
 
 def same_day(a: datetime, b: datetime) -> bool:
@@ -230,7 +231,7 @@ class LedgerMachine(RuleBasedStateMachine):
         rid = data.draw(st.sampled_from(self.pending_ids()))
         row = self.rows[rid]
         billed = data.draw(st.integers(0, row.images + OVER))  # may exceed the request: clamped
-        delivered = data.draw(st.integers(0, row.images + OVER))  # may exceed billed: clamped
+        delivered = data.draw(st.integers(0, row.images + OVER))  # may exceed billed: billed follows
         settlement = self.run(self.storage.ledger.settle(rid, billed=billed, delivered=delivered))
         row.settle(billed, delivered)
         assert settlement == Settlement(row.cost, row.charged, max(0, row.reserved - row.charged))
@@ -264,11 +265,11 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.run(self.storage.ledger.recover_pending()) == len(expected)
         for rid in expected:
             row = self.rows[rid]
-            billed = row.billed if row.billed is not None else row.delivered
-            if billed is None:
+            known = [count for count in (row.billed, row.delivered) if count is not None]
+            if not known:
                 row.status = "released"
             else:
-                row.settle(billed, row.delivered or 0)
+                row.settle(max(known), row.delivered or 0)
         self.recovered = True
 
     # -- invariants -------------------------------------------------------------------
@@ -297,6 +298,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert row["charged_micros"] <= row["cost_micros"] <= row["reserved_micros"]
                 assert row["images_billed"] <= row["images_requested"]
                 assert row["images_delivered"] <= row["images_requested"]
+                assert row["images_delivered"] <= row["images_billed"]  # nothing handed out unbilled
             else:
                 assert (row["cost_micros"], row["charged_micros"]) == (0, 0)
         if self.recovered:
