@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import ClassVar
 
+import aiohttp
 import discord
 
 from i18n import locale_of
@@ -47,14 +48,23 @@ def _files(images: Sequence[ReadyImage]) -> list[discord.File]:
     return [discord.File(image.file, filename=image.filename) for image in images]  # type: ignore[arg-type]
 
 
+# What a message to Discord may meet: its refusal, or the connection failing on the way (discord.py
+# passes aiohttp's errors, OSErrors and timeouts through unchanged).
+DISCORD_ERRORS = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError)
+
+
 @contextlib.contextmanager
 def _uploading() -> Iterator[None]:
-    """A message with results that Discord refuses is a `DeliveryError` (the runner counts those
-    images as not posted and goes on); discord.py has already retried 429s and 5xx."""
+    """A message with results that Discord refuses, or whose connection fails on the way, is a
+    `DeliveryError` (the runner counts those images as not posted and goes on: the gateway's
+    stream is read to its end and later batches are still posted); discord.py has already
+    retried 429s and 5xx."""
     try:
         yield
     except discord.HTTPException as error:
         raise DeliveryError(f"Discord refused the upload (HTTP {error.status})") from error
+    except DISCORD_ERRORS as error:
+        raise DeliveryError(f"the connection to Discord failed during the upload ({type(error).__name__})") from error
 
 
 def _token_expired(error: discord.HTTPException) -> bool:
@@ -242,7 +252,7 @@ async def report_failure(sink: InteractionSink | ChannelSink, error: Exception) 
         log.error("request %s failed unexpectedly", sink.ticket.request_id, exc_info=error)
     try:
         await sink.fail(error)
-    except (discord.HTTPException, DeliveryError):
+    except (*DISCORD_ERRORS, DeliveryError):
         log.warning("could not tell the member that request %s failed", sink.ticket.request_id)
 
 

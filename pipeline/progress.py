@@ -16,11 +16,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-import aiohttp
 import discord
 
 from i18n import t
-from pipeline.delivery import ChannelSink, InteractionSink
+from pipeline.delivery import DISCORD_ERRORS, ChannelSink, InteractionSink
 from pipeline.explain import UserError
 from pipeline.queue import FairQueue, Place
 from pipeline.runner import Outcome, ReadyImage, ResultSink, Ticket
@@ -45,9 +44,7 @@ class TurnStatus(ResultSink, Protocol):
     async def fail(self, error: BaseException) -> None: ...
 
 
-# What a best-effort edit may meet: Discord's refusal, or the connection to Discord failing
-# (discord.py passes aiohttp's errors and timeouts through unchanged).
-_EDIT_ERRORS = (discord.HTTPException, aiohttp.ClientError, TimeoutError)
+_EDIT_ERRORS = DISCORD_ERRORS  # what a best-effort edit may meet, and shrugs off
 
 
 def _why(error: BaseException) -> str:

@@ -249,3 +249,15 @@ async def test_a_gateway_that_counts_fewer_images_than_it_sent_is_booked_for_tho
         assert (row["images_billed"], row["images_delivered"]) == (2, 2)
         assert row["cost_micros"] == row["charged_micros"] == 2 * PRICE
         assert "$0.324" in inter.all_text()
+
+
+async def test_a_connection_dropped_while_the_image_is_uploaded_is_told_plainly_and_not_charged(tmp_path):
+    async with world(tmp_path, **QUOTAS) as w:
+        dropped = w.discord.fail_next(1, status=None, uploads_only=True)
+        dropped.drop = True
+        inter = await w.run("imagine", {"prompt": "a cat"})
+        assert dropped.hits == 1
+        assert "could not be posted to Discord. You were not charged" in inter.all_text()
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert row["charged_micros"] == 0 and row["cost_micros"] == PRICE  # made and billed, not delivered
+        assert not [line for line in w.logs.lines if "failed unexpectedly" in line]

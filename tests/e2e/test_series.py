@@ -7,6 +7,8 @@ import base64
 import re
 from decimal import Decimal
 
+import pytest
+
 from tests.doubles.image_gateway_double import Fault
 from tests.e2e.books import assert_books_balanced
 from tests.e2e.harness import world
@@ -155,11 +157,14 @@ async def test_a_model_without_series_is_refused_before_anything_is_spent(tmp_pa
         assert await w.ledger_rows() == []
 
 
-async def test_a_series_goes_on_when_discord_refuses_one_of_its_messages(tmp_path):
-    # Discord refuses the follow-up that carries image 2 (HTTP 400, not retried): the stream is
-    # still read to its end, images 3-5 are fetched and posted, and image 2 is not charged.
+@pytest.mark.parametrize("fault", ["HTTP 400", "dropped connection"])
+async def test_a_series_goes_on_when_discord_refuses_one_of_its_messages(tmp_path, fault):
+    # Discord refuses the follow-up that carries image 2 (HTTP 400, not retried), or the
+    # connection drops while it is sent: the stream is still read to its end, images 3-5 are
+    # fetched and posted, and image 2 is not charged.
     async with world(tmp_path, flavour="aiearth", gateway={"per_image_latency": 0.3}, image_prices=PRICE) as w:
         refused = w.discord.fail_next(1, status=400, method="POST", path=r"^/webhooks/\d+/[^/]+$", uploads_only=True)
+        refused.drop = fault == "dropped connection"
         inter = await start(w, {"prompt": "a sunrise in 5 steps", "count": 5})
         row = await settled(w)
         await inter.wait_for_final(timeout=10)
