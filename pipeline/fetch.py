@@ -10,6 +10,10 @@ Two thin wrappers choose where the bytes live:
   that many concurrent large downloads keep the process RSS bounded. The caller finishes it
   into a file (and closes that) or closes it.
 
+Both wrappers try again, twice, after a moment, when a try fails in a way another may mend (a 429
+or 5xx, a connection that broke): a GET changes nothing at the server, and a result the gateway
+has billed is not given up for one bad answer from its storage. All tries share ``timeout``.
+
 Result URLs are signed: nothing here ever puts a query string (or a fragment, or user info)
 into an error message, and errors are raised ``from None`` so that aiohttp's own exception
 text (which often carries the full URL) does not reach a logged traceback either.
@@ -17,9 +21,13 @@ text (which often carries the full URL) does not reach a logged traceback either
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-from typing import Protocol
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -35,7 +43,12 @@ __all__ = [
     "scrub_url",
 ]
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 IDLE_TIMEOUT = 30.0  # seconds without a byte before a download is given up
+RETRY_DELAYS = (0.5, 2.0)  # before the second and the third try
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_OVERSHOOT = 512 * 1024  # aiohttp's flow-controlled buffer plus one socket read, at most
 _ALLOWED_SCHEMES = ("http", "https")
 _WHITESPACE = b" \t\r\n\x0b\x0c"
@@ -166,14 +179,18 @@ async def download(
     idle_timeout: float = IDLE_TIMEOUT,
 ) -> bytes:
     """The whole body as bytes; see :func:`download_to` for the rules and errors."""
-    parts: list[bytes] = []
 
-    class _Collect:
-        def write(self, data: bytes, /) -> None:
-            parts.append(data)
+    async def attempt(time_left: float) -> bytes:
+        parts: list[bytes] = []
 
-    await download_to(session, url, _Collect(), max_bytes=max_bytes, timeout=timeout, idle_timeout=idle_timeout)
-    return b"".join(parts)
+        class _Collect:
+            def write(self, data: bytes, /) -> None:
+                parts.append(data)
+
+        await download_to(session, url, _Collect(), max_bytes=max_bytes, timeout=time_left, idle_timeout=idle_timeout)
+        return b"".join(parts)
+
+    return await _retrying(attempt, within=timeout, url=url)
 
 
 async def download_spooled(
@@ -188,15 +205,39 @@ async def download_spooled(
     """The body in a :class:`~pipeline.spool.Spool`: in memory within `budget`, else on disk.
 
     The caller owns it (finishes it into a file, or closes it); nothing is left behind if the
-    download fails. Writes to disk go to the OS page cache and are not offloaded to a thread.
+    download fails (a failed try's spool is closed before the next). Writes to disk go to the
+    OS page cache and are not offloaded to a thread.
     """
-    spool = Spool(budget)
-    try:
-        await download_to(session, url, spool, max_bytes=max_bytes, timeout=timeout, idle_timeout=idle_timeout)
-    except BaseException:
-        spool.close()
-        raise
-    return spool
+
+    async def attempt(time_left: float) -> Spool:
+        spool = Spool(budget)
+        try:
+            await download_to(session, url, spool, max_bytes=max_bytes, timeout=time_left, idle_timeout=idle_timeout)
+        except BaseException:
+            spool.close()
+            raise
+        return spool
+
+    return await _retrying(attempt, within=timeout, url=url)
+
+
+async def _retrying(attempt: Callable[[float], Awaitable[T]], *, within: float, url: str) -> T:
+    """`attempt(time left)`, tried again after `RETRY_DELAYS` while it fails in a way another try
+    may mend and the deadline allows."""
+    deadline = time.monotonic() + within
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            return await attempt(max(deadline - time.monotonic(), 0.001))
+        except FetchError as error:
+            if delay is None or not _worth_another_try(error) or time.monotonic() + delay >= deadline:
+                raise
+            log.info("fetching %s again in %.1f s: %s", scrub_url(url), delay, error.message)
+        await asyncio.sleep(delay)
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+def _worth_another_try(error: FetchError) -> bool:
+    return error.code == "connection" or (error.code == "http_status" and error.status in RETRY_STATUSES)
 
 
 def decode_b64_image(b64: str, *, max_bytes: int) -> bytes:

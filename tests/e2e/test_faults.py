@@ -261,3 +261,25 @@ async def test_a_connection_dropped_while_the_image_is_uploaded_is_told_plainly_
         [row] = await assert_books_balanced(w.storage, LIMITS)
         assert row["charged_micros"] == 0 and row["cost_micros"] == PRICE  # made and billed, not delivered
         assert not [line for line in w.logs.lines if "failed unexpectedly" in line]
+
+
+@pytest.mark.parametrize("status", [503, 429])
+async def test_one_busy_answer_from_the_result_url_does_not_lose_the_paid_image(tmp_path, monkeypatch, status):
+    from aiohttp import web  # noqa: PLC0415
+
+    from tests.doubles.image_gateway_double import ImageGatewayDouble  # noqa: PLC0415
+
+    serve, fetches = ImageGatewayDouble._file, []
+
+    async def busy_once(self, request):
+        fetches.append(request.path)
+        if len(fetches) == 1:
+            return web.Response(status=status, text="Slow Down", headers={"Retry-After": "0"})
+        return await serve(self, request)
+
+    monkeypatch.setattr(ImageGatewayDouble, "_file", busy_once)
+    async with world(tmp_path, **QUOTAS) as w:
+        inter = await w.run("imagine", {"prompt": "a cat"})
+        assert len(fetches) == 2 and len(inter.files()) == 1
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert row["charged_micros"] == row["cost_micros"] == PRICE

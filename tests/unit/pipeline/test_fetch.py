@@ -48,6 +48,8 @@ class Server:
         app.router.add_get("/reset", self.reset)
         app.router.add_get("/stall", self.stall)
         app.router.add_get("/to-file", self.to_file)
+        app.router.add_get("/flaky/{failures}/{how}", self.flaky)
+        self.hits: dict[str, int] = {}
         self.runner = web.AppRunner(app, shutdown_timeout=0.5)
 
     async def image(self, request: web.Request) -> web.Response:
@@ -96,6 +98,17 @@ class Server:
         assert request.transport is not None
         request.transport.close()
         return resp
+
+    async def flaky(self, request: web.Request) -> web.StreamResponse:
+        """Fails the first `failures` requests (a status, or "reset": the connection breaks
+        mid-body), then serves the image."""
+        hits = self.hits[request.path] = self.hits.get(request.path, 0) + 1
+        how = request.match_info["how"]
+        if hits > int(request.match_info["failures"]):
+            return web.Response(body=PNG, content_type="image/png")
+        if how == "reset":
+            return await self.reset(request)
+        return web.Response(status=int(how), text="try later")
 
     async def to_file(self, request: web.Request) -> web.Response:
         raise web.HTTPFound("file:///etc/passwd")
@@ -326,3 +339,40 @@ def test_b64_size_is_checked_before_decoding(monkeypatch: pytest.MonkeyPatch) ->
     err = b64_fails(B64, max_bytes=len(PNG) - 1)
     assert err.code == "too_large"
     assert b64_fails("A" * (16 * 1024 * 1024), max_bytes=10 * 1024 * 1024).code == "too_large"
+
+
+@pytest.mark.parametrize(("failures", "how"), [(1, "503"), (2, "429"), (1, "500"), (2, "reset")])
+async def test_a_failure_another_try_may_mend_is_tried_again(
+    server: Server, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch, failures: int, how: str
+) -> None:
+    # A billed result is not given up for one bad answer from the gateway's storage.
+    monkeypatch.setattr(fetch, "RETRY_DELAYS", (0.01, 0.01))
+    path = f"/flaky/{failures}/{how}"
+    url = f"{server.base}{path}{SECRET}"
+    spool = await download_spooled(session, url, max_bytes=4 * CAP * CAP, budget=MemoryBudget(CAP))
+    with spool.finish() as f:
+        assert f.read() == PNG
+    assert server.hits[path] == failures + 1
+    assert await download(session, f"{server.base}/flaky/0/503", max_bytes=CAP) == PNG
+
+
+@pytest.mark.parametrize(("failures", "how", "tries"), [(9, "503", 3), (9, "404", 1), (9, "403", 1)])
+async def test_a_lasting_or_final_failure_is_not_tried_forever(
+    server: Server, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch, failures: int, how: str,
+    tries: int,
+) -> None:
+    monkeypatch.setattr(fetch, "RETRY_DELAYS", (0.01, 0.01))
+    path = f"/flaky/{failures}/{how}"
+    err = await fails(download(session, f"{server.base}{path}{SECRET}", max_bytes=CAP))
+    assert (err.code, err.status) == ("http_status", int(how))
+    assert server.hits[path] == tries
+
+
+async def test_all_tries_share_the_timeout(
+    server: Server, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fetch, "RETRY_DELAYS", (5.0, 5.0))  # longer than the time left: no second try
+    started = time.monotonic()
+    err = await fails(download(session, f"{server.base}/flaky/9/503", max_bytes=CAP, timeout=2.0))
+    assert err.status == 503 and time.monotonic() - started < 1.0
+    assert server.hits["/flaky/9/503"] == 1
