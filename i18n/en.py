@@ -9,6 +9,7 @@ TEXTS: dict[str, str] = {
     "result.lost": "{lost} image(s) could not be fetched from the gateway or arrived damaged; you were not charged for them.",
     "result.failed": "{failed} of {total} could not be made by the image service and were not charged.",
     "result.unposted": "{unposted} image(s) could not be posted (Discord refused the upload); you were not charged for them.",
+    "result.fewer": "The image service made {made} of the {requested} image(s) asked for; only what you got is charged.",
     "result.stopped": "The request stopped before all {requested} image(s) were made; you were charged only for the images you got.",
     "result.quota_left": "Left for you: {parts}.",
     "result.quota_images": "{left} image(s) today",

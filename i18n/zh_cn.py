@@ -8,6 +8,7 @@ TEXTS: dict[str, str] = {
     "result.lost": "有 {lost} 张图片无法从图片服务下载或已损坏,未向你计费。",
     "result.failed": "{total} 张中有 {failed} 张图片服务未能生成,未计费。",
     "result.unposted": "有 {unposted} 张图片无法发布到 Discord（上传被拒绝）,未向你计费。",
+    "result.fewer": "图片服务只生成了所请求 {requested} 张中的 {made} 张;只按你收到的图片计费。",
     "result.stopped": "请求在 {requested} 张图片全部生成前中止;只按你收到的图片计费。",
     "result.quota_left": "你的剩余额度:{parts}。",
     "result.quota_images": "今日 {left} 张",

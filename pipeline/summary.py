@@ -51,10 +51,11 @@ def outcome_text(outcome: Outcome, locale: object) -> str:
             cost=format_usd(outcome.cost_micros),
         ),
     ]
+    requested = ticket.job.count
     if outcome.refused:
         # Only the content filter's refusals are worded as such; a per-image 5xx or an empty item
         # is the service failing, and a member should not rephrase a prompt that was fine.
-        total = outcome.billed + len(outcome.refused)
+        total = requested
         filtered = sum(is_content_filter(item.code, item.message) for item in outcome.refused)
         if filtered:
             lines.append(t("result.refused", locale, refused=filtered, total=total))
@@ -65,7 +66,11 @@ def outcome_text(outcome: Outcome, locale: object) -> str:
     if outcome.unposted:
         lines.append(t("result.unposted", locale, unposted=outcome.unposted))
     if outcome.stopped:
-        lines.append(t("result.stopped", locale, requested=ticket.job.count))
+        lines.append(t("result.stopped", locale, requested=requested))
+    elif 0 < outcome.billed < requested - len(outcome.refused):
+        # The gateway answered with fewer than asked (a series' model stops when the story ends;
+        # a gateway may ignore n): nothing failed, but the member should not wonder where they went.
+        lines.append(t("result.fewer", locale, made=outcome.billed, requested=requested))
     lines.append(quota_left_text(outcome, locale))
     return "\n".join(lines)
 

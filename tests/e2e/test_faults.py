@@ -283,3 +283,17 @@ async def test_one_busy_answer_from_the_result_url_does_not_lose_the_paid_image(
         assert len(fetches) == 2 and len(inter.files()) == 1
         [row] = await assert_books_balanced(w.storage, LIMITS)
         assert row["charged_micros"] == row["cost_micros"] == PRICE
+
+
+async def test_fewer_images_than_asked_are_explained_and_only_those_charged(tmp_path):
+    async with world(tmp_path, **QUOTAS) as w:
+        w.gateway.script(Fault.partial(failed=(), count=2))  # answers count=4 with two images
+        inter = await w.run("imagine", {"prompt": "a cat", "count": 4})
+        assert len(inter.files()) == 2
+        assert "The image service made 2 of the 4 image(s) asked for" in inter.all_text()
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert row["charged_micros"] == row["cost_micros"] == 2 * PRICE
+        w.gateway.script(Fault.partial(failed=(1,), count=2))  # one made, one refused by its filter
+        inter = await w.run("imagine", {"prompt": "a dog", "count": 2})
+        assert "1 of 2 could not be made" in inter.all_text() or "1 of 2 were refused" in inter.all_text()
+        assert "asked for" not in inter.all_text()
