@@ -12,6 +12,7 @@ told it was already decided.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import re
@@ -24,8 +25,8 @@ from discord.ext import commands
 from cogs.checks import require_moderator
 from i18n import locale_of, t
 from image_gateway.catalog import format_usd
-from pipeline.delivery import report_error
-from pipeline.explain import UserError, explain, is_expected
+from pipeline.delivery import DISCORD_ERRORS, report_error
+from pipeline.explain import MAX_MESSAGE, UserError, explain, is_expected
 from pipeline.job import ImageJob
 from pipeline.references import load_references
 from pipeline.runner import Ticket
@@ -363,6 +364,24 @@ async def _audit(
     )
 
 
+async def _restore_buttons(bot: SeedreamBot, approvals: list[Approval]) -> None:
+    """Once connected: each reopened request's review message gets its buttons back, with a line
+    saying why (best effort: a message deleted meanwhile is left as it is)."""
+    await bot.wait_until_ready()
+    for approval in approvals:
+        review_locale = approval.job.get("review_locale", approval.job["locale"])
+        try:
+            channel = await _channel(bot, approval.review_channel_id)
+            if channel is None or approval.review_message_id is None:
+                continue
+            message = await channel.fetch_message(approval.review_message_id)
+            note = t("approval.reopened", review_locale)
+            await message.edit(content=f"{message.content}\n{note}"[:MAX_MESSAGE],
+                               view=review_view(approval.id, review_locale))
+        except DISCORD_ERRORS:
+            log.warning("approval %s: could not give its review message its buttons back", approval.id, exc_info=True)
+
+
 class ApprovalButtons(commands.Cog):
     """Registers the buttons; they are found by custom_id, also on messages from before a restart."""
 
@@ -371,6 +390,11 @@ class ApprovalButtons(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ApprovalButton)
+        reopened = await self.bot.storage.approvals.reopen_unstarted()
+        if reopened:
+            log.warning("%d approved request(s) had not started when the bot stopped: they wait for a "
+                        "moderator again", len(reopened))
+            self._restoring = asyncio.create_task(_restore_buttons(self.bot, reopened), name="reopen-approvals")
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ApprovalButton)

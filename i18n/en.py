@@ -55,6 +55,7 @@ TEXTS: dict[str, str] = {
     "approval.decided_approved": "✅ Approved by {moderator}.",
     "approval.decided_rejected": "❌ Rejected by {moderator}.",
     "approval.decided_failed": "⚠️ Approved by {moderator}, but it could not run: {reason}",
+    "approval.reopened": "↩️ The bot restarted before this request started: it waits for a decision again.",
     "approval.restarting": (
         "The bot is restarting, so this request could not start. It is still waiting for approval: "
         "press Approve again in a minute, once the bot is back."

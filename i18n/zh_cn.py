@@ -42,6 +42,7 @@ TEXTS: dict[str, str] = {
     "approval.decided_approved": "✅ 已由 {moderator} 批准。",
     "approval.decided_rejected": "❌ 已由 {moderator} 拒绝。",
     "approval.decided_failed": "⚠️ 已由 {moderator} 批准，但无法执行：{reason}",
+    "approval.reopened": "↩️ 机器人在这个请求开始前重启了：它重新等待审核。",
     "approval.restarting": "机器人正在重启，这个请求未能开始。它仍在等待审核：请在一分钟后机器人恢复时再次点击“批准”。",
     "approval.status_approved": "批准",
     "approval.status_rejected": "拒绝",

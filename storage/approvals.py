@@ -98,6 +98,20 @@ class ApprovalStore:
         rows = await self._db.fetchall(sql + " ORDER BY a.id DESC LIMIT ?", params)
         return [_approval(row) for row in rows]
 
+    async def reopen_unstarted(self) -> list[Approval]:
+        """Approved requests that never started - the bot stopped between the decision and the
+        reservation (no ledger row is linked to them) - wait for a moderator again. For the start,
+        before any request runs; returns them."""
+        sql = (
+            f"UPDATE approvals SET status = 'pending', decided_by = NULL, decided_at = NULL "  # noqa: S608 - constant columns
+            "WHERE status = 'approved' AND NOT EXISTS (SELECT 1 FROM audit_log AS l "
+            "WHERE l.guild_id = approvals.guild_id AND l.target = 'approval:' || approvals.id "
+            f"AND l.request_id IS NOT NULL) RETURNING {_FIELDS}"
+        )
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(sql)
+        return [_approval(row) for row in rows]
+
     async def reopen(self, approval_id: int) -> None:
         """An approval that could not start because the bot is restarting waits again: a moderator
         approves it after the restart, so a shutdown loses no decision."""

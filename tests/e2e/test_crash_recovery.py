@@ -137,3 +137,52 @@ async def test_killed_while_parallel_calls_are_answered_keeps_what_was_billed(tm
             [row] = await assert_books_balanced(storage, LIMITS)  # the restart settled it
         assert row["status"] == "settled"
         assert (row["cost_micros"], row["charged_micros"]) == (3 * price, 0)  # billed; none delivered
+
+
+async def test_killed_after_a_moderator_approves_but_before_the_request_starts_it_waits_again(tmp_path):
+    # Approved, then the bot dies while it looks the member up (before anything is reserved):
+    # after the restart the review message has its buttons back, and a second approval runs it.
+    from tests.e2e.staff import MANAGE_GUILD, MANAGE_MESSAGES  # noqa: PLC0415
+
+    db = tmp_path / "bot.db"
+    async with DiscordDouble() as dd, ImageGatewayDouble(api_key=API_KEY) as gw:
+        guild = dd.add_guild("Test Server")
+        channel, mods_channel = dd.add_channel(guild, "images"), dd.add_channel(guild, "mods")
+        alice, admin, moderator = dd.add_user("alice"), dd.add_user("admin"), dd.add_user("moderator")
+        dd.add_member(guild, alice)
+        dd.add_member(guild, admin, [dd.add_role(guild, "Admins", MANAGE_GUILD)])
+        dd.add_member(guild, moderator, [dd.add_role(guild, "Moderators", MANAGE_MESSAGES)])
+        env = bot_env(gw, db)
+
+        def approve_button(review: dict[str, Any]) -> str:
+            ids = [c["custom_id"] for row in review.get("components") or [] for c in row["components"]]
+            return next(i for i in ids if i.startswith("approval:approve:"))
+
+        async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
+            on = await dd.invoke_command("settings", {"mode": "on", "channel": mods_channel}, user=admin,
+                                         guild=guild, channel=channel, subcommand="approval")  # fmt: skip
+            await on.wait_for_final(timeout=10)
+            ask = await dd.invoke_command("imagine", {"prompt": "a fox"}, user=alice, guild=guild, channel=channel)
+            await ask.wait_for_final(timeout=10)
+            [review] = dd.channel_messages(mods_channel)
+            held = dd.hold_next(1, method="GET", path=r"/guilds/\d+/members/\d+")
+            await dd.click_button(review, approve_button(review), user=moderator)
+            async with asyncio.timeout(10):
+                while held.hits == 0:
+                    await asyncio.sleep(0.05)
+            bot.kill()
+            held.release()
+        async with BotProcess(dd, env, log_path=tmp_path / "bot.log"):
+            async with asyncio.timeout(10):
+                while not dd.channel_messages(mods_channel)[0].get("components"):
+                    await asyncio.sleep(0.05)
+            [review] = dd.channel_messages(mods_channel)
+            assert "waits for a decision again" in review["content"]
+            again = await dd.click_button(review, approve_button(review), user=moderator)
+            await again.wait_for_final(timeout=10)
+            async with asyncio.timeout(30):
+                while not any(m.get("attachments") for m in dd.channel_messages(channel)):
+                    await asyncio.sleep(0.1)
+            async with open_storage(f"sqlite:///{db}") as storage:
+                [row] = await assert_books_balanced(storage, LIMITS)
+            assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 1, PRICE)
