@@ -371,19 +371,25 @@ def resolve_preset(settings: Settings) -> Preset:
         prices=settings.image_prices,
     )
     if settings.image_api_base_url:
-        preset = dataclasses.replace(preset, base_url=api_base_url(settings.image_api_base_url, settings))
+        preset = dataclasses.replace(preset, base_url=api_base_url(settings.image_api_base_url, settings, preset))
     if not preset.base_url:
         raise ValueError("IMAGE_API_BASE_URL is not set; the custom provider needs one")
     return dataclasses.replace(preset, default_model=default_model(settings, preset).id)
 
 
-def api_base_url(url: str, settings: Settings) -> str:
+def api_base_url(url: str, settings: Settings, preset: Preset) -> str:
     """The base requests are made under. An operator who pasted the whole endpoint gets it
-    trimmed (and told), not requests to .../images/generations/images/generations."""
+    trimmed (and told), not requests to .../images/generations/images/generations; one who gave
+    the gateway's own host without a path (a page that says "Base URL: https://gogogotoken.ai"
+    and the path apart) gets the preset's path on it (and is told), not a 404 on every request."""
     base = url.strip().rstrip("/")
     if base.lower().endswith(_ENDPOINT):
         base = base[: -len(_ENDPOINT)].rstrip("/")
         log.info("IMAGE_API_BASE_URL ends with %s; using %s as the base", _ENDPOINT, scrub(base, settings.secrets()))
+    given, known = urlsplit(base), urlsplit(preset.base_url)
+    if known.path and not given.path and given.netloc.lower() == known.netloc.lower():
+        base = f"{base}{known.path.rstrip('/')}"
+        log.info("IMAGE_API_BASE_URL has no path; using %s as the base, as %s does", base, preset.name)
     return base
 
 
@@ -466,6 +472,9 @@ async def check(settings: Settings, preset: Preset) -> int:
     if default in missing:
         print(f"gateway does not list the default model {default}", file=sys.stderr)
         return 1
+    if missing:  # members can still pick them, and would be told the service does not know them
+        print(f"warning: the gateway does not list {', '.join(missing)}: members who pick them will be "
+              "told the image service does not know the model")
     return 0
 
 

@@ -8,6 +8,8 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from storage.ledger import Limits, RequestRecord
 from tests.e2e.harness import API_KEY, world
 
@@ -246,3 +248,39 @@ async def test_the_largest_price_and_budgets_still_book_a_request(tmp_path):
         assert len(inter.files()) == 4
         [row] = await w.ledger_rows()
         assert row["charged_micros"] == 4_000_000_000
+
+
+async def test_check_names_the_models_the_gateway_does_not_list(tmp_path, capsys):
+    import dataclasses  # noqa: PLC0415
+
+    from bot import check, resolve_preset  # noqa: PLC0415
+    from settings import Settings  # noqa: PLC0415
+    from tests.doubles.image_gateway_double import ImageGatewayDouble  # noqa: PLC0415
+
+    async with ImageGatewayDouble(flavour="aiearth", api_key=API_KEY) as gw:
+        served = {k: v for k, v in gw.flavour.models.items() if k != "doubao-seedream-4-5-251128"}
+        gw.flavour = dataclasses.replace(gw.flavour, models=served)
+        settings = Settings(_env_file=None, discord_token="x", image_provider="aiearth", image_api_key=API_KEY,
+                            image_api_base_url=gw.base_url, database_url=f"sqlite:///{tmp_path / 'c.db'}")
+        assert await check(settings, resolve_preset(settings)) == 0  # the default is there: a warning only
+    out = capsys.readouterr().out
+    [warning] = [line for line in out.splitlines() if line.startswith("warning: the gateway does not list")]
+    assert "doubao-seedream-4-5-251128" in warning and "doubao-seedream-5-0-260128" not in warning
+
+
+@pytest.mark.parametrize(
+    ("provider", "given", "used"),
+    [
+        ("gogogotoken-ai", "https://gogogotoken.ai", "https://gogogotoken.ai/v1"),  # the page's "Base URL"
+        ("302ai", "https://API.302.ai/", "https://API.302.ai/doubao"),
+        ("gogogotoken-ai", "https://proxy.example", "https://proxy.example"),  # another host: as given
+        ("aiearth", "https://api.aiearth.dev/v2", "https://api.aiearth.dev/v2"),  # a path given: as given
+    ],
+)
+def test_the_gateway_host_alone_gets_the_gateway_path(provider, given, used):
+    from bot import resolve_preset  # noqa: PLC0415
+    from settings import Settings  # noqa: PLC0415
+
+    settings = Settings(_env_file=None, discord_token="x", image_provider=provider, image_api_key="sk-k",
+                        image_api_base_url=given)  # fmt: skip
+    assert resolve_preset(settings).base_url == used
