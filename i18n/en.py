@@ -75,7 +75,7 @@ TEXTS: dict[str, str] = {
     "settings.term_invalid": "That term can't be used: {reason}",
     "term.too_long": "it is longer than {limit} characters.",
     "term.empty_regex": "the regular expression is empty.",
-    "term.bad_regex": "the regular expression is invalid (`{error}`).",
+    "term.bad_regex": "the regular expression is invalid at character {position}.",
     "term.matches_everything": "the regular expression matches every prompt.",
     "term.empty": "the term is empty.",
     "settings.blocklist": "Blocked terms ({count}):\n{terms}",
@@ -203,6 +203,7 @@ TEXTS: dict[str, str] = {
     "attachment.corrupt": "is a damaged image file.",
     "attachment.unsupported_format": "is in an image format that can't be used; use PNG, JPEG, WebP, BMP, TIFF or GIF.",
     "attachment.too_large_bytes": "is {size} MB; the limit is {limit} MB.",
+    "attachment.over_size_limit": "is over the {limit} MB limit.",
     "attachment.too_large_converted": (
         "would be over {limit} MB once converted to a format this model takes; use a smaller PNG or JPEG."
     ),

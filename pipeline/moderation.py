@@ -68,7 +68,8 @@ def compile_term(term: str) -> re.Pattern[str]:
         try:
             pattern = re.compile(source, re.IGNORECASE)
         except re.error as error:
-            raise InvalidTermError(f"invalid regular expression: {error}", "bad_regex", error=str(error)) from None
+            position = (error.pos or 0) + 1  # Python's own wording is English: members get the place
+            raise InvalidTermError(f"invalid regular expression: {error}", "bad_regex", position=position) from None
         if pattern.search(""):
             raise InvalidTermError("the regular expression matches every prompt", "matches_everything")
         return pattern

@@ -145,7 +145,10 @@ async def _load(http: aiohttp.ClientSession, attachment: AttachmentLike, model: 
         data = await download(http, attachment.url, max_bytes=MAX_REFERENCE_BYTES, timeout=DOWNLOAD_TIMEOUT)
     except FetchError as error:
         if error.code == "too_large":
-            raise _too_large(name, MAX_REFERENCE_BYTES + 1) from None
+            # Discord's metadata said less; how much more the body holds is unknown (not read)
+            raise AttachmentError(
+                name, "is over 10 MB", "over_size_limit", limit=MAX_REFERENCE_BYTES // MB
+            ) from None
         log.warning("attachment %s could not be downloaded: %s", name, error)
         raise AttachmentError(name, "could not be downloaded", "download_failed") from None
     try:

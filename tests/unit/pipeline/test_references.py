@@ -135,7 +135,8 @@ async def test_a_missing_file_and_an_oversized_body_are_refused(cdn, http):
     lying.size = 100
     with pytest.raises(AttachmentError) as caught:
         await load_references(http, [lying], SEEDREAM_4_0)
-    assert caught.value.code == "too_large_bytes"
+    assert caught.value.code == "over_size_limit"
+    assert "is over the 10 MB limit" in explain(caught.value, "en-US")  # not "is 10.0 MB; the limit is 10 MB"
 
 
 def test_precheck_refuses_from_metadata_without_any_download():
