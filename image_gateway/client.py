@@ -3,9 +3,13 @@
 Retries and time (IMAGE_MAX_RETRIES, IMAGE_TIMEOUT_SECONDS):
 
 * Retried: 429, every 5xx, and a connection that never opened (refused, DNS, TLS: the gateway
-  cannot have the request). Never another 4xx, never an answer that began (a 2xx may already be
-  generating, and billed), never a connection dropped after the request was sent, and never a
-  timeout: the gateway may still make and bill the images, and a second call could pay twice.
+  cannot have the request). Never a 429 or 5xx whose code names a missing model or an account
+  problem (errors.py classifies those by the code: waiting does not fix them), never another 4xx,
+  never an answer that began (a 2xx may already be generating, and billed), never a connection
+  dropped after the request was sent, and never a timeout: the gateway may still make and bill
+  the images, and a second call could pay twice.
+* The one exception to "never another 4xx": a 400 or 422 to a streamed request, before any answer
+  began, is asked once more without "stream" (see `ImageClient._generate`).
 * The timeout is one deadline for the whole call: every attempt and every backoff wait. A retry
   whose wait would pass the deadline is not made; the last error is raised instead.
 * A stream (SSE) is held to the deadline only until its first event; from then on each event must
@@ -34,7 +38,9 @@ from image_gateway.errors import (
     APITimeoutError,
     BadRequestError,
     GatewayError,
+    InternalServerError,
     InvalidResponseError,
+    RateLimitError,
     make_status_error,
     scrub,
 )
@@ -48,11 +54,6 @@ _SNIPPET_SCAN = 64 * 1024  # of a non-JSON answer, this much is scrubbed before 
 # Time is kept by asyncio deadlines (see the module docstring), not by aiohttp, whose session
 # default (300 s total) would otherwise apply.
 _NO_AIOHTTP_TIMEOUT = aiohttp.ClientTimeout(total=None)
-
-
-def is_retry_status(status: int) -> bool:
-    """429 (rate limit) and every 5xx; no other status is worth a second call."""
-    return status == 429 or status >= 500
 
 
 def _snippet(text: str, secrets: tuple[str, ...], limit: int) -> str:
@@ -140,10 +141,11 @@ def parse_images_json(payload: bytes, *, secrets: tuple[str, ...] = ()) -> list[
     if not isinstance(body, dict):
         raise InvalidResponseError("gateway answered JSON that is not an object")
     data = body.get("data")
+    if not (isinstance(data, list) and data) and _has_error(body):
+        # Some gateways answer 200 with an error body, and 302.ai's page lists "error" beside
+        # "data": with no image, treat it like the 400 it stands for (classified by its code).
+        raise make_status_error(400, payload.decode("utf-8", errors="replace"), {}, secrets=secrets)
     if not isinstance(data, list):
-        if isinstance(body.get("error"), dict | str):
-            # Some gateways answer 200 with an error body; treat it like the 400 it stands for.
-            raise make_status_error(400, payload.decode("utf-8", errors="replace"), {}, secrets=secrets)
         raise InvalidResponseError("gateway answer has no 'data' list")
     events: list[Event] = [_item_event(i, item, secrets) for i, item in enumerate(data)]
     if not events:
@@ -151,6 +153,12 @@ def parse_images_json(payload: bytes, *, secrets: tuple[str, ...] = ()) -> list[
     generated = sum(isinstance(e, GeneratedImage) for e in events)
     events.append(Completed(billed=_billed(body.get("usage"), generated)))
     return events
+
+
+def _has_error(body: dict[str, Any]) -> bool:
+    """An "error" object or text in the answer; an empty one (null, {}, "") is no error, as on items."""
+    error = body.get("error")
+    return isinstance(error, dict | str) and bool(error)
 
 
 def _item_event(index: int, item: object, secrets: tuple[str, ...]) -> GeneratedImage | FailedImage:
@@ -260,7 +268,7 @@ class ImageClient:
         self._retry_after_cap = retry_after_cap
         self._backoff_base = backoff_base
         self._sleep = sleep
-        self._stream_refused = False  # the gateway answered 400 to "stream" (see `_generate`)
+        self._stream_refused = False  # the gateway refused "stream" (see `_generate`)
 
     @property
     def preset(self) -> Preset:
@@ -293,8 +301,12 @@ class ImageClient:
 
     async def _generate(self, req: GenerationRequest) -> AsyncIterator[Event]:
         """One generation. "stream" is our judgement for some presets, not in every gateway's
-        page: a gateway that refuses it (a 400 naming it, before anything was made or billed) is
-        asked again without it, and this process does not ask it to stream again."""
+        page (aiearth's and xmsmartlink's do not document it), and a gateway may refuse it with a
+        400 or 422 that does not name it. Such a refusal comes before any answer, so nothing was
+        made or billed: the request is asked once more without "stream" (once, never after an
+        answer began, never for the content filter). This process then stops asking the gateway
+        to stream if the refusal named "stream", or if the plain request was taken (see
+        `_without_stream`)."""
         if req.stream and self._stream_refused:
             req = replace(req, stream=False)
         yielded = False
@@ -303,13 +315,52 @@ class ImageClient:
                 yielded = True
                 yield event
             return
-        except BadRequestError as error:
-            if yielded or error.accepted or "stream" not in build_body(req, self._preset) or not _names_stream(error):
+        except APIStatusError as error:
+            if yielded or not self._may_be_refusing_stream(req, error):
                 raise
-        self._stream_refused = True
-        log.warning("gateway %s refused \"stream\"; asking for plain JSON answers from now on", self._preset.name)
-        async for event in self._call(replace(req, stream=False)):
+            refusal = error
+        async for event in self._without_stream(req, refusal):
             yield event
+
+    def _may_be_refusing_stream(self, req: GenerationRequest, error: APIStatusError) -> bool:
+        """True when `error` may be the gateway refusing "stream": the request carried it, no
+        answer began, and it is a refusal of the request (400/422) that names "stream" or at least
+        is not the content filter's, which would only refuse the same prompt a second time."""
+        if error.accepted or "stream" not in build_body(req, self._preset) or not _refuses_the_request(error):
+            return False
+        return _names_stream(error) or not error.is_content_filter
+
+    async def _without_stream(self, req: GenerationRequest, refusal: APIStatusError) -> AsyncIterator[Event]:
+        """The one call again without "stream". A refusal that named "stream" is remembered at
+        once; any other only once the plain request is taken (an answer began), which shows it
+        was "stream" the gateway refused and not, say, the size, which the plain call refuses too
+        and which must not stop this process streaming."""
+        if _names_stream(refusal):
+            self._refuse_stream_from_now_on(refusal)
+        else:
+            log.warning(
+                "gateway %s refused a streamed request (%s); asking once more without \"stream\"",
+                self._preset.name,
+                scrub(refusal, self._secrets),
+            )
+        try:
+            async for event in self._call(replace(req, stream=False)):
+                self._refuse_stream_from_now_on(refusal)
+                yield event
+        except GatewayError as error:
+            if error.accepted:
+                self._refuse_stream_from_now_on(refusal)
+            raise
+
+    def _refuse_stream_from_now_on(self, refusal: APIStatusError) -> None:
+        if self._stream_refused:
+            return
+        self._stream_refused = True
+        log.warning(
+            "gateway %s refused \"stream\" (%s); asking for plain JSON answers from now on",
+            self._preset.name,
+            scrub(refusal, self._secrets),
+        )
 
     def _headers(self, *, stream: bool) -> dict[str, str]:
         return {
@@ -432,11 +483,13 @@ class ImageClient:
 
     @staticmethod
     def _retryable(error: GatewayError, *, unsent_only: bool) -> bool:
-        """429 and 5xx; a connection error (with `unsent_only`, a generation: only one whose
-        connection never opened, since a request dropped after it was sent may still be made and
-        billed); never a timeout (see the module docstring)."""
+        """429 and 5xx, by class (a code naming a missing model or an account problem makes even a
+        503 a NotFoundError or PermissionDeniedError: see errors.make_status_error); a connection
+        error (with `unsent_only`, a generation: only one whose connection never opened, since a
+        request dropped after it was sent may still be made and billed); never a timeout (see the
+        module docstring)."""
         if isinstance(error, APIStatusError):
-            return is_retry_status(error.status)
+            return isinstance(error, RateLimitError | InternalServerError)
         if isinstance(error, APITimeoutError):
             return False
         return isinstance(error, APIConnectionError) and (error.unsent or not unsent_only)
@@ -516,6 +569,13 @@ MAX_SEED = 2_147_483_647
 
 
 _STREAM_WORD = re.compile(r"(?<![a-z_])stream(?![a-z_])", re.IGNORECASE)  # not "upstream", not "stream_options"
+
+
+def _refuses_the_request(error: APIStatusError) -> bool:
+    """A 400 or 422 about the request's fields. Not one whose code names a missing model or the
+    account: errors.py makes those NotFoundError or PermissionDeniedError whatever the status, and
+    asking without "stream" cannot help them."""
+    return isinstance(error, BadRequestError) or (type(error) is APIStatusError and error.status == 422)
 
 
 def _names_stream(error: APIStatusError) -> bool:

@@ -26,6 +26,13 @@ CONTENT_FILTER_CODES = frozenset(
         "moderation_blocked",
     }
 )
+# Codes that say, whatever the status, what no retry can change. A missing model: aiearth's page
+# says "404 or model_not_found", and new-api-style gateways send model_not_found with 503 (no
+# channel serves the model) or 400; SEEDREAM-API.md lists the other two under 404. The account:
+# SEEDREAM-API.md's 403 row (AccountOverdueError is the balance). QuotaExceeded is not here: the
+# sheet lists it under 429, a rate quota that passes.
+MODEL_NOT_FOUND_CODES = frozenset({"model_not_found", "InvalidEndpointOrModel.NotFound", "ModelNotOpen"})
+ACCOUNT_CODES = frozenset({"AccountOverdueError", "AccessDenied"})
 _CONTENT_FILTER_WORDS = re.compile(r"sensitive|content[ _-]?(?:filter|policy)|moderation", re.IGNORECASE)
 
 # Names of request/response headers and parameters whose value is a credential; the name goes
@@ -183,11 +190,11 @@ class AuthenticationError(APIStatusError):
 
 
 class PermissionDeniedError(APIStatusError):
-    """403: no access to the model, or the account balance is exhausted."""
+    """403, or an account code at any status: no access to the model, or the balance is exhausted."""
 
 
 class NotFoundError(APIStatusError):
-    """404: unknown model or endpoint."""
+    """404, or a missing-model code at any status: unknown model or endpoint."""
 
 
 class RateLimitError(APIStatusError):
@@ -227,6 +234,17 @@ def _error_fields(body_text: str) -> tuple[str | None, str | None, str | None, s
     )
 
 
+def _error_class(status: int, code: str | None) -> type[APIStatusError]:
+    """By the code where it names a missing model or an account problem, else by the status: a 503
+    model_not_found is no passing outage, so it must not be retried nor told as "busy", and a 400
+    one is the operator's model id, not the member's request."""
+    if code in MODEL_NOT_FOUND_CODES:
+        return NotFoundError
+    if code in ACCOUNT_CODES:
+        return PermissionDeniedError
+    return _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
+
+
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
@@ -240,12 +258,13 @@ def _non_json_text(body_text: str) -> str:
 def make_status_error(
     status: int, body_text: str, headers: Mapping[str, str], *, secrets: Iterable[str] = ()
 ) -> APIStatusError:
-    """The one factory: an APIStatusError subclass for `status`, with code/message from the body."""
+    """The one factory: an APIStatusError subclass for the code or `status` (see `_error_class`),
+    with code/message from the body."""
     code, message, param, error_type = _error_fields(body_text)
     if message is None:  # secrets go before the text is cut, so no fragment of one is left
         message = _non_json_text(strip_secrets(body_text, secrets))
     message = scrub(message, secrets) or f"HTTP {status} with no error message"
-    cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
+    cls = _error_class(status, code)
     return cls(
         message,
         status=status,

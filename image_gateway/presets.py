@@ -75,7 +75,8 @@ def _models(*specs: ModelSpec, prices: Mapping[str, str] | None = None) -> dict[
 # documents Ark's series parameters (so the Ark request/event shape is passed through: aiearth,
 # xmsmartlink) and for "custom" (usually Ark-like); False where the page is a plain OpenAI-style
 # text-to-image page with no sign of it (gogogotoken, 302.ai). Either way the client falls back
-# to the JSON answer when a gateway ignores "stream".
+# to the JSON answer when a gateway ignores "stream", and asks once more without it when a gateway
+# refuses a streamed request with a 400 or 422 before answering (see ImageClient._generate).
 # supports_n: only the gogogotoken and xmsmartlink pages document "n"; elsewhere the client fans
 # out n single calls. has_models_endpoint: only aiearth documents GET /models; "custom" assumes
 # an OpenAI-style gateway (a failing list is harmless: it is a check, not a dependency).

@@ -445,6 +445,8 @@ async def test_max_concurrent_answers_429(session):
         (500, None),
         (502, None),
         (503, "ServerOverloaded"),
+        (503, "model_not_found"),  # new-api gateways: no channel serves the model
+        (400, "model_not_found"),
     ],
 )
 async def test_status_faults(session, status, code):
@@ -506,6 +508,27 @@ async def test_truncated_html_empty_and_delay(session):
         start = time.monotonic()
         assert (await post(session, double, {"model": V40, "prompt": "x"}))[0] == 200
         assert time.monotonic() - start >= 0.2
+
+
+async def test_empty_data_with_an_error_object(session):
+    # 302.ai's page lists "error" (code, message) as an optional field beside "data".
+    async with ImageGatewayDouble("302ai", KEY) as double:
+        double.script(Fault.empty_data("InputTextSensitiveContentDetected"))
+        status, payload, _ = await post(session, double, {"model": V30, "prompt": "x"})
+        assert status == 200 and payload["data"] == []
+        assert payload["error"]["code"] == "InputTextSensitiveContentDetected"
+        assert "sensitive" in payload["error"]["message"]
+        assert double.images_generated == double.images_billed == 0
+
+
+async def test_refuse_stream_answers_400_without_naming_it(session):
+    async with ImageGatewayDouble("aiearth", KEY, refuse_stream=True) as double:
+        status, payload, _ = await post(session, double, series_body(2, stream=True))
+        assert status == 400 and error_code(payload) == "InvalidParameter"
+        assert "stream" not in json.dumps(payload).lower() and payload["error"]["param"] is None
+        assert double.images_generated == 0
+        status, payload, _ = await post(session, double, series_body(2))
+        assert status == 200 and len(payload["data"]) == 2
 
 
 async def test_missing_file_and_partial_faults(session):

@@ -90,9 +90,12 @@ class Fault:
         return cls("html", http_status=status, message=body)
 
     @classmethod
-    def empty_data(cls) -> Fault:
-        """A 200 with "data": [] and nothing billed."""
-        return cls("empty")
+    def empty_data(cls, code: str | None = None, message: str | None = None) -> Fault:
+        """A 200 with "data": [] and nothing billed; with `code`, an "error" object beside the
+        empty list (302.ai's page lists "error" as an optional field of the answer)."""
+        if code is not None:
+            message = message or DEFAULT_MESSAGES.get(code, "The request failed.")
+        return cls("empty", code=code, message=message)
 
     @classmethod
     def missing_file(cls) -> Fault:

@@ -67,6 +67,14 @@ def json_body(
     return json.dumps(body, ensure_ascii=False).encode()
 
 
+def empty_body(model: str, created: int, code: str | None, message: str | None) -> dict[str, Any]:
+    """A 200 without any image: "data": [] and, given a code, the optional "error" object beside it."""
+    body: dict[str, Any] = {"model": model, "created": created, "data": []}
+    if code is not None:
+        body["error"] = {"code": code, "message": message or ""}
+    return body
+
+
 def sse_event(event: str | None, data: dict[str, Any] | str) -> bytes:
     text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
     head = f"event: {event}\n" if event else ""

@@ -27,6 +27,8 @@ MAX_BODY = 256 * 1024 * 1024  # 14 data-URI references of 10 MB fit
 AUTH_ERROR = {
     "error": {"message": "Invalid API key", "type": "invalid_request_error", "code": "invalid_api_key"}
 }
+# What `refuse_stream` answers: a plain 400 that does not say which field it could not take.
+STREAM_REFUSAL = GatewayError(400, "InvalidParameter", "The parameter specified in the request is not valid.")
 
 
 @dataclass
@@ -66,6 +68,7 @@ class ImageGatewayDouble:
         series_failures: Iterable[int] = (),
         fetch_references: bool = True,
         max_concurrent: int | None = None,
+        refuse_stream: bool = False,
     ) -> None:
         self.flavour: Flavour = _configured(FLAVOURS[flavour], stream, models_endpoint)
         self._api_key = api_key
@@ -82,6 +85,8 @@ class ImageGatewayDouble:
         self.series_failures = set(series_failures)
         self.fetch_references = fetch_references
         self.max_concurrent = max_concurrent
+        # A gateway whose page does not document "stream" may refuse it without naming it.
+        self.refuse_stream = refuse_stream
         # observation
         self.requests: list[RecordedRequest] = []
         self.reference_urls: list[str] = []
@@ -200,13 +205,16 @@ class ImageGatewayDouble:
             return early
         if body is _UNPARSEABLE:
             return self._error(GatewayError(400, "InvalidParameter", "The request body is not valid JSON."))
+        if self.refuse_stream and isinstance(body, dict) and "stream" in body:
+            return self._error(STREAM_REFUSAL)
         try:
             job = await validate(body, self._policy())
         except GatewayError as error:
             return self._error(error)
         if fault is not None and fault.kind == "empty":
             await asyncio.sleep(self.latency)
-            return web.json_response({"model": self._echo(job), "created": int(time.time()), "data": []})
+            answer = responses.empty_body(self._echo(job), int(time.time()), fault.code, fault.message)
+            return web.json_response(answer)
         outcomes = await self._produce(job, fault)
         if not job.series and outcomes and not any(o.ok for o in outcomes):
             return self._error(GatewayError(400, responses.SENSITIVE_OUTPUT, responses.SENSITIVE_MESSAGE))

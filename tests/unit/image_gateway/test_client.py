@@ -127,6 +127,33 @@ async def test_error_object_in_a_200_is_a_bad_request(gateway, make_client):
     assert info.value.is_content_filter
 
 
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        ("InputTextSensitiveContentDetected", BadRequestError),
+        ("model_not_found", NotFoundError),
+        ("AccountOverdueError", PermissionDeniedError),
+    ],
+)
+async def test_empty_data_beside_an_error_object_is_that_error(gateway, make_client, code, cls):
+    # 302.ai's page lists "error" (code, message) as an optional field beside "data".
+    gateway.queue(json_reply({"model": "m", "created": 1, "data": [], "error": {"code": code, "message": "x"}}))
+    client = make_client("302ai")
+    with pytest.raises(cls) as info:
+        await collect(client, request(client))
+    assert info.value.code == code
+    assert info.value.is_content_filter == (code == "InputTextSensitiveContentDetected")
+    assert len(gateway.bodies) == 1
+
+
+@pytest.mark.parametrize("error", [None, {}, ""], ids=["null", "empty-object", "empty-string"])
+async def test_empty_data_beside_an_empty_error_is_still_unusable(gateway, make_client, error):
+    gateway.queue(json_reply({"data": [], "error": error}))
+    client = make_client("302ai")
+    with pytest.raises(InvalidResponseError):
+        await collect(client, request(client))
+
+
 # -- retries ------------------------------------------------------------------------------------
 
 
@@ -192,6 +219,27 @@ async def test_no_retry_on_client_errors(gateway, make_client, sleeps, status, c
     client = make_client()
     with pytest.raises(cls):
         await collect(client, request(client))
+    assert len(gateway.bodies) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "cls"),
+    [
+        (503, "model_not_found", NotFoundError),  # new-api: no channel serves this model
+        (500, "ModelNotOpen", NotFoundError),
+        (429, "InvalidEndpointOrModel.NotFound", NotFoundError),
+        (503, "AccountOverdueError", PermissionDeniedError),
+        (400, "model_not_found", NotFoundError),
+    ],
+)
+async def test_a_code_naming_the_model_or_account_is_not_retried(gateway, make_client, sleeps, status, code, cls):
+    # A retry cannot bring a missing model or an overdue account back: the configuration must change.
+    gateway.queue(error_reply(status, code, "model doubao-x has no available channel"), ok(URL_ITEM))
+    client = make_client()
+    with pytest.raises(cls) as info:
+        await collect(client, request(client))
+    assert (info.value.status, info.value.code) == (status, code)
     assert len(gateway.bodies) == 1
     assert sleeps == []
 
@@ -325,16 +373,46 @@ async def test_a_gateway_that_refuses_stream_is_asked_again_without_it_and_from_
     assert [body.get("stream") for body in gateway.bodies] == [True, None, None]
 
 
+@pytest.mark.parametrize("status", [400, 422])
+async def test_a_refusal_of_a_stream_that_does_not_name_it_is_asked_again_without_it(gateway, make_client, status):
+    # aiearth's and xmsmartlink's pages do not document "stream"; a gateway may refuse the field
+    # with a plain 400 that names nothing. Nothing was made or billed: one more call, plain JSON.
+    gateway.queue(
+        error_reply(status, "InvalidParameter", "The parameter specified in the request is not valid."),
+        ok(URL_ITEM, usage=1),
+        ok(URL_ITEM, usage=1),
+    )
+    client = make_client("aiearth")
+    events = await collect(client, request(client, stream=True, max_images=2))
+    assert events == [GeneratedImage(0, URL_ITEM["url"], None, "2048x2048"), Completed(1)]
+    await collect(client, request(client, stream=True, max_images=2))  # the plain call worked: no stream from now on
+    assert [body.get("stream") for body in gateway.bodies] == [True, None, None]
+
+
+async def test_a_refusal_the_plain_call_repeats_is_raised_and_streaming_stays(gateway, make_client):
+    # The 400 was about the size, not "stream": asked once without it (at most once), then raised;
+    # the next call still asks to stream.
+    gateway.queue(error_reply(400, "InvalidParameter", "size is not supported"))
+    client = make_client("xmsmartlink")
+    with pytest.raises(BadRequestError):
+        await collect(client, request(client, stream=True))
+    assert [body.get("stream") for body in gateway.bodies] == [True, None]
+    gateway.replies[:] = [ok(URL_ITEM, usage=1)]
+    await collect(client, request(client, stream=True))
+    assert gateway.bodies[-1]["stream"] is True
+
+
 @pytest.mark.parametrize(
     "reply",
     [
-        error_reply(400, "InvalidParameter", "size is not supported"),
         # "upstream" is not "stream": a relay's content-filter refusal must not be sent twice
         error_reply(400, "InputTextSensitiveContentDetected", "upstream error: the input text may be sensitive"),
         # an error in a 200 answer: the gateway may have generated (and billed) already
         json_reply({"error": {"code": "InternalError", "message": "stream closed"}}),
+        # a code that names the model: asking without "stream" cannot help
+        error_reply(400, "model_not_found", "no channel for this model"),
     ],
-    ids=["other-parameter", "upstream", "error-in-a-200"],
+    ids=["upstream", "error-in-a-200", "model-not-found"],
 )
 async def test_other_refusals_are_not_retried_without_stream(gateway, make_client, reply):
     gateway.queue(reply)

@@ -210,3 +210,36 @@ def test_a_leaky_error_body_becomes_a_short_useful_message():
         assert "https://bucket.example/y.png" in error.message or body == leaky  # HTML/text bodies keep 120
         for leak in (KEY, "Authorization", "X-Api-Key", "Cookie", "sid=", "X-Tos", "Signature", "?"):
             assert leak not in error.message, error.message
+
+
+# -- codes that say what is wrong whatever the status --------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["model_not_found", "InvalidEndpointOrModel.NotFound", "ModelNotOpen"])
+@pytest.mark.parametrize("status", [400, 404, 500, 503])
+def test_a_code_naming_a_missing_model_is_not_found_at_any_status(status, code):
+    # aiearth's page: "404 or model_not_found"; new-api gateways send model_not_found with 503 or 400.
+    error = make_status_error(status, _body(code, "no channel for this model"), {})
+    assert type(error) is NotFoundError
+    assert (error.status, error.code) == (status, code)
+
+
+@pytest.mark.parametrize("code", ["AccountOverdueError", "AccessDenied"])
+@pytest.mark.parametrize("status", [400, 402, 403, 503])
+def test_an_account_code_is_permission_denied_at_any_status(status, code):
+    error = make_status_error(status, _body(code, "your account has an overdue balance"), {})
+    assert type(error) is PermissionDeniedError
+    assert (error.status, error.code) == (status, code)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "cls"),
+    [
+        (503, "ServerOverloaded", InternalServerError),
+        (429, "QuotaExceeded", RateLimitError),  # a rate quota (SEEDREAM-API.md's 429 row), not the balance
+        (400, "InputTextSensitiveContentDetected", BadRequestError),
+        (404, "InvalidParameter", NotFoundError),
+    ],
+)
+def test_other_codes_leave_the_class_to_the_status(status, code, cls):
+    assert type(make_status_error(status, _body(code, "x"), {})) is cls
