@@ -40,6 +40,7 @@ from pipeline.budget_alerts import BudgetAlerts
 from pipeline.delivery import ChannelSink, InteractionSink, acknowledge, report_error
 from pipeline.dispatch import Dispatcher
 from pipeline.explain import UserError
+from pipeline.interrupted import tell_interrupted
 from pipeline.job import ImageJob
 from pipeline.limits import LimitsResolver
 from pipeline.moderation import moderation_checks
@@ -117,13 +118,19 @@ class SeedreamBot(commands.Bot):
         self.dispatcher = Dispatcher(self.pipeline, self.queue, services.storage.ledger)
         self._extensions = tuple(extensions)
         self._stopping: list[asyncio.Task[None]] = []
+        self._telling: asyncio.Task[None] | None = None  # members of requests a stop cut short
 
     # -- start -----------------------------------------------------------------------
     async def setup_hook(self) -> None:
         await self.tree.set_translator(CatalogTranslator())
+        interrupted = await self.storage.requests.pending()
         recovered = await self.storage.ledger.recover_pending()
         if recovered:
             log.warning("closed %d reservation(s) left pending by an earlier stop", recovered)
+        if interrupted:  # their members are told once the bot is connected
+            self._telling = asyncio.create_task(
+                tell_interrupted(self, [row.id for row in interrupted]), name="tell-interrupted"
+            )
         for extension in self._extensions:
             await self.load_extension(extension)
         await self.sync_commands()

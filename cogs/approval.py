@@ -387,6 +387,7 @@ class ApprovalButtons(commands.Cog):
 
     def __init__(self, bot: SeedreamBot) -> None:
         self.bot = bot
+        self._restoring: asyncio.Task[None] | None = None  # buttons back on reopened review messages
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ApprovalButton)

@@ -55,6 +55,14 @@ TEXTS: dict[str, str] = {
     "approval.decided_approved": "✅ Approved by {moderator}.",
     "approval.decided_rejected": "❌ Rejected by {moderator}.",
     "approval.decided_failed": "⚠️ Approved by {moderator}, but it could not run: {reason}",
+    "interrupted.delivered": (
+        "{member} The bot restarted while your request “{prompt}” was running: {delivered} of {requested} "
+        "image(s) reached you and you were charged {charged} for them; the rest were not charged."
+    ),
+    "interrupted.nothing": (
+        "{member} The bot restarted while your request “{prompt}” was running. You were not charged for "
+        "it; if its images did not arrive, please try again."
+    ),
     "approval.reopened": "↩️ The bot restarted before this request started: it waits for a decision again.",
     "approval.restarting": (
         "The bot is restarting, so this request could not start. It is still waiting for approval: "

@@ -42,6 +42,11 @@ TEXTS: dict[str, str] = {
     "approval.decided_approved": "✅ 已由 {moderator} 批准。",
     "approval.decided_rejected": "❌ 已由 {moderator} 拒绝。",
     "approval.decided_failed": "⚠️ 已由 {moderator} 批准，但无法执行：{reason}",
+    "interrupted.delivered": (
+        "{member} 你的请求“{prompt}”运行时机器人重启了：{requested} 张中有 {delivered} 张已送达，"
+        "为此收费 {charged}；其余未收费。"
+    ),
+    "interrupted.nothing": "{member} 你的请求“{prompt}”运行时机器人重启了。此请求未向你收费；如果图片没有送达，请重试。",
     "approval.reopened": "↩️ 机器人在这个请求开始前重启了：它重新等待审核。",
     "approval.restarting": "机器人正在重启，这个请求未能开始。它仍在等待审核：请在一分钟后机器人恢复时再次点击“批准”。",
     "approval.status_approved": "批准",

@@ -62,6 +62,11 @@ class RequestStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    async def pending(self) -> list[LedgerRow]:
+        """The requests still reserved: at start, those a stop cut short."""
+        rows = await self._db.fetchall(f"SELECT {COLUMNS} FROM requests WHERE status = 'pending' ORDER BY id")  # noqa: S608
+        return [ledger_row(row) for row in rows]
+
     async def get(self, request_id: int) -> LedgerRow | None:
         """The request with this ledger id, or None when there is no such row."""
         row = await self._db.fetchone(f"SELECT {COLUMNS} FROM requests WHERE id = ?", (request_id,))  # noqa: S608

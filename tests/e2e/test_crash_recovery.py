@@ -53,6 +53,16 @@ async def wait_for_row(db: Path, ready, timeout: float = 20.0) -> dict[str, Any]
     raise TimeoutError(f"the request never reached the awaited state: {read_row(db)}")
 
 
+async def wait_for_notice(dd: DiscordDouble, channel: Any, user_id: int, timeout: float = 10.0) -> dict[str, Any]:
+    """The channel message that tells a member their request was cut short by the stop."""
+    async with asyncio.timeout(timeout):
+        while True:
+            for message in dd.channel_messages(channel):
+                if (message.get("content") or "").startswith(f"<@{user_id}> The bot restarted"):
+                    return message
+            await asyncio.sleep(0.05)
+
+
 async def crash_and_restart(tmp_path: Path, arrange, reached) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Start the bot, /imagine count=2, SIGKILL it once `reached(row)`, restart on the same DB.
     Returns the row as it was at the kill and all rows after the restart."""
@@ -73,6 +83,9 @@ async def crash_and_restart(tmp_path: Path, arrange, reached) -> tuple[dict[str,
             # setup_hook has run recover_pending() before the bot connected
             async with open_storage(f"sqlite:///{db}") as storage:
                 rows = await assert_books_balanced(storage, LIMITS)
+            told = await wait_for_notice(dd, channel, alice.id)
+            assert "The bot restarted while your request “a cat” was running" in told["content"], told
+            assert [user["id"] for user in told["mentions"]] == [str(alice.id)]  # pinged
             gw.clear_faults()
             dd.faults.clear()
             second = await dd.invoke_command("imagine", {"prompt": "a dog"}, user=alice, guild=guild, channel=channel)
