@@ -29,6 +29,7 @@ from storage.requests import LedgerRow
 
 if TYPE_CHECKING:
     from bot import SeedreamBot
+    from image_gateway.catalog import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ STYLES = {
 PRE_V5_REFERENCE_COMMANDS = frozenset({"edit", "variation"})
 MODAL_TEXT_MAX = 45
 PROMPT_INPUT_MAX = 4000
+INPUT_SIZE = "adaptive"  # SeedEdit's only size: the input image's own
 HISTORY_SCAN = 100  # messages read from a request's start for its other image messages (one page)
 RESULT_FILE = re.compile(r"seedream-(?P<id>[0-9]+)-(?P<n>[0-9]+)\.\w+")  # pipeline.runner names them so
 VARIATION_MODAL = re.compile(r"sd:variation-modal:(?P<id>[0-9]{1,19})")
@@ -120,12 +122,13 @@ async def reroll(interaction: discord.Interaction, request_id: int) -> None:
 
 
 async def upscale(interaction: discord.Interaction, request_id: int) -> None:
-    """The same image regenerated at the model's largest size: an image-to-image of the result
-    with its prompt where the model takes a reference image (so an /edit or a Variation result
-    can be upscaled too), else its prompt again at that size."""
+    """The same image regenerated at the largest size: an image-to-image of the result with its
+    prompt (so an /edit or a Variation result can be upscaled too) by `_upscaler`, else, when the
+    image cannot be a reference, its prompt again at the model's largest size."""
     row = await _own_request(interaction, request_id)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    model = bot.resolve_model(row.model)
+    made_by = bot.resolve_model(row.model)
+    model = _upscaler(bot, made_by)
     image = await _usable_result_image(interaction, row) if model.max_references else None
     if image is not None:
         await generate_with_attachments(
@@ -135,9 +138,21 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
         return
     _repeatable(row)  # without the image, only a result made from a prompt alone can be made again
     job = job_from_interaction(
-        bot, interaction, command="upscale", prompt=row.prompt, model=model.id, size=model.largest_size, count=1
+        bot, interaction, command="upscale", prompt=row.prompt, model=made_by.id, size=made_by.largest_size, count=1
     )
     await bot.generate(interaction, job)
+
+
+def _upscaler(bot: SeedreamBot, made_by: ModelSpec) -> ModelSpec:
+    """The model that made the result, when it takes an image and sizes its output; else the
+    gateway's first model that does (302.ai: SeedEdit's only size is the input's, Seedream 3.0
+    takes no image; both made the same image again, or another one, and charged for it)."""
+    def grows(spec: ModelSpec) -> bool:
+        return spec.max_references > 0 and spec.largest_size != INPUT_SIZE
+
+    if grows(made_by):
+        return made_by
+    return next((spec for spec in bot.preset.models.values() if grows(spec)), made_by)
 
 
 async def variation(interaction: discord.Interaction, request_id: int) -> None:

@@ -147,21 +147,33 @@ async def test_upscale_of_an_image_too_big_to_be_a_reference_regenerates_the_pro
         assert len(again.files()) == 1, again.all_text()
 
 
-async def test_upscale_of_a_model_without_references_regenerates_the_prompt(tmp_path):
+async def test_upscale_of_a_model_that_takes_no_image_uses_one_that_does(tmp_path):
+    # Seedream 3.0 takes no image: its result is upscaled from its image by the gateway's first
+    # model that takes one, at that model's largest size (not drawn again from the prompt).
     async with world(tmp_path, flavour="aiearth") as w:
         first = await w.run("imagine", {"prompt": "a tiny robot", "model": "doubao-seedream-3-0-t2i-250415"})
         request_id = (await w.ledger_rows())[0]["id"]
         inter = await press(w, result_message(first), "upscale", request_id)
         assert len(inter.files()) == 1, inter.all_text()
         body = w.gateway.generation_requests[-1].json
-        assert (body["prompt"], body["size"]) == ("a tiny robot", "2048x2048")
-        assert "image" not in body
+        upscaler = w.bot.resolve_model(body["model"])
+        assert upscaler.max_references and body["size"] == upscaler.largest_size != "2048x2048"
+        assert (body["prompt"], _reference_bytes(body)) == ("a tiny robot", first.files()[0][1])
 
 
-def _reference_bytes(body: dict) -> bytes:
-    image = body["image"]
-    uri = image[0] if isinstance(image, list) else image
-    return base64.b64decode(uri.split(",", 1)[1])
+async def test_upscale_of_a_gpt_image_result_goes_to_a_model_that_takes_the_image(tmp_path):
+    # GPT Image takes no image on this gateway and its largest size is its default's pixels: the
+    # result is upscaled from its image by a model that takes one and makes larger images.
+    async with world(tmp_path, flavour="xmsmartlink") as w:
+        first = await w.run("imagine", {"prompt": "a tower", "model": "gpt-image-1.5", "size": "1024x1536"})
+        request_id = (await w.ledger_rows())[0]["id"]
+        inter = await press(w, result_message(first), "upscale", request_id)
+        assert len(inter.files()) == 1, inter.all_text()
+        body = w.gateway.generation_requests[-1].json
+        upscaler = w.bot.resolve_model(body["model"])
+        assert upscaler.id != "gpt-image-1.5" and body["size"] == upscaler.largest_size
+        assert _reference_bytes(body) == first.files()[0][1]
+        assert upscaler.label in inter.all_text()  # the summary names the model that made it
 
 
 async def test_variation_asks_for_the_prompt_then_edits_the_result_image(tmp_path):
@@ -499,3 +511,16 @@ async def test_buttons_work_under_an_edit_whose_reference_took_seconds_to_fetch(
         assert opened.modal is not None, opened.all_text()
         deleted = await press(w, result_message(edited), "delete", request_id)
         assert deleted.all_text() == "Deleted."
+
+
+async def test_upscale_of_a_seededit_result_asks_a_model_that_sizes_its_output(tmp_path):
+    # SeedEdit's only size is the input's ("adaptive"): upscaling with it made the same size again.
+    async with world(tmp_path, flavour="302ai") as w:
+        edited = await w.run("edit", {"prompt": "in red"}, attachments=[("p.png", image_bytes("PNG"), "image/png")])
+        row = (await w.ledger_rows())[-1]
+        assert row["model"] == "doubao-seededit-3-0-i2i-250628", row
+        inter = await press(w, result_message(edited), "upscale", row["id"])
+        assert len(inter.files()) == 1, inter.all_text()
+        body = w.gateway.generation_requests[-1].json
+        assert body["model"] != row["model"] and body["size"] == w.bot.resolve_model(body["model"]).largest_size
+        assert _reference_bytes(body) == edited.files()[0][1]
