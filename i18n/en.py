@@ -5,6 +5,7 @@ TEXTS: dict[str, str] = {
     "result.header": "**{prompt}**",
     "result.details": "{model} · {size} · {images} · cost {cost}",
     "result.images": "{count} image(s)",
+    "result.cost_split": "{cost} (you pay {charged})",
     "result.refused": "{refused} of {total} were refused by the content filter and not charged.",
     "result.lost": "{lost} image(s) could not be fetched from the gateway or arrived damaged; you were not charged for them.",
     "result.failed": "{failed} of {total} could not be made by the image service and were not charged.",

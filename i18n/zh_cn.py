@@ -4,6 +4,7 @@ TEXTS: dict[str, str] = {
     "result.header": "**{prompt}**",
     "result.details": "{model} · {size} · {images} · 费用 {cost}",
     "result.images": "{count} 张图片",
+    "result.cost_split": "{cost}（你支付 {charged}）",
     "result.refused": "{total} 张中有 {refused} 张被内容审核拒绝,未计费。",
     "result.lost": "有 {lost} 张图片无法从图片服务下载或已损坏,未向你计费。",
     "result.failed": "{total} 张中有 {failed} 张图片服务未能生成,未计费。",

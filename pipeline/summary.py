@@ -48,7 +48,7 @@ def outcome_text(outcome: Outcome, locale: object) -> str:
             model=ticket.job.model.label,
             size=ticket.request.size or outcome.size or t("size.auto", locale),
             images=t("result.images", locale, count=outcome.delivered),
-            cost=format_usd(outcome.cost_micros),
+            cost=_cost_text(outcome, locale),
         ),
     ]
     requested = ticket.job.count
@@ -73,6 +73,15 @@ def outcome_text(outcome: Outcome, locale: object) -> str:
         lines.append(t("result.fewer", locale, made=outcome.billed, requested=requested))
     lines.append(quota_left_text(outcome, locale))
     return "\n".join(lines)
+
+
+def _cost_text(outcome: Outcome, locale: object) -> str:
+    """What the server paid; and, when the member pays less (images made but not delivered),
+    what the member pays: "$0.324" alone next to "you were not charged" read as a contradiction."""
+    cost = format_usd(outcome.cost_micros)
+    if outcome.charged_micros == outcome.cost_micros:
+        return cost
+    return t("result.cost_split", locale, cost=cost, charged=format_usd(outcome.charged_micros))
 
 
 def quota_left_text(outcome: Outcome, locale: object) -> str:

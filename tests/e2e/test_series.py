@@ -175,7 +175,7 @@ async def test_a_series_goes_on_when_discord_refuses_one_of_its_messages(tmp_pat
         assert (row["cost_micros"], row["charged_micros"]) == (5 * 135_000, 4 * 135_000)
         assert row["error_code"] is None
         assert "1 image(s) could not be posted (Discord refused the upload)" in inter.all_text()
-        assert "$0.675" in inter.all_text()
+        assert "cost $0.675 (you pay $0.54)" in inter.all_text()  # the server's cost and the member's
         await assert_books_balanced(w.storage)
 
 
