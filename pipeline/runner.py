@@ -87,8 +87,8 @@ class Progress:
 
     @property
     def reported(self) -> int:
-        """The gateway's own figure, handed to the ledger as it is (the ledger clamps and logs it),
-        but never fewer than the images it sent: those were made, whatever it counted."""
+        """The gateway's own figure, handed to the ledger (which clamps it to the request and logs
+        that), but never fewer than the images it sent: those were made, whatever it counted."""
         if self.billed_reported is None:
             return self.generated
         return max(self.billed_reported, self.generated)
@@ -350,7 +350,7 @@ class Pipeline:
                         progress.refused.append(event)
                     elif isinstance(event, Completed):
                         progress.billed_reported = event.billed
-                        billed.update(event.billed)
+                        billed.update(progress.reported)  # never below the images that arrived
                         await billed.flush()
             finally:
                 queue.put_nowait(None)
@@ -427,17 +427,17 @@ class Pipeline:
     async def _provisional(self, ticket: Ticket, progress: Progress, delivered: int) -> Outcome:
         """The outcome as settling `delivered` more images will make it, to post with them.
 
-        Cost and charge follow the ledger's own formulas (price x billed, price x min(delivered,
-        billed), billed held to the request); what is left is the member's usage now with this
-        request's reservation replaced by that charge. If the post fails nothing is delivered and
-        nothing charged, as before; if the books close otherwise than shown, `execute` posts the
-        corrected summary.
+        Cost and charge follow the ledger's own formulas (`_SETTLE_SQL`: price x billed, billed at
+        least delivered; price x delivered; both held to the request); what is left is the
+        member's usage now with this request's reservation replaced by that charge. If the post
+        fails nothing is delivered and nothing charged, as before; if the books close otherwise
+        than shown, `execute` posts the corrected summary.
         """
         job = ticket.job
         price = job.model.price_micros or 0
         delivered += progress.delivered
-        billed = progress.billed
-        cost, charged = price * billed, price * min(delivered, billed)
+        billed = min(max(progress.billed, delivered), job.count)
+        cost, charged = price * billed, price * min(delivered, job.count)
         reserved = price * job.count
         now = await self.ledger.usage(job.guild_id, job.user_id)
         usage = UsageSnapshot(

@@ -129,3 +129,41 @@ async def test_a_summary_discord_refuses_after_the_charge_does_not_say_nothing_w
     assert row == ("settled", 1, PRICE)
     assert status.posted == 1
     assert not any("not charged" in text for text in status.failures), status.failures
+
+
+class UnderCounting:
+    """Three images streamed, then a final count of none (a gateway's usage under the truth)."""
+
+    async def events(self, request):
+        for index in range(3):
+            yield GeneratedImage(index, None, jpeg(), "64x64")
+            await asyncio.sleep(0.01)
+        yield Completed(0)
+
+
+async def test_the_crash_checkpoint_never_falls_below_the_images_that_arrived(tmp_path) -> None:
+    # What a restart would settle from: the billed checkpoint, written as images arrive and again
+    # at the gateway's last word. That last word (0) must not pull it below the three that came.
+    written: list[int] = []
+    model = build_catalog(get_preset("aiearth")).model("doubao-seedream-5-0-260128").with_price(PRICE)
+    async with open_storage(f"sqlite:///{tmp_path / 'b.db'}") as storage, aiohttp.ClientSession() as http:
+        record_billed = storage.ledger.record_billed
+
+        async def spy(request_id: int, billed: int) -> None:
+            written.append(billed)
+            await record_billed(request_id, billed)
+
+        storage.ledger.record_billed = spy  # type: ignore[method-assign]
+
+        async def limits(job) -> Limits:
+            return Limits(None, None, None)
+
+        pipeline = Pipeline(client=UnderCounting(), ledger=storage.ledger, http=http, limits=limits,
+                            options=PipelineOptions())  # fmt: skip
+        job = ImageJob(command="series", guild_id=1, channel_id=2, user_id=3, locale="en-US", prompt="x",
+                       model=model, count=3, series=True)  # fmt: skip
+        ticket = await pipeline.admit(job)
+        await pipeline.execute(ticket, Status(ticket))
+        [row] = await storage.db.fetchall("SELECT images_billed, images_delivered FROM requests")
+    assert tuple(row) == (3, 3)
+    assert written and written[-1] == 3 and min(written) >= 1, written
