@@ -102,11 +102,13 @@ class ApprovalStore:
         """Approved requests that never started - the bot stopped between the decision and the
         reservation (no ledger row is linked to them) - wait for a moderator again. For the start,
         before any request runs; returns them."""
+        # The approvals linked to a ledger row, read once as a set (a correlated NOT EXISTS would
+        # read a guild's whole audit log for every approval ever approved, at every start).
         sql = (
             f"UPDATE approvals SET status = 'pending', decided_by = NULL, decided_at = NULL "  # noqa: S608 - constant columns
-            "WHERE status = 'approved' AND NOT EXISTS (SELECT 1 FROM audit_log AS l "
-            "WHERE l.guild_id = approvals.guild_id AND l.target = 'approval:' || approvals.id "
-            f"AND l.request_id IS NOT NULL) RETURNING {_FIELDS}"
+            "WHERE status = 'approved' AND 'approval:' || id NOT IN "
+            "(SELECT target FROM audit_log WHERE request_id IS NOT NULL AND target LIKE 'approval:%') "
+            f"RETURNING {_FIELDS}"
         )
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(sql)
