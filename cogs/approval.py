@@ -371,13 +371,16 @@ async def _restore_buttons(bot: SeedreamBot, approvals: list[Approval]) -> None:
     for approval in approvals:
         review_locale = approval.job.get("review_locale", approval.job["locale"])
         try:
+            current = await bot.storage.approvals.get(approval.id)
+            if current is None or current.status != "pending":  # decided again meanwhile (old buttons)
+                continue
             channel = await _channel(bot, approval.review_channel_id)
             if channel is None or approval.review_message_id is None:
                 continue
             message = await channel.fetch_message(approval.review_message_id)
             note = t("approval.reopened", review_locale)
-            await message.edit(content=f"{message.content}\n{note}"[:MAX_MESSAGE],
-                               view=review_view(approval.id, review_locale))
+            kept = message.content[: MAX_MESSAGE - len(note) - 1]
+            await message.edit(content=f"{kept}\n{note}", view=review_view(approval.id, review_locale))
         except DISCORD_ERRORS:
             log.warning("approval %s: could not give its review message its buttons back", approval.id, exc_info=True)
 

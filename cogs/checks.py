@@ -26,13 +26,18 @@ def is_buttons_request(row: LedgerRow | None, interaction: discord.Interaction) 
     message that carries the button, is another request, and the button's own is gone.
 
     A request is recorded before its reply, except one made from images: its reply is deferred
-    before they are fetched and checked, and recorded after (`REFERENCES_WINDOW`)."""
+    before they are fetched and checked, and recorded after (`REFERENCES_WINDOW`). That wider
+    window is only for the reply to the same member's own command or button (Discord's
+    interaction metadata on the message), so a reused id of another member's request made from
+    images does not pass for it."""
     if row is None or row.guild_id != interaction.guild_id:
         return False
     message = interaction.message
     if message is None:
         return True
-    slack = CLOCK_SLACK + (REFERENCES_WINDOW if row.reference_images else timedelta(0))
+    asked = message.interaction_metadata
+    own_reply = asked is not None and asked.user.id == row.user_id
+    slack = CLOCK_SLACK + (REFERENCES_WINDOW if row.reference_images and own_reply else timedelta(0))
     return row.created_at <= message.created_at + slack
 
 

@@ -47,7 +47,7 @@ PRE_V5_REFERENCE_COMMANDS = frozenset({"edit", "variation"})
 MODAL_TEXT_MAX = 45
 PROMPT_INPUT_MAX = 4000
 INPUT_SIZE = "adaptive"  # SeedEdit's only size: the input image's own
-HISTORY_SCAN = 100  # messages read from a request's start for its other image messages (one page)
+HISTORY_SCAN = 100  # messages read from the start of a request still open (none is settled yet: one page)
 RESULT_FILE = re.compile(r"seedream-(?P<id>[0-9]+)-(?P<n>[0-9]+)\.\w+")  # pipeline.runner names them so
 VARIATION_MODAL = re.compile(r"sd:variation-modal:(?P<id>[0-9]{1,19})")
 PROMPT_FIELD = "prompt"
@@ -128,7 +128,7 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
     row = await _own_request(interaction, request_id)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     made_by = bot.resolve_model(row.model)
-    model = _upscaler(bot, made_by)
+    model = _upscaler(bot, made_by, row.prompt)
     image = await _usable_result_image(interaction, row) if model.max_references else None
     if image is not None:
         await generate_with_attachments(
@@ -143,16 +143,16 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
     await bot.generate(interaction, job)
 
 
-def _upscaler(bot: SeedreamBot, made_by: ModelSpec) -> ModelSpec:
-    """The model that made the result, when it takes an image and sizes its output; else the
-    gateway's first model that does (302.ai: SeedEdit's only size is the input's, Seedream 3.0
-    takes no image; both made the same image again, or another one, and charged for it)."""
+def _upscaler(bot: SeedreamBot, made_by: ModelSpec, prompt: str) -> ModelSpec:
+    """The model that made the result, when it takes an image, sizes its output and takes the
+    prompt; else the bot's default model if it does, else the gateway's first that does (302.ai:
+    SeedEdit's only size is the input's, Seedream 3.0 takes no image; both made the same image
+    again, or another one, and charged for it). None does: the model that made it."""
     def grows(spec: ModelSpec) -> bool:
-        return spec.max_references > 0 and spec.largest_size != INPUT_SIZE
+        return spec.max_references > 0 and spec.largest_size != INPUT_SIZE and len(prompt) <= spec.max_prompt_chars
 
-    if grows(made_by):
-        return made_by
-    return next((spec for spec in bot.preset.models.values() if grows(spec)), made_by)
+    candidates = (made_by, bot.resolve_model(None), *bot.preset.models.values())
+    return next((spec for spec in candidates if grows(spec)), made_by)
 
 
 async def variation(interaction: discord.Interaction, request_id: int) -> None:
@@ -253,7 +253,8 @@ async def _request_messages(
     closed = None if row.settled_at is None else row.settled_at + CLOCK_SLACK
     try:
         start = row.created_at - CLOCK_SLACK
-        async for other in channel.history(limit=HISTORY_SCAN, after=start, oldest_first=True):
+        limit = HISTORY_SCAN if closed is None else None  # closed: its close ends the reading
+        async for other in channel.history(limit=limit, after=start, oldest_first=True):
             if closed is not None and other.created_at > closed:
                 break
             if other.author.id == me.id and any(_image_number(a.filename, request_id) for a in other.attachments):

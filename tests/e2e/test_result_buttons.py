@@ -524,3 +524,53 @@ async def test_upscale_of_a_seededit_result_asks_a_model_that_sizes_its_output(t
         body = w.gateway.generation_requests[-1].json
         assert body["model"] != row["model"] and body["size"] == w.bot.resolve_model(body["model"]).largest_size
         assert _reference_bytes(body) == edited.files()[0][1]
+
+
+async def test_a_reused_id_of_another_members_request_made_from_images_is_not_the_buttons_own(tmp_path):
+    # Requests made from images get a wider window between their reply and their row; it must not
+    # let a fresh database's request of another member pass for an old result's.
+    async with world(tmp_path) as w:
+        old = result_message(await w.run("imagine", {"prompt": "alice old red balloon"}))
+        [old_row] = await w.ledger_rows()
+        w.settings = make_settings(tmp_path / "fresh", w.discord, w.gateway)
+        await w.restart_bot()
+        await asyncio.sleep(3.5)  # beyond the clock slack, within the references' window
+        photo = ("p.png", image_bytes("PNG"), "image/png")
+        new = result_message(await w.run("edit", {"prompt": "bob new kite"}, user=w.bob, attachments=[photo]))
+        [new_row] = await w.ledger_rows()
+        assert new_row["id"] == old_row["id"] and new_row["reference_images"] == 1
+        variation = await press(w, old, "variation", old_row["id"], user=w.bob)
+        assert variation.modal is None and "no longer in the bot's records" in variation.all_text()
+        deleted = await press(w, old, "delete", old_row["id"], user=w.bob)
+        assert "no longer in the bot's records" in deleted.all_text()
+        assert not w.discord.messages[int(old["id"])].deleted and not w.discord.messages[int(new["id"])].deleted
+
+
+async def test_delete_finds_a_series_images_however_much_the_channel_said_meanwhile(tmp_path):
+    async with world(tmp_path, flavour="aiearth", gateway={"per_image_latency": 0.4}) as w:
+        series = await w.discord.invoke_command(
+            "series", {"prompt": "six frames", "count": 6}, user=w.alice, guild=w.guild, channel=w.channel
+        )
+        async with asyncio.timeout(10):
+            while not w.discord.channel_messages(w.channel):
+                await asyncio.sleep(0.02)
+        for i in range(120):  # a lively channel while it runs: more than one page of history
+            await w.discord.post_user_message(w.channel, w.bob, f"chat {i}", dispatch=False)
+        await series.wait_for_final(timeout=40, quiet=0.5)
+        request_id = (await w.ledger_rows())[-1]["id"]
+        with_images = [m for m in series.messages if m.get("attachments")]
+        assert len(series.files()) == 6
+        await press(w, result_message(series), "delete", request_id)
+        assert all(w.discord.messages[int(m["id"])].deleted for m in with_images)
+
+
+async def test_upscale_of_a_prompt_longer_than_another_model_takes_stays_with_its_model(tmp_path):
+    # GPT Image takes 4,000 characters, Seedream 2,000: no model here both takes the image and the
+    # prompt, so the prompt is drawn again by the model that made it (as before).
+    async with world(tmp_path, flavour="xmsmartlink") as w:
+        prompt = ("a tall stone tower at dawn, " * 100)[:2500].strip()
+        first = await w.run("imagine", {"prompt": prompt, "model": "gpt-image-1.5"})
+        request_id = (await w.ledger_rows())[0]["id"]
+        inter = await press(w, result_message(first), "upscale", request_id)
+        assert len(inter.files()) == 1, inter.all_text()
+        assert w.gateway.generation_requests[-1].json["model"] == "gpt-image-1.5"
