@@ -261,6 +261,8 @@ class SeedreamBot(commands.Bot):
 
     async def close(self) -> None:
         await self.queue.drain(0)  # direct close: nothing is left pending or untold
+        if self._telling is not None:  # it may still wait for a ready that will not come
+            self._telling.cancel()
         await super().close()
 
 

@@ -309,9 +309,10 @@ class ImageClient:
         `_without_stream`)."""
         if req.stream and self._stream_refused:
             req = replace(req, stream=False)
+        deadline = self._deadline()  # one for both calls: the retry without "stream" gets no more time
         yielded = False
         try:
-            async for event in self._call(req):
+            async for event in self._call(req, deadline):
                 yielded = True
                 yield event
             return
@@ -319,7 +320,7 @@ class ImageClient:
             if yielded or not self._may_be_refusing_stream(req, error):
                 raise
             refusal = error
-        async for event in self._without_stream(req, refusal):
+        async for event in self._without_stream(req, refusal, deadline):
             yield event
 
     def _may_be_refusing_stream(self, req: GenerationRequest, error: APIStatusError) -> bool:
@@ -330,7 +331,9 @@ class ImageClient:
             return False
         return _names_stream(error) or not error.is_content_filter
 
-    async def _without_stream(self, req: GenerationRequest, refusal: APIStatusError) -> AsyncIterator[Event]:
+    async def _without_stream(
+        self, req: GenerationRequest, refusal: APIStatusError, deadline: float
+    ) -> AsyncIterator[Event]:
         """The one call again without "stream". A refusal that named "stream" is remembered at
         once; any other only once the plain request is taken (an answer began), which shows it
         was "stream" the gateway refused and not, say, the size, which the plain call refuses too
@@ -344,7 +347,7 @@ class ImageClient:
                 scrub(refusal, self._secrets),
             )
         try:
-            async for event in self._call(replace(req, stream=False)):
+            async for event in self._call(replace(req, stream=False), deadline):
                 self._refuse_stream_from_now_on(refusal)
                 yield event
         except GatewayError as error:
@@ -369,10 +372,9 @@ class ImageClient:
             "Accept": "text/event-stream, application/json" if stream else "application/json",
         }
 
-    async def _call(self, req: GenerationRequest) -> AsyncIterator[Event]:
+    async def _call(self, req: GenerationRequest, deadline: float) -> AsyncIterator[Event]:
         body = build_body(req, self._preset)
         url = f"{self._base_url}/images/generations"
-        deadline = self._deadline()
         attempt = 0
         while True:
             accepted = False  # a 2xx began: the gateway may have generated (and billed)

@@ -16,7 +16,6 @@ import discord
 
 from i18n import t
 from image_gateway.money import format_usd
-from pipeline.delivery import DISCORD_ERRORS
 from pipeline.summary import prompt_preview
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ async def tell_interrupted(bot: SeedreamBot, request_ids: Sequence[int]) -> None
             guild = getattr(channel, "guild", None)
             text = interrupted_text(row, getattr(guild, "preferred_locale", None))
             await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(row.user_id)]))
-        except DISCORD_ERRORS:
+        except Exception:  # one member not told does not keep the next from being told
             log.warning("request %s: could not tell the member it was cut short", request_id, exc_info=True)
 
 

@@ -137,7 +137,8 @@ class FairQueue:
 
     def estimate(self, place: Place) -> float:
         """Seconds until `place` starts: each running request ends after the average run
-        (minus what it already ran; one that has overrun it, after `OVERRUN_SHARE` of it more),
+        (minus what it already ran, but never less than `OVERRUN_SHARE` of it: one near its end,
+        or past it, is not taken for done),
         and each place ahead then takes the first free slot."""
         average, now = self.average_seconds(), self._clock()
         least = average * OVERRUN_SHARE

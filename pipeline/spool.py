@@ -87,6 +87,7 @@ class HeldImage(io.BufferedIOBase):
 
     def views(self, start: int = 0, stop: int | None = None) -> Iterator[memoryview]:
         """The bytes from `start` to `stop` (the end by default), piece by piece, without a copy."""
+        self._checkClosed()  # type: ignore[attr-defined]  # closed: no bytes, not silently none
         stop = self.size if stop is None else min(stop, self.size)
         i = bisect.bisect_right(self._starts, start) - 1
         while start < stop and i < len(self._pieces):
@@ -135,7 +136,13 @@ class _HeldImagePayload(payload.Payload):
         self._size = value.size - self._start
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
-        return b"".join(self._value.views(self._start)).decode(encoding, errors)
+        return self._bytes().decode(encoding, errors)
+
+    async def as_bytes(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return self._bytes()  # an image: the bytes themselves, not text encoded again
+
+    def _bytes(self) -> bytes:
+        return b"".join(self._value.views(self._start))
 
     async def write(self, writer: Any) -> None:
         await self.write_with_length(writer, None)

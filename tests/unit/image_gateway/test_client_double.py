@@ -52,3 +52,17 @@ async def test_a_gateway_refusing_stream_without_naming_it_gets_plain_json(sessi
         sent = [r.json.get("stream") for r in double.generation_requests]
         assert sent == [True, None, None]  # asked once more without it, then never again
         assert double.images_billed == 4
+
+
+async def test_the_retry_without_stream_shares_the_one_deadline(session, sleeps):
+    # IMAGE_TIMEOUT_SECONDS is one deadline over the whole call: the refusal took 0.6 s, the plain
+    # answer would take 0.6 s more, and 1.0 s is all there is.
+    from image_gateway.errors import APITimeoutError  # noqa: PLC0415
+
+    async with ImageGatewayDouble("aiearth", KEY, refuse_stream=True, latency=0.6) as double:
+        double.script(Fault.delay(0.6))
+        client = ImageClient(session, get_preset("aiearth"), base_url=double.base_url, api_key=KEY, sleep=sleeps,
+                             timeout=1.0)  # fmt: skip
+        with pytest.raises(APITimeoutError):
+            await collect(client, request(client, stream=True, max_images=2))
+        assert [r.json.get("stream") for r in double.generation_requests] == [True, None]

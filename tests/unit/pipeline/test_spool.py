@@ -160,3 +160,13 @@ def test_the_budget_never_goes_negative() -> None:
     f.close()
     f.close()
     assert budget.used == 0
+
+
+async def test_an_image_in_memory_reads_as_its_bytes_and_not_once_closed() -> None:
+    budget = MemoryBudget(100 * KB)
+    image = written(budget, b"\xff\xd8", b"\x00\xff" * 10).finish()
+    form_part = aiohttp.payload.get_payload(image, filename="a.jpg")
+    assert await form_part.as_bytes() == b"\xff\xd8" + b"\x00\xff" * 10  # an image is not text
+    image.close()
+    with pytest.raises(ValueError):
+        b"".join(image.views())  # a closed image has no bytes to give: an error, not an empty upload
