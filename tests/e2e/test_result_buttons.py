@@ -447,16 +447,24 @@ async def test_re_roll_of_an_edit_written_before_the_ledger_counted_references_i
         assert len(w.gateway.generation_requests) == sent
 
 
+async def _an_old_result_then_a_fresh_database(w, tmp_path) -> tuple[dict, dict]:
+    """Alice's result (its message and row), then the bot restarted on an empty database, 3.5 s
+    later: the next request is recorded after the old message, beyond the clock slack, and gets
+    the old request's id."""
+    old = result_message(await w.run("imagine", {"prompt": "alice old red balloon"}))
+    [old_row] = await w.ledger_rows()
+    w.settings = make_settings(tmp_path / "fresh", w.discord, w.gateway)
+    await w.restart_bot()
+    await asyncio.sleep(3.5)
+    return old, old_row
+
+
 async def test_old_buttons_do_nothing_to_a_new_request_that_reuses_their_id_in_the_same_server(tmp_path):
     # The database was started afresh: request 1 is now bob's kite, and alice's old balloon result
     # still carries buttons for request 1. They must not re-roll the kite, nor let bob delete her
     # message, nor take her old message with his new result when he deletes his.
     async with world(tmp_path) as w:
-        old = result_message(await w.run("imagine", {"prompt": "alice old red balloon"}))
-        [old_row] = await w.ledger_rows()
-        w.settings = make_settings(tmp_path / "fresh", w.discord, w.gateway)
-        await w.restart_bot()
-        await asyncio.sleep(3.5)  # the new request is recorded after the old message (beyond clock slack)
+        old, old_row = await _an_old_result_then_a_fresh_database(w, tmp_path)
         new = result_message(await w.run("imagine", {"prompt": "bob new kite"}, user=w.bob))
         [new_row] = await w.ledger_rows()
         assert new_row["id"] == old_row["id"]
@@ -530,11 +538,7 @@ async def test_a_reused_id_of_another_members_request_made_from_images_is_not_th
     # Requests made from images get a wider window between their reply and their row; it must not
     # let a fresh database's request of another member pass for an old result's.
     async with world(tmp_path) as w:
-        old = result_message(await w.run("imagine", {"prompt": "alice old red balloon"}))
-        [old_row] = await w.ledger_rows()
-        w.settings = make_settings(tmp_path / "fresh", w.discord, w.gateway)
-        await w.restart_bot()
-        await asyncio.sleep(3.5)  # beyond the clock slack, within the references' window
+        old, old_row = await _an_old_result_then_a_fresh_database(w, tmp_path)  # within the references' window
         photo = ("p.png", image_bytes("PNG"), "image/png")
         new = result_message(await w.run("edit", {"prompt": "bob new kite"}, user=w.bob, attachments=[photo]))
         [new_row] = await w.ledger_rows()
