@@ -44,9 +44,6 @@ class TurnStatus(ResultSink, Protocol):
     async def fail(self, error: BaseException) -> None: ...
 
 
-_EDIT_ERRORS = DISCORD_ERRORS  # what a best-effort edit may meet, and shrugs off
-
-
 def _why(error: BaseException) -> str:
     return str(getattr(error, "status", None) or type(error).__name__)
 
@@ -95,7 +92,7 @@ class LiveStatus:
                 return
         try:
             await self.sink.fail(UserError(f"queue.withdrawn.{reason}", code=reason))
-        except _EDIT_ERRORS:
+        except DISCORD_ERRORS:
             log.warning("request %s: could not tell the member it was withdrawn", self.ticket.request_id)
 
     # -- running -------------------------------------------------------------------------
@@ -170,7 +167,7 @@ class LiveStatus:
             await self.sink.interaction.edit_original_response(**fields)
             if "view" in fields:
                 self._cancel_shown = fields["view"] is not None
-        except _EDIT_ERRORS as error:
+        except DISCORD_ERRORS as error:
             # Progress is best effort; the sink reports results through its own fallbacks.
             log.info("request %s: progress edit failed (%s)", self.ticket.request_id, _why(error))
             self._quiet = True
@@ -207,13 +204,13 @@ class ChannelStatus:
                 self._waiting = await self.sink.send(text, view=view)
             else:
                 await self._waiting.edit(content=self.sink.mentioned(text), view=view)
-        except _EDIT_ERRORS as error:  # best effort, as LiveStatus's edits
+        except DISCORD_ERRORS as error:  # best effort, as LiveStatus's edits
             log.info("request %s: could not show its place in line (%s)", self.ticket.request_id, _why(error))
 
     async def start(self) -> None:
         if self._waiting is not None:
             waiting, self._waiting = self._waiting, None
-            with contextlib.suppress(*_EDIT_ERRORS):
+            with contextlib.suppress(*DISCORD_ERRORS):
                 await waiting.delete()
             self.sink.renotify()  # its ping went with it: the results notify the member again
 
@@ -224,7 +221,7 @@ class ChannelStatus:
                 await self._waiting.edit(content=self.sink.mentioned(text), view=None)
                 return
             await self.sink.fail(UserError(f"queue.withdrawn.{reason}", code=reason))
-        except _EDIT_ERRORS:
+        except DISCORD_ERRORS:
             log.warning("request %s: could not tell the member it was withdrawn", self.ticket.request_id)
 
     async def quiet(self) -> None:
