@@ -47,6 +47,9 @@ PRE_V5_REFERENCE_COMMANDS = frozenset({"edit", "variation"})
 MODAL_TEXT_MAX = 45
 PROMPT_INPUT_MAX = 4000
 INPUT_SIZE = "adaptive"  # SeedEdit's only size: the input image's own
+# An image with this share of a model's most pixels is at its largest size (Seedream's 4K
+# presets run from 16.6 to 16.8 million pixels; a portrait is as large as a landscape).
+AT_LARGEST_SHARE = 0.9
 HISTORY_SCAN = 100  # messages read from the start of a request still open (none is settled yet: one page)
 RESULT_FILE = re.compile(r"seedream-(?P<id>[0-9]+)-(?P<n>[0-9]+)\.\w+")  # pipeline.runner names them so
 VARIATION_MODAL = re.compile(r"sd:variation-modal:(?P<id>[0-9]{1,19})")
@@ -131,16 +134,26 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
     model = _upscaler(bot, made_by, row.prompt)
     image = await _usable_result_image(interaction, row) if model.max_references else None
     if image is not None:
+        _refuse_at_largest(model, image.width * image.height if image.width and image.height else None)
         await generate_with_attachments(
             bot, interaction, [image], command="upscale-image", prompt=row.prompt, model=model.id,
             size=model.largest_size,
         )  # fmt: skip
         return
     _repeatable(row)  # without the image, only a result made from a prompt alone can be made again
+    _refuse_at_largest(made_by, made_by.pixels(row.size))
     job = job_from_interaction(
         bot, interaction, command="upscale", prompt=row.prompt, model=made_by.id, size=made_by.largest_size, count=1
     )
     await bot.generate(interaction, job)
+
+
+def _refuse_at_largest(model: ModelSpec, pixels: int | None) -> None:
+    """An image already (nearly) as large as `model` makes would only be made again, and charged.
+    Unknown pixels (a tier below the largest, Discord without dimensions) go ahead."""
+    largest = model.pixels(model.largest_size)
+    if pixels is not None and largest is not None and pixels >= AT_LARGEST_SHARE * largest:
+        raise UserError("buttons.already_largest", code="already_largest", model=model.label)
 
 
 def _upscaler(bot: SeedreamBot, made_by: ModelSpec, prompt: str) -> ModelSpec:

@@ -251,6 +251,10 @@ TEXTS: dict[str, str] = {
         "This image was made from reference images the bot does not keep, so it can't be made again. "
         "Use Variation to start from this image."
     ),
+    "buttons.already_largest": (
+        "This image is already as large as {model} makes them, so Upscale would only make it again. "
+        "Nothing was charged."
+    ),
     "buttons.deleted": "Deleted.",
     "buttons.variation_title": "Variation of this image",
     "buttons.variation_prompt": "Prompt",

@@ -224,6 +224,13 @@ class ModelSpec:
             value=value, model=self.label, allowed=self.allowed_sizes(), **params,
         )  # fmt: skip
 
+    def pixels(self, size: str | None) -> int | None:
+        """The pixels of an image of `size` where the size tells them: a WxH, or the largest size
+        (its most pixels). None where the model decides: a lower tier, "adaptive", "auto"."""
+        if size is not None and (match := _WXH.match(size)) is not None:
+            return int(match[1]) * int(match[2])
+        return self.max_pixels if size is not None and size == self.largest_size else None
+
     @staticmethod
     def _is_wxh(size: str | None) -> bool:
         return size is not None and _WXH.match(size) is not None

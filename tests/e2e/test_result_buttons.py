@@ -147,6 +147,25 @@ async def test_upscale_of_an_image_too_big_to_be_a_reference_regenerates_the_pro
         assert len(again.files()) == 1, again.all_text()
 
 
+async def test_upscale_of_an_image_already_at_the_largest_size_is_refused_without_a_charge(tmp_path):
+    # The gateway renders at full size here: a 4K result is as large as Seedream makes them.
+    async with world(tmp_path, flavour="gogogotoken-com", gateway={"image_size": (4096, 4096)}) as w:
+        first = await w.run("imagine", {"prompt": "a tiny robot", "size": "4K"})
+        request_id = (await w.ledger_rows())[0]["id"]
+        sent = len(w.gateway.generation_requests)
+        inter = await press(w, result_message(first), "upscale", request_id)
+        assert "already as large as Seedream 4.0 makes them" in inter.all_text() and is_ephemeral(inter)
+        assert len(w.gateway.generation_requests) == sent
+        assert [r["status"] for r in await w.ledger_rows()] == ["settled"]
+
+        # Its image too large to be a reference, the prompt alone at the size it was made is refused too.
+        record = w.discord.messages[int(result_message(first)["id"])]
+        record.payload["attachments"][0]["size"] = 40 * 1024 * 1024
+        again = await press(w, record.payload, "upscale", request_id, locale="zh-CN")
+        assert "最大尺寸" in again.all_text() and is_ephemeral(again)
+        assert len(w.gateway.generation_requests) == sent
+
+
 async def test_upscale_of_a_model_that_takes_no_image_uses_one_that_does(tmp_path):
     # Seedream 3.0 takes no image: its result is upscaled from its image by the gateway's first
     # model that takes one, at that model's largest size (not drawn again from the prompt).

@@ -31,14 +31,15 @@ class StoredAttachment:
         return len(self.data)
 
 
-def image_size(data: bytes) -> tuple[int, int] | None:
+def _probe(data: bytes) -> tuple[str, tuple[int, int]] | None:
+    """(media type, (width, height)) of an image, from its header; None for anything else."""
     try:
         from PIL import Image  # noqa: PLC0415 - optional: only images get width/height
     except ImportError:
         return None
     try:
         with Image.open(io.BytesIO(data)) as img:
-            return img.size
+            return Image.MIME.get(img.format or "", "application/octet-stream"), img.size
     except Exception:
         return None
 
@@ -54,11 +55,14 @@ class AttachmentStore:
         self, channel_id: int, filename: str, data: bytes, content_type: str | None, **extra: Any
     ) -> StoredAttachment:
         ctype = content_type or "application/octet-stream"
+        # Discord reads an upload itself: an image sent as application/octet-stream (discord.py
+        # sends every file so) is listed with its media type, width and height.
+        probed = _probe(data) if ctype.startswith("image/") or ctype == "application/octet-stream" else None
+        if probed is not None and ctype == "application/octet-stream":
+            ctype = probed[0]
         att = StoredAttachment(self._snowflakes.next(), channel_id, filename, ctype, bytes(data), **extra)
-        if ctype.startswith("image/"):
-            size = image_size(att.data)
-            if size:
-                att.width, att.height = size
+        if probed is not None:
+            att.width, att.height = probed[1]
         self._by_id[att.id] = att
         return att
 

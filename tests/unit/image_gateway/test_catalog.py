@@ -4,6 +4,7 @@ import pytest
 
 from image_gateway.catalog import (
     BUILTIN_MODELS,
+    GPT_IMAGE_1_5,
     GPT_IMAGE_2,
     SEEDEDIT_3_I2I,
     SEEDREAM_3_T2I,
@@ -238,3 +239,19 @@ def test_usd_to_micros_refuses(usd):
 )
 def test_format_usd(micros, text):
     assert format_usd(micros) == text
+
+
+@pytest.mark.parametrize(
+    ("spec", "size", "pixels"),
+    [
+        (SEEDREAM_4_0, "4K", 16_777_216),  # the largest tier: the model's most pixels
+        (SEEDREAM_4_0, "3040x5504", 16_732_160),
+        (SEEDREAM_4_0, "2K", None),  # a lower tier: the model picks the shape, and the pixels
+        (SEEDREAM_5_0, "3K", 10_404_496),
+        (GPT_IMAGE_1_5, "1536x1024", 1_572_864),
+        (SEEDEDIT_3_I2I, "adaptive", None),  # the input's size
+        (SEEDREAM_4_0, None, None),
+    ],
+)
+def test_pixels_of_a_size_where_the_size_tells_them(spec, size, pixels):
+    assert spec.pixels(size) == pixels
