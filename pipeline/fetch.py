@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -201,12 +202,14 @@ async def download_spooled(
     budget: MemoryBudget,
     timeout: float = 60.0,  # noqa: ASYNC109 - becomes aiohttp's ClientTimeout(total=...)
     idle_timeout: float = IDLE_TIMEOUT,
+    slots: asyncio.Semaphore | None = None,
 ) -> Spool:
     """The body in a :class:`~pipeline.spool.Spool`: in memory within `budget`, else on disk.
 
     The caller owns it (finishes it into a file, or closes it); nothing is left behind if the
     download fails (a failed try's spool is closed before the next). Writes to disk go to the
-    OS page cache and are not offloaded to a thread.
+    OS page cache and are not offloaded to a thread. Each try holds one of `slots` (the waits
+    between tries hold none); `timeout` runs from the first try.
     """
 
     async def attempt(time_left: float) -> Spool:
@@ -218,20 +221,25 @@ async def download_spooled(
             raise
         return spool
 
-    return await _retrying(attempt, within=timeout, url=url)
+    return await _retrying(attempt, within=timeout, url=url, slots=slots)
 
 
-async def _retrying(attempt: Callable[[float], Awaitable[T]], *, within: float, url: str) -> T:
+async def _retrying(
+    attempt: Callable[[float], Awaitable[T]], *, within: float, url: str, slots: asyncio.Semaphore | None = None
+) -> T:
     """`attempt(time left)`, tried again after `RETRY_DELAYS` while it fails in a way another try
-    may mend and the deadline allows."""
-    deadline = time.monotonic() + within
+    may mend and the deadline allows. Each try holds one of `slots`; the deadline starts with
+    the first."""
+    deadline: float | None = None
     for delay in (*RETRY_DELAYS, None):
-        try:
-            return await attempt(max(deadline - time.monotonic(), 0.001))
-        except FetchError as error:
-            if delay is None or not _worth_another_try(error) or time.monotonic() + delay >= deadline:
-                raise
-            log.info("fetching %s again in %.1f s: %s", scrub_url(url), delay, error.message)
+        async with slots or contextlib.nullcontext():
+            deadline = deadline or time.monotonic() + within
+            try:
+                return await attempt(max(deadline - time.monotonic(), 0.001))
+            except FetchError as error:
+                if delay is None or not _worth_another_try(error) or time.monotonic() + delay >= deadline:
+                    raise
+                log.info("fetching %s again in %.1f s: %s", scrub_url(url), delay, error.message)
         await asyncio.sleep(delay)
     raise AssertionError("unreachable: the last try returns or raises")
 

@@ -465,10 +465,10 @@ class Pipeline:
         if event.b64_json:
             spool = Spool.of(decode_b64_image(event.b64_json, max_bytes=limit), self.memory)
         elif event.url:
-            async with self._downloads:
-                spool = await download_spooled(
-                    self.http, event.url, max_bytes=limit, budget=self.memory, timeout=self.options.download_timeout
-                )
+            spool = await download_spooled(
+                self.http, event.url, max_bytes=limit, budget=self.memory, timeout=self.options.download_timeout,
+                slots=self._downloads,
+            )  # fmt: skip
         else:
             raise FetchError("not_image", "the gateway sent an item with neither url nor b64_json")
         try:

@@ -376,3 +376,27 @@ async def test_all_tries_share_the_timeout(
     err = await fails(download(session, f"{server.base}/flaky/9/503", max_bytes=CAP, timeout=2.0))
     assert err.status == 503 and time.monotonic() - started < 1.0
     assert server.hits["/flaky/9/503"] == 1
+
+
+async def test_the_wait_before_another_try_leaves_the_download_slot_to_others(
+    server: Server, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One slot: a result whose storage answered 503 waits for its second try without holding up
+    # another request's download.
+    monkeypatch.setattr(fetch, "RETRY_DELAYS", (1.0, 1.0))
+    slots = asyncio.Semaphore(1)
+    done: list[str] = []
+
+    async def fetch_one(name: str, path: str) -> None:
+        spool = await download_spooled(
+            session, f"{server.base}{path}", max_bytes=CAP, budget=MemoryBudget(CAP), slots=slots
+        )
+        spool.close()
+        done.append(name)
+
+    flaky = asyncio.create_task(fetch_one("flaky", "/flaky/1/503"))
+    await asyncio.sleep(0.2)  # its first try has failed: it waits for the second
+    await asyncio.wait_for(fetch_one("other", "/img.png"), timeout=0.7)
+    await flaky
+    assert done == ["other", "flaky"]
+    assert server.hits["/flaky/1/503"] == 2
