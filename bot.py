@@ -101,7 +101,7 @@ class SeedreamBot(commands.Bot):
         self.storage = services.storage
         self.preset = services.preset
         self.limits_resolver = LimitsResolver(services.storage.quotas, default_limits(services.settings))
-        self.budget_alerts = BudgetAlerts(self, services.storage.ledger, services.storage.quotas)
+        self.budget_alerts = BudgetAlerts(self, services.storage.reports, services.storage.quotas)
         self.pipeline = Pipeline(
             client=services.client,
             ledger=services.storage.ledger,

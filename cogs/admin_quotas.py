@@ -31,15 +31,16 @@ OFF_WORDS = frozenset({"off", "none", "clear", "remove", "关闭", "无", "取�
 MAX_LISTED_RULES = 25
 DEFAULT_WARN_PERCENT = 80
 MAX_USD = 1_000_000_000  # a budget or quota above a billion dollars is a typo
-_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
-_DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}")
+_THOUSANDS = re.compile(r"[1-9]\d{0,2}(,\d{3})+(\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}|0,\d+")
 
 
 def parse_usd(text: str) -> int:
     """"12.50", "$12.50", "1,000", "12,50" -> micro-dollars; anything else is refused clearly.
 
     A comma followed by three digits groups thousands ("1,000", "2,500.75"); one followed by one
-    or two digits is a decimal comma ("12,5", "12,50"). Amounts over `MAX_USD` are refused too
+    or two digits is a decimal comma ("12,5", "12,50"), as is one after a lone 0, which groups
+    nothing ("0,162": one Seedream image, not $162). Amounts over `MAX_USD` are refused too
     (SQLite keeps 64-bit integers, and no budget needs more).
     """
     shown = text.strip()[:20]

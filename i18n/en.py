@@ -155,11 +155,13 @@ TEXTS: dict[str, str] = {
         "It resets {resets}."
     ),
     "error.quota.monthly_usd": (
-        "This would take you past your monthly limit of {limit} (spent {used}, this needs {requested}). "
+        "This would take you past your monthly limit of {limit} ({used} spent or held for requests in progress, "
+        "this needs {requested}). "
         "It resets {resets}."
     ),
     "error.quota.guild_budget": (
-        "This server's monthly image budget of {limit} is used up (spent {used}, this needs {requested}). "
+        "This server's monthly image budget of {limit} is used up ({used} spent or held for requests in progress, "
+        "this needs {requested}). "
         "It resets {resets}."
     ),
     "error.content_filter": (

@@ -2,7 +2,9 @@
 chose with /budget (e.g. 80%), post one message in the chosen channel - once per month and
 threshold, even when several settlements cross it at the same time (`QuotaStore.claim_warning`).
 
-The month spend is the ledger's (`Ledger.usage`): settled cost plus open reservations.
+The month spend is what settled requests cost (/spend's figure). Money only held for requests
+in progress is not spent yet: it may come back, and a warning claimed on it would be the
+month's one, said too early and with the wrong amount.
 """
 
 from __future__ import annotations
@@ -13,17 +15,18 @@ import discord
 
 from i18n import t
 from image_gateway.money import format_usd
-from storage.ledger import Ledger, Settlement
+from storage.ledger import Settlement
 from storage.models import utc_now
 from storage.quotas import Budget, QuotaStore
+from storage.reports import ReportQueries, period_bounds
 
 log = logging.getLogger(__name__)
 
 
 class BudgetAlerts:
-    def __init__(self, client: discord.Client, ledger: Ledger, quotas: QuotaStore) -> None:
+    def __init__(self, client: discord.Client, reports: ReportQueries, quotas: QuotaStore) -> None:
         self.client = client
-        self.ledger = ledger
+        self.reports = reports
         self.quotas = quotas
 
     async def after_settle(self, ticket, settlement: Settlement) -> None:
@@ -34,10 +37,11 @@ class BudgetAlerts:
         budget = await self.quotas.budget(job.guild_id)
         if budget is None or budget.warn_percent is None or budget.warn_channel_id is None:
             return
-        spent = (await self.ledger.usage(job.guild_id, job.user_id)).guild_month_micros
+        now = utc_now()
+        spent = await self.reports.settled_cost(job.guild_id, *period_bounds("month", now))
         if spent * 100 < budget.monthly_micros * budget.warn_percent:
             return
-        month = utc_now().strftime("%Y-%m")
+        month = now.strftime("%Y-%m")
         if not await self.quotas.claim_warning(job.guild_id, month, budget.warn_percent):
             return
         try:

@@ -56,6 +56,16 @@ class ReportQueries:
         params.append(limit)
         return [ledger_row(r) for r in await self._db.fetchall(sql + " ORDER BY id DESC LIMIT ?", params)]
 
+    async def settled_cost(self, guild_id: int, start: datetime, end: datetime) -> int:
+        """Micro-dollars the server's requests created in ``[start, end)`` cost once settled: its
+        spend as /spend shows it, without what is only held for requests in progress."""
+        row = await self._db.fetchone(
+            "SELECT COALESCE(SUM(cost_micros), 0) FROM requests"
+            " WHERE guild_id = ? AND status = 'settled' AND created_at >= ? AND created_at < ?",
+            (guild_id, epoch_ms(as_utc(start)), epoch_ms(as_utc(end))),
+        )
+        return int(row[0]) if row else 0
+
     async def reserved(self, guild_id: int, start: datetime, end: datetime) -> int:
         """Micro-dollars held by the server's requests in progress created in ``[start, end)``: the
         spend the quotas and the budget count already, which /spend shows only once settled."""

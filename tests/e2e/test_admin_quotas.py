@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
 
 EPHEMERAL = 1 << 6
@@ -167,7 +168,8 @@ async def test_amounts_read_thousands_and_decimal_commas_as_people_write_them(tm
     async with server(tmp_path) as w:
         await w.start_bot()
         for written, micros in (("1,000", 1_000_000_000), ("$2,500.75", 2_500_750_000), ("12,5", 12_500_000),
-                                ("US$ 7,25", 7_250_000), ("0.135", 135_000)):
+                                ("US$ 7,25", 7_250_000), ("0.135", 135_000),
+                                ("0,162", 162_000), ("$0,135", 135_000)):
             await budget(w, "set", {"amount": written})
             assert (await w.storage.quotas.budget(w.guild.id)).monthly_micros == micros, written
 
@@ -190,6 +192,24 @@ async def test_budget_warning_is_posted_once_when_the_share_is_reached(tmp_path)
         await w.run("imagine", {"prompt": "d"})  # $0.810: 40% of $2
         assert len(w.discord.channel_messages(mods)) == 2
         assert "$0.81 of its monthly image budget of $2.00" in w.discord.channel_messages(mods)[-1]["content"]
+
+
+async def test_budget_warning_counts_what_was_spent_not_what_is_held_for_requests_in_progress(tmp_path):
+    async with server(tmp_path, image_max_retries=0, image_timeout_seconds=2) as w:
+        mods = w.discord.add_channel(w.guild, "mods")
+        await w.start_bot()
+        await budget(w, "set", {"amount": "1", "warn_percent": 50, "warn_channel": mods})
+        w.gateway.script(Fault.hang())  # bob's 4 images ($0.648) are held, then never made: given back
+        slow = await w.discord.invoke_command("imagine", {"prompt": "slow", "count": 4}, user=w.bob,
+                                              guild=w.guild, channel=w.channel)
+        await asyncio.sleep(0.3)
+        await w.run("imagine", {"prompt": "quick"})  # $0.162 spent while $0.648 is held: 16%
+        await slow.wait_for_final(timeout=20, quiet=0.5)
+        assert w.discord.channel_messages(mods) == []
+        await w.run("imagine", {"prompt": "more", "count": 2})  # $0.486
+        await w.run("imagine", {"prompt": "past half"})  # $0.648: the month's warning, with that figure
+        [warning] = w.discord.channel_messages(mods)
+        assert "$0.648 of its monthly image budget of $1.00" in warning["content"]
 
 
 async def test_a_budget_warning_discord_refused_is_posted_at_the_next_chance(tmp_path):
