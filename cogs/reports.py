@@ -186,7 +186,16 @@ class Reports(commands.Cog):
                    requested=row.images_requested, reason=_reason_in_words(row.error_code, locale))
         return t("history.line", locale, id=row.id, when=f"<t:{int(row.created_at.timestamp())}:f>",
                  member=f"<@{row.user_id}>", status=status, model=self._model_label(row.model),
-                 cost=format_usd(row.cost_micros), prompt=_short(row.prompt))
+                 cost=_cost_in_words(row, locale), prompt=_short(row.prompt))
+
+
+def _cost_in_words(row: LedgerRow, locale: str) -> str:
+    """What the request cost the server, and what the member paid when that was less (images the
+    gateway billed that never reached them are the server's cost, not the member's)."""
+    cost = format_usd(row.cost_micros)
+    if row.charged_micros == row.cost_micros:
+        return cost
+    return t("history.cost_split", locale, cost=cost, charged=format_usd(row.charged_micros))
 
 
 def _in_words(kind: str, value: str | None, locale: str) -> str:

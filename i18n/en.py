@@ -359,6 +359,7 @@ TEXTS: dict[str, str] = {
     "history.title_member": "Latest requests of {member}",
     "history.title_server": "Latest requests in this server",
     "history.empty": "No requests yet.",
+    "history.cost_split": "{cost} (charged {charged})",
     "history.line": "`#{id}` {when} {member} · {model} · {status} · {cost} · {prompt}",
     "history.status.settled": "delivered {delivered} of {requested}",
     "history.status.released": "nothing generated ({reason})",

@@ -262,6 +262,7 @@ TEXTS: dict[str, str] = {
     "history.title_member": "{member} 最近的请求",
     "history.title_server": "本服务器最近的请求",
     "history.empty": "还没有请求。",
+    "history.cost_split": "{cost}（扣费 {charged}）",
     "history.line": "`#{id}` {when} {member} · {model} · {status} · {cost} · {prompt}",
     "history.status.settled": "已送达 {delivered}/{requested} 张",
     "history.status.released": "未生成图片（{reason}）",

@@ -190,3 +190,20 @@ async def test_history_says_why_requests_failed_in_the_readers_language(tmp_path
         en = (await w.run("history", {})).all_text()
         assert "nothing generated (the service was busy)" in en
         assert "RateLimit" not in en and "InputTextSensitive" not in en
+
+
+async def test_history_shows_what_the_member_paid_when_the_server_paid_more(tmp_path):
+    # Billed by the gateway, its link dead: the server's cost, not the member's.
+    from tests.doubles.image_gateway_double import Fault  # noqa: PLC0415
+    from tests.e2e.harness import world  # noqa: PLC0415
+
+    async with world(tmp_path) as w:
+        w.gateway.script(Fault.missing_file())
+        await w.run("imagine", {"prompt": "a lost cat"})
+        await w.run("imagine", {"prompt": "a found cat"})
+        [lost, _found] = await w.ledger_rows()
+        assert (lost["cost_micros"], lost["charged_micros"]) == (162_000, 0)
+        en = (await w.run("history", {})).all_text()
+        assert "$0.162 (charged $0.00) · a lost cat" in en
+        assert "$0.162 · a found cat" in en
+        assert "$0.162（扣费 $0.00） · a lost cat" in (await w.run("history", {}, locale="zh-CN")).all_text()
