@@ -146,7 +146,13 @@ class SeedreamBot(commands.Bot):
         if dev_guild:
             guild = discord.Object(id=dev_guild)
             self.tree.copy_global_to(guild=guild)
-            await self.tree.sync(guild=guild)
+            try:
+                await self.tree.sync(guild=guild)
+            except discord.HTTPException as error:  # 403 Missing Access: not in that server
+                raise StartupError(
+                    f"DISCORD_DEV_GUILD_ID {dev_guild}: Discord refused the commands there ({error.status}); "
+                    "is the bot in that server?"
+                ) from None
             log.info("synced commands to the development guild")
             return
         payload = await self.command_payload()
@@ -357,8 +363,8 @@ class DiscordUnreachable(Exception):
     one line naming the host and the failure, not aiohttp's traceback. Once logged in, discord.py
     reconnects by itself."""
 
-    def __init__(self, host: str, error: BaseException) -> None:
-        reason = type(error).__name__
+    def __init__(self, host: str, error: BaseException | str) -> None:
+        reason = error if isinstance(error, str) else type(error).__name__
         if detail := getattr(error, "strerror", None):  # "Name or service not known", "Connect call failed ..."
             reason = f"{reason} ({detail})"
         super().__init__(f"could not reach Discord at {host}: {reason}")
@@ -367,6 +373,11 @@ class DiscordUnreachable(Exception):
 def discord_host(settings: Settings) -> str:
     """The host (and port) of Discord's API as configured; settings refuse a URL with a password."""
     return urlsplit(settings.discord_api_base_url or discord.http.Route.BASE).netloc
+
+
+def gateway_host(settings: Settings) -> str:
+    """The host (and port) of Discord's websocket gateway as configured."""
+    return urlsplit(settings.discord_gateway_url or str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)).netloc
 
 
 def resolve_preset(settings: Settings) -> Preset:
@@ -463,7 +474,7 @@ async def check(settings: Settings, preset: Preset) -> int:
         print("gateway: this gateway has no model list; skipped")
         return 0
     async with aiohttp.ClientSession() as http:
-        client = make_client(settings, preset, http)
+        client = make_client(settings, preset, http, max_retries=0)  # one look, one line: no retry warnings
         try:
             served = await client.list_models()
         except APIStatusError as error:
@@ -487,13 +498,15 @@ async def check(settings: Settings, preset: Preset) -> int:
     return 0
 
 
-def make_client(settings: Settings, preset: Preset, http: aiohttp.ClientSession) -> ImageClient:
+def make_client(
+    settings: Settings, preset: Preset, http: aiohttp.ClientSession, *, max_retries: int | None = None
+) -> ImageClient:
     return ImageClient(
         http,
         preset,
         api_key=settings.image_api_key.get_secret_value(),
         timeout=settings.image_timeout_seconds,
-        max_retries=settings.image_max_retries,
+        max_retries=settings.image_max_retries if max_retries is None else max_retries,
     )
 
 
@@ -524,6 +537,12 @@ async def run(settings: Settings, preset: Preset) -> None:
                     await bot.start(settings.discord_token.get_secret_value())
                 except (aiohttp.ClientError, OSError, TimeoutError) as error:
                     raise DiscordUnreachable(discord_host(settings), error) from None
+                except AttributeError:
+                    # discord.py's reconnect reads the websocket it never had when the first
+                    # connect to the gateway failed (the API answered, the gateway did not).
+                    if bot.ws is not None:
+                        raise
+                    raise DiscordUnreachable(gateway_host(settings), "its websocket gateway did not answer") from None
 
 
 @contextlib.contextmanager

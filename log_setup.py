@@ -38,5 +38,7 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # discord.py's HTTP layer is chatty at DEBUG and echoes request data; keep it at INFO.
-    logging.getLogger("discord.http").setLevel(max(logging.INFO, root.level))
+    # At DEBUG discord.py echoes request data, interaction URLs and gateway events: an interaction's
+    # token answers as the bot for 15 minutes, so these stay at INFO whatever LOG_LEVEL says.
+    for chatty in ("discord.http", "discord.webhook.async_", "discord.gateway"):
+        logging.getLogger(chatty).setLevel(max(logging.INFO, root.level))

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     image_watermark: bool = False
     image_response_format: Literal["url", "b64_json"] = "url"
     image_stream: bool = True
-    image_timeout_seconds: float = Field(default=600.0, gt=0)
+    image_timeout_seconds: float = Field(default=600.0, gt=0, allow_inf_nan=False)
     image_max_retries: int = Field(default=3, ge=0, le=10)
     reference_images_as: Literal["data_uri", "url"] = "data_uri"
     max_result_mb: int = Field(default=64, ge=1, le=512)
@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     # Queue, progress messages and shutdown
     max_concurrent_requests: int = Field(default=100, ge=1, le=256)
     max_requests_per_member: int = Field(default=2, ge=1, le=50)
-    progress_edit_seconds: float = Field(default=5.0, gt=0, le=60)
-    shutdown_grace_seconds: float = Field(default=60.0, ge=0, le=3600)
+    progress_edit_seconds: float = Field(default=5.0, gt=0, le=60, allow_inf_nan=False)
+    shutdown_grace_seconds: float = Field(default=60.0, ge=0, le=3600, allow_inf_nan=False)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -159,11 +159,11 @@ def _url(value: str | None, schemes: tuple[str, ...], example: str, credentials:
     try:
         parts = urlsplit(value)
         host = parts.hostname
+        parts.port  # noqa: B018 - a port that is not a number from 0 to 65535 raises here, not at every request
     except ValueError:
-        host = None
-    else:
-        if parts.scheme.lower() not in schemes:
-            raise ValueError(f"must be a URL starting with {wanted}, e.g. {example}")
+        raise ValueError(f"is not a valid URL (check its host and port), e.g. {example}") from None
+    if parts.scheme.lower() not in schemes:
+        raise ValueError(f"must be a URL starting with {wanted}, e.g. {example}")
     if not host:
         raise ValueError(f"must be a URL with a host, starting with {wanted}, e.g. {example}")
     if parts.username is not None or parts.password is not None:  # aiohttp would refuse it beside a token

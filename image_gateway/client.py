@@ -481,7 +481,8 @@ class ImageClient:
         if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is a TimeoutError too
             return APITimeoutError(f"the gateway did not answer within {self._timeout:g} s")
         unsent = isinstance(exc, aiohttp.ClientConnectorError)  # refused, DNS, TLS: nothing was sent
-        return APIConnectionError(scrub(f"connection to the gateway failed: {exc!r}", self._secrets), unsent=unsent)
+        detail = str(exc) or type(exc).__name__  # "Cannot connect to host ... [Connect call failed ...]"
+        return APIConnectionError(scrub(f"connection to the gateway failed: {detail}", self._secrets), unsent=unsent)
 
     @staticmethod
     def _retryable(error: GatewayError, *, unsent_only: bool) -> bool:

@@ -147,7 +147,9 @@ _PRESETS: dict[str, Preset] = {
         Preset(
             name="custom",
             base_url="",
-            models=_models(*c.SEEDREAM_MODELS),
+            # The default first, as the README lists it: "the gateway's first model that can" (a
+            # series, an upscale) is then the newest, not Seedream 3.0.
+            models=_models(c.SEEDREAM_5_0, c.SEEDREAM_4_5, c.SEEDREAM_4_0, c.SEEDREAM_3_T2I, c.SEEDEDIT_3_I2I),
             default_model=c.SEEDREAM_5_0.id,
             supports_n=False,
             supports_stream=True,
@@ -218,7 +220,7 @@ def build_catalog(
 def _load_toml(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CatalogError(f"{path}: cannot read the model catalog: {exc}") from None
     unknown = set(data) - _TOP_LEVEL
     if unknown:
@@ -227,6 +229,8 @@ def _load_toml(path: Path) -> dict[str, Any]:
         )
     if not isinstance(data.get("models", {}), dict):
         raise CatalogError(f"{path}: 'models' must be tables like [models.\"<id>\"]")
+    if not isinstance(data.get("default_model", ""), str):
+        raise CatalogError(f"{path}: 'default_model' must be a model id in quotes")
     return data
 
 

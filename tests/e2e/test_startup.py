@@ -284,3 +284,49 @@ def test_the_gateway_host_alone_gets_the_gateway_path(provider, given, used):
     settings = Settings(_env_file=None, discord_token="x", image_provider=provider, image_api_key="sk-k",
                         image_api_base_url=given)  # fmt: skip
     assert resolve_preset(settings).base_url == used
+
+
+async def test_a_dev_guild_the_bot_is_not_in_is_one_line_naming_the_setting(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        env = _bot_env(w, tmp_path, DISCORD_DEV_GUILD_ID="123456789012345678")  # a typo, or not invited yet
+        code, out = await _run_bot(env=env, cwd=tmp_path, timeout=30)
+        assert code == 2, out
+        _one_clean_line(out, "configuration error: DISCORD_DEV_GUILD_ID 123456789012345678: Discord refused")
+
+
+async def test_an_unreachable_discord_gateway_stops_the_bot_naming_its_host(tmp_path):
+    # The API answers (login works); the websocket gateway does not (a firewall, a wrong URL).
+    async with world(tmp_path, start=False) as w:
+        env = _bot_env(w, tmp_path, DISCORD_GATEWAY_URL="ws://127.0.0.1:1/gateway")
+        code, out = await _run_bot(env=env, cwd=tmp_path, timeout=60)
+        assert code == 1, out
+        assert out.splitlines()[-1] == "could not reach Discord at 127.0.0.1:1: its websocket gateway did not answer"
+        assert "AttributeError" not in out and w.discord.bot_token not in out
+
+
+async def test_a_base_url_with_an_impossible_port_is_a_configuration_error(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        for name, url in (("IMAGE_API_BASE_URL", "https://gw.example:99999/v1"),
+                          ("DISCORD_API_BASE_URL", "http://127.0.0.1:99999/api/v10")):
+            for args in ((), ("--check",)):
+                code, out = await _run_bot(*args, env=_bot_env(w, tmp_path, **{name: url}), cwd=tmp_path, timeout=20)
+                assert code == 2, out
+                _one_clean_line(out, f"configuration error: {name} is invalid: is not a valid URL (check its host")
+
+
+async def test_check_says_an_unreachable_gateway_in_one_line(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        env = _bot_env(w, tmp_path, IMAGE_PROVIDER="custom", IMAGE_API_BASE_URL="http://127.0.0.1:1/v1")
+        code, out = await _run_bot("--check", env=env, cwd=tmp_path, timeout=40)
+        assert code == 1, out
+        [failure] = [line for line in out.splitlines() if "gateway" in line and "failed" in line]
+        assert failure.startswith("gateway: GET /models failed: connection to the gateway failed: Cannot connect")
+        assert "WARNING" not in out and "ConnectionKey" not in out and "Traceback" not in out, out
+
+
+async def test_a_duration_that_is_not_a_number_says_so(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        for name in ("IMAGE_TIMEOUT_SECONDS", "PROGRESS_EDIT_SECONDS", "SHUTDOWN_GRACE_SECONDS"):
+            code, out = await _run_bot("--check", env=_bot_env(w, tmp_path, **{name: "nan"}), cwd=tmp_path, timeout=20)
+            assert code == 2, out
+            _one_clean_line(out, f"configuration error: {name} is invalid: Input should be a finite number")

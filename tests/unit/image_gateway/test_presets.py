@@ -125,10 +125,18 @@ def test_catalog_file_keeps_gateway_pixel_floor(tmp_path):
         ('colour = "blue"\n', "unknown key 'colour'"),
         ('default_model = "nope"\n', "default_model 'nope'"),
         ("[models\n", "cannot read"),
+        ('default_model = ["doubao-seedream-4-5-251128"]\n', "'default_model' must be a model id in quotes"),
     ],
 )
 def test_catalog_file_errors_are_clear(tmp_path, text, message):
     path = tmp_path / "models.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(CatalogError, match=message):
+        build_catalog(get_preset("aiearth"), catalog_file=path)
+
+
+def test_a_catalog_file_that_is_not_text_is_named_in_a_clear_error(tmp_path):
+    path = tmp_path / "models.toml"
+    path.write_bytes(b"\xff\xfe default_model")
+    with pytest.raises(CatalogError, match=r"models\.toml: cannot read the model catalog"):
         build_catalog(get_preset("aiearth"), catalog_file=path)
