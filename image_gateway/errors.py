@@ -33,6 +33,7 @@ CONTENT_FILTER_CODES = frozenset(
 # sheet lists it under 429, a rate quota that passes.
 MODEL_NOT_FOUND_CODES = frozenset({"model_not_found", "InvalidEndpointOrModel.NotFound", "ModelNotOpen"})
 ACCOUNT_CODES = frozenset({"AccountOverdueError", "AccessDenied"})
+AUTH_CODES = frozenset({"invalid_api_key", "AuthenticationError"})  # SEEDREAM-API.md's 401 row, gogogotoken.com's
 _CONTENT_FILTER_WORDS = re.compile(r"sensitive|content[ _-]?(?:filter|policy)|moderation", re.IGNORECASE)
 
 # Names of request/response headers and parameters whose value is a credential; the name goes
@@ -235,13 +236,15 @@ def _error_fields(body_text: str) -> tuple[str | None, str | None, str | None, s
 
 
 def _error_class(status: int, code: str | None) -> type[APIStatusError]:
-    """By the code where it names a missing model or an account problem, else by the status: a 503
-    model_not_found is no passing outage, so it must not be retried nor told as "busy", and a 400
-    one is the operator's model id, not the member's request."""
+    """By the code where it names a missing model, an account problem or a refused key, else by
+    the status: a 503 model_not_found is no passing outage, so it must not be retried nor told as
+    "busy", and a 400 one is the operator's model id, not the member's request."""
     if code in MODEL_NOT_FOUND_CODES:
         return NotFoundError
     if code in ACCOUNT_CODES:
         return PermissionDeniedError
+    if code in AUTH_CODES:
+        return AuthenticationError
     return _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
 
 

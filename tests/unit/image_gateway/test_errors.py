@@ -232,6 +232,15 @@ def test_an_account_code_is_permission_denied_at_any_status(status, code):
     assert (error.status, error.code) == (status, code)
 
 
+@pytest.mark.parametrize("code", ["invalid_api_key", "AuthenticationError"])
+@pytest.mark.parametrize("status", [400, 401, 403, 500])
+def test_a_code_refusing_the_key_is_an_authentication_error_at_any_status(status, code):
+    # A proxy in front of a gateway may pass its 401 body on with another status: still the key.
+    error = make_status_error(status, _body(code, "Invalid API key"), {})
+    assert type(error) is AuthenticationError
+    assert (error.status, error.code) == (status, code)
+
+
 @pytest.mark.parametrize(
     ("status", "code", "cls"),
     [
