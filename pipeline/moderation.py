@@ -7,7 +7,10 @@ Blocked terms are matched on the prompt after Unicode NFKC normalization and cas
 (full-width "ＮＳＦＷ" is "nsfw"), without invisible format characters ("nu\u200bde" is "nude").
 A plain term matches as a whole word in Latin text, and as a substring next to CJK characters
 or when the term itself is CJK (Chinese and Japanese have no spaces between words). A term
-written `re:<pattern>` is a regular expression, searched case-insensitively.
+written `re:<pattern>` is a regular expression, searched case-insensitively by RE2: its time grows
+with the prompt's length only, whatever the pattern (Python's backtracking engine would let one
+careless pattern, "(\\w+\\s?)+x", hold the event loop, and every server's requests, for minutes).
+RE2 has no look-around and no back-references, and its \\w and \\b are ASCII.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ import functools
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import Protocol
+
+import re2
 
 from pipeline.explain import UserError
 from pipeline.job import ImageJob
@@ -31,6 +37,20 @@ _CJK_CHAR = re.compile(f"[{_CJK}]")
 # A word character that is not CJK: what must not touch a plain Latin term.
 _NOT_BEFORE = f"(?<![^\\W{_CJK}])"
 _NOT_AFTER = f"(?![^\\W{_CJK}])"
+
+
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # a refused pattern is told to the admin, not printed by RE2 on stderr
+    return options
+
+
+_RE2_OPTIONS = _re2_options()
+
+
+class _Pattern(Protocol):
+    def search(self, text: str) -> object: ...
 
 
 class InvalidTermError(ValueError):
@@ -56,20 +76,33 @@ def normalize(text: str, *, fold: bool = True) -> str:
     return "".join(char for char in text if unicodedata.category(char) != "Cf")
 
 
-def compile_term(term: str) -> re.Pattern[str]:
+def is_regex(term: str) -> bool:
+    return term.strip()[: len(REGEX_PREFIX)].casefold() == REGEX_PREFIX
+
+
+def compile_term(term: str) -> _Pattern:
     """The pattern for one blocked term; raises InvalidTermError with the reason."""
     term = term.strip()
     if len(term) > MAX_TERM_CHARS:
         raise InvalidTermError(f"longer than {MAX_TERM_CHARS} characters", "too_long", limit=MAX_TERM_CHARS)
-    if term[: len(REGEX_PREFIX)].casefold() == REGEX_PREFIX:
+    if is_regex(term):
         source = unicodedata.normalize("NFKC", term[len(REGEX_PREFIX):].strip())
         if not source:
             raise InvalidTermError("the regular expression is empty", "empty_regex")
         try:
-            pattern = re.compile(source, re.IGNORECASE)
+            re.compile(source)  # Python's parser says where a malformed pattern breaks
         except re.error as error:
-            position = (error.pos or 0) + 1  # Python's own wording is English: members get the place
+            position = (error.pos or 0) + 1  # its wording is English: admins get the place
             raise InvalidTermError(f"invalid regular expression: {error}", "bad_regex", position=position) from None
+        except (OverflowError, RecursionError) as error:  # "x{99999999999}", thousands of nested groups
+            raise InvalidTermError(f"regular expression too large: {error}", "regex_too_large") from None
+        try:
+            pattern = re2.compile(source, _RE2_OPTIONS)
+        except re2.error as error:
+            reason = error.args[0] if error.args else error  # RE2's own words, as bytes
+            if isinstance(reason, bytes):
+                reason = reason.decode("utf-8", "replace")
+            raise InvalidTermError(f"not a pattern RE2 takes: {reason}", "unsupported_regex") from None
         if pattern.search(""):
             raise InvalidTermError("the regular expression matches every prompt", "matches_everything")
         return pattern
@@ -83,11 +116,12 @@ def compile_term(term: str) -> re.Pattern[str]:
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(terms: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+def _compiled(terms: tuple[str, ...]) -> tuple[tuple[_Pattern, bool], ...]:
+    """(pattern, is a regular expression) for each usable term."""
     patterns = []
     for term in terms:
         try:
-            patterns.append(compile_term(term))
+            patterns.append((compile_term(term), is_regex(term)))
         except InvalidTermError:
             continue  # refused when added; a stored one that no longer compiles is skipped
     return tuple(patterns)
@@ -96,11 +130,10 @@ def _compiled(terms: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
 def is_blocked(prompt: str, terms: Sequence[str]) -> bool:
     text = normalize(prompt)
     typed = normalize(prompt, fold=False)
-    # A word is folded like the prompt. A regular expression (compiled ignoring case) is written as
-    # the admin typed it, so it also sees the prompt unfolded: "re:straße" matches "straße".
+    # A word is folded like the prompt. A regular expression (case-insensitive) is written as the
+    # admin typed it, so it also sees the prompt unfolded: "re:straße" matches "straße".
     return any(
-        pattern.search(text) or (pattern.flags & re.IGNORECASE and pattern.search(typed))
-        for pattern in _compiled(tuple(terms))
+        pattern.search(text) or (regex and pattern.search(typed)) for pattern, regex in _compiled(tuple(terms))
     )
 
 

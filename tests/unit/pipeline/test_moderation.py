@@ -48,10 +48,26 @@ def test_blocked_term_matching(prompt, terms, blocked):
     assert is_blocked(prompt, terms) is blocked
 
 
-@pytest.mark.parametrize("term", ["re:(unclosed", "re:[a-", "re:", "re:.*", "   "])
-def test_unusable_terms_are_refused_when_added(term):
-    with pytest.raises(InvalidTermError):
+@pytest.mark.parametrize(
+    ("term", "code"),
+    [
+        ("re:(unclosed", "bad_regex"), ("re:[a-", "bad_regex"), ("re:", "empty_regex"), ("re:.*", "matches_everything"),
+        ("   ", "empty"), ("re:x{99999999999}", "regex_too_large"), ("re:(?<=a)b", "unsupported_regex"),
+        ("re:(a)\\1", "unsupported_regex"),
+    ],
+)
+def test_unusable_terms_are_refused_when_added(term, code):
+    with pytest.raises(InvalidTermError) as refused:
         compile_term(term)
+    assert refused.value.code == code
+
+
+@pytest.mark.timeout(60)
+def test_a_pattern_that_would_backtrack_for_ever_checks_a_prompt_at_once():
+    # Python's engine takes seconds at 23 characters and doubles with each further one: this
+    # prompt would hold the bot (every server's requests) for longer than anyone would wait.
+    assert is_blocked("a" * 5000 + "!", ["re:(\\w+\\s?)+nsfw"]) is False
+    assert is_blocked("a" * 5000 + " nsfw", ["re:(\\w+\\s?)+nsfw"]) is True
 
 
 def test_regex_prefix_is_case_insensitive():
