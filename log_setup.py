@@ -6,6 +6,8 @@ import logging
 import sys
 from collections.abc import Iterable
 
+from image_gateway.errors import replace_secrets
+
 REDACTED = "[redacted]"
 
 
@@ -20,14 +22,9 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record), self._secrets)
 
 
-MIN_SECRET_LENGTH = 4  # shorter values are placeholders, and replacing them would garble text
-
-
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret replaced (longest first, so overlapping secrets go whole)."""
-    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+    """`text` with every secret, and every long enough piece of one, replaced (`replace_secrets`)."""
+    return replace_secrets(text, secrets, REDACTED)
 
 
 def setup_logging(level: str, secrets: Iterable[str]) -> None:

@@ -79,9 +79,38 @@ def strip_secrets(text: object, secrets: Iterable[str] = ()) -> str:
     out = _HEADER.sub(" ", out)
     out = _BEARER.sub("", out)
     out = _API_KEY.sub("", out)
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        out = out.replace(secret, "")
-    return out
+    return replace_secrets(out, secrets, "")
+
+
+SECRET_FRAGMENT = 12  # this many characters of a secret in a row are taken out too: a cut-off key is still a key
+MIN_SECRET_LENGTH = 4  # shorter values are placeholders, and replacing them would garble text
+
+
+def replace_secrets(text: str, secrets: Iterable[str], replacement: str) -> str:
+    """`text` with every secret, and every run of `SECRET_FRAGMENT` or more of a secret's characters
+    (an error page that echoes the key without its "sk-", or split by markup), replaced."""
+    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+        text = text.replace(secret, replacement)
+        if len(secret) > SECRET_FRAGMENT:
+            text = _replace_fragments(text, secret, replacement)
+    return text
+
+
+def _replace_fragments(text: str, secret: str, replacement: str) -> str:
+    starts = {secret[i : i + SECRET_FRAGMENT] for i in range(len(secret) - SECRET_FRAGMENT + 1)}
+    out, i = [], 0
+    while i <= len(text) - SECRET_FRAGMENT:
+        if text[i : i + SECRET_FRAGMENT] in starts:
+            end = i + SECRET_FRAGMENT
+            while end < len(text) and text[i : end + 1] in secret:
+                end += 1
+            out.append(replacement)
+            i = end
+        else:
+            out.append(text[i])
+            i += 1
+    out.append(text[i:])
+    return "".join(out)
 
 
 def scrub(text: object, secrets: Iterable[str] = ()) -> str:

@@ -93,3 +93,14 @@ async def test_the_scan_catches_a_secret_wherever_the_bot_puts_it(tmp_path):
         assert secret_leaks(["nothing to see", API_KEY[:11]], (API_KEY,)) == []  # 11 characters are not a leak
         w.discord.forget_outgoing()  # planted on purpose: the world's own scan would refuse them
         w.logs.lines.clear()
+
+
+async def test_a_gateway_echoing_part_of_the_key_shows_none_of_it(tmp_path):
+    # The key without its "sk-" (a proxy's "invalid token ..."), and one split by an HTML page's markup.
+    async with world(tmp_path, image_max_retries=0) as w:
+        w.gateway.script(Fault.status(400, "InvalidParameter", f"invalid token {API_KEY[3:]} for this model"))
+        echoed = await w.run("imagine", {"prompt": "a cat"})
+        w.gateway.script(Fault.html(502, f"<html><body>key {API_KEY[:15]}<b>{API_KEY[15:]}</b></body></html>"))
+        await w.run("imagine", {"prompt": "a dog"})
+        assert echoed.all_text().startswith("The image service refused the request: invalid token"), echoed.all_text()
+        assert secret_leaks([*w.discord.all_outgoing_text(), *w.logs.lines], (API_KEY,)) == []

@@ -15,6 +15,7 @@ from image_gateway.errors import (
     is_content_filter,
     make_status_error,
     parse_retry_after,
+    replace_secrets,
     scrub,
 )
 
@@ -252,3 +253,9 @@ def test_a_code_refusing_the_key_is_an_authentication_error_at_any_status(status
 )
 def test_other_codes_leave_the_class_to_the_status(status, code, cls):
     assert type(make_status_error(status, _body(code, "x"), {})) is cls
+
+
+def test_pieces_of_a_secret_are_taken_out_with_it():
+    key = "sk-test-SECRET-gateway-key-0123456789"
+    text = f"bad token {key[3:]}; again {key}; tail <b>{key[15:]}</b>; short {key[:8]} ok"
+    assert replace_secrets(text, [key], "#") == "bad token #; again #; tail <b>#</b>; short sk-test- ok"
