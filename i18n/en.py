@@ -150,6 +150,7 @@ TEXTS: dict[str, str] = {
         "A series has {min} to {max} images with {references} reference images."
     ),
     "option.prompt.empty": "The prompt is empty; describe the image you want.",
+    "option.prompt.broken": "The prompt has a broken character (half of one, which is not text); type it again.",
     "option.prompt.too_long": "Prompts are limited to {limit} characters (this one has {length}).",
     "option.model.not_offered": "`{value}` is not offered here; choose {choices}.",
     "error.quota.daily_images": (

@@ -124,6 +124,7 @@ TEXTS: dict[str, str] = {
     "option.count.series_range": "一组图片为 {min} 到 {max} 张。",
     "option.count.series_range_with_references": "使用 {references} 张参考图时，一组图片为 {min} 到 {max} 张。",
     "option.prompt.empty": "提示词为空，请描述你想要的图片。",
+    "option.prompt.broken": "提示词中有损坏的字符（半个字符，不是有效文本），请重新输入。",
     "option.prompt.too_long": "提示词最多 {limit} 个字符（当前为 {length} 个）。",
     "option.model.not_offered": "这里没有 `{value}` 这个模型，请选择 {choices}。",
     "error.quota.daily_images": "你已达到每日 {limit} 张图片的上限(已用 {used},本次需要 {requested})。{resets}重置。",

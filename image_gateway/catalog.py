@@ -304,6 +304,8 @@ class ModelSpec:
         cleaned = _EDGES.sub("", prompt)
         if all(_is_blank(char) for char in cleaned):
             raise InvalidOptionError("prompt", "The prompt is empty; describe the image you want.", "empty")
+        if any("\ud800" <= char <= "\udfff" for char in cleaned):  # half a character: not UTF-8, not text
+            raise InvalidOptionError("prompt", "The prompt has a broken character; type it again.", "broken")
         if len(cleaned) > self.max_prompt_chars:
             raise InvalidOptionError(
                 "prompt",

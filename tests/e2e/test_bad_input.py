@@ -45,6 +45,7 @@ CASES = [
     ("invisible-edit-prompt", None, "edit", {"prompt": "\u115f\u1160\uffa0\u0301"},
      ("ok.png", png(64, 64), "image/png"), ["prompt"]),
     ("prompt-too-long", None, "imagine", {"prompt": LONG}, None, ["prompt"]),
+    ("half-a-character-prompt", None, "imagine", {"prompt": "a cat \ud800 on a mat"}, None, ["broken character"]),
     ("size-0x0", None, "imagine", {"prompt": "a cat", "size": "0x0"}, None, ["size", "2K"]),
     ("size-huge", None, "imagine", {"prompt": "a cat", "size": "99999x99999"}, None, ["size", "2K"]),
     ("size-abc", None, "imagine", {"prompt": "a cat", "size": "abc"}, None, ["size"]),
