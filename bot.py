@@ -119,6 +119,8 @@ class SeedreamBot(commands.Bot):
         self._extensions = tuple(extensions)
         self._stopping: list[asyncio.Task[None]] = []
         self._telling: asyncio.Task[None] | None = None  # members of requests a stop cut short
+        # (request id, action) of Re-roll and Upscale presses still running: a double click runs once
+        self.presses_running: set[tuple[int, str]] = set()
 
     # -- start -----------------------------------------------------------------------
     async def setup_hook(self) -> None:

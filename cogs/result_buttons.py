@@ -11,9 +11,11 @@ Anyone else, and a press on a result whose request is gone, gets a private answe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import unicodedata
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -111,6 +113,20 @@ def _repeatable(row: LedgerRow) -> None:
         raise UserError("buttons.needs_references", code="references_not_kept")
 
 
+@contextlib.contextmanager
+def _once(bot: SeedreamBot, request_id: int, action: str) -> Iterator[None]:
+    """One run at a time of a press that spends: a double click (two interactions a moment apart)
+    would make and charge the same thing twice."""
+    key = (request_id, action)
+    if key in bot.presses_running:
+        raise UserError("buttons.already_running", code="already_running")
+    bot.presses_running.add(key)
+    try:
+        yield
+    finally:
+        bot.presses_running.discard(key)
+
+
 async def reroll(interaction: discord.Interaction, request_id: int) -> None:
     """The same request again (a series stays a series)."""
     row = await _own_request(interaction, request_id)
@@ -121,7 +137,8 @@ async def reroll(interaction: discord.Interaction, request_id: int) -> None:
         bot, interaction, command="series" if series else "reroll", prompt=row.prompt, model=row.model,
         size=row.size, count=row.images_requested, series=series,
     )  # fmt: skip
-    await bot.generate(interaction, job)
+    with _once(bot, request_id, "reroll"):
+        await bot.generate(interaction, job)
 
 
 async def upscale(interaction: discord.Interaction, request_id: int) -> None:
@@ -130,6 +147,11 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
     image cannot be a reference, its prompt again at the model's largest size."""
     row = await _own_request(interaction, request_id)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
+    with _once(bot, request_id, "upscale"):
+        await _upscale(bot, interaction, row)
+
+
+async def _upscale(bot: SeedreamBot, interaction: discord.Interaction, row: LedgerRow) -> None:
     made_by = bot.resolve_model(row.model)
     model = _upscaler(bot, made_by, row.prompt)
     image = await _usable_result_image(interaction, row) if model.max_references else None

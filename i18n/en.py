@@ -256,6 +256,7 @@ TEXTS: dict[str, str] = {
         "This image was made from reference images the bot does not keep, so it can't be made again. "
         "Use Variation to start from this image."
     ),
+    "buttons.already_running": "That is already on its way: the same button's request is still running.",
     "buttons.already_largest": (
         "This image is already as large as {model} makes them, so Upscale would only make it again. "
         "Nothing was charged."

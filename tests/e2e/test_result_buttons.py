@@ -597,3 +597,18 @@ async def test_upscale_of_a_prompt_longer_than_another_model_takes_stays_with_it
         inter = await press(w, result_message(first), "upscale", request_id)
         assert len(inter.files()) == 1, inter.all_text()
         assert w.gateway.generation_requests[-1].json["model"] == "gpt-image-1.5"
+
+
+async def test_a_double_click_on_upscale_or_reroll_makes_and_charges_it_once(tmp_path):
+    async with world(tmp_path, gateway={"latency": 0.3}) as w:
+        first = await w.run("imagine", {"prompt": "a paper boat"})
+        request_id = (await w.ledger_rows())[0]["id"]
+        message = result_message(first)
+        for action in ("upscale", "reroll"):
+            one, two = await asyncio.gather(*(press(w, message, action, request_id) for _ in range(2)))
+            told = [i for i in (one, two) if "already on its way" in i.all_text()]
+            assert len(told) == 1 and is_ephemeral(told[0]), (one.all_text(), two.all_text())
+        made = [(r["command"], r["images_delivered"]) for r in await w.ledger_rows()]
+        assert made == [("imagine", 1), ("upscale-image", 1), ("reroll", 1)]
+        again = await press(w, message, "reroll", request_id)  # once it has run, the button works again
+        assert len(again.files()) == 1, again.all_text()
