@@ -34,9 +34,15 @@ MAX_TERM_CHARS = 200
 # Han (with extensions and compatibility ideographs), kana, Hangul: scripts written without spaces.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
 _CJK_CHAR = re.compile(f"[{_CJK}]")
-# A word character that is not CJK: what must not touch a plain Latin term.
-_NOT_BEFORE = f"(?<![^\\W{_CJK}])"
-_NOT_AFTER = f"(?![^\\W{_CJK}])"
+# A letter that is not CJK: what must not touch a plain Latin term ("denuded" is not "nude"; a
+# digit or an underscore is no letter: "nude2", "nude_art" are).
+_NOT_BEFORE = f"(?<![^\\W\\d_{_CJK}])"
+_NOT_AFTER = f"(?![^\\W\\d_{_CJK}])"
+# Characters that draw nothing beyond the format ones (Unicode's default-ignorable code points):
+# variation selectors, the combining grapheme joiner, Hangul fillers, Khmer inherent vowels,
+# Mongolian variation selectors. "nu\ufe0fde" is "nude".
+_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef]")
+_SPACES = re.compile(r"\s+")
 
 
 def _re2_options() -> re2.Options:
@@ -68,12 +74,15 @@ class InvalidTermError(ValueError):
 
 def normalize(text: str, *, fold: bool = True) -> str:
     """NFKC, case folded, without format characters (Cf: zero-width spaces and joiners, soft
-    hyphens, direction marks), which draw nothing and would otherwise hide a term: "nu\u200bde".
-    `fold=False` keeps the letters' case and forms ("ß" stays "ß", where folding makes "ss")."""
+    hyphens, direction marks) or the other characters that draw nothing (`_IGNORABLE`), which
+    would otherwise hide a term: "nu\u200bde"; every run of white space one space ("naked\n  woman"
+    is "naked woman"). `fold=False` keeps the letters' case and forms ("ß" stays "ß", where folding
+    makes "ss")."""
     text = unicodedata.normalize("NFKC", text)
     if fold:
         text = text.casefold()
-    return "".join(char for char in text if unicodedata.category(char) != "Cf")
+    text = _IGNORABLE.sub("", "".join(char for char in text if unicodedata.category(char) != "Cf"))
+    return _SPACES.sub(" ", text)
 
 
 def is_regex(term: str) -> bool:
@@ -109,10 +118,9 @@ def compile_term(term: str) -> _Pattern:
     word = normalize(term)
     if not word:
         raise InvalidTermError("the term is empty", "empty")
-    escaped = re.escape(word)
-    if _CJK_CHAR.search(word):
-        return re.compile(escaped)
-    return re.compile(f"{_NOT_BEFORE}{escaped}{_NOT_AFTER}")
+    if _CJK_CHAR.search(word):  # written without spaces: one put between its characters hides nothing
+        return re.compile(r"\s?".join(re.escape(char) for char in word.replace(" ", "")))
+    return re.compile(f"{_NOT_BEFORE}{re.escape(word)}{_NOT_AFTER}")
 
 
 @functools.lru_cache(maxsize=256)

@@ -7,6 +7,8 @@ import pytest
 
 from tests.e2e.harness import world
 from tests.e2e.staff import add_staff, is_ephemeral
+from tests.e2e.test_edit import image_bytes
+from tests.e2e.test_result_buttons import _text_input_id, press, result_message
 
 
 async def test_blocked_english_term_is_refused_without_naming_it_and_charges_nothing(tmp_path):
@@ -182,3 +184,24 @@ async def test_settings_commands_refuse_non_admins_even_if_discord_shows_them(tm
         assert is_ephemeral(inter)
         ok = await w.run("imagine", {"prompt": "a cat"})  # nothing was changed
         assert len(ok.files()) == 1
+
+
+async def test_a_blocked_phrase_spaced_out_is_refused_in_variation_edit_and_series(tmp_path):
+    # A newline or two spaces between its words, a space inside a Chinese term: still the term.
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        await w.start_bot()
+        first = await w.run("imagine", {"prompt": "a castle on a hill"})
+        request_id = (await w.ledger_rows())[0]["id"]
+        for term in ("naked woman", "裸体"):
+            await w.run("blocklist", {"term": term}, user=staff.admin, subcommand="add")
+        opened = await press(w, result_message(first), "variation", request_id)
+        modal = opened.modal
+        submitted = await w.discord.submit_modal(
+            modal["custom_id"], {_text_input_id(modal): "a naked\nwoman on the castle"},
+            user=w.alice, from_interaction=opened)  # fmt: skip
+        await submitted.wait_for_final(timeout=15)
+        await w.run("edit", {"prompt": "make her a naked  woman"}, attachments=[("p.png", image_bytes(), "image/png")])
+        await w.run("series", {"prompt": "画一个裸 体的女人", "count": 2})
+        sent = [r.json["prompt"] for r in w.gateway.generation_requests][1:]
+        assert sent == [], sent

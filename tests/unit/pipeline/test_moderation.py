@@ -40,6 +40,21 @@ CASES = [
     ("\u200enude\u200f", ["nude"], True),
     ("a g\u200bore scene", ["re:g[o0]re"], True),
     ("裸\u200b体", ["裸体"], True),
+    # characters that draw nothing and are not format characters: variation selectors, the
+    # combining grapheme joiner, a Hangul filler
+    ("a nu\ufe0fde figure", ["nude"], True),
+    ("裸\ufe00体", ["裸体"], True),
+    ("a nu\u034fde figure", ["nude"], True),
+    ("a nu\u3164de figure", ["nude"], True),
+    # white space: a run of it is one space; one between the characters of a CJK term hides nothing
+    ("naked  woman", ["naked woman"], True),
+    ("naked\twoman", ["naked woman"], True),
+    ("naked\n woman", ["naked woman"], True),
+    ("画一个裸 体的女人", ["裸体"], True),
+    # a digit or an underscore is no letter: it does not make another word
+    ("nude_portrait", ["nude"], True),
+    ("nude2", ["nude"], True),
+    ("2nude", ["nude"], True),
 ]
 
 
