@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.checks import require_admin
+from cogs.checks import bot_can_post, require_admin
 from cogs.options import model_autocomplete, size_autocomplete
 from i18n import locale_of, t
 from pipeline.explain import UserError
@@ -149,6 +149,10 @@ class AdminModeration(commands.Cog):
         channel_id = channel.id if channel else old.approval_channel_id
         if channel_id is None:
             raise UserError("settings.approval_needs_channel", code="approval_needs_channel")
+        target = interaction.guild.get_channel_or_thread(channel_id) if interaction.guild else None
+        if not isinstance(target, discord.TextChannel | discord.Thread) or not bot_can_post(target):
+            # every member's request would be refused, or posted where no moderator sees it
+            raise UserError("settings.approval_cannot_post", code="approval_cannot_post", channel=f"<#{channel_id}>")
         new = await self.configs.update(guild_id, approval=True, approval_channel_id=channel_id)
         await self._audit(interaction, "moderation.approval", _approval(old), _approval(new))
         await _reply(interaction, "settings.approval_on", channel=f"<#{channel_id}>")

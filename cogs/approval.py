@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 from discord.ext import commands
 
-from cogs.checks import require_moderator
+from cogs.checks import bot_can_post, can_post, require_moderator
 from i18n import locale_of, t
 from image_gateway.catalog import format_usd
 from pipeline.delivery import DISCORD_ERRORS, report_error
@@ -149,6 +149,10 @@ def review_view(approval_id: int, locale: str) -> discord.ui.View:
 async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction, job: ImageJob) -> None:
     """Check the request, store it and post it for the moderators; nothing is reserved."""
     await bot.pipeline.screen(job)
+    # Approved, it is posted in this channel: one the bot cannot post in would make (and bill)
+    # images nobody gets, and a rejection nobody hears.
+    if not can_post(interaction.app_permissions, thread=isinstance(interaction.channel, discord.Thread)):
+        raise UserError("approval.cannot_post_here", code="cannot_post_here")
     config = bot.storage.guild_config.get(job.guild_id)
     channel = await _channel(bot, config.approval_channel_id)
     if channel is None:
@@ -240,7 +244,8 @@ async def decide(bot: SeedreamBot, interaction: discord.Interaction, approval_id
     )
     if action == "reject":
         await _audit(bot, approval, interaction.user.id, "request.rejected")
-        await _tell_member(bot, approval, "approval.member_rejected", moderator=moderator)
+        if not await _tell_member(bot, approval, "approval.member_rejected", moderator=moderator):
+            await _say_not_told(interaction, approval)
         return
     await _run_approved(bot, interaction, approval, content, review_locale)
 
@@ -260,6 +265,8 @@ async def _run_approved(
         channel = await _channel(bot, approval.channel_id)
         if channel is None:
             raise UserError("error.delivery", code="channel_gone")  # noqa: TRY301 - told like any refusal
+        if not bot_can_post(channel):  # lost since the member asked: nothing is made for nobody
+            raise UserError("approval.cannot_post_there", code="cannot_post_there", channel=f"<#{channel.id}>")  # noqa: TRY301
         await bot.generate_in_channel(channel, await _job(bot, interaction, approval), admitted=admitted)
     except Exception as error:
         if tickets:  # it ran: the member was told in their channel, the books are closed
@@ -277,8 +284,9 @@ async def _run_approved(
                    reason=explain(error, review_locale))
         await interaction.edit_original_response(content=f"{content}\n{failed}")
         await interaction.followup.send(explain(error, locale_of(interaction)), ephemeral=True)
-        await _tell_member(bot, approval, "approval.member_failed", moderator=interaction.user.display_name,
-                           reason=explain(error, approval.job["locale"]))
+        if not await _tell_member(bot, approval, "approval.member_failed", moderator=interaction.user.display_name,
+                                  reason=explain(error, approval.job["locale"])):
+            await _say_not_told(interaction, approval)
 
 
 async def _reopen(
@@ -337,17 +345,29 @@ async def _already_decided(bot: SeedreamBot, interaction: discord.Interaction, a
     await interaction.response.send_message(text, ephemeral=True)
 
 
-async def _tell_member(bot: SeedreamBot, approval: Approval, key: str, **params: object) -> None:
+async def _tell_member(bot: SeedreamBot, approval: Approval, key: str, **params: object) -> bool:
+    """Tell the member in their channel; False when that could not be done (logged)."""
     channel = await _channel(bot, approval.channel_id)
     if channel is None:
         log.warning("approval %s: the member's channel is gone; they were not told", approval.id)
-        return
+        return False
     text = t(key, approval.job["locale"], member=f"<@{approval.user_id}>",
              prompt=prompt_preview(approval.job["prompt"]), **params)
     try:
         await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(approval.user_id)]))
     except discord.HTTPException:
         log.warning("approval %s: could not tell the member", approval.id, exc_info=True)
+        return False
+    return True
+
+
+async def _say_not_told(interaction: discord.Interaction, approval: Approval) -> None:
+    """The moderator hears, privately, that the member did not: they can tell them otherwise."""
+    await interaction.followup.send(
+        t("approval.member_not_told", locale_of(interaction), member=f"<@{approval.user_id}>",
+          channel=f"<#{approval.channel_id}>"),
+        ephemeral=True,
+    )
 
 
 async def _audit(

@@ -64,3 +64,13 @@ def require_moderator(interaction: discord.Interaction) -> None:
         raise UserError("error.guild_only", code="guild_only")
     if not is_moderator(interaction):
         raise UserError("error.moderator_only", code="not_moderator")
+
+
+def can_post(permissions: discord.Permissions, *, thread: bool) -> bool:
+    """Whether the bot may post results in a channel with these permissions (its own there)."""
+    sends = permissions.send_messages_in_threads if thread else permissions.send_messages
+    return permissions.view_channel and sends and permissions.attach_files
+
+
+def bot_can_post(channel: discord.TextChannel | discord.Thread) -> bool:
+    return can_post(channel.permissions_for(channel.guild.me), thread=isinstance(channel, discord.Thread))

@@ -175,7 +175,9 @@ class Reports(commands.Cog):
         """A request that never reached the ledger, with the moderator's decision (or none yet)."""
         record = approval.job
         decided = approval.decided_at // 1000 if approval.decided_at is not None else None
-        status = t(f"history.approval.{approval.status}", locale, moderator=f"<@{approval.decided_by}>",
+        # failed before any moderator saw it: its review message could not be posted
+        state = "unposted" if approval.status == "failed" and approval.decided_by is None else approval.status
+        status = t(f"history.approval.{state}", locale, moderator=f"<@{approval.decided_by}>",
                    when=f"<t:{decided}:R>")
         return t("history.approval_line", locale, id=approval.id, when=f"<t:{approval.created_at // 1000}:f>",
                  member=f"<@{approval.user_id}>", model=self._model_label(record["model"]), count=record["count"],

@@ -39,6 +39,13 @@ TEXTS: dict[str, str] = {
         "Your request was sent to the moderators for approval. You will be told in this channel when they "
         "decide; nothing is charged until then."
     ),
+    "approval.cannot_post_here": (
+        "Approval mode is on, and an approved request is posted in this channel, but the bot cannot post here "
+        "(it needs to see the channel, send messages and attach files). Ask a server admin, or use another "
+        "channel. You were not charged."
+    ),
+    "approval.cannot_post_there": "the bot can no longer post in {channel}, where the results would go",
+    "approval.member_not_told": "{member} could not be told in {channel} (the bot cannot post there); please let them know.",
     "approval.channel_unavailable": (
         "Approval mode is on, but the bot cannot post in the moderators' channel. Ask a server admin to "
         "check `/settings approval`. You were not charged."
@@ -77,6 +84,10 @@ TEXTS: dict[str, str] = {
     "approval.member_rejected": "{member}, your image request **{prompt}** was rejected by {moderator}. You were not charged.",
     "approval.member_failed": "{member}, your image request **{prompt}** was approved by {moderator} but could not run: {reason}",
     # /blocklist and /settings (admins)
+    "settings.approval_cannot_post": (
+        "The bot cannot post in {channel} (it needs to see the channel, send messages and attach files), so "
+        "moderators would never see the requests there. Give it those permissions, or choose another channel."
+    ),
     "settings.term_added": "Blocked term added. Prompts that contain it are refused.",
     "settings.term_exists": "That term is already blocked.",
     "settings.term_removed": "Blocked term removed.",
@@ -398,5 +409,6 @@ TEXTS: dict[str, str] = {
     "history.approval.pending": "waiting for a moderator's approval",
     "history.approval.approved": "approved by {moderator} {when}",
     "history.approval.rejected": "rejected by {moderator} {when}, nothing charged",
+    "history.approval.unposted": "could not be posted to the moderators, nothing charged",
     "history.approval.failed": "approved by {moderator} {when} but could not run, nothing charged",
 }

@@ -284,3 +284,63 @@ async def test_an_approved_series_pings_the_member_once(tmp_path):
         assert len(posted) > 1
         assert pinged(w, w.alice) == posted[:1]  # the first message notifies her, no other does
         assert all(f"<@{w.alice.id}>" in m["content"] for m in posted)  # each still names her
+
+
+SEND_MESSAGES = 1 << 11
+
+
+async def deny_bot_send(w: World, channel) -> None:
+    await w.discord.set_overwrites(
+        channel, [{"id": str(w.discord.bot_user.id), "type": 1, "allow": "0", "deny": str(SEND_MESSAGES)}]
+    )
+
+
+async def test_a_channel_the_bot_cannot_post_in_is_refused_before_the_moderators_see_it(tmp_path):
+    # Slash commands work where the bot may not post: approved, its images would go to nobody.
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await deny_bot_send(w, w.channel)
+        inter = await w.run("imagine", {"prompt": "a fox in a read-only channel"})
+        assert "the bot cannot post here" in inter.all_text() and is_ephemeral(inter)
+        assert w.discord.channel_messages(staff.mods_channel) == []
+        assert await w.storage.db.fetchall("SELECT id FROM approvals") == []
+
+
+async def test_a_decision_once_the_bot_cannot_post_for_the_member_makes_nothing_and_says_so(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await submit(w, "a fox approved", count=2)
+        await submit(w, "a fox rejected", count=1)
+        await deny_bot_send(w, w.channel)  # lost since they asked
+        approved, rejected = w.discord.channel_messages(staff.mods_channel)
+        yes = await w.discord.click_button(approved, button(approved, "approve"), user=staff.moderator)
+        await yes.wait_for_final()
+        no = await w.discord.click_button(rejected, button(rejected, "reject"), user=staff.moderator)
+        await no.wait_for_final()
+        assert w.gateway.generation_requests == []  # nothing made (and billed) for nobody
+        assert [r["status"] for r in await w.ledger_rows()] in ([], ["refused"])
+        assert "can no longer post in" in yes.all_text()
+        for decision in (yes, no):  # the moderator knows the member was not told
+            assert f"<@{w.alice.id}> could not be told in <#{w.channel.id}>" in decision.all_text()
+
+
+async def test_approval_mode_refuses_a_moderators_channel_the_bot_cannot_post_in(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        await deny_bot_send(w, staff.mods_channel)
+        await w.start_bot()
+        on = await w.run("settings", {"mode": "on", "channel": staff.mods_channel}, user=staff.admin,
+                         subcommand="approval")
+        assert f"The bot cannot post in <#{staff.mods_channel.id}>" in on.all_text()
+        assert not w.bot.storage.guild_config.get(w.guild.id).needs_approval
+
+
+async def test_history_of_a_request_the_moderators_never_saw_says_so(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await deny_bot_send(w, staff.mods_channel)  # the bot lost access to the moderators' channel
+        inter = await w.run("imagine", {"prompt": "a fox nobody saw"})
+        assert "cannot post in the moderators' channel" in inter.all_text()
+        history = (await w.run("history", {}, user=w.alice)).all_text()
+        assert "could not be posted to the moderators, nothing charged" in history
+        assert "<@None>" not in history and "<t:None" not in history

@@ -273,6 +273,13 @@ class DiscordDouble:
         self.channels[channel.id] = channel
         return channel
 
+    async def set_overwrites(self, channel: Channel, overwrites: Sequence[dict[str, Any]]) -> None:
+        """Change a channel's permission overwrites as an admin would: connected bots hear
+        CHANNEL_UPDATE, as from Discord."""
+        channel.overwrites = [dict(o) for o in overwrites]
+        if self.sessions:
+            await self.dispatch("CHANNEL_UPDATE", channel.to_payload())
+
     def add_thread(self, channel: Channel, name: str = "thread") -> Channel:
         """A public thread in `channel` (created before the bot connects: listed in GUILD_CREATE)."""
         assert channel.guild_id is not None
