@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ from discord import app_commands
 
 from i18n import locale_of
 from image_gateway.catalog import InvalidOptionError, ModelSpec
+from pipeline.delivery import report_error
 from pipeline.explain import UserError
 from pipeline.job import ImageJob, Reference
 from pipeline.references import load_references, precheck
@@ -144,9 +146,19 @@ async def generate_with_attachments(
         # Private, as /imagine's: the acknowledgement ("sent to the moderators") is the member's own.
         await _defer_and_load(bot, interaction, job, attachments, ephemeral=True)
     else:
-        with bot.queue.claim(job.user_id):  # refuses as `Dispatcher.run` would, before the defer
-            await bot.pipeline.precheck(job)
-            await _defer_and_load(bot, interaction, job, attachments)
+        # Refuses as `Dispatcher.run` would, before the defer. A shutdown stops the download at
+        # once (nothing is reserved yet); the member is told before the place is given back, so
+        # before the bot closes.
+        with bot.queue.claim(job.user_id, preparing=True) as place:
+            try:
+                await bot.pipeline.precheck(job)
+                await _defer_and_load(bot, interaction, job, attachments)
+            except asyncio.CancelledError:
+                if not place.stopped:
+                    raise
+                asyncio.current_task().uncancel()
+                await report_error(interaction, UserError("queue.restarting", code="restarting"))
+                return
         # Given back just before `Dispatcher.run` claims again: no await between the two.
     await bot.generate(interaction, job)
 

@@ -44,7 +44,9 @@ class Place:
     user_id: int
     task: asyncio.Task | None
     request_id: int | None = None
-    state: str = "claimed"  # claimed -> waiting -> running -> left; waiting -> withdrawn -> left
+    # claimed -> waiting -> running -> left; waiting -> withdrawn -> left; "preparing" is a claim
+    # held over a slow step before anything is reserved (reference images downloading)
+    state: str = "claimed"
     stopped: bool = False  # a shutdown cancelled it while it ran
     started_at: float | None = None
     turn: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -71,13 +73,14 @@ class FairQueue:
         self.closed = False
 
     # -- a request's life ------------------------------------------------------------------
-    def claim(self, user_id: int) -> Place:
-        """A place for a new request, or a refusal the member can read (nothing reserved yet)."""
+    def claim(self, user_id: int, *, preparing: bool = False) -> Place:
+        """A place for a new request, or a refusal the member can read (nothing reserved yet).
+        A `preparing` one is stopped at once by a shutdown: it could not be admitted after it."""
         if self.closed:
             raise UserError("queue.restarting", code="restarting")
         if sum(1 for place in self._places if place.user_id == user_id) >= self.per_member:
             raise UserError("queue.member_busy", code="member_busy", limit=self.per_member)
-        place = Place(self, user_id, asyncio.current_task())
+        place = Place(self, user_id, asyncio.current_task(), state="preparing" if preparing else "claimed")
         self._places.append(place)
         self._idle.clear()
         return place
@@ -160,6 +163,11 @@ class FairQueue:
             self.closed = True
             for place in list(self._waiting):
                 self.withdraw(place, "shutdown")
+            for place in self._places:
+                if place.state == "preparing":  # nothing reserved, and refused once it is ready
+                    place.stopped = True
+                    if place.task is not None:
+                        place.task.cancel()
         if await self._wait_idle(grace):
             return
         running = [place for place in self._running() if not place.stopped]

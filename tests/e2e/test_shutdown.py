@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from tests.doubles.discord_double.cdn import AttachmentStore
 from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
+from tests.e2e.test_edit import image_bytes
 from tests.e2e.test_queue import FAST, content, submit
 
 SEEDREAM_5 = "doubao-seedream-5-0-260128"
@@ -111,3 +113,30 @@ async def test_a_shutdown_that_stops_a_request_as_it_settles_still_closes_its_bo
         [row] = await w.ledger_rows()
         assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 2, 2 * 162_000)
         assert len(inter.files()) == 2
+
+
+async def test_a_shutdown_stops_an_edit_still_downloading_its_images_at_once_and_says_so(tmp_path, monkeypatch):
+    # Nothing is reserved while the references download, and it could not be admitted after the
+    # stop: it need not hold the stop for the grace (and the stop wait) on a slow CDN.
+    real_handle = AttachmentStore.handle
+    fetching, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_cdn(self, request):
+        fetching.set()
+        await release.wait()
+        return await real_handle(self, request)
+
+    monkeypatch.setattr(AttachmentStore, "handle", slow_cdn)
+    async with world(tmp_path, **FAST) as w:
+        try:
+            inter = await w.discord.invoke_command("edit", {"prompt": "a hat"}, user=w.alice, guild=w.guild,
+                                                   channel=w.channel,
+                                                   attachments=[("cat.png", image_bytes(), "image/png")])
+            await asyncio.wait_for(fetching.wait(), 10)
+            started = asyncio.get_running_loop().time()
+            await w.bot.shutdown(grace=30)
+            assert asyncio.get_running_loop().time() - started < 10  # not the 30 s grace
+            assert "The bot is restarting" in inter.all_text() and not inter.loading
+            assert await w.ledger_rows() == [] and w.gateway.generation_requests == []
+        finally:
+            release.set()
