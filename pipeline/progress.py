@@ -87,9 +87,10 @@ class LiveStatus:
         (Discord refused the defer) the member is told in the channel, as results would be."""
         async with self._lock:
             self._quiet = True
-            if await self.sink.reply_ready():
-                await self._edit_locked(content=t(f"queue.withdrawn.{reason}", self.locale), view=None)
+            if await self._edit_locked(content=t(f"queue.withdrawn.{reason}", self.locale), view=None):
                 return
+        # No reply, or one that could not be edited (its token expired while it waited): the
+        # sink's own way, which posts in the channel when the reply is gone.
         try:
             await self.sink.fail(UserError(f"queue.withdrawn.{reason}", code=reason))
         except DISCORD_ERRORS:
@@ -159,18 +160,21 @@ class LiveStatus:
                 return
             await self._edit_locked(**fields)
 
-    async def _edit_locked(self, **fields: object) -> None:
+    async def _edit_locked(self, **fields: object) -> bool:
+        """Edit the reply; False when there is none or Discord refused (best effort: the sink
+        reports results through its own fallbacks)."""
         if not await self.sink.reply_ready():  # no reply to keep up to date: results go to the channel
             self._quiet = True
-            return
+            return False
         try:
             await self.sink.interaction.edit_original_response(**fields)
-            if "view" in fields:
-                self._cancel_shown = fields["view"] is not None
         except DISCORD_ERRORS as error:
-            # Progress is best effort; the sink reports results through its own fallbacks.
             log.info("request %s: progress edit failed (%s)", self.ticket.request_id, _why(error))
             self._quiet = True
+            return False
+        if "view" in fields:
+            self._cancel_shown = fields["view"] is not None
+        return True
 
 
 class ChannelStatus:

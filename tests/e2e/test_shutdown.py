@@ -140,3 +140,19 @@ async def test_a_shutdown_stops_an_edit_still_downloading_its_images_at_once_and
             assert await w.ledger_rows() == [] and w.gateway.generation_requests == []
         finally:
             release.set()
+
+
+async def test_members_waiting_past_their_replys_lifetime_are_told_of_a_shutdown_in_the_channel(tmp_path):
+    # Their replies can no longer be edited (Discord's 15 minutes; 3 s here): the channel says it.
+    async with world(tmp_path, discord={"token_ttl": 3}, max_concurrent_requests=1, **FAST) as w:
+        carol = w.discord.add_user("carol")
+        w.discord.add_member(w.guild, carol)
+        w.gateway.script(Fault.hang(), times=1)
+        for user in (w.alice, w.bob, carol):
+            await submit(w, user, f"{user.username}'s picture")
+        await asyncio.sleep(3.5)
+        await w.bot.shutdown(grace=0.5)
+        assert [r["status"] for r in await w.ledger_rows()] == ["released"] * 3
+        said = [m.get("content") or "" for m in w.discord.channel_messages(w.channel)]
+        for user in (w.bob, carol):  # the two waiting in line
+            assert [text for text in said if f"<@{user.id}>" in text and "restart" in text], said
