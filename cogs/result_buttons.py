@@ -23,6 +23,7 @@ import discord
 from cogs.checks import CLOCK_SLACK, is_buttons_request, is_moderator
 from cogs.options import generate_with_attachments, job_from_interaction, submitted_value
 from i18n import locale_of, t
+from image_gateway.catalog import InvalidOptionError
 from pipeline.delivery import report_error, set_result_view
 from pipeline.explain import AttachmentError, UserError
 from pipeline.references import looks_like_image, precheck
@@ -127,11 +128,22 @@ def _once(bot: SeedreamBot, request_id: int, action: str) -> Iterator[None]:
         bot.presses_running.discard(key)
 
 
+def _made_by(bot: SeedreamBot, row: LedgerRow) -> ModelSpec | None:
+    """The model that made the result, if this gateway still offers it (a restart may have moved
+    the bot to another IMAGE_PROVIDER, whose models the old results' ids are not)."""
+    try:
+        return bot.resolve_model(row.model)
+    except InvalidOptionError:
+        return None
+
+
 async def reroll(interaction: discord.Interaction, request_id: int) -> None:
     """The same request again (a series stays a series)."""
     row = await _own_request(interaction, request_id)
     _repeatable(row)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
+    if _made_by(bot, row) is None:  # the same request is no longer possible: the member chooses anew
+        raise UserError("buttons.model_gone", code="model_gone", model=row.model)
     series = row.command == "series"
     job = job_from_interaction(
         bot, interaction, command="series" if series else "reroll", prompt=row.prompt, model=row.model,
@@ -152,7 +164,7 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
 
 
 async def _upscale(bot: SeedreamBot, interaction: discord.Interaction, row: LedgerRow) -> None:
-    made_by = bot.resolve_model(row.model)
+    made_by = _made_by(bot, row)
     model = _upscaler(bot, made_by, row.prompt)
     image = await _usable_result_image(interaction, row) if model.max_references else None
     if image is not None:
@@ -163,6 +175,8 @@ async def _upscale(bot: SeedreamBot, interaction: discord.Interaction, row: Ledg
         )  # fmt: skip
         return
     _repeatable(row)  # without the image, only a result made from a prompt alone can be made again
+    if made_by is None:
+        raise UserError("buttons.model_gone", code="model_gone", model=row.model)
     _refuse_at_largest(made_by, made_by.pixels(row.size))
     job = job_from_interaction(
         bot, interaction, command="upscale", prompt=row.prompt, model=made_by.id, size=made_by.largest_size, count=1
@@ -178,16 +192,18 @@ def _refuse_at_largest(model: ModelSpec, pixels: int | None) -> None:
         raise UserError("buttons.already_largest", code="already_largest", model=model.label)
 
 
-def _upscaler(bot: SeedreamBot, made_by: ModelSpec, prompt: str) -> ModelSpec:
-    """The model that made the result, when it takes an image, sizes its output and takes the
-    prompt; else the bot's default model if it does, else the gateway's first that does (302.ai:
-    SeedEdit's only size is the input's, Seedream 3.0 takes no image; both made the same image
-    again, or another one, and charged for it). None does: the model that made it."""
+def _upscaler(bot: SeedreamBot, made_by: ModelSpec | None, prompt: str) -> ModelSpec:
+    """The model that made the result (None: no longer offered), when it takes an image, sizes its
+    output and takes the prompt; else the bot's default model if it does, else the gateway's first
+    that does (302.ai: SeedEdit's only size is the input's, Seedream 3.0 takes no image; both made
+    the same image again, or another one, and charged for it). None does: the model that made it,
+    else the default."""
     def grows(spec: ModelSpec) -> bool:
         return spec.max_references > 0 and spec.largest_size != INPUT_SIZE and len(prompt) <= spec.max_prompt_chars
 
-    candidates = (made_by, bot.resolve_model(None), *bot.preset.models.values())
-    return next((spec for spec in candidates if grows(spec)), made_by)
+    default = bot.resolve_model(None)
+    candidates = (made_by, default, *bot.preset.models.values())
+    return next((spec for spec in candidates if spec is not None and grows(spec)), made_by or default)
 
 
 async def variation(interaction: discord.Interaction, request_id: int) -> None:
@@ -196,7 +212,8 @@ async def variation(interaction: discord.Interaction, request_id: int) -> None:
     row = await _own_request(interaction, request_id)
     images = await _result_images(interaction, row)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    modal = VariationModal(row, bot.resolve_model(row.model).max_prompt_chars, locale_of(interaction), max(images))
+    limit = (_made_by(bot, row) or bot.resolve_model(None)).max_prompt_chars
+    modal = VariationModal(row, limit, locale_of(interaction), max(images))
     # Stopped before it is sent, so discord.py keeps no copy of it: the submission is answered by
     # `on_variation_submit` alone, by custom_id, also after a restart or the modal's timeout.
     modal.stop()
@@ -214,9 +231,10 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
         raise UserError("buttons.no_such_image", code="bad_option", count=max(images))
     image = images[chosen]
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    spec = bot.resolve_model(row.model)
-    # A model that takes no reference image cannot make a variation: the server's default does.
-    model = spec.id if spec.max_references else None
+    spec = _made_by(bot, row)
+    # A model that takes no reference image (or is no longer offered) cannot make a variation:
+    # the server's default does.
+    model = spec.id if spec is not None and spec.max_references else None
     await generate_with_attachments(
         bot, interaction, [image],
         command="variation", prompt=prompt, model=model, size=row.size if model else None,

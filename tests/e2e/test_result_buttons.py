@@ -612,3 +612,29 @@ async def test_a_double_click_on_upscale_or_reroll_makes_and_charges_it_once(tmp
         assert made == [("imagine", 1), ("upscale-image", 1), ("reroll", 1)]
         again = await press(w, message, "reroll", request_id)  # once it has run, the button works again
         assert len(again.files()) == 1, again.all_text()
+
+
+async def test_buttons_of_a_result_whose_model_another_gateway_lacks_still_work_where_they_can(tmp_path):
+    # A restart moved the bot from gogogotoken.com (Seedream 4.0) to xmsmartlink, which lacks it.
+    async with world(tmp_path) as w:
+        first = await w.run("imagine", {"prompt": "a castle on a hill"})
+        request_id = (await w.ledger_rows())[0]["id"]
+        message = result_message(first)
+        opened = await press(w, message, "variation", request_id)  # its form is open meanwhile
+        w.settings = make_settings(tmp_path, w.discord, w.gateway, image_provider="xmsmartlink")
+        await w.restart_bot()
+        rerolled = await press(w, message, "reroll", request_id)
+        assert "(`doubao-seedream-4-0-250828`) is no longer offered here" in rerolled.all_text()
+        assert is_ephemeral(rerolled)
+        upscaled = await press(w, message, "upscale", request_id)  # another model that can does it
+        assert len(upscaled.files()) == 1, upscaled.all_text()
+        assert (await press(w, message, "variation", request_id)).modal is not None
+        submitted = await w.discord.submit_modal(
+            opened.modal["custom_id"], {_text_input_id(opened.modal): "a castle at night"}, user=w.alice,
+            from_interaction=opened,
+        )  # fmt: skip
+        await submitted.wait_for_final(timeout=15)
+        assert len(submitted.files()) == 1, submitted.all_text()  # the default model makes it
+        assert [(r["command"], r["model"]) for r in await w.ledger_rows()][1:] == [
+            ("upscale-image", "doubao-seedream-5-0-260128"), ("variation", "doubao-seedream-5-0-260128"),
+        ]
