@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 Action = Literal["approve", "reject"]
 MAX_ATTACHED_REFERENCES = 10
+ORPHAN_SWEEP_SECONDS = 15 * 60  # how often waiting requests are checked for a review message deleted
 # The review text stays under Discord's 2000 characters with room for the decision lines added
 # under it (approved/rejected by, or why it could not run); a longer prompt goes in an embed.
 REVIEW_CONTENT_MAX = 1500
@@ -405,12 +406,35 @@ async def _restore_buttons(bot: SeedreamBot, approvals: list[Approval]) -> None:
             log.warning("approval %s: could not give its review message its buttons back", approval.id, exc_info=True)
 
 
+async def withdraw_orphans(bot: SeedreamBot) -> None:
+    """Waiting requests whose review message is gone (a moderator deleted it, or its channel) can
+    never be decided: each is ended and its member told. The bot has no message events (no
+    message intent), so it looks: at start, then every `ORPHAN_SWEEP_SECONDS`."""
+    for approval in await bot.storage.approvals.waiting():
+        if approval.review_message_id is None or approval.review_channel_id is None:
+            continue  # being posted right now
+        try:
+            channel = bot.get_channel(approval.review_channel_id) or await bot.fetch_channel(
+                approval.review_channel_id
+            )
+            await channel.fetch_message(approval.review_message_id)  # type: ignore[union-attr]
+            continue
+        except discord.NotFound:
+            pass
+        except (*DISCORD_ERRORS, AttributeError):  # cannot tell now (a 5xx, no access): next time
+            continue
+        if await bot.storage.approvals.withdraw(approval.id):
+            log.info("approval %s: its review message is gone; withdrawn", approval.id)
+            await _tell_member(bot, approval, "approval.member_withdrawn")
+
+
 class ApprovalButtons(commands.Cog):
     """Registers the buttons; they are found by custom_id, also on messages from before a restart."""
 
     def __init__(self, bot: SeedreamBot) -> None:
         self.bot = bot
         self._restoring: asyncio.Task[None] | None = None  # buttons back on reopened review messages
+        self._sweeping: asyncio.Task[None] | None = None  # `withdraw_orphans`, now and then
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ApprovalButton)
@@ -419,9 +443,21 @@ class ApprovalButtons(commands.Cog):
             log.warning("%d approved request(s) had not started when the bot stopped: they wait for a "
                         "moderator again", len(reopened))
             self._restoring = asyncio.create_task(_restore_buttons(self.bot, reopened), name="reopen-approvals")
+        self._sweeping = asyncio.create_task(self._sweep(), name="approval-orphans")
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ApprovalButton)
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+
+    async def _sweep(self) -> None:
+        await self.bot.wait_until_ready()
+        while not self.bot.is_closed():
+            try:
+                await withdraw_orphans(self.bot)
+            except Exception:  # the database closing in a shutdown, or a bug: never the loop's end
+                log.exception("looking for approvals whose review message is gone failed")
+            await asyncio.sleep(ORPHAN_SWEEP_SECONDS)
 
 
 async def setup(bot: SeedreamBot) -> None:

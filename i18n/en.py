@@ -81,6 +81,10 @@ TEXTS: dict[str, str] = {
     "approval.status_failed": "approved",
     "approval.already_decided": "This request was already {status} by {moderator}.",
     "approval.unknown": "This approval request does not exist any more.",
+    "approval.member_withdrawn": (
+        "{member}, your image request **{prompt}** was withdrawn: its review message was removed before a "
+        "moderator decided. You were not charged; ask again if you still want it."
+    ),
     "approval.member_rejected": "{member}, your image request **{prompt}** was rejected by {moderator}. You were not charged.",
     "approval.member_failed": "{member}, your image request **{prompt}** was approved by {moderator} but could not run: {reason}",
     # /blocklist and /settings (admins)
@@ -410,6 +414,6 @@ TEXTS: dict[str, str] = {
     "history.approval.pending": "waiting for a moderator's approval",
     "history.approval.approved": "approved by {moderator} {when}",
     "history.approval.rejected": "rejected by {moderator} {when}, nothing charged",
-    "history.approval.unposted": "could not be posted to the moderators, nothing charged",
+    "history.approval.unposted": "never decided (its review message could not be posted, or was removed), nothing charged",
     "history.approval.failed": "approved by {moderator} {when} but could not run, nothing charged",
 }

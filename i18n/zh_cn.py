@@ -58,6 +58,7 @@ TEXTS: dict[str, str] = {
     "approval.status_failed": "批准",
     "approval.already_decided": "该请求已被 {moderator} {status}。",
     "approval.unknown": "该审核请求已不存在。",
+    "approval.member_withdrawn": "{member}，你的图片请求 **{prompt}** 已撤回：版主作出决定前，它的审核消息被删除了。未向你计费；如仍需要，请重新提交。",
     "approval.member_rejected": "{member}，你的图片请求 **{prompt}** 已被 {moderator} 拒绝。未向你计费。",
     "approval.member_failed": "{member}，你的图片请求 **{prompt}** 已由 {moderator} 批准，但无法执行：{reason}",
     "settings.approval_cannot_post": "机器人无法在 {channel} 发消息（需要查看频道、发送消息和附加文件的权限），版主将看不到那里的请求。请授予这些权限，或选择其他频道。",
@@ -306,6 +307,6 @@ TEXTS: dict[str, str] = {
     "history.approval.pending": "等待版主审批",
     "history.approval.approved": "已由 {moderator} 批准（{when}）",
     "history.approval.rejected": "已被 {moderator} 拒绝（{when}），未计费",
-    "history.approval.unposted": "未能发送给版主，未计费",
+    "history.approval.unposted": "未经决定（审核消息未能发出或已被删除），未计费",
     "history.approval.failed": "已由 {moderator} 批准（{when}），但未能生成，未计费",
 }

@@ -124,6 +124,20 @@ class ApprovalStore:
                 (approval_id,),
             )
 
+    async def waiting(self) -> list[Approval]:
+        """Every request waiting for a moderator, oldest first."""
+        rows = await self._db.fetchall(f"SELECT {_FIELDS} FROM approvals WHERE status = 'pending' ORDER BY id")  # noqa: S608 - constant columns
+        return [_approval(row) for row in rows]
+
+    async def withdraw(self, approval_id: int) -> bool:
+        """End a waiting request no moderator can decide (its review message is gone); False if a
+        moderator decided it meanwhile. It shows as never decided, like one that was never posted."""
+        async with self._db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE approvals SET status = 'failed' WHERE id = ? AND status = 'pending'", (approval_id,)
+            )
+        return changed == 1
+
     async def mark_failed(self, approval_id: int) -> None:
         """An approved request that could not run (refused at reservation, channel gone)."""
         async with self._db.transaction() as tx:

@@ -342,5 +342,27 @@ async def test_history_of_a_request_the_moderators_never_saw_says_so(tmp_path):
         inter = await w.run("imagine", {"prompt": "a fox nobody saw"})
         assert "cannot post in the moderators' channel" in inter.all_text()
         history = (await w.run("history", {}, user=w.alice)).all_text()
-        assert "could not be posted to the moderators, nothing charged" in history
+        assert "never decided (its review message could not be posted, or was removed), nothing charged" in history
         assert "<@None>" not in history and "<t:None" not in history
+
+
+async def test_a_request_whose_review_message_was_deleted_is_withdrawn_and_its_member_told(tmp_path, monkeypatch):
+    # A moderator tidied the channel: no one can decide it any more. Found at start, and while running.
+    monkeypatch.setattr("cogs.approval.ORPHAN_SWEEP_SECONDS", 0.2)
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await submit(w, "a fox tidied away", count=1)
+        await submit(w, "a fox still waiting", count=1)
+        tidied, waiting = w.discord.channel_messages(staff.mods_channel)
+        w.discord.messages[int(tidied["id"])].deleted = True
+        await eventually(lambda: "a fox tidied away** was withdrawn" in channel_text(w))
+        assert f"<@{w.alice.id}>" in channel_text(w) and "not charged" in channel_text(w)
+        assert "a fox still waiting" not in channel_text(w)  # its review message is there: it waits
+        history = (await w.run("history", {}, user=w.alice)).all_text()
+        assert "never decided" in history and "waiting for a moderator" in history
+        # The other one is decided as usual.
+        yes = await w.discord.click_button(waiting, button(waiting, "approve"), user=staff.moderator)
+        await yes.wait_for_final()
+        await eventually(lambda: len(channel_files(w)) == 1)
+        assert w.gateway.generation_requests[0].json["prompt"] == "a fox still waiting"
+        assert len(w.gateway.generation_requests) == 1
