@@ -19,6 +19,7 @@ import aiohttp
 from image_gateway.catalog import InvalidOptionError
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
 from image_gateway.errors import InvalidResponseError
+from image_gateway.money import format_usd
 from pipeline.explain import DeliveryError, UserError, is_expected
 from pipeline.fetch import FetchError, decode_b64_image, download_spooled
 from pipeline.images import ImageRejected, check_container, fit_to_limit, inspect_image, to_data_uri
@@ -31,6 +32,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MAX_FILES_PER_MESSAGE = 10
+# Waits before each further try to close the books the database refused (a full disk): 5 s to about an hour.
+SETTLE_RETRY_DELAYS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 600.0, 600.0, 600.0)
 MAX_IMAGINE_COUNT = 4
 
 AdmissionCheck = Callable[[ImageJob], Awaitable[None]]
@@ -255,7 +258,7 @@ class Pipeline:
         try:
             await self._generate_and_deliver(ticket, sink, progress)
         except Exception as exc:
-            cost, charged = await _to_the_end(self._close_books(ticket, progress, error=exc))
+            cost, charged = await _to_the_end(self._close_books_or_later(ticket, progress, error=exc))
             if progress.delivered == 0:
                 raise
             # Images were delivered and paid for before it failed: the member gets their summary
@@ -269,8 +272,42 @@ class Pipeline:
         except BaseException as exc:  # a shutdown: the dispatcher tells the member
             await _to_the_end(self._close_books(ticket, progress, error=exc))
             raise
-        cost, charged = await _to_the_end(self._close_books(ticket, progress, error=None))
+        cost, charged = await _to_the_end(self._close_books_or_later(ticket, progress, error=None))
         return await self._summarize(ticket, sink, progress, cost, charged)
+
+    async def _close_books_or_later(
+        self, ticket: Ticket, progress: Progress, *, error: BaseException | None
+    ) -> tuple[int, int]:
+        """`_close_books`; when the database refuses it (a full disk) after images were delivered,
+        the member still gets the summary they were shown, not "something went wrong, you were
+        not charged", and the settle is tried again in the background until the database takes it
+        (the figures are in the log meanwhile; a restart first settles the row from its checkpoints)."""
+        try:
+            return await self._close_books(ticket, progress, error=error)
+        except Exception:
+            if progress.delivered == 0:
+                raise
+            _billed, cost, charged = _settled_figures(ticket.job, progress, 0)
+            log.exception("request %s: the books could not be closed (%d delivered, %d billed, cost %s); "
+                          "trying again in the background", ticket.request_id, progress.delivered,
+                          progress.reported, format_usd(cost))  # fmt: skip
+            task = asyncio.create_task(self._settle_later(ticket, progress, error), name=f"settle-{ticket.request_id}")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return cost, charged
+
+    async def _settle_later(self, ticket: Ticket, progress: Progress, error: BaseException | None) -> None:
+        for delay in SETTLE_RETRY_DELAYS:
+            await asyncio.sleep(delay)
+            try:
+                await self._close_books(ticket, progress, error=error)
+            except Exception as failure:
+                log.warning("request %s: the books still could not be closed: %s", ticket.request_id, failure)
+                continue
+            log.info("request %s: the books are closed", ticket.request_id)
+            return
+        log.error("request %s: the books could not be closed; the next start settles it from its checkpoints",
+                  ticket.request_id)
 
     async def _summarize(
         self, ticket: Ticket, sink: ResultSink, progress: Progress, cost: int, charged: int, *, stopped: bool = False
@@ -434,10 +471,9 @@ class Pipeline:
         than shown, `execute` posts the corrected summary.
         """
         job = ticket.job
-        price = job.model.price_micros or 0
+        billed, cost, charged = _settled_figures(job, progress, delivered)
         delivered += progress.delivered
-        billed = min(max(progress.billed, delivered), job.count)
-        cost, charged = price * billed, price * min(delivered, job.count)
+        price = job.model.price_micros or 0
         reserved = price * job.count
         now = await self.ledger.usage(job.guild_id, job.user_id)
         usage = UsageSnapshot(
@@ -492,6 +528,16 @@ class Pipeline:
         return ReadyImage(
             index=event.index, filename=f"seedream-{ticket.request_id}-{event.index + 1}.{ext}", file=fitted
         )
+
+
+def _settled_figures(job: ImageJob, progress: Progress, more: int) -> tuple[int, int, int]:
+    """(billed, cost, charged) as settling with `more` images delivered will make them: the
+    ledger's own formulas (`_SETTLE_SQL`: price x billed, billed at least delivered; price x
+    delivered; both held to the request)."""
+    price = job.model.price_micros or 0
+    delivered = progress.delivered + more
+    billed = min(max(progress.billed, delivered), job.count)
+    return billed, price * billed, price * min(delivered, job.count)
 
 
 class _BilledCheckpoint:

@@ -7,6 +7,7 @@ After every fault: no pending row, spent <= every limit, usage() = the sums over
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 
@@ -14,6 +15,7 @@ from storage import Limits
 from tests.doubles.image_gateway_double import Fault
 from tests.e2e.books import assert_books_balanced
 from tests.e2e.harness import world
+from tests.e2e.staff import eventually
 
 PRICE = 162_000  # Seedream 4.0 on gogogotoken.com
 LIMITS = Limits(daily_images=20, monthly_micros=5_000_000, guild_monthly_micros=10_000_000)
@@ -297,3 +299,32 @@ async def test_fewer_images_than_asked_are_explained_and_only_those_charged(tmp_
         inter = await w.run("imagine", {"prompt": "a dog", "count": 2})
         assert "1 of 2 could not be made" in inter.all_text() or "1 of 2 were refused" in inter.all_text()
         assert "asked for" not in inter.all_text()
+
+
+async def test_a_database_that_refuses_the_settle_after_delivery_does_not_tell_the_member_otherwise(
+    tmp_path, monkeypatch
+):
+    # A full disk when the books close: the member has their images and the summary they were
+    # shown; the settle is tried again until the database takes it.
+    monkeypatch.setattr("pipeline.runner.SETTLE_RETRY_DELAYS", (0.1, 0.1, 0.1))
+    async with world(tmp_path) as w:
+        real_settle, refusals = w.storage.ledger.settle, []
+
+        async def full_disk(*args, **kwargs):
+            if len(refusals) < 2:
+                refusals.append(1)
+                raise sqlite3.OperationalError("database or disk is full")
+            return await real_settle(*args, **kwargs)
+
+        monkeypatch.setattr(w.storage.ledger, "settle", full_disk)
+        inter = await w.run("imagine", {"prompt": "a cat", "count": 2})
+        assert len(inter.files()) == 2
+        text = inter.all_text()
+        assert "cost $0.324" in text and "went wrong" not in text and "not charged" not in text, text
+        await eventually(lambda: len(refusals) == 2)
+        for _ in range(50):
+            [row] = await w.ledger_rows()
+            if row["status"] != "pending":
+                break
+            await asyncio.sleep(0.1)
+        assert (row["status"], row["images_delivered"], row["cost_micros"]) == ("settled", 2, 324_000)
