@@ -125,14 +125,12 @@ class SeedreamBot(commands.Bot):
     # -- start -----------------------------------------------------------------------
     async def setup_hook(self) -> None:
         await self.tree.set_translator(CatalogTranslator())
-        interrupted = await self.storage.requests.pending()
         recovered = await self.storage.ledger.recover_pending()
         if recovered:
             log.warning("closed %d reservation(s) left pending by an earlier stop", recovered)
-        if interrupted:  # their members are told once the bot is connected
-            self._telling = asyncio.create_task(
-                tell_interrupted(self, [row.id for row in interrupted]), name="tell-interrupted"
-            )
+        untold = await self.storage.requests.untold()  # this stop's, and any an earlier start did not tell
+        if untold:  # their members are told once the bot is connected
+            self._telling = asyncio.create_task(tell_interrupted(self, untold), name="tell-interrupted")
         for extension in self._extensions:
             await self.load_extension(extension)
         await self.sync_commands()

@@ -1,9 +1,11 @@
 """Telling the members whose requests a stop cut short (a crash, a SIGKILL, a power cut).
 
 The books close at start, before the bot connects (`Ledger.recover_pending`: what was delivered is
-charged, the rest released). Once connected, each of those members is told in the request's
-channel, mentioning them, what reached them and what they paid: the reply they were watching may
-still say "thinking..." or show half a series with no summary.
+charged, the rest released, and the requests go on the list of members to tell). Once connected,
+each of those members is told in the request's channel, mentioning them, what reached them and
+what they paid: the reply they were watching may still say "thinking..." or show half a series
+with no summary. A request leaves the list once told, so a notice a second stop cut off is sent
+at the start after it.
 """
 
 from __future__ import annotations
@@ -26,21 +28,31 @@ log = logging.getLogger(__name__)
 
 
 async def tell_interrupted(bot: SeedreamBot, request_ids: Sequence[int]) -> None:
-    """Best effort, once the bot is ready: a channel gone or closed to the bot is logged."""
+    """Once the bot is ready. Each request goes off the list once its member was told, or when
+    they never can be (the channel gone, or closed to the bot); one Discord could not take now
+    (a 5xx, a dropped connection, another stop) stays on it for the next start."""
     await bot.wait_until_ready()
     for request_id in request_ids:
         row = await bot.storage.requests.get(request_id)
-        if row is None:
-            continue
         try:
-            channel = bot.get_channel(row.channel_id) or await bot.fetch_channel(row.channel_id)
-            if not isinstance(channel, discord.abc.Messageable):
-                continue
-            guild = getattr(channel, "guild", None)
-            text = interrupted_text(row, getattr(guild, "preferred_locale", None))
-            await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(row.user_id)]))
-        except Exception:  # one member not told does not keep the next from being told
-            log.warning("request %s: could not tell the member it was cut short", request_id, exc_info=True)
+            if row is not None:
+                await _tell(bot, row)
+        except (discord.NotFound, discord.Forbidden):
+            log.warning("request %s: its member cannot be told it was cut short (channel gone or closed)", request_id)
+        except Exception:  # one member not told now does not keep the next from being told
+            log.warning("request %s: could not tell the member it was cut short; next start", request_id,
+                        exc_info=True)  # fmt: skip
+            continue
+        await bot.storage.requests.told(request_id)
+
+
+async def _tell(bot: SeedreamBot, row: LedgerRow) -> None:
+    channel = bot.get_channel(row.channel_id) or await bot.fetch_channel(row.channel_id)
+    if not isinstance(channel, discord.abc.Messageable):
+        return
+    guild = getattr(channel, "guild", None)
+    text = interrupted_text(row, getattr(guild, "preferred_locale", None))
+    await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(row.user_id)]))
 
 
 def interrupted_text(row: LedgerRow, locale: object) -> str:

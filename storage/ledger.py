@@ -334,12 +334,14 @@ class SqliteLedger:
 
     async def recover_pending(self) -> int:
         """At start, before taking commands: settle every pending row from its checkpoints,
-        release those with none (error_code 'interrupted'). Returns how many rows it finished."""
+        release those with none (error_code 'interrupted'), and put them on the list of members to
+        tell (`RequestStore.untold`), all in one transaction. Returns how many rows it finished."""
         params = {"error_code": INTERRUPTED, "now": epoch_ms(self._moment(None))}
 
         def tx(conn: sqlite3.Connection) -> int:
             for over in conn.execute(_OVER_REQUESTED_SQL).fetchall():
                 _log_over_requested(over[0], over[1], over[2], over[3])
+            conn.execute("INSERT OR IGNORE INTO untold (request_id) SELECT id FROM requests WHERE status = 'pending'")
             return conn.execute(_RECOVER_SQL, params).rowcount
 
         return await self._db.run(tx)

@@ -225,9 +225,18 @@ _V5_REFERENCE_IMAGES = """
 ALTER TABLE requests ADD COLUMN reference_images INTEGER NOT NULL DEFAULT 0 CHECK (reference_images >= 0);
 """
 
+# Version 6: the requests a stop cut short whose members are still to be told (recovery adds them
+# in the transaction that closes their books; a row goes once its member was told), so a second
+# stop before the notice went out does not lose it.
+_V6_UNTOLD = """
+CREATE TABLE untold (
+    request_id INTEGER PRIMARY KEY REFERENCES requests (id)
+) STRICT;
+"""
+
 # Append new schema versions here (one SQL script each); never edit a shipped entry.
 MIGRATIONS: Final[tuple[str, ...]] = (
-    _V1_LEDGER, _V2_META, _V3_MODERATION, _V4_QUOTAS_AUDIT, _V5_REFERENCE_IMAGES,
+    _V1_LEDGER, _V2_META, _V3_MODERATION, _V4_QUOTAS_AUDIT, _V5_REFERENCE_IMAGES, _V6_UNTOLD,
 )  # fmt: skip
 
 

@@ -62,10 +62,14 @@ class RequestStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def pending(self) -> list[LedgerRow]:
-        """The requests still reserved: at start, those a stop cut short."""
-        rows = await self._db.fetchall(f"SELECT {COLUMNS} FROM requests WHERE status = 'pending' ORDER BY id")  # noqa: S608
-        return [ledger_row(row) for row in rows]
+    async def untold(self) -> list[int]:
+        """The requests a stop cut short whose members were not told yet (`Ledger.recover_pending`)."""
+        return [row[0] for row in await self._db.fetchall("SELECT request_id FROM untold ORDER BY request_id")]
+
+    async def told(self, request_id: int) -> None:
+        """The member of a request a stop cut short was told (or never can be): off the list."""
+        async with self._db.transaction() as tx:
+            await tx.execute("DELETE FROM untold WHERE request_id = ?", (request_id,))
 
     async def get(self, request_id: int) -> LedgerRow | None:
         """The request with this ledger id, or None when there is no such row."""

@@ -199,3 +199,36 @@ async def test_killed_after_a_moderator_approves_but_before_the_request_starts_i
             async with open_storage(f"sqlite:///{db}") as storage:
                 [row] = await assert_books_balanced(storage, LIMITS)
             assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 1, PRICE)
+
+
+async def test_a_member_not_told_before_a_second_stop_is_told_at_the_next_start(tmp_path):
+    # Killed mid-request; the next start closes the books, but Discord refuses the notice (503)
+    # and that start is killed too: the start after it still tells the member.
+    db = tmp_path / "bot.db"
+    async with DiscordDouble() as dd, ImageGatewayDouble(api_key=API_KEY) as gw:
+        guild = dd.add_guild("Test Server")
+        channel = dd.add_channel(guild, "images")
+        alice = dd.add_user("alice")
+        dd.add_member(guild, alice)
+        gw.script(Fault.hang())
+        env = bot_env(gw, db)
+        async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
+            await dd.invoke_command("imagine", {"prompt": "a cat", "count": 2}, user=alice, guild=guild,
+                                    channel=channel)  # fmt: skip
+            await wait_for_row(db, lambda row: row["status"] == "pending")
+            bot.kill()
+        gw.clear_faults()
+        refused = dd.fail_next(1000, status=503, method="POST", path=r"/channels/\d+/messages$")
+        async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
+            async with asyncio.timeout(15):
+                while refused.hits == 0:
+                    await asyncio.sleep(0.05)
+            bot.kill()
+        dd.faults.clear()
+        assert read_row(db)["status"] == "released"  # that start closed the books, and told no one
+        async with BotProcess(dd, env, log_path=tmp_path / "bot.log"):
+            notice = await wait_for_notice(dd, channel, alice.id)
+        assert "a cat" in notice["content"]
+        async with open_storage(f"sqlite:///{db}") as storage:
+            await assert_books_balanced(storage, LIMITS)
+            assert await storage.requests.untold() == []
