@@ -222,10 +222,18 @@ class _StreamState:
             self.billed = _billed(payload.get("usage"), self.generated)
             return None
         index = payload.get("image_index")
-        index = index if isinstance(index, int) and not isinstance(index, bool) else self.seen
-        if kind.endswith("partial_failed") or payload.get("error"):
+        error = payload.get("error")
+        if kind.endswith("partial_failed") or (error and "image_index" in payload):
             self.seen += 1
-            return _failed(index, payload.get("error"), self.secrets)
+            index = index if isinstance(index, int) and not isinstance(index, bool) else self.seen - 1
+            return _failed(index, error, self.secrets)
+        if error:
+            # An error naming no image (SEEDREAM-API.md documents only partial_failed per image):
+            # the whole request failed, as the same error without a stream would say (its code
+            # decides the class: an overdue account is the operator's to fix, not an image lost).
+            detail = error if isinstance(error, dict) else {"message": str(error)}
+            raise make_status_error(500, json.dumps({"error": detail}), {}, secrets=self.secrets)
+        index = index if isinstance(index, int) and not isinstance(index, bool) else self.seen
         if kind.endswith("partial_succeeded"):
             event = _item_event(index, payload, self.secrets)
             self.seen += 1

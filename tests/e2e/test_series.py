@@ -210,3 +210,27 @@ async def test_a_series_cut_off_midway_sums_up_what_was_delivered_and_charged(tm
                 "you were charged only for the images you got.") in text
         assert "You were not charged." not in text
         await assert_books_balanced(w.storage)
+
+
+async def test_a_stream_that_fails_as_a_whole_is_told_as_that_failure_not_as_a_lost_image(tmp_path):
+    # An "error" event naming no image (SEEDREAM-API.md has partial_failed for one image): the
+    # account is overdue. Told and recorded as the same 403 without a stream would be.
+    async with world(tmp_path, flavour="xmsmartlink") as w:
+        w.gateway.script(Fault.stream_error("AccountOverdueError"))
+        inter = await start(w, {"prompt": "a day of a fox", "count": 4})
+        row = await settled(w)
+        await inter.wait_for_final(timeout=10)
+        assert "A server admin must check the bot" in inter.all_text(), inter.all_text()
+        assert (row["status"], row["error_code"], row["cost_micros"]) == ("released", "AccountOverdueError", 0)
+        assert [line for line in w.logs.lines if "AccountOverdueError" in line]
+
+
+async def test_a_stream_that_fails_midway_stops_the_series_and_charges_what_arrived(tmp_path):
+    async with world(tmp_path, flavour="aiearth", image_prices={"doubao-seedream-5-0-260128": "0.135"}) as w:
+        w.gateway.script(Fault.stream_error("InternalServiceError", after=2))
+        inter = await start(w, {"prompt": "a day of a fox", "count": 4})
+        row = await settled(w)
+        await inter.wait_for_final(timeout=10)
+        assert (row["images_delivered"], row["cost_micros"], row["error_code"]) == (2, 270_000, "InternalServiceError")
+        assert "The request stopped before all 4 image(s) were made" in inter.all_text(), inter.all_text()
+        assert len(inter.files()) == 2

@@ -109,6 +109,13 @@ class Fault:
         return cls("damaged_file")
 
     @classmethod
+    def stream_error(cls, code: str, after: int = 0, message: str | None = None) -> Fault:
+        """A streamed answer that fails as a whole after `after` images: an "error" event naming
+        no image (an overdue account, the service failing), then [DONE]; only those images billed."""
+        message = message or DEFAULT_MESSAGES.get(code, "The request failed.")
+        return cls("stream_error", code=code, message=message, count=after)
+
+    @classmethod
     def partial(cls, failed: tuple[int, ...] | list[int], count: int | None = None) -> Fault:
         """Moderation failures at these output indexes (and optionally force the image count)."""
         return cls("partial", failed=tuple(failed), count=count)

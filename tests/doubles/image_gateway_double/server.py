@@ -317,6 +317,13 @@ class ImageGatewayDouble:
         model, created = self._echo(job), int(time.time())
         await asyncio.sleep(self.latency)
         for position, outcome in enumerate(outcomes):
+            if fault is not None and fault.kind == "stream_error" and position == fault.count:
+                error = {"type": "error", "error": {"code": fault.code, "message": fault.message}}
+                await response.write(responses.sse_event("error", error))
+                await response.write(responses.DONE_EVENT)
+                self.images_billed += sum(o.ok for o in outcomes[:position])
+                await response.write_eof()
+                return response
             if position:
                 await asyncio.sleep(self.per_image_latency)
             await response.write(responses.partial_event(model, created, outcome, job.response_format))

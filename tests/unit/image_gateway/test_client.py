@@ -539,7 +539,9 @@ async def test_list_models_not_json(gateway, make_client):
         await client.list_models()
 
 
-async def test_stream_level_error_event_becomes_a_failed_image(gateway, make_client):
+async def test_a_stream_error_naming_no_image_fails_the_request_after_what_arrived(gateway, make_client):
+    # Only partial_failed (with its image_index) is one image's failure; any other error event
+    # ends the request, typed by its code like the same error without a stream, and not retried.
     body = (
         _sse("image_generation.partial_succeeded", {"image_index": 0, "url": "https://i/0"})
         + b'data: {"error": {"code": "InternalServiceError", "message": "upstream died"}}\n\n'
@@ -547,12 +549,18 @@ async def test_stream_level_error_event_becomes_a_failed_image(gateway, make_cli
     )
     gateway.queue(sse_reply([body]))
     client = make_client("xmsmartlink")
-    events = await collect(client, request(client, stream=True, max_images=2))
-    assert events == [
-        GeneratedImage(0, "https://i/0", None, None),
-        FailedImage(1, "InternalServiceError", "upstream died"),
-        Completed(1),
-    ]
+    events = []
+    with pytest.raises(InternalServerError) as failed:
+        async for event in client.events(request(client, stream=True, max_images=2)):
+            events.append(event)
+    assert events == [GeneratedImage(0, "https://i/0", None, None)]
+    assert (failed.value.code, failed.value.accepted) == ("InternalServiceError", True)
+    assert len(gateway.bodies) == 1  # an answer had begun: not asked again
+
+    gateway.replies.clear()
+    gateway.queue(sse_reply([b'data: {"error": {"code": "AccountOverdueError", "message": "pay up"}}\n\n']))
+    with pytest.raises(PermissionDeniedError):
+        await collect(client, request(client, stream=True, max_images=2))
 
 
 async def test_fan_out_with_streams(gateway, make_client):
