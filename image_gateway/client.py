@@ -506,11 +506,14 @@ class ImageClient:
         return isinstance(error, APIConnectionError) and (error.unsent or not unsent_only)
 
     async def _backoff(self, attempt: int, error: GatewayError, deadline: float) -> bool:
-        """Wait before retry `attempt + 1`; False (no wait) when the wait would pass the deadline."""
-        delay = min(self._backoff_base * 2**attempt, self._backoff_cap) * (1 - 0.25 * random.random())
+        """Wait before retry `attempt + 1`; False (no wait) when the wait would pass the deadline.
+        Retry-After (capped) is waited, plus up to a backoff step more at random: every request a
+        burst got a 429 for would otherwise come back at the same moment and meet another."""
+        backoff = min(self._backoff_base * 2**attempt, self._backoff_cap)
+        delay = backoff * (1 - 0.25 * random.random())
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
-            delay = min(retry_after, self._retry_after_cap)
+            delay = min(retry_after, self._retry_after_cap) + backoff * random.random()
         if asyncio.get_running_loop().time() + delay >= deadline:
             log.warning(
                 "gateway %s: %s; no retry: waiting %.2f s would pass the %g s timeout",

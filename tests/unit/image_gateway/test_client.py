@@ -187,9 +187,20 @@ async def test_retry_after_is_honoured_up_to_the_cap(gateway, make_client, sleep
         error_reply(429, "RateLimitExceeded", "x", headers={"Retry-After": "120"}),
         ok(URL_ITEM),
     )
-    client = make_client(retry_after_cap=60.0)
+    client = make_client(retry_after_cap=60.0, backoff_base=0.5)
     await collect(client, request(client))
-    assert sleeps == [7.0, 60.0]
+    # Retry-After at least (capped), and up to one backoff step (0.5 s, then 1 s) more at random.
+    assert 7.0 <= sleeps[0] < 7.5 and 60.0 <= sleeps[1] < 61.0
+
+
+async def test_requests_told_the_same_retry_after_come_back_apart(gateway, make_client, sleeps):
+    # A burst that got 429 "Retry-After: 1" together must not meet the limit again together.
+    gateway.queue(error_reply(429, "RateLimitExceeded", "x", headers={"Retry-After": "1"}))  # every time
+    client = make_client(max_retries=1)
+    for _ in range(8):
+        with pytest.raises(RateLimitError):
+            await collect(client, request(client))
+    assert len(sleeps) == 8 and len(set(sleeps)) == 8 and min(sleeps) >= 1.0
 
 
 async def test_retries_exhausted_raise_rate_limit_error(gateway, make_client, sleeps):
