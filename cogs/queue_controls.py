@@ -48,7 +48,9 @@ class CancelQueued(discord.ui.DynamicItem[discord.ui.Button], template=r"queue:c
         if place is not None:
             if place.user_id != interaction.user.id:
                 await _tell(interaction, t("queue.cancel_not_yours", locale))
-            elif bot.queue.withdraw(place, "cancelled"):  # its own task releases the reservation
+            elif bot.queue.withdraw(place, "cancelled") or place.state == "withdrawn":
+                # withdrawn now, or by a press a moment ago (a double click) whose task is still
+                # releasing the reservation: its own task does that
                 await interaction.response.edit_message(content=t("queue.withdrawn.cancelled", locale), view=None)
             else:
                 await _tell(interaction, t("queue.cancel_too_late", locale))

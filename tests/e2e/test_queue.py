@@ -119,6 +119,18 @@ async def test_cancel_withdraws_a_waiting_request_and_releases_its_reservation(t
         assert "Images today: 0 of 1" in usage.all_text()  # the reserved image was given back
 
 
+async def test_a_double_click_on_cancel_cancels_once_and_says_so_both_times(tmp_path):
+    async with world(tmp_path, max_concurrent_requests=1, **FAST) as w:
+        waiting, queued, cancel = await _waiting_with_cancel(w)
+        first, second = await asyncio.gather(*(w.discord.click_button(queued, cancel, user=w.bob) for _ in range(2)))
+        for press in (first, second):
+            await press.wait_for_final(timeout=5)
+            assert "no longer waiting" not in press.all_text(), press.all_text()
+        await waiting.wait_for(lambda e: "Cancelled" in content(e), timeout=10)
+        bob_row = next(r for r in await w.ledger_rows() if r["user_id"] == w.bob.id)
+        assert (bob_row["status"], bob_row["error_code"]) == ("released", "cancelled")
+
+
 async def _waiting_with_cancel(w):
     """Alice's request keeps the only slot busy; bob's waits with its Cancel button."""
     w.gateway.script(Fault.hang(), times=1)
