@@ -67,7 +67,7 @@ def _uploading() -> Iterator[None]:
         raise DeliveryError(f"the connection to Discord failed during the upload ({type(error).__name__})") from error
 
 
-def _token_expired(error: discord.HTTPException) -> bool:
+def token_expired(error: discord.HTTPException) -> bool:
     return error.code in EXPIRED_TOKEN_CODES or error.status == 401
 
 
@@ -154,7 +154,7 @@ class InteractionSink:
         try:
             await self.interaction.edit_original_response(**fields)
         except discord.HTTPException as error:
-            if not _token_expired(error):
+            if not token_expired(error):
                 raise
             self._use_channel = True
             return False
@@ -170,7 +170,7 @@ class InteractionSink:
                 await self.interaction.followup.send(content, files=_files(images), wait=True, **extra)
                 return
             except discord.HTTPException as error:
-                if not _token_expired(error):
+                if not token_expired(error):
                     raise
                 self._use_channel = True
         channel = self.interaction.channel

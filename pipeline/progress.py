@@ -19,7 +19,7 @@ from typing import Protocol
 import discord
 
 from i18n import t
-from pipeline.delivery import DISCORD_ERRORS, ChannelSink, InteractionSink
+from pipeline.delivery import DISCORD_ERRORS, ChannelSink, InteractionSink, token_expired
 from pipeline.explain import UserError
 from pipeline.queue import FairQueue, Place
 from pipeline.runner import Outcome, ReadyImage, ResultSink, Ticket
@@ -78,6 +78,7 @@ class LiveStatus:
         """Show the place in line until its turn comes; raises `Withdrawn` if it leaves first."""
 
         async def show(text: str) -> None:
+            self._cancel_shown = True  # until an edit without it succeeds: this one may land even if cut off
             await self._edit(content=text, view=self._cancel_view())
 
         await _wait_showing_place(queue, place, self.locale, self._interval, show)
@@ -100,27 +101,27 @@ class LiveStatus:
     async def start(self) -> None:
         """The turn came. The stage and elapsed time show every `interval`, the first time after
         one interval (Discord shows "thinking…" until then, and a quick request needs no edit at
-        all), or at once when the reply still shows the waiting text and its Cancel button."""
+        all), or at once when the reply may still show the waiting text and its Cancel button.
+        In the background: the gateway is asked now, whatever Discord's rate limits make an edit wait."""
         self._started = self._clock()
-        shown = None
-        if self._cancel_shown:
-            shown = self._running_text()
-            await self._edit(content=shown, view=None)
-        self._ticker = asyncio.create_task(self._tick(shown), name=f"progress-{self.ticket.request_id}")
+        at_once = self._cancel_shown
+        self._ticker = asyncio.create_task(self._tick(at_once), name=f"progress-{self.ticket.request_id}")
 
     async def stage(self, name: str) -> None:
         self._stage = name
 
-    async def _tick(self, shown: str | None) -> None:
-        while True:
+    async def _tick(self, at_once: bool) -> None:
+        shown = None
+        if not at_once:
             await asyncio.sleep(self._interval)
+        while True:
             async with self._lock:
                 if self._quiet:
                     return
                 text = self._running_text()
-                if text != shown:
-                    await self._edit_locked(content=text, view=None)
-                    shown = text
+                if text != shown and await self._edit_locked(content=text, view=None):
+                    shown = text  # one that failed is tried again next time
+            await asyncio.sleep(self._interval)
 
     def _running_text(self) -> str:
         job = self.ticket.job
@@ -162,7 +163,8 @@ class LiveStatus:
 
     async def _edit_locked(self, **fields: object) -> bool:
         """Edit the reply; False when there is none or Discord refused (best effort: the sink
-        reports results through its own fallbacks)."""
+        reports results through its own fallbacks). One failed edit (a 5xx, a dropped connection)
+        is only skipped; a reply that is gone for good (its token expired) is left alone after."""
         if not await self.sink.reply_ready():  # no reply to keep up to date: results go to the channel
             self._quiet = True
             return False
@@ -170,7 +172,8 @@ class LiveStatus:
             await self.sink.interaction.edit_original_response(**fields)
         except DISCORD_ERRORS as error:
             log.info("request %s: progress edit failed (%s)", self.ticket.request_id, _why(error))
-            self._quiet = True
+            if isinstance(error, discord.HTTPException) and token_expired(error):
+                self._quiet = True
             return False
         if "view" in fields:
             self._cancel_shown = fields["view"] is not None
@@ -197,6 +200,10 @@ class ChannelStatus:
         self._interval = interval
         self._cancel_view = cancel_view
         self._waiting: discord.Message | None = None
+        # The place-in-line message's post, which goes on even if showing is called off: a
+        # message posted after all must still be deleted (or say the withdrawal), not linger.
+        self._posting: asyncio.Future[discord.Message] | None = None
+        self._deleting: asyncio.Task[None] | None = None
 
     async def wait_turn(self, queue: FairQueue, place: Place) -> None:
         await _wait_showing_place(queue, place, self.locale, self._interval, self._show_place)
@@ -205,22 +212,35 @@ class ChannelStatus:
         view = self._cancel_view() if self._cancel_view is not None else None
         try:
             if self._waiting is None:
-                self._waiting = await self.sink.send(text, view=view)
+                self._posting = asyncio.ensure_future(self.sink.send(text, view=view))
+                self._waiting = await asyncio.shield(self._posting)
             else:
                 await self._waiting.edit(content=self.sink.mentioned(text), view=view)
         except DISCORD_ERRORS as error:  # best effort, as LiveStatus's edits
             log.info("request %s: could not show its place in line (%s)", self.ticket.request_id, _why(error))
 
+    async def _waiting_message(self) -> discord.Message | None:
+        """The place-in-line message, once its post (if one was under way) is through."""
+        if self._waiting is None and self._posting is not None:
+            with contextlib.suppress(*DISCORD_ERRORS):
+                self._waiting = await self._posting
+        return self._waiting
+
     async def start(self) -> None:
-        if self._waiting is not None:
-            waiting, self._waiting = self._waiting, None
+        if self._waiting is not None or self._posting is not None:  # deleted in the background
+            self._deleting = asyncio.create_task(self._unqueue(), name=f"unqueue-{self.ticket.request_id}")
+            self.sink.renotify()  # its ping went with it: the results notify the member again
+
+    async def _unqueue(self) -> None:
+        waiting = await self._waiting_message()
+        self._waiting = self._posting = None
+        if waiting is not None:
             with contextlib.suppress(*DISCORD_ERRORS):
                 await waiting.delete()
-            self.sink.renotify()  # its ping went with it: the results notify the member again
 
     async def withdrawn(self, reason: str) -> None:
         try:
-            if self._waiting is not None:
+            if await self._waiting_message() is not None:
                 text = t(f"queue.withdrawn.{reason}", self.locale)
                 await self._waiting.edit(content=self.sink.mentioned(text), view=None)
                 return
@@ -255,21 +275,29 @@ async def _wait_showing_place(
     queue: FairQueue, place: Place, locale: str, interval: float, show: Callable[[str], Awaitable[None]]
 ) -> None:
     """Wait for the place's turn, showing its position and estimated wait whenever the position
-    changes (checked every `interval`); raises `Withdrawn` if it leaves the line first."""
+    changes (checked every `interval`); raises `Withdrawn` if it leaves the line first.
+
+    Showing runs beside the wait, one edit at a time: an edit Discord holds back (a 429's
+    Retry-After) neither delays the turn nor stacks up newer ones, and one still in flight when
+    the place leaves the line is called off (it would bring back an old place, or a Cancel button)."""
     if place.turn.done():  # a free slot: no task, no turn of the event loop before running
         place.turn.result()
         return
     turn = asyncio.ensure_future(queue.wait_turn(place))
     shown = None
+    showing: asyncio.Task[None] | None = None
     try:
         while not turn.done():
             position = queue.position(place)
-            if position is not None and position != shown:
+            if position is not None and position != shown and (showing is None or showing.done()):
                 wait = _wait_in_words(queue.estimate(place), locale)
-                await show(t("queue.position", locale, position=position, wait=wait))
+                showing = asyncio.create_task(show(t("queue.position", locale, position=position, wait=wait)))
                 shown = position
             await asyncio.wait({turn}, timeout=interval)
     finally:
         if not turn.done():
             turn.cancel()
+        if showing is not None and not showing.done():
+            showing.cancel()
     turn.result()
+

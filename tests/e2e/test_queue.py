@@ -225,3 +225,48 @@ async def test_a_dropped_connection_while_showing_the_place_in_line_does_not_end
         assert len(bob.files()) == 2
         rows = {row["prompt"]: row for row in await w.ledger_rows()}
         assert (rows["bob 1"]["status"], rows["bob 1"]["charged_micros"]) == ("settled", 2 * 162_000)
+
+
+async def test_a_turn_is_not_held_up_by_a_place_in_line_edit_discord_rate_limits(tmp_path):
+    # Bob's "Queued" edit gets a 429 with Retry-After 3 s: his turn runs anyway, at once.
+    async with world(tmp_path, gateway={"latency": 0.5}, max_concurrent_requests=1, **FAST) as w:
+        alice = await submit(w, w.alice, "alice")
+        bob = await w.discord.invoke_command("imagine", {"prompt": "bob"}, user=w.bob, guild=w.guild,
+                                             channel=w.channel)  # fmt: skip
+        limited = w.discord.rate_limit_next(1, retry_after=3.0, method="PATCH", path=bob.token)
+        turn_at = asked_at = None
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(10):
+            while asked_at is None:
+                rows = [r for r in await w.ledger_rows() if r["prompt"] == "bob"]
+                place = w.bot.queue.find(rows[0]["id"]) if rows else None
+                if turn_at is None and place is not None and place.state == "running":
+                    turn_at = loop.time()
+                if any(r.json["prompt"] == "bob" for r in w.gateway.generation_requests):
+                    asked_at = loop.time()
+                await asyncio.sleep(0.02)
+        await delivered(alice)
+        await delivered(bob)
+        assert limited.hits == 1
+        assert asked_at - turn_at < 1.0  # not the 3 s Discord asked that edit to wait
+
+
+async def test_one_lost_progress_edit_does_not_freeze_the_reply_on_its_place_in_line(tmp_path):
+    async with world(tmp_path, gateway={"latency": 0.6}, max_concurrent_requests=1, **FAST) as w:
+        (carol,) = members(w, "carol")
+        w.gateway.script(Fault.delay(1.0), times=1)
+        alice = await submit(w, w.alice, "alice")
+        carol_h = await submit(w, carol, "carol")
+        bob = await submit(w, w.bob, "bob")
+        await bob.wait_for(lambda e: "Queued: position 2" in content(e), timeout=5)
+        lost = w.discord.drop_next(1, method="PATCH", path=bob.token)  # the "position 1" edit
+        async with asyncio.timeout(10):
+            while not any(r.json["prompt"] == "bob" for r in w.gateway.generation_requests):
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.4)  # two progress intervals into bob's run
+        shown = bob.original.payload
+        assert lost.hits == 1
+        assert not POSITION.search(shown.get("content") or ""), shown.get("content")
+        assert not [b for b in buttons(shown) if b.startswith("queue:cancel:")]
+        for handle in (alice, carol_h, bob):
+            await delivered(handle)
