@@ -228,9 +228,10 @@ class SeedreamBot(commands.Bot):
         admitted: Callable[[Ticket], Awaitable[None]] | None = None,
     ) -> None:
         """A request with no interaction to answer (an approved one), through the same line as a
-        command: the concurrency and per-member limits, the shutdown and the books apply alike.
+        command: the concurrency limit, the shutdown and the books apply alike; it counts toward
+        the member's requests in flight, but their number does not refuse a moderator's decision.
 
-        A refusal before anything is reserved (member busy, restarting, a quota) raises; once
+        A refusal before anything is reserved (restarting, a quota) raises; once
         admitted (`admitted` hears the ticket), results and failures go to `channel`, mentioning
         the member."""
 
@@ -244,7 +245,7 @@ class SeedreamBot(commands.Bot):
                 cancel_view=lambda: cancel_view(ticket.request_id, sink.locale),
             )
 
-        await self.dispatcher.run(job, begin)
+        await self.dispatcher.run(job, begin, approved=True)
 
     # -- stop ------------------------------------------------------------------------
     async def shutdown(self, grace: float | None = None) -> None:

@@ -25,10 +25,13 @@ class Dispatcher:
         self.queue = queue
         self.ledger = ledger
 
-    async def run(self, job: ImageJob, begin: Callable[[Ticket], Awaitable[TurnStatus]]) -> None:
-        """Every way in: claim a place (busy member or restarting: refused, nothing reserved) ->
+    async def run(
+        self, job: ImageJob, begin: Callable[[Ticket], Awaitable[TurnStatus]], *, approved: bool = False
+    ) -> None:
+        """Every way in: claim a place (busy member or restarting: refused, nothing reserved;
+        `approved`: a moderator's decision, not refused for the member's number in flight) ->
         admit (reserve) -> `begin` (acknowledge; returns what shows the wait) -> line -> run."""
-        with self.queue.claim(job.user_id) as place:
+        with self.queue.claim(job.user_id, approved=approved) as place:
             ticket = await self.pipeline.admit(job)
             try:
                 status = await begin(ticket)

@@ -73,12 +73,15 @@ class FairQueue:
         self.closed = False
 
     # -- a request's life ------------------------------------------------------------------
-    def claim(self, user_id: int, *, preparing: bool = False) -> Place:
+    def claim(self, user_id: int, *, preparing: bool = False, approved: bool = False) -> Place:
         """A place for a new request, or a refusal the member can read (nothing reserved yet).
-        A `preparing` one is stopped at once by a shutdown: it could not be admitted after it."""
+        A `preparing` one is stopped at once by a shutdown: it could not be admitted after it.
+        An `approved` one (a moderator's decision, which would be lost by a refusal) counts toward
+        the member's requests in flight but is not refused by their number: it waits its turn."""
         if self.closed:
             raise UserError("queue.restarting", code="restarting")
-        if sum(1 for place in self._places if place.user_id == user_id) >= self.per_member:
+        in_flight = sum(1 for place in self._places if place.user_id == user_id)
+        if in_flight >= self.per_member and not approved:
             raise UserError("queue.member_busy", code="member_busy", limit=self.per_member)
         place = Place(self, user_id, asyncio.current_task(), state="preparing" if preparing else "claimed")
         self._places.append(place)
