@@ -193,6 +193,19 @@ class SeedreamBot(commands.Bot):
             return None
         return "the commands registered with Discord differ from this version's"
 
+    # -- channels deleted under waiting requests ------------------------------------------
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        self._withdraw_in(channel.id)
+
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        self._withdraw_in(payload.thread_id)
+
+    def _withdraw_in(self, channel_id: int) -> None:
+        """Requests waiting to post in a channel now deleted leave the line, released: the
+        gateway would make, and bill, images that could go nowhere."""
+        if withdrawn := self.queue.withdraw_in(channel_id):
+            log.info("channel %s was deleted: %d waiting request(s) withdrawn", channel_id, withdrawn)
+
     # -- what the cogs share ---------------------------------------------------------
     def resolve_model(self, name: str | None) -> ModelSpec:
         return self.preset.model(name or self.preset.default_model)  # the default is IMAGE_MODEL's (resolve_preset)

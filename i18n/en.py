@@ -297,6 +297,7 @@ TEXTS: dict[str, str] = {
     ),
     "queue.restarting": "The bot is restarting; please try again in a minute.",
     "queue.withdrawn.cancelled": "Cancelled. You were not charged.",
+    "queue.withdrawn.channel_gone": "This channel was deleted, so the request was withdrawn before it started. You were not charged.",
     "queue.withdrawn.shutdown": (
         "The bot is restarting, so this request was withdrawn before it started. You were not charged; "
         "please try again in a minute."

@@ -204,6 +204,7 @@ TEXTS: dict[str, str] = {
     "queue.member_busy": "你已有 {limit} 个请求正在排队或生成。请等其中一个完成后再试。",
     "queue.restarting": "机器人正在重启，请一分钟后再试。",
     "queue.withdrawn.cancelled": "已取消，未向你计费。",
+    "queue.withdrawn.channel_gone": "这个频道已被删除，请求在开始前已撤回，未向你计费。",
     "queue.withdrawn.shutdown": "机器人正在重启，这个请求在开始前已被撤回，未向你计费。请一分钟后再试。",
     "queue.stopped": "机器人正在重启，这个请求已被中止。你没有收到的图片不会计费。请一分钟后再试。",
     "stage.generating": "正在使用 {model} 生成 {count} 张图片…（已用 {elapsed} 秒）",

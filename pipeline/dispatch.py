@@ -31,7 +31,8 @@ class Dispatcher:
         """Every way in: claim a place (busy member or restarting: refused, nothing reserved;
         `approved`: a moderator's decision, not refused for the member's number in flight) ->
         admit (reserve) -> `begin` (acknowledge; returns what shows the wait) -> line -> run."""
-        with self.queue.claim(job.user_id, approved=approved) as place:
+        channels = (job.channel_id,) if job.parent_channel_id is None else (job.channel_id, job.parent_channel_id)
+        with self.queue.claim(job.user_id, approved=approved, channels=channels) as place:
             ticket = await self.pipeline.admit(job)
             try:
                 status = await begin(ticket)

@@ -43,6 +43,7 @@ class Place:
     queue: FairQueue
     user_id: int
     task: asyncio.Task | None
+    channels: tuple[int, ...] = ()  # where its results go (a thread's channel too)
     request_id: int | None = None
     # claimed -> waiting -> running -> left; waiting -> withdrawn -> left; "preparing" is a claim
     # held over a slow step before anything is reserved (reference images downloading)
@@ -73,7 +74,9 @@ class FairQueue:
         self.closed = False
 
     # -- a request's life ------------------------------------------------------------------
-    def claim(self, user_id: int, *, preparing: bool = False, approved: bool = False) -> Place:
+    def claim(
+        self, user_id: int, *, preparing: bool = False, approved: bool = False, channels: tuple[int, ...] = ()
+    ) -> Place:
         """A place for a new request, or a refusal the member can read (nothing reserved yet).
         A `preparing` one is stopped at once by a shutdown: it could not be admitted after it.
         An `approved` one (a moderator's decision, which would be lost by a refusal) counts toward
@@ -83,7 +86,9 @@ class FairQueue:
         in_flight = sum(1 for place in self._places if place.user_id == user_id)
         if in_flight >= self.per_member and not approved:
             raise UserError("queue.member_busy", code="member_busy", limit=self.per_member)
-        place = Place(self, user_id, asyncio.current_task(), state="preparing" if preparing else "claimed")
+        place = Place(
+            self, user_id, asyncio.current_task(), channels=channels, state="preparing" if preparing else "claimed"
+        )
         self._places.append(place)
         self._idle.clear()
         return place
@@ -109,6 +114,14 @@ class FairQueue:
         self._waiting.remove(place)
         self._withdraw(place, reason)
         return True
+
+    def withdraw_in(self, channel_id: int) -> int:
+        """Take out of the line every request whose channel (or thread's channel) was deleted:
+        its results could go nowhere. Returns how many."""
+        gone = [place for place in self._waiting if channel_id in place.channels]
+        for place in gone:
+            self.withdraw(place, "channel_gone")
+        return len(gone)
 
     def leave(self, place: Place) -> None:
         if place.state == "left":

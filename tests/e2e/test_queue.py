@@ -270,3 +270,19 @@ async def test_one_lost_progress_edit_does_not_freeze_the_reply_on_its_place_in_
         assert not [b for b in buttons(shown) if b.startswith("queue:cancel:")]
         for handle in (alice, carol_h, bob):
             await delivered(handle)
+
+
+async def test_a_request_waiting_in_a_channel_that_is_deleted_leaves_the_line_unbilled(tmp_path):
+    async with world(tmp_path, gateway={"latency": 1.0}, max_concurrent_requests=1, **FAST) as w:
+        other = w.discord.add_channel(w.guild, "other")
+        alice = await w.discord.invoke_command("imagine", {"prompt": "alice"}, user=w.alice, guild=w.guild,
+                                               channel=other)  # fmt: skip
+        await alice.wait_for_ack()
+        bob = await submit(w, w.bob, "bob")
+        await bob.wait_for(lambda e: bool(POSITION.search(content(e))), timeout=5)
+        await w.discord.delete_channel(w.channel)
+        await delivered(alice)
+        await asyncio.sleep(0.5)  # bob's turn would have come by now
+        assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["alice"]
+        bob_row = next(r for r in await w.ledger_rows() if r["prompt"] == "bob")
+        assert (bob_row["status"], bob_row["error_code"], bob_row["cost_micros"]) == ("released", "channel_gone", 0)

@@ -273,6 +273,15 @@ class DiscordDouble:
         self.channels[channel.id] = channel
         return channel
 
+    async def delete_channel(self, channel: Channel) -> None:
+        """Delete a channel as an admin would: connected bots hear CHANNEL_DELETE."""
+        payload = channel.to_payload()
+        self.channels.pop(channel.id, None)
+        if channel.guild_id is not None:
+            self.guilds[channel.guild_id].channels.pop(channel.id, None)
+        if self.sessions:
+            await self.dispatch("CHANNEL_DELETE", payload)
+
     async def set_overwrites(self, channel: Channel, overwrites: Sequence[dict[str, Any]]) -> None:
         """Change a channel's permission overwrites as an admin would: connected bots hear
         CHANNEL_UPDATE, as from Discord."""
