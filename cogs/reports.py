@@ -239,8 +239,7 @@ def _reason_in_words(code: str | None, locale: str) -> str:
 
 
 def _short(prompt: str) -> str:
-    text = prompt_preview(prompt)
-    return text if len(text) <= HISTORY_PROMPT else text[: HISTORY_PROMPT - 1] + "…"
+    return prompt_preview(prompt, HISTORY_PROMPT)
 
 
 def _created(entry: LedgerRow | Approval) -> datetime:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import discord
+
 from i18n import t
 from image_gateway.catalog import format_usd
 from image_gateway.errors import is_content_filter
@@ -12,10 +14,15 @@ from pipeline.runner import Outcome, ReadyImage, Ticket
 PROMPT_PREVIEW = 300
 
 
-def prompt_preview(prompt: str) -> str:
+def prompt_preview(prompt: str, limit: int = PROMPT_PREVIEW) -> str:
+    """The member's prompt on one line, at most `limit` characters before its markdown is escaped,
+    shown as typed: nothing in it renders as a spoiler, a strikethrough, a masked link or bold (the
+    bot would otherwise post a member's "[free nitro](https://...)" as its own link), and no
+    backslash at the cut end escapes what follows."""
     text = " ".join(prompt.split())
-    text = text.replace("*", "\\*").replace("_", "\\_").replace("`", "\\`")
-    return text if len(text) <= PROMPT_PREVIEW else text[: PROMPT_PREVIEW - 1] + "…"
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return discord.utils.escape_markdown(text)
 
 
 def working_text(ticket: Ticket, locale: object) -> str:

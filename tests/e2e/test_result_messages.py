@@ -25,3 +25,13 @@ async def test_an_approved_series_posted_in_the_channel_numbers_its_second_messa
         await eventually(lambda: "费用" in channel_text(w))
         posts = [m["content"] for m in w.discord.channel_messages(w.channel) if m.get("attachments")]
         assert posts == [f"<@{w.alice.id}> **一只猫的日常**", f"<@{w.alice.id}> **一只猫的日常** 的第 11–12 张"]
+
+
+async def test_a_prompts_markdown_is_shown_as_typed_not_rendered_by_the_bot(tmp_path):
+    # A masked link, a spoiler, a strikethrough, and a backslash at the end that would break the bold.
+    prompt = "a fox ||hidden|| ~~struck~~ [free nitro](https://example.com/x) \\"
+    async with world(tmp_path) as w:
+        inter = await w.run("imagine", {"prompt": prompt})
+        header = inter.all_text().splitlines()[0]
+        assert header == "**a fox \\|\\|hidden\\|\\| \\~\\~struck\\~\\~ \\[free nitro](https://example.com/x) \\\\**"
+        assert w.gateway.generation_requests[0].json["prompt"] == prompt  # the gateway gets it as typed
