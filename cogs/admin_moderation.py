@@ -6,6 +6,7 @@ that, so every command also checks `require_admin` itself. Every change goes to 
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -89,10 +90,23 @@ class AdminModeration(commands.Cog):
         if not terms:
             await _reply(interaction, "settings.blocklist_empty")
             return
-        listed = "\n".join(f"`{term}`" for term in terms)
-        if len(listed) > MAX_LIST_CHARS:
-            listed = listed[: MAX_LIST_CHARS - 1] + "…"
-        await _reply(interaction, "settings.blocklist", count=len(terms), terms=listed)
+        # Whole terms only, each as `remove` wants it typed (a double-backtick span keeps one with a
+        # backtick whole); the ones that do not fit, and all the others, in an attached file.
+        lines, used = [], 0
+        for term in terms:
+            line = f"`` {term} ``"
+            if used + len(line) + 1 > MAX_LIST_CHARS:
+                break
+            lines.append(line)
+            used += len(line) + 1
+        locale = locale_of(interaction)
+        text = t("settings.blocklist", locale, count=len(terms), terms="\n".join(lines))
+        if len(lines) == len(terms):
+            await interaction.response.send_message(text, ephemeral=True)
+            return
+        text += "\n" + t("settings.blocklist_more", locale, count=len(terms) - len(lines))
+        every = discord.File(io.BytesIO("\n".join(terms).encode()), filename="blocked-terms.txt")
+        await interaction.response.send_message(text, file=every, ephemeral=True)
 
     # -- /settings channels -----------------------------------------------------------------
     @channels.command(name="add", description="Allow image commands in this channel and its threads (only the listed)")

@@ -105,6 +105,7 @@ TEXTS: dict[str, str] = {
     "term.matches_everything": "the regular expression matches every prompt.",
     "term.empty": "the term is empty.",
     "settings.blocklist": "Blocked terms ({count}):\n{terms}",
+    "settings.blocklist_more": "…and {count} more: every term is in the attached file, one per line.",
     "settings.blocklist_empty": "No terms are blocked on this server.",
     "settings.channels_now": "Image commands now work in: {channels}.",
     "settings.all_channels": "every channel",

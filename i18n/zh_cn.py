@@ -75,6 +75,7 @@ TEXTS: dict[str, str] = {
     "term.matches_everything": "该正则表达式会匹配所有提示词。",
     "term.empty": "该词为空。",
     "settings.blocklist": "屏蔽词（{count} 个）：\n{terms}",
+    "settings.blocklist_more": "……另有 {count} 个：全部屏蔽词见附件，每行一个。",
     "settings.blocklist_empty": "本服务器没有屏蔽词。",
     "settings.channels_now": "现在可以使用图片命令的频道：{channels}。",
     "settings.all_channels": "所有频道",

@@ -205,3 +205,25 @@ async def test_a_blocked_phrase_spaced_out_is_refused_in_variation_edit_and_seri
         await w.run("series", {"prompt": "画一个裸 体的女人", "count": 2})
         sent = [r.json["prompt"] for r in w.gateway.generation_requests][1:]
         assert sent == [], sent
+
+
+async def test_the_blocklist_lists_whole_terms_as_they_are_typed_and_attaches_what_does_not_fit(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        await w.start_bot()
+        terms = [f"term{i:02d}-" + "x" * 180 for i in range(12)] + ["bad`word"]
+        for term in terms:
+            await w.run("blocklist", {"term": term}, user=staff.admin, subcommand="add")
+        listed = await w.run("blocklist", user=staff.admin, subcommand="list")
+        text = listed.all_text()
+        shown = [line.removeprefix("`` ").removesuffix(" ``") for line in text.splitlines() if line.startswith("``")]
+        stored = list(w.bot.storage.guild_config.get(w.guild.id).blocked_terms)
+        assert sorted(stored) == sorted(terms)
+        assert shown == stored[: len(shown)] and 0 < len(shown) < len(terms)  # whole terms, none cut
+        assert "bad`word" in shown
+        assert f"and {len(terms) - len(shown)} more" in text and len(text) <= 2000
+        [(name, data)] = listed.files()
+        assert name == "blocked-terms.txt" and data.decode().splitlines() == stored  # every one, as typed
+        # the one with a backtick, as listed, is what remove takes
+        await w.run("blocklist", {"term": "bad`word"}, user=staff.admin, subcommand="remove")
+        assert "bad`word" not in w.bot.storage.guild_config.get(w.guild.id).blocked_terms
