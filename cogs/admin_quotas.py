@@ -8,6 +8,7 @@ and their audit entries are written by `storage.quotas`; the precedence is `pipe
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
@@ -203,8 +204,10 @@ class AdminQuotas(commands.Cog):
         assert guild_id is not None
         if member is not None and role is not None:
             raise UserError("quota.need_target", code="bad_option")
-        if member is not None:
-            lines = await self._member_lines(guild_id, member, locale)
+        precedence = [t("quota.precedence", locale)]
+        if member is not None:  # its role rules listed while they fit, the rest counted
+            lines, roles = await self._member_lines(guild_id, member, locale)
+            text = fit_lines(lines, roles, precedence, lambda count: t("quota.show.more", locale, count=count))
         elif role is not None:
             rule = await self.bot.storage.quotas.rule(guild_id, "role", role.id)
             lines = [
@@ -213,21 +216,25 @@ class AdminQuotas(commands.Cog):
             ]
             if role.id == guild_id:
                 lines.append(t("quota.show.everyone_note", locale))
+            text = clip("\n".join([*lines, *precedence]))
         else:
-            lines = await self._server_lines(guild_id, locale)
-        lines.append(t("quota.precedence", locale))
-        await interaction.response.send_message(clip("\n".join(lines)), ephemeral=True)
+            text = clip("\n".join([*await self._server_lines(guild_id, locale), *precedence]))
+        await interaction.response.send_message(text, ephemeral=True)
 
-    async def _member_lines(self, guild_id: int, member: discord.abc.User, locale: str) -> list[str]:
+    async def _member_lines(
+        self, guild_id: int, member: discord.abc.User, locale: str
+    ) -> tuple[list[str], list[list[str]]]:
+        """The member's limits and where they come from, and one item per role rule."""
         roles = _role_ids(member)
         rules = await self.bot.storage.quotas.rules_for(guild_id, member.id, roles)
         explained = explain_limits(rules, self.bot.limits_resolver.defaults)
         lines = [f"**{t('quota.show.title_member', locale, target=target_text('member', member.id, guild_id))}**"]
         lines += explanation_lines(explained, locale)
         lines.append(t("quota.show.own", locale, value=rule_text(rules.member, locale)))
-        for rule in rules.roles:
-            lines.append(f"· {target_text('role', rule.target_id, guild_id)}: {rule_text(rule, locale)}")
-        return lines
+        roles = [
+            [f"· {target_text('role', rule.target_id, guild_id)}: {rule_text(rule, locale)}"] for rule in rules.roles
+        ]
+        return lines, roles
 
     async def _server_lines(self, guild_id: int, locale: str) -> list[str]:
         defaults = self.bot.limits_resolver.defaults
@@ -353,6 +360,28 @@ def _warn_text(budget: Budget | None, locale: str) -> str:
 def clip(text: str, limit: int = MAX_MESSAGE) -> str:
     """Discord's message limit; longer lists are cut, never refused."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fit_lines(
+    head: Sequence[str], items: Sequence[Sequence[str]], tail: Sequence[str], more: Callable[[int], str],
+    limit: int = MAX_MESSAGE,
+) -> str:
+    """`head`, then as many whole `items` (each its lines) as fit before `tail` within `limit`,
+    saying how many were left out (`more(n)`): no entry cut in the middle, none dropped unsaid."""
+    def size(lines: Sequence[str]) -> int:
+        return sum(len(line) + 1 for line in lines)
+
+    budget = limit - size(head) - size(tail) - len(more(len(items))) - 1
+    kept: list[str] = []
+    count = 0
+    for item in items:
+        if size(item) > budget:
+            break
+        kept += item
+        budget -= size(item)
+        count += 1
+    left = [more(len(items) - count)] if count < len(items) else []
+    return clip("\n".join([*head, *kept, *left, *tail]), limit)
 
 
 async def setup(bot: SeedreamBot) -> None:

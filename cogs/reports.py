@@ -20,7 +20,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.admin_quotas import clip
+from cogs.admin_quotas import clip, fit_lines
 from cogs.checks import is_moderator, require_admin
 from i18n import CATALOGS, locale_of, t
 from image_gateway.errors import is_content_filter
@@ -156,20 +156,23 @@ class Reports(commands.Cog):
             [*rows, *approvals], key=_created, reverse=True
         )[:HISTORY_ENTRIES]
         if member is not None:
-            lines = [f"**{t('history.title_member', locale, member=f'<@{member.id}>')}**"]
+            head = [f"**{t('history.title_member', locale, member=f'<@{member.id}>')}**"]
         else:
-            lines = [f"**{t('history.title_server', locale)}**"]
+            head = [f"**{t('history.title_server', locale)}**"]
         if not entries:
-            lines.append(t("history.empty", locale))
+            head.append(t("history.empty", locale))
+        items = []  # each entry with its decisions, kept whole: listed while they fit, the rest counted
         for row in entries:
             if isinstance(row, Approval):
-                lines.append(self._approval_line(row, locale))
+                items.append([self._approval_line(row, locale)])
                 continue
-            lines.append(self._history_line(row, locale))
-            for entry in audit.get(row.id, []):
-                lines.append(t("history.decision", locale, action=_in_words("action", entry.action, locale),
-                               actor=f"<@{entry.actor_id}>", when=f"<t:{int(entry.created_at.timestamp())}:R>"))
-        await interaction.response.send_message(clip("\n".join(lines)), ephemeral=True)
+            items.append([self._history_line(row, locale), *(
+                t("history.decision", locale, action=_in_words("action", entry.action, locale),
+                  actor=f"<@{entry.actor_id}>", when=f"<t:{int(entry.created_at.timestamp())}:R>")
+                for entry in audit.get(row.id, [])
+            )])  # fmt: skip
+        text = fit_lines(head, items, [], lambda count: t("history.more", locale, count=count))
+        await interaction.response.send_message(text, ephemeral=True)
 
     def _approval_line(self, approval: Approval, locale: str) -> str:
         """A request that never reached the ledger, with the moderator's decision (or none yet)."""

@@ -412,6 +412,7 @@ TEXTS: dict[str, str] = {
     "history.action.request.rejected": "rejected",
     "history.action.request.approval_failed": "approved, but could not run",
     "history.only_own": "You can see only your own requests. Moderators can see everyone's.",
+    "history.more": "…and {count} older one(s) that do not fit here.",
     "history.approval_line": "`approval #{id}` {when} {member} · {model} · {count} image(s) · {status} · {prompt}",
     "history.approval.pending": "waiting for a moderator's approval",
     "history.approval.approved": "approved by {moderator} {when}",

@@ -305,6 +305,7 @@ TEXTS: dict[str, str] = {
     "history.action.request.rejected": "已拒绝",
     "history.action.request.approval_failed": "已批准,但未能运行",
     "history.only_own": "你只能查看自己的请求，版主可以查看所有人的请求。",
+    "history.more": "……另有 {count} 条较早的记录放不下。",
     "history.approval_line": "`审批 #{id}` {when} {member} · {model} · {count} 张 · {status} · {prompt}",
     "history.approval.pending": "等待版主审批",
     "history.approval.approved": "已由 {moderator} 批准（{when}）",

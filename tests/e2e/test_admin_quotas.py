@@ -267,3 +267,20 @@ async def test_the_budget_warning_goes_to_the_moderators_channel_by_default(tmp_
         [warning] = w.discord.channel_messages(mods)
         assert "$0.162 of its monthly image budget of $1.00" in warning["content"]
         assert [m for m in w.discord.channel_messages(w.channel) if "budget" in m.get("content", "")] == []
+
+
+async def test_quota_show_of_a_member_with_many_role_rules_keeps_lines_whole(tmp_path):
+    async with server(tmp_path) as w:
+        roles = [w.discord.add_role(w.guild, f"Tier {i}") for i in range(50)]
+        carol = w.discord.add_user("carol")
+        w.discord.add_member(w.guild, carol, roles=roles)
+        await w.start_bot()
+        for i, role in enumerate(roles):
+            await quota(w, "set", {"role": role, "daily_images": i + 1, "monthly_usd": f"{i + 1}.50"})
+        text = (await quota(w, "show", {"member": carol})).all_text()
+        lines = text.splitlines()
+        assert len(text) <= 2000
+        assert lines[-1].startswith("Order: the member's own setting")  # the precedence is kept
+        listed = [line for line in lines if line.startswith("· <@&")]
+        assert lines[-2] == f"…and {50 - len(listed)} more." and all(line.endswith("a month") for line in listed)
+        assert f"from: role <@&{roles[-1].id}>" in text  # the role that applies is named above the list

@@ -207,3 +207,24 @@ async def test_history_shows_what_the_member_paid_when_the_server_paid_more(tmp_
         assert "$0.162 (charged $0.00) · a lost cat" in en
         assert "$0.162 · a found cat" in en
         assert "$0.162（扣费 $0.00） · a lost cat" in (await w.run("history", {}, locale="zh-CN")).all_text()
+
+
+async def test_history_keeps_entries_whole_and_says_how_many_did_not_fit(tmp_path):
+    from tests.e2e.harness import world  # noqa: PLC0415
+    from tests.e2e.staff import add_staff  # noqa: PLC0415
+    from tests.e2e.test_approval import button  # noqa: PLC0415
+
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        await w.start_bot()
+        await w.run("settings", {"mode": "on", "channel": staff.mods_channel}, user=staff.admin, subcommand="approval")
+        for i in range(10):  # ten long approval lines do not fit in one message
+            await w.run("imagine", {"prompt": f"castle number {i} " + "with towers " * 20})
+            message = [m for m in w.discord.channel_messages(staff.mods_channel) if m.get("components")][-1]
+            pressed = await w.discord.click_button(message, button(message, "reject"), user=staff.moderator)
+            await pressed.wait_for_final()
+        text = (await w.run("history", {}, user=staff.moderator)).all_text()
+        shown = [i for i in range(10) if f"castle number {i} " in text]
+        assert len(text) <= 2000 and shown == list(range(10 - len(shown), 10))  # the newest ones
+        assert text.splitlines()[-1] == f"…and {10 - len(shown)} older one(s) that do not fit here."
+        assert all(line.endswith(("nothing charged", "…")) for line in text.splitlines()[1:-1])
