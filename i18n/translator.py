@@ -15,6 +15,9 @@ from i18n import commands
 NAME_LOCATIONS = frozenset({Where.command_name, Where.group_name, Where.parameter_name})
 CATALOGS: dict[discord.Locale, tuple[dict[str, str], dict[str, str]]] = {
     discord.Locale.chinese: (commands.NAMES, commands.TEXTS),  # zh-CN
+    # zh-TW members are answered in Chinese (i18n.language): their commands read in it too, not in
+    # English with replies naming options they never saw.
+    discord.Locale.taiwan_chinese: (commands.NAMES, commands.TEXTS),
 }
 
 

@@ -32,6 +32,7 @@ async def test_synced_commands_carry_chinese_names_descriptions_and_options(tmp_
         payload = w.discord.commands.global_payload
         imagine = by_name(payload, "imagine")
         assert imagine["name_localizations"][ZH] == "画图"
+        assert imagine["name_localizations"]["zh-TW"] == "画图"  # answered in Chinese, so listed in it
         assert CJK.search(imagine["description_localizations"][ZH])
         prompt = next(o for o in imagine["options"] if o["name"] == "prompt")
         assert prompt["name_localizations"][ZH] == "提示词"
