@@ -63,15 +63,21 @@ async def wait_for_notice(dd: DiscordDouble, channel: Any, user_id: int, timeout
             await asyncio.sleep(0.05)
 
 
+def server_with_alice(dd: DiscordDouble) -> tuple[Any, Any, Any]:
+    """A server with a channel and one member, alice: (guild, channel, alice)."""
+    guild = dd.add_guild("Test Server")
+    channel = dd.add_channel(guild, "images")
+    alice = dd.add_user("alice")
+    dd.add_member(guild, alice)
+    return guild, channel, alice
+
+
 async def crash_and_restart(tmp_path: Path, arrange, reached) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Start the bot, /imagine count=2, SIGKILL it once `reached(row)`, restart on the same DB.
     Returns the row as it was at the kill and all rows after the restart."""
     db = tmp_path / "bot.db"
     async with DiscordDouble() as dd, ImageGatewayDouble(api_key=API_KEY) as gw:
-        guild = dd.add_guild("Test Server")
-        channel = dd.add_channel(guild, "images")
-        alice = dd.add_user("alice")
-        dd.add_member(guild, alice)
+        guild, channel, alice = server_with_alice(dd)
         arrange(dd, gw)
         env = bot_env(gw, db)
         async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
@@ -133,10 +139,7 @@ async def test_killed_while_parallel_calls_are_answered_keeps_what_was_billed(tm
     db = tmp_path / "bot.db"
     price = 135_000
     async with DiscordDouble() as dd, ImageGatewayDouble(flavour="aiearth", api_key=API_KEY) as gw:
-        guild = dd.add_guild("Test Server")
-        channel = dd.add_channel(guild, "images")
-        alice = dd.add_user("alice")
-        dd.add_member(guild, alice)
+        guild, channel, alice = server_with_alice(dd)
         gw.script(Fault.delay(0.0), times=3)
         gw.script(Fault.hang())
         env = {**bot_env(gw, db), "IMAGE_PRICES": f"doubao-seedream-5-0-260128={price / 1e6}"}
@@ -206,10 +209,7 @@ async def test_a_member_not_told_before_a_second_stop_is_told_at_the_next_start(
     # and that start is killed too: the start after it still tells the member.
     db = tmp_path / "bot.db"
     async with DiscordDouble() as dd, ImageGatewayDouble(api_key=API_KEY) as gw:
-        guild = dd.add_guild("Test Server")
-        channel = dd.add_channel(guild, "images")
-        alice = dd.add_user("alice")
-        dd.add_member(guild, alice)
+        guild, channel, alice = server_with_alice(dd)
         gw.script(Fault.hang())
         env = bot_env(gw, db)
         async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
