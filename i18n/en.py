@@ -101,7 +101,6 @@ TEXTS: dict[str, str] = {
     "term.empty_regex": "the regular expression is empty.",
     "term.bad_regex": "the regular expression is invalid at character {position}.",
     "term.regex_too_large": "the regular expression repeats or nests more than the bot can check.",
-    "term.unsupported_regex": "the regular expression uses look-around or a back-reference, which the bot does not support.",
     "term.matches_everything": "the regular expression matches every prompt.",
     "term.empty": "the term is empty.",
     "settings.blocklist": "Blocked terms ({count}):\n{terms}",

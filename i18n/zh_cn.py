@@ -71,7 +71,6 @@ TEXTS: dict[str, str] = {
     "term.empty_regex": "正则表达式为空。",
     "term.bad_regex": "正则表达式在第 {position} 个字符处无效。",
     "term.regex_too_large": "该正则表达式的重复次数或嵌套层数超出了机器人能检查的范围。",
-    "term.unsupported_regex": "该正则表达式使用了环视或反向引用，机器人不支持。",
     "term.matches_everything": "该正则表达式会匹配所有提示词。",
     "term.empty": "该词为空。",
     "settings.blocklist": "屏蔽词（{count} 个）：\n{terms}",

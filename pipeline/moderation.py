@@ -7,21 +7,25 @@ Blocked terms are matched on the prompt after Unicode NFKC normalization and cas
 (full-width "ＮＳＦＷ" is "nsfw"), without invisible format characters ("nu\u200bde" is "nude").
 A plain term matches as a whole word in Latin text, and as a substring next to CJK characters
 or when the term itself is CJK (Chinese and Japanese have no spaces between words). A term
-written `re:<pattern>` is a regular expression, searched case-insensitively by RE2: its time grows
-with the prompt's length only, whatever the pattern (Python's backtracking engine would let one
-careless pattern, "(\\w+\\s?)+x", hold the event loop, and every server's requests, for minutes).
-RE2 has no look-around and no back-references, and its \\w and \\b are ASCII.
+written `re:<pattern>` is a regular expression (Python's syntax, Unicode-aware: `\\b` and `\\w`
+know "érotique" and "голая"), searched case-insensitively by the `regex` module with a time limit
+per search, in a worker thread that releases the GIL: one careless pattern, "(\\w+\\s?)+x",
+cannot hold the event loop (every server's requests) for minutes. A search that runs out of time
+counts as a match (refused, and logged naming the term): a prompt crafted to make the check give
+up must not slip through.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Protocol
 
-import re2
+import regex
 
 from pipeline.explain import UserError
 from pipeline.job import ImageJob
@@ -45,18 +49,14 @@ _IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe0
 _SPACES = re.compile(r"\s+")
 
 
-def _re2_options() -> re2.Options:
-    options = re2.Options()
-    options.case_sensitive = False
-    options.log_errors = False  # a refused pattern is told to the admin, not printed by RE2 on stderr
-    return options
-
-
-_RE2_OPTIONS = _re2_options()
+log = logging.getLogger(__name__)
+REGEX_TIMEOUT = 0.1  # seconds one search of one admin pattern may take
 
 
 class _Pattern(Protocol):
-    def search(self, text: str) -> object: ...
+    pattern: str
+
+    def search(self, text: str, *args: object, **kwargs: object) -> object: ...
 
 
 class InvalidTermError(ValueError):
@@ -99,19 +99,12 @@ def compile_term(term: str) -> _Pattern:
         if not source:
             raise InvalidTermError("the regular expression is empty", "empty_regex")
         try:
-            re.compile(source)  # Python's parser says where a malformed pattern breaks
-        except re.error as error:
+            pattern = regex.compile(source, regex.IGNORECASE | regex.V0)
+        except regex.error as error:
             position = (error.pos or 0) + 1  # its wording is English: admins get the place
             raise InvalidTermError(f"invalid regular expression: {error}", "bad_regex", position=position) from None
-        except (OverflowError, RecursionError) as error:  # "x{99999999999}", thousands of nested groups
+        except (OverflowError, RecursionError) as error:  # thousands of nested groups
             raise InvalidTermError(f"regular expression too large: {error}", "regex_too_large") from None
-        try:
-            pattern = re2.compile(source, _RE2_OPTIONS)
-        except re2.error as error:
-            reason = error.args[0] if error.args else error  # RE2's own words, as bytes
-            if isinstance(reason, bytes):
-                reason = reason.decode("utf-8", "replace")
-            raise InvalidTermError(f"not a pattern RE2 takes: {reason}", "unsupported_regex") from None
         if pattern.search(""):
             raise InvalidTermError("the regular expression matches every prompt", "matches_everything")
         return pattern
@@ -130,19 +123,38 @@ def _compiled(terms: tuple[str, ...]) -> tuple[tuple[_Pattern, bool], ...]:
     for term in terms:
         try:
             patterns.append((compile_term(term), is_regex(term)))
-        except InvalidTermError:
-            continue  # refused when added; a stored one that no longer compiles is skipped
+        except InvalidTermError as error:  # refused when added: stored by an older version
+            log.warning("blocked term %r is skipped: it cannot be used (%s); remove it and add it again", term, error)
     return tuple(patterns)
 
 
+def has_regex(terms: Sequence[str]) -> bool:
+    return any(is_regex(term) for term in terms)
+
+
 def is_blocked(prompt: str, terms: Sequence[str]) -> bool:
+    """Whether `prompt` holds a blocked term. With `re:` terms its searches may take up to
+    `REGEX_TIMEOUT` each: call it off the event loop then (`blocked_terms` does)."""
     text = normalize(prompt)
     typed = normalize(prompt, fold=False)
     # A word is folded like the prompt. A regular expression (case-insensitive) is written as the
     # admin typed it, so it also sees the prompt unfolded: "re:straße" matches "straße".
-    return any(
-        pattern.search(text) or (regex and pattern.search(typed)) for pattern, regex in _compiled(tuple(terms))
-    )
+    for pattern, is_pattern in _compiled(tuple(terms)):
+        if not is_pattern:
+            if pattern.search(text):
+                return True
+        elif _regex_finds(pattern, text) or _regex_finds(pattern, typed):
+            return True
+    return False
+
+
+def _regex_finds(pattern: _Pattern, text: str) -> bool:
+    try:
+        return pattern.search(text, timeout=REGEX_TIMEOUT, concurrent=True) is not None
+    except TimeoutError:
+        log.warning("blocked term re:%s took over %.1f s on a %d-character prompt: counted as found; "
+                    "simplify it", pattern.pattern, REGEX_TIMEOUT, len(text))  # fmt: skip
+        return True
 
 
 def moderation_checks(configs: GuildConfigStore) -> list[AdmissionCheck]:
@@ -158,7 +170,12 @@ def moderation_checks(configs: GuildConfigStore) -> list[AdmissionCheck]:
             raise UserError("moderation.role_required", code="role_required", role=f"<@&{role_id}>")
 
     async def blocked_terms(job: ImageJob) -> None:
-        if is_blocked(job.prompt, configs.get(job.guild_id).blocked_terms):
+        terms = configs.get(job.guild_id).blocked_terms
+        if has_regex(terms):  # admins' patterns: in a thread, the GIL released while they search
+            blocked = await asyncio.to_thread(is_blocked, job.prompt, terms)
+        else:
+            blocked = is_blocked(job.prompt, terms)
+        if blocked:
             raise UserError("moderation.blocked", code="blocked_term")
 
     return [allowed_channel, required_role, blocked_terms]

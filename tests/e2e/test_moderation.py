@@ -67,10 +67,10 @@ async def test_an_invalid_regular_expression_is_refused_when_added(tmp_path):
         staff = add_staff(w)
         await w.start_bot()
         inter = await w.run("blocklist", {"term": "re:(unclosed"}, user=staff.admin, subcommand="add")
-        assert "can't be used: the regular expression is invalid at character 1." in inter.all_text()
+        assert "can't be used: the regular expression is invalid at character 10." in inter.all_text()  # the ) it lacks
         chinese = await w.run("blocklist", {"term": "re:a[b"}, user=staff.admin, subcommand="add",
                               locale="zh-CN")  # fmt: skip
-        assert chinese.all_text() == "无法使用该词：正则表达式在第 2 个字符处无效。", chinese.all_text()
+        assert chinese.all_text() == "无法使用该词：正则表达式在第 4 个字符处无效。", chinese.all_text()
         listed = await w.run("blocklist", user=staff.admin, subcommand="list")
         assert "No terms are blocked" in listed.all_text()
 
