@@ -229,11 +229,13 @@ async def _retrying(
 ) -> T:
     """`attempt(time left)`, tried again after `RETRY_DELAYS` while it fails in a way another try
     may mend and the deadline allows. Each try holds one of `slots`; the deadline starts with
-    the first."""
+    the first, and a later try's wait in line for a slot is not counted against it (other
+    downloads took that time, not this one's server)."""
     deadline: float | None = None
     for delay in (*RETRY_DELAYS, None):
+        queued = time.monotonic()
         async with slots or contextlib.nullcontext():
-            deadline = deadline or time.monotonic() + within
+            deadline = time.monotonic() + within if deadline is None else deadline + time.monotonic() - queued
             try:
                 return await attempt(max(deadline - time.monotonic(), 0.001))
             except FetchError as error:

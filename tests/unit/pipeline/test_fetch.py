@@ -400,3 +400,25 @@ async def test_the_wait_before_another_try_leaves_the_download_slot_to_others(
     await flaky
     assert done == ["other", "flaky"]
     assert server.hits["/flaky/1/503"] == 2
+
+
+async def test_a_retrys_wait_in_line_for_a_slot_is_not_taken_from_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its slot went to another download meanwhile: the retry's time is its own, not the line's.
+    monkeypatch.setattr(fetch, "RETRY_DELAYS", (0.05, 0.05))
+    slots = asyncio.Semaphore(1)
+    given: list[float] = []
+
+    async def flaky(time_left: float) -> str:
+        given.append(time_left)
+        if len(given) == 1:
+            raise FetchError("connection", "connection reset")
+        return "image" if time_left > 0.3 else "too little time"
+
+    async def slow_other(time_left: float) -> str:
+        await asyncio.sleep(0.6)
+        return "other"
+
+    first = asyncio.create_task(fetch._retrying(flaky, within=0.7, url="https://x/a.png", slots=slots))
+    await asyncio.sleep(0.02)  # its first try failed; it waits 0.05 s holding no slot
+    second = asyncio.create_task(fetch._retrying(slow_other, within=5, url="https://x/b.png", slots=slots))
+    assert await asyncio.gather(first, second) == ["image", "other"]
