@@ -219,14 +219,13 @@ class ChannelSink:
     def mentioned(self, content: str) -> str:
         return f"{self._member} {content}"
 
-    def renotify(self) -> None:
-        """The message that notified the member is gone (a place in line, deleted when the turn
-        came): the next one notifies them again."""
-        ChannelSink._notified.pop(self.ticket.request_id, None)
-
     async def send(
-        self, content: str, images: Sequence[ReadyImage] = (), *, view: discord.ui.View | None = None
+        self, content: str, images: Sequence[ReadyImage] = (), *, view: discord.ui.View | None = None,
+        passing: bool = False,
     ) -> discord.Message:
+        """A message mentioning the member; it notifies them if none did yet. A `passing` one (a
+        place in line, deleted when the turn comes) notifies them without counting: the first
+        message of the results notifies them again, whenever the passing one was posted."""
         first = ChannelSink._notified.get(self.ticket.request_id) is not self.ticket
         if first:
             mentions = discord.AllowedMentions(users=[discord.Object(self.ticket.job.user_id)])
@@ -236,7 +235,7 @@ class ChannelSink:
         message = await self.channel.send(
             self.mentioned(content), files=_files(images), allowed_mentions=mentions, **extra
         )
-        if first:  # once posted: a message Discord refused notified no one
+        if first and not passing:  # once posted: a message Discord refused notified no one
             ChannelSink._notified[self.ticket.request_id] = self.ticket
         return message
 

@@ -212,7 +212,7 @@ class ChannelStatus:
         view = self._cancel_view() if self._cancel_view is not None else None
         try:
             if self._waiting is None:
-                self._posting = asyncio.ensure_future(self.sink.send(text, view=view))
+                self._posting = asyncio.ensure_future(self.sink.send(text, view=view, passing=True))
                 self._waiting = await asyncio.shield(self._posting)
             else:
                 await self._waiting.edit(content=self.sink.mentioned(text), view=view)
@@ -229,7 +229,6 @@ class ChannelStatus:
     async def start(self) -> None:
         if self._waiting is not None or self._posting is not None:  # deleted in the background
             self._deleting = asyncio.create_task(self._unqueue(), name=f"unqueue-{self.ticket.request_id}")
-            self.sink.renotify()  # its ping went with it: the results notify the member again
 
     async def _unqueue(self) -> None:
         waiting = await self._waiting_message()
