@@ -60,7 +60,7 @@ async def test_the_results_ping_the_member_when_their_turn_came_while_the_place_
     queue.enqueue(place, the_ticket.request_id)  # waiting: its place is posted in the channel
     channel = Channel()
     status = ChannelStatus(ChannelSink(channel, the_ticket, upload_limit=8 << 20), interval=0.05,
-                           cancel_view=lambda: discord.ui.View())  # fmt: skip
+                           cancel_view=discord.ui.View)  # fmt: skip
     waiting = asyncio.create_task(status.wait_turn(queue, place))
     await asyncio.sleep(0.05)  # the place-in-line post is in flight
     queue.leave(ahead)  # the turn comes
@@ -70,6 +70,6 @@ async def test_the_results_ping_the_member_when_their_turn_came_while_the_place_
     await status.sink.send("here are your images")  # the results (post_final goes through send)
     await asyncio.sleep(0.05)
     place_message, place_pinged = channel.sent[0]
-    results_message, results_pinged = channel.sent[-1]
+    _results_message, results_pinged = channel.sent[-1]
     assert place_pinged and place_message.deleted  # the ping went away with the deleted message
     assert results_pinged, "the member is never pinged for their results"
