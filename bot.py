@@ -281,6 +281,7 @@ class SeedreamBot(commands.Bot):
 
     async def close(self) -> None:
         await self.queue.drain(0)  # direct close: nothing is left pending or untold
+        await self.pipeline.close()  # settles still being retried: one last try
         if self._telling is not None:  # it may still wait for a ready that will not come
             self._telling.cancel()
         await super().close()

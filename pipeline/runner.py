@@ -163,6 +163,8 @@ class Pipeline:
         self._cpu = asyncio.Semaphore(cpu_slots)
         self.memory = MemoryBudget(options.result_memory_bytes)
         self._background: set[asyncio.Task[None]] = set()
+        # Requests whose settle the database refused after delivery, retried in the background.
+        self._unsettled: dict[int, tuple[Ticket, Progress, BaseException | None]] = {}
         # Bounded work in flight: results are fetched a few at a time (first come, first served)
         # instead of all at once, so the first finish first and few wait whole in memory.
         self._downloads = asyncio.Semaphore(options.max_concurrent_downloads)
@@ -281,7 +283,9 @@ class Pipeline:
         """`_close_books`; when the database refuses it (a full disk) after images were delivered,
         the member still gets the summary they were shown, not "something went wrong, you were
         not charged", and the settle is tried again in the background until the database takes it
-        (the figures are in the log meanwhile; a restart first settles the row from its checkpoints)."""
+        (the figures are in the log meanwhile). What was delivered and billed is checkpointed as
+        far as the database takes it, so that a restart before the settle lands settles the row
+        from them; `close` gives the retries one last try at shutdown."""
         try:
             return await self._close_books(ticket, progress, error=error)
         except Exception:
@@ -291,6 +295,10 @@ class Pipeline:
             log.exception("request %s: the books could not be closed (%d delivered, %d billed, cost %s); "
                           "trying again in the background", ticket.request_id, progress.delivered,
                           progress.reported, format_usd(cost))  # fmt: skip
+            with contextlib.suppress(Exception):  # one image posted with its summary had no checkpoint
+                await self.ledger.record_billed(ticket.request_id, progress.reported)
+                await self.ledger.record_delivered(ticket.request_id, progress.delivered)
+            self._unsettled[ticket.request_id] = (ticket, progress, error)
             task = asyncio.create_task(self._settle_later(ticket, progress, error), name=f"settle-{ticket.request_id}")
             self._background.add(task)
             task.add_done_callback(self._background.discard)
@@ -304,10 +312,25 @@ class Pipeline:
             except Exception as failure:
                 log.warning("request %s: the books still could not be closed: %s", ticket.request_id, failure)
                 continue
+            self._unsettled.pop(ticket.request_id, None)
             log.info("request %s: the books are closed", ticket.request_id)
             return
         log.error("request %s: the books could not be closed; the next start settles it from its checkpoints",
                   ticket.request_id)
+
+    async def close(self) -> None:
+        """At shutdown, before the database closes: the settles still being retried are stopped,
+        each tried once more now (the next start settles what is left from its checkpoints)."""
+        for task in [task for task in self._background if task.get_name().startswith("settle-")]:
+            task.cancel()
+        for request_id, (ticket, progress, error) in list(self._unsettled.items()):
+            try:
+                await self._close_books(ticket, progress, error=error)
+            except Exception:
+                log.exception("request %s: the books could not be closed before the stop", request_id)
+            else:
+                log.info("request %s: the books are closed", request_id)
+            self._unsettled.pop(request_id, None)
 
     async def _summarize(
         self, ticket: Ticket, sink: ResultSink, progress: Progress, cost: int, charged: int, *, stopped: bool = False
