@@ -87,7 +87,7 @@ async def test_a_restart_while_the_settle_is_retried_keeps_the_charge_shown(tmp_
         [row] = await storage.db.fetchall("SELECT status, images_delivered, charged_micros FROM requests")
         recovered = await storage.requests.get(ticket.request_id)
     assert tuple(row) == ("settled", 1, PRICE)
-    assert "not charged" not in interrupted_text(recovered, "en-US")
+    assert "$0.135" in interrupted_text(recovered, "en-US")  # what reached them, and what they paid
 
 
 async def test_a_settle_still_being_retried_gets_one_last_try_when_the_bot_stops(tmp_path, monkeypatch) -> None:
