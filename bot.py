@@ -121,6 +121,7 @@ class SeedreamBot(commands.Bot):
         self._telling: asyncio.Task[None] | None = None  # members of requests a stop cut short
         # (request id, action) of Re-roll and Upscale presses still running: a double click runs once
         self.presses_running: set[tuple[int, str]] = set()
+        self.set_up = False  # setup_hook finished
 
     # -- start -----------------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -134,6 +135,7 @@ class SeedreamBot(commands.Bot):
         for extension in self._extensions:
             await self.load_extension(extension)
         await self.sync_commands()
+        self.set_up = True  # from here on, an AttributeError before the websocket is discord.py's (see run)
 
     async def sync_commands(self) -> None:
         """Sync to the dev guild on every start; globally only when Discord lacks this tree.
@@ -148,7 +150,11 @@ class SeedreamBot(commands.Bot):
             self.tree.copy_global_to(guild=guild)
             try:
                 await self.tree.sync(guild=guild)
-            except discord.HTTPException as error:  # 403 Missing Access: not in that server
+            except discord.DiscordServerError as error:  # Discord's passing trouble, not the setting
+                log.warning("could not sync the commands to the development guild (%s); they are as last synced",
+                            error.status)  # fmt: skip
+                return
+            except (discord.Forbidden, discord.NotFound) as error:  # 403 Missing Access: not in that server
                 raise StartupError(
                     f"DISCORD_DEV_GUILD_ID {dev_guild}: Discord refused the commands there ({error.status}); "
                     "is the bot in that server?"
@@ -554,8 +560,9 @@ async def run(settings: Settings, preset: Preset) -> None:
                     raise DiscordUnreachable(discord_host(settings), error) from None
                 except AttributeError:
                     # discord.py's reconnect reads the websocket it never had when the first
-                    # connect to the gateway failed (the API answered, the gateway did not).
-                    if bot.ws is not None:
+                    # connect to the gateway failed (the API answered, the gateway did not); one
+                    # raised by the bot's own start (setup_hook) is a bug and shows as one.
+                    if bot.ws is not None or not bot.set_up:
                         raise
                     raise DiscordUnreachable(gateway_host(settings), "its websocket gateway did not answer") from None
 

@@ -390,3 +390,16 @@ def test_history_pages_as_discord_serves_them() -> None:
     assert ids({"after": "5"}) == [8, 7, 6]  # the ones just after, still newest first
     assert ids({"after": "9"}) == [10]
     assert ids({"around": "5"}, limit=4) == [7, 6, 5, 4]
+
+
+async def test_a_thread_has_its_channels_permissions_as_they_are_now():
+    # Discord: a thread has no overwrites of its own; a change to its channel's applies to it.
+    async with DiscordDouble() as dd:
+        guild = dd.add_guild("G")
+        channel = dd.add_channel(guild, "images")
+        thread = dd.add_thread(channel)
+        in_threads = 1 << 38
+        assert dd.guilds[guild.id].permissions_for(dd.bot_user.id, thread) & in_threads
+        bot_denied = {"id": str(dd.bot_user.id), "type": 1, "allow": "0", "deny": str(in_threads)}
+        await dd.set_overwrites(channel, [bot_denied])
+        assert not dd.guilds[guild.id].permissions_for(dd.bot_user.id, thread) & in_threads

@@ -330,3 +330,25 @@ async def test_a_duration_that_is_not_a_number_says_so(tmp_path):
             code, out = await _run_bot("--check", env=_bot_env(w, tmp_path, **{name: "nan"}), cwd=tmp_path, timeout=20)
             assert code == 2, out
             _one_clean_line(out, f"configuration error: {name} is invalid: Input should be a finite number")
+
+
+async def test_an_attribute_error_in_the_bots_own_start_is_not_told_as_an_unreachable_gateway(tmp_path, monkeypatch):
+    # Before any websocket exists it is a bug in setup_hook, and must show as one.
+    import bot as bot_module  # noqa: PLC0415
+
+    async def broken(self):
+        raise AttributeError("'Storage' object has no attribute 'untold'")
+
+    monkeypatch.setattr(bot_module.SeedreamBot, "sync_commands", broken)
+    async with world(tmp_path, start=False) as w:
+        with pytest.raises(AttributeError, match="untold"):
+            await bot_module.run(w.settings, bot_module.resolve_preset(w.settings))
+
+
+async def test_a_passing_503_syncing_to_the_dev_guild_does_not_stop_the_bot(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        w.settings = w.settings.model_copy(update={"discord_dev_guild_id": w.guild.id})
+        w.discord.fail_next(1, status=503, method="PUT", path=r"/guilds/\d+/commands")
+        await w.start_bot()  # not a configuration error: the bot is in that server
+        assert [line for line in w.logs.lines if "could not sync the commands to the development guild" in line]
+        await asyncio.wait_for(w.bot.wait_until_ready(), 10)  # and it is up

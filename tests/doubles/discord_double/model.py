@@ -297,6 +297,8 @@ class Guild:
                 perms |= role.permissions
         if perms & ADMINISTRATOR:
             return ALL_PERMISSIONS
+        if channel is not None and channel.parent_id is not None:  # a thread: its channel's, as they are now
+            channel = self.channels.get(channel.parent_id, channel)
         if channel is None or not channel.overwrites:
             return perms
         by_id = {int(o["id"]): o for o in channel.overwrites}
