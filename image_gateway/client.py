@@ -164,7 +164,7 @@ def _has_error(body: dict[str, Any]) -> bool:
 def _item_event(index: int, item: object, secrets: tuple[str, ...]) -> GeneratedImage | FailedImage:
     if not isinstance(item, dict):
         return FailedImage(index, "InvalidItem", "the gateway sent an item that is not an object")
-    if item.get("error"):  # "error": null (some gateways send it on every item) is no error
+    if _stated_error(item.get("error")):  # "error": null or {"code": null} (beside every item) is none
         return _failed(index, item["error"], secrets)
     url, b64 = item.get("url"), item.get("b64_json")
     if not (isinstance(url, str) and url) and not (isinstance(b64, str) and b64):
@@ -184,6 +184,14 @@ def _failed(index: int, error: object, secrets: tuple[str, ...]) -> FailedImage:
     else:
         code, message = None, error
     return FailedImage(index, scrub(code or "UnknownError", secrets)[:100], scrub(message or "", secrets))
+
+
+def _stated_error(error: object) -> object:
+    """An event's error if it says something (a code or a message); None for an empty or null
+    one ("error": {"code": null}) that some gateways put beside every event."""
+    if isinstance(error, dict):
+        return error if error.get("code") or error.get("message") else None
+    return error or None
 
 
 def _billed(usage: object, generated: int) -> int:
@@ -222,7 +230,7 @@ class _StreamState:
             self.billed = _billed(payload.get("usage"), self.generated)
             return None
         index = payload.get("image_index")
-        error = payload.get("error")
+        error = _stated_error(payload.get("error"))
         if kind.endswith("partial_failed") or (error and "image_index" in payload):
             self.seen += 1
             index = index if isinstance(index, int) and not isinstance(index, bool) else self.seen - 1

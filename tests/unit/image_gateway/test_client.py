@@ -717,3 +717,17 @@ async def test_a_key_echoed_in_a_non_json_stream_event_is_not_cut_into_the_log(g
     assert events[-1] == Completed(1)
     assert "not JSON" in caplog.text
     assert ODD_KEY[:6] not in caplog.text
+
+
+async def test_an_empty_error_beside_a_streamed_image_is_no_failure(gateway, make_client):
+    # Some gateways put "error": {"code": null, ...} beside every event: nothing went wrong.
+    body = (
+        _sse("image_generation.partial_succeeded",
+             {"image_index": 0, "url": "https://i/0", "error": {"code": None, "message": None}})
+        + _sse("image_generation.completed", {"usage": {"generated_images": 1}, "error": None})
+        + b"data: [DONE]\n\n"
+    )  # fmt: skip
+    gateway.queue(sse_reply([body]))
+    client = make_client("xmsmartlink")
+    events = await collect(client, request(client, stream=True, max_images=1))
+    assert events == [GeneratedImage(0, "https://i/0", None, None), Completed(1)]
