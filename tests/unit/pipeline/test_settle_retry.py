@@ -54,23 +54,29 @@ class FinalSink:
         raise AssertionError(f"told as a failure: {error!r}")
 
 
+async def admitted_one_image(storage, http) -> tuple[Pipeline, object]:
+    """A pipeline whose gateway makes one image, and a request for it admitted (reserved)."""
+    model = build_catalog(get_preset("aiearth")).model("doubao-seedream-5-0-260128").with_price(PRICE)
+
+    async def limits(job) -> Limits:
+        return Limits(None, None, None)
+
+    pipeline = Pipeline(client=OneImage(), ledger=storage.ledger, http=http, limits=limits,  # type: ignore[arg-type]
+                        options=PipelineOptions())  # fmt: skip
+    job = ImageJob(command="imagine", guild_id=1, channel_id=2, user_id=3, locale="en-US", prompt="a cat",
+                   model=model, count=1)  # fmt: skip
+    return pipeline, await pipeline.admit(job)
+
+
 async def test_a_restart_while_the_settle_is_retried_keeps_the_charge_shown(tmp_path, monkeypatch) -> None:
     # A single batch (post_final) writes no delivered checkpoint of its own: the fallback does.
     monkeypatch.setattr("pipeline.runner.SETTLE_RETRY_DELAYS", (3600.0,))
-    model = build_catalog(get_preset("aiearth")).model("doubao-seedream-5-0-260128").with_price(PRICE)
     async with open_storage(f"sqlite:///{tmp_path / 'bot.db'}") as storage, aiohttp.ClientSession() as http:
 
         async def full_disk(*args, **kwargs):
             raise sqlite3.OperationalError("database or disk is full")
 
-        async def limits(job) -> Limits:
-            return Limits(None, None, None)
-
-        pipeline = Pipeline(client=OneImage(), ledger=storage.ledger, http=http, limits=limits,  # type: ignore[arg-type]
-                            options=PipelineOptions())  # fmt: skip
-        job = ImageJob(command="imagine", guild_id=1, channel_id=2, user_id=3, locale="en-US", prompt="a cat",
-                       model=model, count=1)  # fmt: skip
-        ticket = await pipeline.admit(job)
+        pipeline, ticket = await admitted_one_image(storage, http)
         real_settle = storage.ledger.settle
         storage.ledger.settle = full_disk  # type: ignore[method-assign]
         sink = FinalSink()
@@ -92,7 +98,6 @@ async def test_a_restart_while_the_settle_is_retried_keeps_the_charge_shown(tmp_
 
 async def test_a_settle_still_being_retried_gets_one_last_try_when_the_bot_stops(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr("pipeline.runner.SETTLE_RETRY_DELAYS", (3600.0,))
-    model = build_catalog(get_preset("aiearth")).model("doubao-seedream-5-0-260128").with_price(PRICE)
     async with open_storage(f"sqlite:///{tmp_path / 'bot.db'}") as storage, aiohttp.ClientSession() as http:
         refusals = []
 
@@ -102,14 +107,7 @@ async def test_a_settle_still_being_retried_gets_one_last_try_when_the_bot_stops
                 raise sqlite3.OperationalError("database or disk is full")
             return await real_settle(*args, **kwargs)
 
-        async def limits(job) -> Limits:
-            return Limits(None, None, None)
-
-        pipeline = Pipeline(client=OneImage(), ledger=storage.ledger, http=http, limits=limits,  # type: ignore[arg-type]
-                            options=PipelineOptions())  # fmt: skip
-        job = ImageJob(command="imagine", guild_id=1, channel_id=2, user_id=3, locale="en-US", prompt="a cat",
-                       model=model, count=1)  # fmt: skip
-        ticket = await pipeline.admit(job)
+        pipeline, ticket = await admitted_one_image(storage, http)
         real_settle = storage.ledger.settle
         storage.ledger.settle = full_disk_once  # type: ignore[method-assign]
         await pipeline.execute(ticket, FinalSink())
