@@ -16,6 +16,7 @@ import asyncio
 import io
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 Action = Literal["approve", "reject"]
 MAX_ATTACHED_REFERENCES = 10
 ORPHAN_SWEEP_SECONDS = 15 * 60  # how often waiting requests are checked for a review message deleted
+UNPOSTED_SECONDS = 10 * 60  # a waiting request with no review message by then never got one
 # The review text stays under Discord's 2000 characters with room for the decision lines added
 # under it (approved/rejected by, or why it could not run); a longer prompt goes in an embed.
 REVIEW_CONTENT_MAX = 1500
@@ -409,20 +411,25 @@ async def _restore_buttons(bot: SeedreamBot, approvals: list[Approval]) -> None:
 async def withdraw_orphans(bot: SeedreamBot) -> None:
     """Waiting requests whose review message is gone (a moderator deleted it, or its channel) can
     never be decided: each is ended and its member told. The bot has no message events (no
-    message intent), so it looks: at start, then every `ORPHAN_SWEEP_SECONDS`."""
+    message intent), so it looks: at start, then every `ORPHAN_SWEEP_SECONDS`. One with no review
+    message after `ORPHAN_SWEEP_SECONDS` (the bot stopped between posting it and recording it) is
+    ended too: no moderator has buttons for it."""
+    now_ms = int(time.time() * 1000)
     for approval in await bot.storage.approvals.waiting():
         if approval.review_message_id is None or approval.review_channel_id is None:
-            continue  # being posted right now
-        try:
-            channel = bot.get_channel(approval.review_channel_id) or await bot.fetch_channel(
-                approval.review_channel_id
-            )
-            await channel.fetch_message(approval.review_message_id)  # type: ignore[union-attr]
-            continue
-        except discord.NotFound:
-            pass
-        except (*DISCORD_ERRORS, AttributeError):  # cannot tell now (a 5xx, no access): next time
-            continue
+            if now_ms - approval.created_at < UNPOSTED_SECONDS * 1000:
+                continue  # being posted right now
+        else:
+            try:
+                channel = bot.get_channel(approval.review_channel_id) or await bot.fetch_channel(
+                    approval.review_channel_id
+                )
+                await channel.fetch_message(approval.review_message_id)  # type: ignore[union-attr]
+                continue
+            except discord.NotFound:
+                pass
+            except (*DISCORD_ERRORS, AttributeError):  # cannot tell now (a 5xx, no access): next time
+                continue
         if await bot.storage.approvals.withdraw(approval.id):
             log.info("approval %s: its review message is gone; withdrawn", approval.id)
             await _tell_member(bot, approval, "approval.member_withdrawn")

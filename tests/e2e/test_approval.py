@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+from datetime import UTC, datetime, timedelta
 
 from PIL import Image
 
@@ -366,3 +367,19 @@ async def test_a_request_whose_review_message_was_deleted_is_withdrawn_and_its_m
         await eventually(lambda: len(channel_files(w)) == 1)
         assert w.gateway.generation_requests[0].json["prompt"] == "a fox still waiting"
         assert len(w.gateway.generation_requests) == 1
+
+
+async def test_a_request_left_without_a_review_message_by_a_crash_is_withdrawn_and_its_member_told(tmp_path):
+    # The bot stopped between storing the request and recording its review message: no moderator
+    # has buttons for it. Found at the next start.
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        record = {"prompt": "a fox nobody saw", "locale": "en-US", "model": "doubao-seedream-4-0-250828", "count": 1}
+        approval_id = await w.bot.storage.approvals.create(
+            guild_id=w.guild.id, channel_id=w.channel.id, user_id=w.alice.id, job=record,
+            now=datetime.now(UTC) - timedelta(hours=1),
+        )  # fmt: skip
+        await w.restart_bot()
+        await eventually(lambda: "a fox nobody saw** was withdrawn" in channel_text(w))
+        assert (await w.bot.storage.approvals.get(approval_id)).status == "failed"
+        assert w.discord.channel_messages(staff.mods_channel) == []
