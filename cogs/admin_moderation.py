@@ -91,9 +91,12 @@ class AdminModeration(commands.Cog):
             await _reply(interaction, "settings.blocklist_empty")
             return
         # Whole terms only, each as `remove` wants it typed (a double-backtick span keeps one with a
-        # backtick whole); the ones that do not fit, and all the others, in an attached file.
+        # backtick whole; one with two together would end it, so it is only in the file); the ones
+        # not listed, and all the others, in an attached file.
         lines, used = [], 0
         for term in terms:
+            if "``" in term:
+                continue
             line = f"`` {term} ``"
             if used + len(line) + 1 > MAX_LIST_CHARS:
                 break

@@ -227,3 +227,19 @@ async def test_the_blocklist_lists_whole_terms_as_they_are_typed_and_attaches_wh
         # the one with a backtick, as listed, is what remove takes
         await w.run("blocklist", {"term": "bad`word"}, user=staff.admin, subcommand="remove")
         assert "bad`word" not in w.bot.storage.guild_config.get(w.guild.id).blocked_terms
+
+
+async def test_a_term_with_two_backticks_together_is_listed_only_in_the_attached_file(tmp_path):
+    # "``" would close the double-backtick span it is shown in, and what follows would read as
+    # Markdown: such a term is left out of the message and the file has it as typed.
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        await w.start_bot()
+        for term in ("plainword", "odd``term"):
+            await w.run("blocklist", {"term": term}, user=staff.admin, subcommand="add")
+        listed = await w.run("blocklist", user=staff.admin, subcommand="list")
+        text = listed.all_text()
+        assert "`` plainword ``" in text and "odd``term" not in text
+        assert "and 1 more" in text
+        [(name, data)] = listed.files()
+        assert name == "blocked-terms.txt" and sorted(data.decode().splitlines()) == ["odd``term", "plainword"]
