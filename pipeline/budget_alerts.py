@@ -16,7 +16,7 @@ import discord
 from i18n import t
 from image_gateway.money import format_usd
 from storage.ledger import Settlement
-from storage.models import utc_now
+from storage.models import next_utc_month, utc_now
 from storage.quotas import Budget, QuotaStore
 from storage.reports import ReportQueries, period_bounds
 
@@ -37,8 +37,9 @@ class BudgetAlerts:
         budget = await self.quotas.budget(job.guild_id)
         if budget is None or budget.warn_percent is None or budget.warn_channel_id is None:
             return
-        now = utc_now()
-        spent = await self.reports.settled_cost(job.guild_id, *period_bounds("month", now))
+        now = ticket.reserved_at or utc_now()  # the month the request's cost counts in, even if it has ended
+        month_start, _ = period_bounds("month", now)
+        spent = await self.reports.settled_cost(job.guild_id, month_start, next_utc_month(now))
         if spent * 100 < budget.monthly_micros * budget.warn_percent:
             return
         month = now.strftime("%Y-%m")

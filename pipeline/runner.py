@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import IO, Protocol, TypeVar
 
 import aiohttp
@@ -27,6 +28,7 @@ from pipeline.job import ImageJob
 from pipeline.series_prompt import fit_series_prompt
 from pipeline.spool import MB, HeldImage, MemoryBudget, Spool
 from storage.ledger import Ledger, Limits, RequestRecord, Settlement, UsageSnapshot
+from storage.models import day_key, epoch_ms, month_days
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class Ticket:
     request: GenerationRequest
     request_id: int
     limits: Limits
+    reserved_at: datetime | None = None  # the day and month the ledger counts it in (None: now)
 
 
 @dataclass
@@ -231,7 +234,8 @@ class Pipeline:
         """Validate, run the admission checks, and reserve the worst-case cost."""
         request = await self.screen(job)
         limits = await self.limits(job)
-        reserving = asyncio.ensure_future(self.ledger.reserve(_record(job, request), limits=limits))
+        reserved_at = self.ledger.now()
+        reserving = asyncio.ensure_future(self.ledger.reserve(_record(job, request), limits=limits, now=reserved_at))
         try:
             request_id = await asyncio.shield(reserving)
         except asyncio.CancelledError:
@@ -239,7 +243,7 @@ class Pipeline:
             # released then, rather than holding the member's quota until the next start.
             reserving.add_done_callback(self._release_orphan)
             raise
-        return Ticket(job=job, request=request, request_id=request_id, limits=limits)
+        return Ticket(job=job, request=request, request_id=request_id, limits=limits, reserved_at=reserved_at)
 
     def _release_orphan(self, reserving: asyncio.Future[int]) -> None:
         if reserving.cancelled() or reserving.exception() is not None:
@@ -489,23 +493,32 @@ class Pipeline:
 
         Cost and charge follow the ledger's own formulas (`_SETTLE_SQL`: price x billed, billed at
         least delivered; price x delivered; both held to the request); what is left is the
-        member's usage now with this request's reservation replaced by that charge. If the post
-        fails nothing is delivered and nothing charged, as before; if the books close otherwise
-        than shown, `execute` posts the corrected summary.
+        member's usage now with this request's reservation replaced by that charge, in the day and
+        month it counts in: one reserved before midnight changes nothing in today's figures. If the
+        post fails nothing is delivered and nothing charged, as before; if the books close
+        otherwise than shown, `execute` posts the corrected summary.
         """
         job = ticket.job
         billed, cost, charged = _settled_figures(job, progress, delivered)
         delivered += progress.delivered
         price = job.model.price_micros or 0
         reserved = price * job.count
-        now = await self.ledger.usage(job.guild_id, job.user_id)
-        usage = UsageSnapshot(
-            images_today=max(now.images_today - job.count + delivered, 0),
-            member_month_micros=max(now.member_month_micros - reserved + charged, 0),
-            guild_month_micros=max(now.guild_month_micros - reserved + cost, 0),
-            pending_images=max(now.pending_images - job.count, 0),
-            pending_micros=max(now.pending_micros - reserved, 0),
-        )
+        moment = self.ledger.now()
+        now = await self.ledger.usage(job.guild_id, job.user_id, now=moment)
+        counted = ticket.reserved_at or moment
+        today = day_key(epoch_ms(counted)) == day_key(epoch_ms(moment))
+        month = month_days(counted) == month_days(moment)
+        usage = now
+        if today:
+            usage = replace(usage, images_today=max(now.images_today - job.count + delivered, 0))
+        if month:
+            usage = replace(
+                usage,
+                member_month_micros=max(now.member_month_micros - reserved + charged, 0),
+                guild_month_micros=max(now.guild_month_micros - reserved + cost, 0),
+                pending_images=max(now.pending_images - job.count, 0),
+                pending_micros=max(now.pending_micros - reserved, 0),
+            )
         return Outcome(
             ticket=ticket,
             billed=billed,

@@ -51,6 +51,8 @@ _UNLIMITED = Limits(None, None, None)
 
 
 class Ledger(Protocol):
+    def now(self) -> datetime: ...
+
     async def reserve(self, request: RequestRecord, *, limits: Limits, now: datetime | None = None) -> int: ...
 
     async def check(self, request: RequestRecord, *, limits: Limits, now: datetime | None = None) -> None: ...
@@ -84,9 +86,11 @@ SELECT
             WHERE guild_id = :guild_id AND day >= :month_first AND day < :month_end), 0)
 """
 
+# this month's only: a request counts in the month it was reserved in (`_COUNTERS_SQL`)
 _PENDING_SQL = """
 SELECT COALESCE(SUM(images_requested), 0), COALESCE(SUM(reserved_micros), 0)
 FROM requests WHERE guild_id = :guild_id AND user_id = :user_id AND status = 'pending'
+  AND created_at >= :month_first * 86400000 AND created_at < :month_end * 86400000
 """
 
 _INSERT_SQL = """
@@ -203,6 +207,10 @@ class SqliteLedger:
 
     def _moment(self, now: datetime | None) -> datetime:
         return as_utc(now if now is not None else self._clock())
+
+    def now(self) -> datetime:
+        """The ledger's time: pass it to `reserve` to know the day and month a request counts in."""
+        return self._moment(None)
 
     async def reserve(self, request: RequestRecord, *, limits: Limits, now: datetime | None = None) -> int:
         """Reserve ``images x unit_price_micros``; over a limit, record a 'refused' row and

@@ -51,7 +51,7 @@ class UsageSnapshot:
     images_today: int  # delivered (settled) + requested (pending), this UTC day
     member_month_micros: int  # charged (settled) + reserved (pending), this UTC month
     guild_month_micros: int  # cost (settled) + reserved (pending) of the whole guild, this month
-    pending_images: int  # the member's reservations still pending (any day)
+    pending_images: int  # the member's reservations still pending, made this UTC month
     pending_micros: int
 
 

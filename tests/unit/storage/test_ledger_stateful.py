@@ -311,7 +311,10 @@ class LedgerMachine(RuleBasedStateMachine):
             assert usage.images_today == self.images_today(guild, user, moment)
             assert usage.member_month_micros == self.member_month(guild, user, moment)
             assert usage.guild_month_micros == self.guild_month(guild, moment)
-            pending = [r for r in self.rows.values() if r.status == "pending" and (r.guild, r.user) == (guild, user)]
+            pending = [
+                r for r in self.rows.values()
+                if r.status == "pending" and (r.guild, r.user) == (guild, user) and same_month(r.moment, moment)
+            ]  # held this month: what /usage shows beside this month's spend
             assert usage.pending_images == sum(r.images for r in pending)
             assert usage.pending_micros == sum(r.reserved for r in pending)
             if lim.daily_images is not None:
