@@ -23,7 +23,7 @@ from discord.ext import commands
 from cogs.admin_quotas import clip, fit_lines
 from cogs.checks import is_moderator, require_admin
 from i18n import CATALOGS, locale_of, t
-from image_gateway.errors import is_content_filter
+from image_gateway.errors import ACCOUNT_CODES, AUTH_CODES, MODEL_NOT_FOUND_CODES, is_content_filter
 from image_gateway.money import format_usd
 from pipeline.explain import UserError
 from pipeline.report_chart import MAX_SERIES, chart_available, render_chart
@@ -226,6 +226,8 @@ _REASONS = {
     "AuthenticationError": "setup",
     "PermissionDeniedError": "setup",
     "NotFoundError": "setup",
+    # the codes the gateways document for a refused key, an account in debt, an unknown model
+    **dict.fromkeys(AUTH_CODES | ACCOUNT_CODES | MODEL_NOT_FOUND_CODES, "setup"),
 }
 
 
