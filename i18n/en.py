@@ -204,7 +204,7 @@ TEXTS: dict[str, str] = {
         "The image service does not know this model. Pick another one, or ask a server admin to check the "
         "bot's configuration. You were not charged."
     ),
-    "error.bad_request": "The image service refused the request: {detail}",
+    "error.bad_request": "The image service refused the request: {detail}\nYou were not charged.",
     "error.bad_request_plain": "The image service refused the request. You were not charged.",
     "error.bad_response": (
         "The image service sent an answer the bot could not use. Please try again later. "

@@ -142,7 +142,7 @@ TEXTS: dict[str, str] = {
     "error.misconfigured": "机器人的图片生成配置有误,请服务器管理员检查机器人配置。未向你计费。",
     "error.no_access": "机器人的图片账户目前无法使用该模型,请服务器管理员检查。未向你计费。",
     "error.unknown_model": "图片服务不认识该模型,请换一个,或请服务器管理员检查机器人的配置。未向你计费。",
-    "error.bad_request": "图片服务拒绝了请求:{detail}",
+    "error.bad_request": "图片服务拒绝了请求:{detail}\n未向你计费。",
     "error.bad_request_plain": "图片服务拒绝了请求。未向你计费。",
     "error.bad_response": "图片服务返回了无法使用的结果,请稍后再试。未收到的图片不会计费。",
     "error.attachment": "附件 `{name}` {reason}",

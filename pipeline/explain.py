@@ -27,6 +27,13 @@ from pipeline.fetch import FetchError
 from storage.ledger import QuotaExceeded
 
 MAX_MESSAGE = 2000
+# Request fields the bot sets from its configuration (the preset, the catalog), not from what the
+# member chose: a 400 naming one is the operator's to fix, and the member can do nothing about it.
+_BOT_FIELDS = frozenset({
+    "model", "watermark", "response_format", "output_format", "stream", "sequential_image_generation",
+    "sequential_image_generation_options", "optimize_prompt_options",
+})  # fmt: skip
+_NAMED_PARAMETER = re.compile(r"parameter `([\w.]+)`")  # Ark's "The parameter `x` specified in the request ..."
 _CJK_GAP = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]) (?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])")
 
 
@@ -84,7 +91,15 @@ def operator_hint(error: BaseException) -> str | None:
             return "IMAGE_API_BASE_URL and the model ids (IMAGE_MODEL, MODEL_CATALOG_FILE)"
         case APIStatusError(status=402):
             return "the gateway account's credit"
+        case BadRequestError() if (field := _bot_field(error)) is not None:
+            return f"the {field!r} field the bot sends this gateway's models (IMAGE_PROVIDER, MODEL_CATALOG_FILE)"
     return None
+
+
+def _bot_field(error: BadRequestError) -> str | None:
+    """The request field a 400 names, when it is one the bot's configuration sets."""
+    named = error.param or (found.group(1) if (found := _NAMED_PARAMETER.search(error.message or "")) else None)
+    return named if named in _BOT_FIELDS else None
 
 
 def _explain(error: BaseException, locale: object | None) -> str:
@@ -118,6 +133,8 @@ def _explain(error: BaseException, locale: object | None) -> str:
             return t("error.no_access", locale)
         case NotFoundError():
             return t("error.unknown_model", locale)
+        case BadRequestError() if _bot_field(error) is not None:
+            return t("error.misconfigured", locale)
         case APIStatusError() if isinstance(error, BadRequestError) or error.status in (413, 422):
             detail = error.message or error.code
             return t("error.bad_request", locale, detail=detail) if detail else t("error.bad_request_plain", locale)

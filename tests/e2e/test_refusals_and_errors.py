@@ -92,6 +92,29 @@ async def test_gateway_refusals_are_explained_without_secrets(tmp_path, caplog, 
         assert row["status"] == "released"
 
 
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+async def test_a_400_about_the_members_request_quotes_the_gateway_and_says_nothing_was_charged(tmp_path, locale):
+    async with world(tmp_path, flavour="aiearth") as w:
+        w.gateway.script(Fault.status(400, "InvalidParameter", "Invalid image: the picture is too dark."))
+        text = (await w.run("imagine", {"prompt": "a cat"}, locale=locale)).all_text()
+        assert "Invalid image: the picture is too dark." in text  # the gateway's reason, as it gave it
+        assert ("You were not charged." if locale == "en-US" else "未向你计费") in text, text
+        [row] = await w.ledger_rows()
+        assert (row["status"], row["charged_micros"]) == ("released", 0)
+
+
+async def test_a_400_about_a_field_the_bot_sets_is_the_admins_to_fix(tmp_path, caplog):
+    # aiearth's page: a parameter error means checking size, image, response_format, output_format
+    # against the model. `watermark` is the bot's own field: the member cannot change it.
+    async with world(tmp_path, flavour="aiearth") as w:
+        w.gateway.script(Fault.status(400, "InvalidParameter",
+                                      "The parameter `watermark` specified in the request is not valid."))
+        text = (await w.run("imagine", {"prompt": "a cat"})).all_text()
+        assert "admin must check" in text and "not charged" in text and "watermark" not in text, text
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "failed" in r.getMessage()]
+        assert len(errors) == 1 and "'watermark' field" in errors[0], errors
+
+
 async def test_daily_quota_refuses_with_the_limit_and_the_reset_time(tmp_path):
     async with world(tmp_path, default_daily_images=2) as w:
         first = await w.run("imagine", {"prompt": "a cat", "count": 2})

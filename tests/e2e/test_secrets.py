@@ -53,7 +53,8 @@ async def test_no_secret_in_any_message_embed_or_log_line(tmp_path):
         # the gateway's reason reaches the member, trimmed to 300 characters ...
         prefix = "The image service refused the request: "
         assert shown_400.startswith(prefix + "Invalid image."), shown_400
-        assert len(shown_400) <= len(prefix) + 300
+        assert shown_400.endswith("\nYou were not charged.")
+        assert len(shown_400) <= len(prefix) + 300 + len("\nYou were not charged.")
         assert "https://bucket.example/y.png" in shown_400 and "more detail" in shown_400
         # ... without the request headers (name and value) or the URL's signed query
         for leak in ("Authorization", "X-Api-Key", "Bearer", "[redacted]", "?", "X-Tos", "Signature", "AKLT"):
