@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.checks import require_admin
+from cogs.checks import bot_can_say, require_admin
 from i18n import locale_of, t
 from image_gateway.money import format_usd, usd_to_micros
 from pipeline.explain import MAX_MESSAGE, UserError
@@ -292,6 +292,9 @@ class AdminQuotas(commands.Cog):
             channel_id = warn_channel.id if warn_channel is not None else (
                 channel_id or moderators or interaction.channel_id
             )  # the moderators' channel (approval mode's) when there is one
+            if channel_id is not None and not bot_can_say(interaction.guild, channel_id):
+                # the warning would never arrive, and nobody would know
+                raise UserError("budget.warn_cannot_post", code="warn_cannot_post", channel=f"<#{channel_id}>")
         if not percent:
             percent = channel_id = None
         old, new = await quotas.set_budget(guild_id, Budget(micros, percent, channel_id), actor_id=interaction.user.id)

@@ -346,6 +346,10 @@ TEXTS: dict[str, str] = {
     "budget.source.default": "the bot default (.env)",
     "budget.saved": "The server's monthly budget is now {amount} (before: {old}).",
     "budget.removed": "The server's budget setting is removed; the bot default applies: {fallback}.",
+    "budget.warn_cannot_post": (
+        "The bot cannot post in {channel} (it needs to see the channel and send messages there), so the "
+        "budget warning would never arrive. Give it those permissions, or choose another channel."
+    ),
     "budget.warn_without_amount": "A warning needs a budget. Give an amount to warn about.",
     "budget.warning_at": "A warning goes to {channel} when {percent}% of the budget is spent.",
     "budget.no_warning": "No budget warning is set.",

@@ -243,6 +243,7 @@ TEXTS: dict[str, str] = {
     "budget.source.default": "机器人默认值（.env）",
     "budget.saved": "本服务器的每月预算现为 {amount}（之前：{old}）。",
     "budget.removed": "已删除本服务器的预算设置，改用机器人默认值：{fallback}。",
+    "budget.warn_cannot_post": "机器人无法在 {channel} 发消息（需要查看频道和发送消息的权限），预算预警将无法送达。请授予这些权限，或选择其他频道。",
     "budget.warn_without_amount": "预警需要先有预算，请提供预算金额。",
     "budget.warning_at": "预算花费达到 {percent}% 时，会在 {channel} 发出预警。",
     "budget.no_warning": "未设置预算预警。",

@@ -47,11 +47,17 @@ class BudgetAlerts:
             return
         try:
             await self._post(job.guild_id, budget, spent)
-        except Exception:
-            # Not posted (the channel deleted, no permission there): the claim goes back, or
-            # the month would pass without a warning even once the channel is fixed.
+        except BaseException as error:
+            # Not posted: the claim goes back, or the month would pass without a warning even once
+            # the channel is fixed; the next settlement tries again.
             await self.quotas.unclaim_warning(job.guild_id, month, budget.warn_percent)
-            raise
+            if not isinstance(error, discord.Forbidden | discord.NotFound | TypeError):
+                raise
+            # The channel is gone or closed to the bot (/budget set refuses such a channel, but
+            # that can change after): a line for the operator, not a traceback.
+            log.warning("guild %s: the budget warning cannot be posted in channel %s (%s); give the bot "
+                        "access there or set the budget with another channel", job.guild_id,
+                        budget.warn_channel_id, type(error).__name__)  # fmt: skip
 
     async def _post(self, guild_id: int, budget: Budget, spent: int) -> None:
         channel = self.client.get_channel(budget.warn_channel_id)

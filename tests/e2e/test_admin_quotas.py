@@ -10,6 +10,7 @@ from tests.e2e.harness import world
 
 EPHEMERAL = 1 << 6
 MANAGE_GUILD = 1 << 5
+SEND_MESSAGES = 1 << 11
 PRICE = 162_000  # the default model of gogogotoken-com, micro-dollars per image
 
 
@@ -221,6 +222,33 @@ async def test_a_budget_warning_discord_refused_is_posted_at_the_next_chance(tmp
         await w.run("imagine", {"prompt": "a", "count": 2})  # $0.324: 32%, but the post is refused
         assert refused.hits == 1 and w.discord.channel_messages(mods) == []
         await w.run("imagine", {"prompt": "b"})  # the month's warning was not used up
+        [warning] = w.discord.channel_messages(mods)
+        assert "$0.486 of its monthly image budget of $1.00" in warning["content"]
+
+
+async def test_a_warning_channel_the_bot_cannot_post_in_is_refused_at_set(tmp_path):
+    # The warning would never arrive there, and no one in Discord would know.
+    async with server(tmp_path, guild_monthly_budget_usd="100") as w:
+        mods = w.discord.add_channel(w.guild, "mods")
+        await w.start_bot()
+        closed = [{"id": str(w.discord.bot_user.id), "type": 1, "allow": "0", "deny": str(SEND_MESSAGES)}]
+        await w.discord.set_overwrites(mods, closed)
+        refused = (await budget(w, "set", {"amount": "1", "warn_percent": 10, "warn_channel": mods})).all_text()
+        assert "cannot post in" in refused and f"<#{mods.id}>" in refused, refused
+        assert await w.storage.quotas.budget(w.guild.id) is None  # nothing saved
+        await w.discord.set_overwrites(mods, [])
+        saved = (await budget(w, "set", {"amount": "1", "warn_percent": 10, "warn_channel": mods})).all_text()
+        assert f"<#{mods.id}>" in saved and "cannot" not in saved
+
+        # Closed afterwards: each settlement past the share says so in one log line (no traceback)
+        # and the warning comes once the channel is open again.
+        await w.discord.set_overwrites(mods, closed)
+        await w.run("imagine", {"prompt": "a", "count": 2})  # $0.324: past 10%
+        lines = [line for line in w.logs.lines if "budget warning cannot be posted" in line]
+        assert len(lines) == 1 and "Traceback" not in lines[0], w.logs.lines[-5:]
+        assert not any("hook failed" in line for line in w.logs.lines)
+        await w.discord.set_overwrites(mods, [])
+        await w.run("imagine", {"prompt": "b"})
         [warning] = w.discord.channel_messages(mods)
         assert "$0.486 of its monthly image budget of $1.00" in warning["content"]
 
