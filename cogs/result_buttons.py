@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from cogs.checks import CLOCK_SLACK, is_buttons_request, is_moderator
-from cogs.options import generate_with_attachments, job_from_interaction, submitted_value
+from cogs.options import generate_with_attachments, job_from_interaction, pick_model, submitted_value
 from i18n import locale_of, t
 from image_gateway.catalog import InvalidOptionError
 from pipeline.delivery import report_error, set_result_view
@@ -108,9 +108,13 @@ async def _own_request(interaction: discord.Interaction, request_id: int) -> Led
     return row
 
 
-def _repeatable(row: LedgerRow) -> None:
+def is_repeatable(row: LedgerRow) -> bool:
     """A request made from images cannot be made again: the images are not kept."""
-    if row.reference_images or row.command in PRE_V5_REFERENCE_COMMANDS:
+    return not (row.reference_images or row.command in PRE_V5_REFERENCE_COMMANDS)
+
+
+def _repeatable(row: LedgerRow) -> None:
+    if not is_repeatable(row):
         raise UserError("buttons.needs_references", code="references_not_kept")
 
 
@@ -166,7 +170,7 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
 async def _upscale(bot: SeedreamBot, interaction: discord.Interaction, row: LedgerRow) -> None:
     made_by = _made_by(bot, row)
     model = _upscaler(bot, made_by, row.prompt)
-    image = await _usable_result_image(interaction, row) if model.max_references else None
+    image, unusable = await _usable_result_image(interaction, row) if model.max_references else (None, None)
     if image is not None:
         _refuse_at_largest(model, image.width * image.height if image.width and image.height else None)
         await generate_with_attachments(
@@ -174,6 +178,8 @@ async def _upscale(bot: SeedreamBot, interaction: discord.Interaction, row: Ledg
             size=model.largest_size,
         )  # fmt: skip
         return
+    if isinstance(unusable, UserError) and unusable.code == "image_gone" and not is_repeatable(row):
+        raise UserError("buttons.upscale_image_gone", code="image_gone")  # Variation could not start either
     _repeatable(row)  # without the image, only a result made from a prompt alone can be made again
     if made_by is None:
         raise UserError("buttons.model_gone", code="model_gone", model=row.model)
@@ -212,7 +218,7 @@ async def variation(interaction: discord.Interaction, request_id: int) -> None:
     row = await _own_request(interaction, request_id)
     images = await _result_images(interaction, row)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    limit = (_made_by(bot, row) or bot.resolve_model(None)).max_prompt_chars
+    limit = _variation_model(bot, row).max_prompt_chars  # the form takes what the variation will
     modal = VariationModal(row, limit, locale_of(interaction), max(images))
     # Stopped before it is sent, so discord.py keeps no copy of it: the submission is answered by
     # `on_variation_submit` alone, by custom_id, also after a restart or the modal's timeout.
@@ -231,14 +237,22 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
         raise UserError("buttons.no_such_image", code="bad_option", count=max(images))
     image = images[chosen]
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    spec = _made_by(bot, row)
-    # A model that takes no reference image (or is no longer offered) cannot make a variation:
-    # the server's default does.
-    model = spec.id if spec is not None and spec.max_references else None
+    made_by, model = _made_by(bot, row), _variation_model(bot, row)
+    size = row.size if made_by is not None and model.id == made_by.id else None  # another model: its default
     await generate_with_attachments(
-        bot, interaction, [image],
-        command="variation", prompt=prompt, model=model, size=row.size if model else None,
+        bot, interaction, [image], command="variation", prompt=prompt, model=model.id, size=size,
     )  # fmt: skip
+
+
+def _variation_model(bot: SeedreamBot, row: LedgerRow) -> ModelSpec:
+    """The model a Variation of `row` runs on, chosen once for the form and its submission: the one
+    that made it when it takes an image; else (it takes none, or is no longer offered) the one an
+    /edit naming no model would use."""
+    spec = _made_by(bot, row)
+    if spec is not None and spec.max_references:
+        return spec
+    server_default = bot.storage.guild_config.get(row.guild_id).default_model
+    return pick_model(bot, None, server_default, references=1, series=False)
 
 
 async def _result_image(interaction: discord.Interaction, row: LedgerRow) -> discord.Attachment:
@@ -270,15 +284,17 @@ async def _result_images(interaction: discord.Interaction, row: LedgerRow) -> di
     return dict(sorted(images.items()))
 
 
-async def _usable_result_image(interaction: discord.Interaction, row: LedgerRow) -> discord.Attachment | None:
+async def _usable_result_image(
+    interaction: discord.Interaction, row: LedgerRow
+) -> tuple[discord.Attachment | None, UserError | AttachmentError | None]:
     """The result's first image if it can be a reference (still there, and passing the reference
-    checks on Discord's metadata: a boosted server's uploads may be over 10 MB); None otherwise."""
+    checks on Discord's metadata: a boosted server's uploads may be over 10 MB); else None and why."""
     try:
         image = await _result_image(interaction, row)
         precheck([image])
-    except (UserError, AttachmentError):
-        return None
-    return image
+    except (UserError, AttachmentError) as why:
+        return None, why
+    return image, None
 
 
 def _image_number(filename: str, request_id: int) -> int | None:

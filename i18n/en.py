@@ -267,6 +267,10 @@ TEXTS: dict[str, str] = {
         "The images of this result are no longer in this channel, so there is nothing to make a variation of. "
         "Attach an image to /edit to start from it."
     ),
+    "buttons.upscale_image_gone": (
+        "The images of this result are no longer in this channel, and it was made from reference images "
+        "the bot does not keep, so it can't be upscaled. Attach an image to /edit to start again."
+    ),
     "buttons.needs_references": (
         "This image was made from reference images the bot does not keep, so it can't be made again. "
         "Use Variation to start from this image."

@@ -184,6 +184,7 @@ TEXTS: dict[str, str] = {
     "buttons.not_yours": "只有请求这张图片的成员才能使用此按钮。",
     "buttons.delete_not_allowed": "只有请求这张图片的成员或版主才能删除它。",
     "buttons.request_gone": "机器人的记录中已没有这张图片对应的请求,无法使用此按钮。请使用 /imagine 重新开始。",
+    "buttons.upscale_image_gone": "这个结果的图片已不在本频道中，且它由机器人不保存的参考图生成，因此无法放大。请在 /edit 中附上一张图片重新开始。",
     "buttons.image_gone": "这个结果的图片已不在本频道中,无法生成变体。请在 /edit 中附上一张图片重新开始。",
     "buttons.model_gone": "生成这张图片的模型（`{model}`）已不再提供，无法重新生成。请使用 /imagine 选择其他模型。",
     "buttons.already_running": "已经在处理中：同一个按钮的请求还在进行。",

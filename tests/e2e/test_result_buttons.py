@@ -642,3 +642,39 @@ async def test_buttons_of_a_result_whose_model_another_gateway_lacks_still_work_
         assert [(r["command"], r["model"]) for r in await w.ledger_rows()][1:] == [
             ("upscale-image", "doubao-seedream-5-0-260128"), ("variation", "doubao-seedream-5-0-260128"),
         ]
+
+
+async def test_a_variation_form_takes_only_what_the_model_that_makes_the_variation_takes(tmp_path):
+    # xmsmartlink: GPT Image takes 4,000 characters but no image, so Seedream 5.0 (2,000) makes its
+    # Variation. Sized for GPT Image, the form let through a prompt the variation then refused.
+    async with world(tmp_path, flavour="xmsmartlink") as w:
+        prompt = ("a tall stone tower at dawn, " * 100)[:2500].strip()
+        first = await w.run("imagine", {"prompt": prompt, "model": "gpt-image-1.5"}, locale="zh-CN")
+        request_id = (await w.ledger_rows())[0]["id"]
+        opened = await press(w, result_message(first), "variation", request_id, locale="zh-CN")
+        field = text_input(opened.modal)
+        maker = w.bot.resolve_model(None)
+        assert field["max_length"] == maker.max_prompt_chars == 2000 and field["value"] == prompt[:2000]
+        submitted = await w.discord.submit_modal(
+            opened.modal["custom_id"], {_text_input_id(opened.modal): field["value"]}, user=w.alice,
+            from_interaction=opened, locale="zh-CN",
+        )  # fmt: skip
+        await submitted.wait_for_final(timeout=15)
+        assert len(submitted.files()) == 1, submitted.all_text()
+        assert w.gateway.generation_requests[-1].json["model"] == maker.id
+
+
+async def test_upscale_of_an_edit_whose_image_is_gone_says_so_and_points_to_edit(tmp_path):
+    # Upscale used to send the member to Variation, which then said the image was gone too.
+    async with world(tmp_path) as w:
+        edited = await w.run("edit", {"prompt": "in red"}, attachments=[("p.png", image_bytes("PNG"), "image/png")])
+        row = (await w.ledger_rows())[-1]
+        record = w.discord.messages[int(result_message(edited)["id"])]
+        record.payload["attachments"] = []  # its image removed from the message
+        upscaled = await press(w, record.payload, "upscale", row["id"])
+        text = upscaled.all_text()
+        assert is_ephemeral(upscaled) and "no longer in this channel" in text and "/edit" in text, text
+        assert "Variation" not in text
+        zh = (await press(w, record.payload, "upscale", row["id"], locale="zh-CN")).all_text()
+        assert "无法放大" in zh, zh
+        assert len(w.gateway.generation_requests) == 1  # the /edit only
