@@ -176,6 +176,9 @@ async def _defer_and_load(
 
 
 async def model_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """The gateway's models whose id or label holds what was typed. Discord refuses the whole answer
+    for one value over 100 characters: the catalog refuses longer model ids at start
+    (`presets.MAX_MODEL_ID_CHARS`), so every id fits; the name is only clipped."""
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     needle = current.casefold()
     return [

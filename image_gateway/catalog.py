@@ -18,6 +18,7 @@ from image_gateway.money import format_usd, usd_to_micros
 __all__ = [
     "BUILTIN_MODELS",
     "MAX_PROMPT_CHARS",
+    "MAX_REFERENCES",
     "MAX_TOTAL_IMAGES",
     "SEED_MAX",
     "SEED_MIN",
@@ -35,6 +36,7 @@ GUIDANCE_MAX = 10.0
 MAX_ASPECT = 16
 MIN_SERIES = 2
 MAX_TOTAL_IMAGES = 15  # Ark: reference images + output images of a series <= 15
+MAX_REFERENCES = 14  # Ark: Seedream 4.x and 5.0 take up to 14 reference images
 # Ark recommends about 300 Chinese characters or 600 English words (~3,500 chars). 2,000 code
 # points keeps a Discord option readable, covers every realistic prompt, and stays under what the
 # gateways truncate silently.
@@ -348,7 +350,7 @@ SEEDEDIT_3_I2I = ModelSpec(
 )  # fmt: skip
 SEEDREAM_4_0 = ModelSpec(
     id="doubao-seedream-4-0-250828", label="Seedream 4.0", price_micros=None,
-    min_references=0, max_references=14, size_tiers=("1K", "2K", "4K"), fixed_sizes=(),
+    min_references=0, max_references=MAX_REFERENCES, size_tiers=("1K", "2K", "4K"), fixed_sizes=(),
     min_pixels=921_600, max_pixels=16_777_216, min_side=None, max_side=None,
     default_size="2048x2048", largest_size="4K",
     supports_seed=False, supports_guidance=False, supports_series=True,

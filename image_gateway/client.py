@@ -293,8 +293,10 @@ class ImageClient:
     # -- public ----------------------------------------------------------------------------------
 
     async def events(self, req: GenerationRequest) -> AsyncIterator[Event]:
-        """GeneratedImage / FailedImage as they come, then Completed (always last)."""
-        if req.n > 1 and not self._preset.supports_n:
+        """GeneratedImage / FailedImage as they come, then Completed (always last). Several
+        images are one call with "n" where the gateway takes it, else one call per image, merged;
+        also one call per image for a fixed seed, which "n" would give every image (`_one_of`)."""
+        if req.n > 1 and (not self._preset.supports_n or _has_fixed_seed(req)):
             async for event in self._fan_out(req):
                 yield event
             return
@@ -603,6 +605,12 @@ def _refuses_the_request(error: APIStatusError) -> bool:
 def _names_stream(error: APIStatusError) -> bool:
     """A 400 about the "stream" parameter (Ark names it in `param`; others in the message)."""
     return error.param == "stream" or _STREAM_WORD.search(error.message or "") is not None
+
+
+def _has_fixed_seed(req: GenerationRequest) -> bool:
+    """A seed the model takes and that is not -1 (random): one call with "n" would make, and the
+    gateway bill, the same image n times."""
+    return req.model.supports_seed and req.seed is not None and req.seed >= 0
 
 
 def _one_of(req: GenerationRequest, k: int) -> GenerationRequest:

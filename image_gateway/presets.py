@@ -177,6 +177,9 @@ _OVERRIDABLE = (set(_SPEC_FIELDS) - {"id"}) | {"price_usd", "like"}
 _TUPLE_FIELDS = {n for n, f in _SPEC_FIELDS.items() if str(f.type).startswith("tuple")}
 _OPTIONAL_FIELDS = {n for n, f in _SPEC_FIELDS.items() if "None" in str(f.type)}
 _TOP_LEVEL = {"models", "default_model"}
+# Discord takes at most 100 characters in an autocomplete choice's value, and refuses the whole
+# list of suggestions for one longer: the model suggestions send model ids.
+MAX_MODEL_ID_CHARS = 100
 
 
 class CatalogError(ValueError):
@@ -191,19 +194,20 @@ def build_catalog(
 ) -> Preset:
     """A new Preset with the operator's model overrides and prices applied.
 
-    The TOML file may set `default_model = "<id>"` and `[models."<id>"]` tables whose keys
-    override ModelSpec fields (`price_usd = "0.135"` sets the price; the string "none" sets an
-    optional field to None). A table for an id the preset lacks adds a model and needs
-    `like = "<existing id>"` (looked up in the preset, then the built-in models).
+    The TOML file may set `default_model = "<id or label>"` and `[models."<id>"]` tables whose
+    keys override ModelSpec fields (`price_usd = "0.135"` sets the price; the string "none" sets
+    an optional field to None). A table for an id the preset lacks adds a model and needs
+    `like = "<existing id>"` (looked up in the preset, then the built-in models). Each model the
+    file names must then be one a request can use (`_checked`: its sizes, prompt limit, reference
+    images and id), or CatalogError names the file, the model and the key.
     `prices` (model id -> USD) is applied last. A gateway's pixel floor (gogogotoken.ai)
     applies to every model, added ones included.
     """
     models = dict(preset.models)
-    default_model = preset.default_model
+    data: dict[str, Any] = {}
     if catalog_file is not None:
         data = _load_toml(catalog_file)
         models = _apply_file(models, data, str(catalog_file))
-        default_model = data.get("default_model", default_model)
     for model_id, usd in (prices or {}).items():
         if model_id not in models:
             raise CatalogError(f"IMAGE_PRICES names a model this gateway does not offer: {model_id!r}; "
@@ -212,9 +216,57 @@ def build_catalog(
             models[model_id] = models[model_id].with_price(price_to_micros(usd))
         except (TypeError, ValueError) as exc:
             raise CatalogError(f"IMAGE_PRICES: the price for {model_id!r}: {exc}") from None
-    if default_model not in models:
-        raise CatalogError(f"default_model {default_model!r} is not a model of this gateway")
-    return replace(preset, models=models, default_model=default_model)
+    built = replace(preset, models=models)  # the gateway's pixel floor, on added models too
+    if catalog_file is None:
+        return built
+    checked = {
+        model_id: _checked(built.models[model_id], f"{catalog_file}: [models.{model_id!r}]")
+        for model_id in data.get("models", {})
+    }
+    built = replace(built, models={**built.models, **checked})
+    if "default_model" in data:
+        built = replace(built, default_model=_default_model(built, data["default_model"], catalog_file))
+    return built
+
+
+def _checked(spec: ModelSpec, here: str) -> ModelSpec:
+    """`spec` as the catalog file made it, if a request can use it: CatalogError otherwise, not a
+    refusal or a gateway error on every request. Its default and largest size go through the
+    model's own size rules, as a member's size does, and are kept in that form ("2k" -> "2K")."""
+    if len(spec.id) > MAX_MODEL_ID_CHARS:
+        raise CatalogError(
+            f"{here}: the model id has {len(spec.id)} characters; members pick models from Discord's "
+            f"suggestions, which take at most {MAX_MODEL_ID_CHARS}"
+        )
+    if spec.max_prompt_chars < 1:
+        raise CatalogError(f"{here}: max_prompt_chars must be at least 1, not {spec.max_prompt_chars}")
+    if spec.max_references > c.MAX_REFERENCES:
+        raise CatalogError(
+            f"{here}: max_references must be at most {c.MAX_REFERENCES} (Seedream takes {c.MAX_REFERENCES} "
+            f"reference images, {c.MAX_TOTAL_IMAGES} images in all), not {spec.max_references}"
+        )
+    sizes: dict[str, str | None] = {}
+    for key in ("default_size", "largest_size"):
+        size = getattr(spec, key)
+        if size is None:  # default_size "none": no size is sent
+            continue
+        try:
+            sizes[key] = spec.normalize_size(size)
+        except c.InvalidOptionError as exc:
+            raise CatalogError(f"{here}: {key}: {exc.detail}") from None
+    return replace(spec, **sizes)
+
+
+def _default_model(preset: Preset, name: str, catalog_file: Path) -> str:
+    """The file's default_model read as IMAGE_MODEL is (`Preset.model`: an id or a label)."""
+    try:
+        return preset.model(name).id
+    except c.InvalidOptionError:
+        offered = ", ".join(f"{spec.id} ({spec.label})" for spec in preset.models.values())
+        raise CatalogError(
+            f"{catalog_file}: default_model {name.strip()[:60]!r} is not offered by {preset.name}; "
+            f"choose one of: {offered}"
+        ) from None
 
 
 def _load_toml(path: Path) -> dict[str, Any]:

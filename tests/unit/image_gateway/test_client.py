@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from image_gateway.catalog import SEEDREAM_3_T2I
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
 from image_gateway.errors import (
     APIConnectionError,
@@ -23,7 +24,7 @@ from image_gateway.errors import (
     PermissionDeniedError,
     RateLimitError,
 )
-from image_gateway.presets import get_preset
+from image_gateway.presets import Preset, build_catalog, get_preset
 from tests.unit.image_gateway.fakes import (
     API_KEY,
     collect,
@@ -499,6 +500,36 @@ async def test_gateway_with_n_gets_one_call(gateway, make_client):
     assert events[-1] == Completed(2)
     assert gateway.bodies[0]["n"] == 2
     assert len(gateway.bodies) == 1
+
+
+def _with_seedream_3(tmp_path, preset: str) -> Preset:
+    """`preset` with Seedream 3.0 (which takes a seed) added, as an operator's catalog file does."""
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(f'[models."{SEEDREAM_3_T2I.id}"]\nlike = "{SEEDREAM_3_T2I.id}"\n', encoding="utf-8")
+    return build_catalog(get_preset(preset), catalog_file=catalog)
+
+
+async def test_a_fixed_seed_on_a_gateway_with_n_gives_each_image_its_own_seed(gateway, session, sleeps, tmp_path):
+    # README: with count > 1 image k uses seed + k - 1. One call with n=3 and seed 7 would make,
+    # and bill, the same image three times.
+    gateway.queue(ok(URL_ITEM, usage=1))
+    client = ImageClient(session, _with_seedream_3(tmp_path, "gogogotoken-com"), base_url=gateway.base_url,
+                         api_key=API_KEY, sleep=sleeps)
+    events = await collect(client, GenerationRequest(model=SEEDREAM_3_T2I, prompt="a cat", n=3, seed=7))
+    assert [e.index for e in events if isinstance(e, GeneratedImage)] == [0, 1, 2]
+    assert events[-1] == Completed(3)
+    assert sorted((body["seed"], body.get("n")) for body in gateway.bodies) == [(7, None), (8, None), (9, None)]
+
+
+@pytest.mark.parametrize("seed", [-1, None])
+async def test_a_random_seed_on_a_gateway_with_n_is_still_one_call(gateway, session, sleeps, tmp_path, seed):
+    gateway.queue(ok(URL_ITEM, URL_ITEM, URL_ITEM, usage=3))
+    client = ImageClient(session, _with_seedream_3(tmp_path, "gogogotoken-com"), base_url=gateway.base_url,
+                         api_key=API_KEY, sleep=sleeps)
+    events = await collect(client, GenerationRequest(model=SEEDREAM_3_T2I, prompt="a cat", n=3, seed=seed))
+    assert events[-1] == Completed(3)
+    [body] = gateway.bodies
+    assert (body["n"], body.get("seed")) == (3, seed)
 
 
 # -- secrets and logs ---------------------------------------------------------------------------

@@ -77,6 +77,7 @@ default_model = "my-seedream"
 price_usd = "0.05"
 label = "Seedream 4.5 (cheap)"
 size_tiers = ["2K"]
+largest_size = "2K"
 default_size = "none"
 
 [models."my-seedream"]
@@ -140,3 +141,78 @@ def test_a_catalog_file_that_is_not_text_is_named_in_a_clear_error(tmp_path):
     path.write_bytes(b"\xff\xfe default_model")
     with pytest.raises(CatalogError, match=r"models\.toml: cannot read the model catalog"):
         build_catalog(get_preset("aiearth"), catalog_file=path)
+
+
+# -- a catalog file no request could use stops the start ----------------------------------------
+
+
+def _catalog(tmp_path, text: str):
+    path = tmp_path / "catalog.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        # sent to the gateway on every /imagine without a size
+        ('default_size = "banana"', "default_size: 'banana' is not a size; Seedream 4.0 takes 1K, 2K, 4K, or WxH"),
+        # asked for by every Upscale
+        ('largest_size = "99999x99999"', "largest_size: 99999x99999 has 9,999,800,001 pixels, over 16,777,216"),
+        ("size_tiers = []", "largest_size: '4K' is not a size; Seedream 4.0 takes WxH between 921,600"),
+        ("max_prompt_chars = 0", "max_prompt_chars must be at least 1, not 0"),
+        ("max_references = 1000000", "max_references must be at most 14 (Seedream takes 14 reference images, "
+                                     "15 images in all), not 1000000"),
+    ],
+)
+def test_a_catalog_value_the_model_cannot_take_names_the_file_the_model_and_the_key(tmp_path, table, message):
+    path = _catalog(tmp_path, f'[models."doubao-seedream-4-0-250828"]\n{table}\n')
+    with pytest.raises(CatalogError) as caught:
+        build_catalog(get_preset("gogogotoken-com"), catalog_file=path)
+    assert str(caught.value).startswith(f"{path}: [models.'doubao-seedream-4-0-250828']: {message}")
+
+
+def test_an_added_model_is_held_to_the_gateways_pixel_floor(tmp_path):
+    # gogogotoken.ai refuses sizes under 3,686,400 pixels: Seedream 3.0's default 1024x1024 would fail every request.
+    path = _catalog(tmp_path, '[models."my-seedream-3"]\nlike = "doubao-seedream-3-0-t2i-250415"\n')
+    with pytest.raises(CatalogError, match=r"\[models.'my-seedream-3'\]: default_size: 1024x1024 has 1,048,576 "
+                                           r"pixels, under 3,686,400"):
+        build_catalog(get_preset("gogogotoken-ai"), catalog_file=path)
+
+
+def test_catalog_sizes_are_read_as_a_members_size_is(tmp_path):
+    path = _catalog(tmp_path, '[models."doubao-seedream-4-0-250828"]\ndefault_size = "2k"\n'
+                              'largest_size = "4096 × 4096"\nmax_references = 14\n')
+    spec = build_catalog(get_preset("gogogotoken-com"), catalog_file=path).models["doubao-seedream-4-0-250828"]
+    assert (spec.default_size, spec.largest_size, spec.max_references) == ("2K", "4096x4096", 14)
+
+
+def test_a_catalog_default_model_may_be_a_label_as_image_model_may(tmp_path):
+    path = _catalog(tmp_path, 'default_model = "seedream 4.5"\n')
+    assert build_catalog(get_preset("gogogotoken-com"), catalog_file=path).default_model == "doubao-seedream-4-5-251128"
+
+
+def test_a_wrong_catalog_default_model_names_the_file_and_the_models_offered(tmp_path):
+    path = _catalog(tmp_path, 'default_model = "Seedream 9"\n')
+    with pytest.raises(CatalogError) as caught:
+        build_catalog(get_preset("gogogotoken-com"), catalog_file=path)
+    assert str(caught.value) == (
+        f"{path}: default_model 'Seedream 9' is not offered by gogogotoken-com; choose one of: "
+        "doubao-seedream-4-0-250828 (Seedream 4.0), doubao-seedream-4-5-251128 (Seedream 4.5), "
+        "doubao-seedream-5-0-260128 (Seedream 5.0 Lite)"
+    )
+
+
+def test_a_model_id_too_long_for_discords_suggestions_stops_the_start(tmp_path):
+    # Discord refuses every model suggestion when one value is over 100 characters.
+    long_id = "vendor/bytedance/" + "doubao-seedream-5-0-260128-" * 4 + "preview"
+    path = _catalog(tmp_path, f'[models."{long_id}"]\nlike = "doubao-seedream-5-0-260128"\n')
+    with pytest.raises(CatalogError) as caught:
+        build_catalog(get_preset("aiearth"), catalog_file=path)
+    assert str(caught.value) == (
+        f"{path}: [models.{long_id!r}]: the model id has {len(long_id)} characters; members pick models "
+        "from Discord's suggestions, which take at most 100"
+    )
+    longest = "m" * 100
+    path = _catalog(tmp_path, f'[models."{longest}"]\nlike = "doubao-seedream-5-0-260128"\n')
+    assert longest in build_catalog(get_preset("aiearth"), catalog_file=path).models
