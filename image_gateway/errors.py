@@ -33,7 +33,9 @@ CONTENT_FILTER_CODES = frozenset(
 # SEEDREAM-API.md's 403 row (AccountOverdueError is the balance). QuotaExceeded is not here: the
 # sheet lists it under 429, a rate quota that passes.
 MODEL_NOT_FOUND_CODES = frozenset({"model_not_found", "InvalidEndpointOrModel.NotFound", "ModelNotOpen"})
-ACCOUNT_CODES = frozenset({"AccountOverdueError", "AccessDenied"})
+# SEEDREAM-API.md's 403 rows; new-api/one-api gateways' "insufficient_user_quota" (the key's balance) and
+# OpenAI's 429 "insufficient_quota" (the account's credit): no retry brings the money back.
+ACCOUNT_CODES = frozenset({"AccountOverdueError", "AccessDenied", "insufficient_user_quota", "insufficient_quota"})
 AUTH_CODES = frozenset({"invalid_api_key", "AuthenticationError"})  # SEEDREAM-API.md's 401 row, gogogotoken.com's
 _CONTENT_FILTER_WORDS = re.compile(r"sensitive|content[ _-]?(?:filter|policy)|moderation", re.IGNORECASE)
 

@@ -243,6 +243,8 @@ async def test_no_retry_on_client_errors(gateway, make_client, sleeps, status, c
         (429, "InvalidEndpointOrModel.NotFound", NotFoundError),
         (503, "AccountOverdueError", PermissionDeniedError),
         (400, "model_not_found", NotFoundError),
+        (429, "insufficient_quota", PermissionDeniedError),  # out of credit, not "busy"
+        (403, "insufficient_user_quota", PermissionDeniedError),
     ],
 )
 async def test_a_code_naming_the_model_or_account_is_not_retried(gateway, make_client, sleeps, status, code, cls):
