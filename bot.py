@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -35,7 +36,7 @@ from image_gateway.catalog import InvalidOptionError, ModelSpec, format_usd, usd
 from image_gateway.client import ImageClient
 from image_gateway.errors import APIStatusError, scrub
 from image_gateway.presets import Preset, build_catalog, get_preset
-from log_setup import redact, setup_logging
+from log_setup import hide_reconnects_until_ready, redact, setup_logging
 from pipeline.budget_alerts import BudgetAlerts
 from pipeline.delivery import ChannelSink, InteractionSink, acknowledge, report_error
 from pipeline.dispatch import Dispatcher
@@ -50,6 +51,11 @@ from pipeline.runner import Pipeline, PipelineOptions, Ticket
 from settings import Settings, describe_validation_error, load_settings
 from storage import Storage, open_storage, sqlite_path_from_url
 from storage.ledger import Limits
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one bot per database is up to the operator
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("seedream.bot")
 
@@ -445,28 +451,87 @@ def default_model(settings: Settings, preset: Preset) -> ModelSpec:
         raise ValueError(f"IMAGE_MODEL {chosen!r} is not offered by {preset.name}; choose one of: {offered}") from None
 
 
+class DatabaseInUse(Exception):
+    """Another bot process holds the database's lock (`lock_database`)."""
+
+    def __init__(self, pid: str) -> None:
+        super().__init__(pid)
+        self.pid = pid
+
+
 @contextlib.asynccontextmanager
-async def open_database(settings: Settings):
-    """`open_storage`, with a database that cannot be opened (a folder that cannot be created,
-    a read-only file, not an SQLite file) as one StartupError line instead of a traceback."""
-    try:
-        await asyncio.to_thread(_probe_sqlite, sqlite_path_from_url(settings.database_url))
-        storage = await open_storage(settings.database_url)
-    except (OSError, sqlite3.Error) as error:
-        reason = redact(str(error) or type(error).__name__, settings.secrets())
-        raise StartupError(f"DATABASE_URL {settings.database_url}: cannot open the database: {reason}") from None
-    try:
-        yield storage
-    finally:
-        await storage.close()
+async def open_database(settings: Settings, *, exclusive: bool = False):
+    """`open_storage`, with a database that cannot be opened or written (a folder that cannot be
+    created, a read-only file, not an SQLite file) as one StartupError line instead of a traceback.
+
+    `exclusive` (the running bot, not `--check`) first locks the database for the life of the
+    process: a second bot on it would answer every command too, and settle the first one's live
+    requests as a crash's at its start (recover_pending), though the gateway bills them."""
+    url, path = settings.database_url, sqlite_path_from_url(settings.database_url)
+    with contextlib.ExitStack() as held:  # the lock outlives the storage
+        try:
+            if exclusive:
+                held.enter_context(lock_database(path))
+            await asyncio.to_thread(_probe_sqlite, path)
+            storage = await open_storage(url)
+        except DatabaseInUse as error:
+            pid = f" (pid {error.pid})" if error.pid.isdigit() else ""
+            raise StartupError(
+                f"DATABASE_URL {url}: the database is in use by another bot process{pid}; "
+                "stop it first, or give this one its own DATABASE_URL"
+            ) from None
+        except (OSError, sqlite3.Error) as error:
+            reason = redact(str(error) or type(error).__name__, settings.secrets())
+            raise StartupError(f"DATABASE_URL {url}: cannot open the database: {reason}") from None
+        try:
+            yield storage
+        finally:
+            await storage.close()
+
+
+@contextlib.contextmanager
+def lock_database(path: str):
+    """Hold `<database file>.lock` (flock, exclusive) while the bot runs; the file keeps the
+    holder's pid. The system lets go when the process ends, however it ends (a crash, SIGKILL),
+    so a stale file never stops a start; it stays on disk, harmless. Raises DatabaseInUse."""
+    if path == ":memory:" or fcntl is None:
+        yield
+        return
+    lock_path = Path(path).resolve()
+    lock_path = lock_path.with_name(f"{lock_path.name}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+", encoding="ascii") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.seek(0)
+            raise DatabaseInUse(file.read(20).strip()) from None
+        file.truncate(0)
+        file.write(f"{os.getpid()}\n")
+        file.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
 
 
 def _probe_sqlite(path: str) -> None:
-    """Create the folder and open the file once, plainly: when aiosqlite's own connect fails it
-    leaves a worker thread behind that prints a traceback as the process exits."""
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        sqlite3.connect(path).close()
+    """Create the folder and open the file once, plainly (when aiosqlite's own connect fails it
+    leaves a worker thread behind that prints a traceback as the process exits), and prove it
+    can be written: a read-only file or folder passes every read and fails the first write, at
+    start (recover_pending). user_version is written back as it was, and that rolled back."""
+    if path == ":memory:":
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
 
 
 def point_discord_py(settings: Settings) -> None:
@@ -479,10 +544,11 @@ def point_discord_py(settings: Settings) -> None:
 
 async def check(settings: Settings, preset: Preset) -> int:
     """`--check`: settings, database, gateway models and prices. Never prints a secret."""
-    print(f"provider: {preset.name} at {preset.base_url}")
+    secrets = settings.secrets()
+    print(f"provider: {preset.name} at {redact(preset.base_url, secrets)}")
     async with open_database(settings) as storage:
         usage = await storage.ledger.usage(0, 0)
-        print(f"database: {settings.database_url} (ok; {usage.pending_images} pending)")
+        print(f"database: {redact(settings.database_url, secrets)} (ok; {usage.pending_images} pending)")
     default = preset.default_model  # IMAGE_MODEL, checked by resolve_preset
     print("models:")
     for spec in preset.models.values():
@@ -549,10 +615,16 @@ async def run(settings: Settings, preset: Preset) -> None:
         log.warning("%s", note)
     async with (
         aiohttp.ClientSession() as http,
-        open_database(settings) as storage,
+        open_database(settings, exclusive=True) as storage,
     ):
         services = Services(settings, http, storage, preset, make_client(settings, preset, http))
         async with SeedreamBot(services) as bot:
+            show_reconnects = hide_reconnects_until_ready()  # until then a failure is one line (below)
+
+            async def ready() -> None:
+                show_reconnects()
+
+            bot.add_listener(ready, "on_ready")
             with stop_on_signals(bot):
                 try:
                     await bot.start(settings.discord_token.get_secret_value())
@@ -565,6 +637,8 @@ async def run(settings: Settings, preset: Preset) -> None:
                     if bot.ws is not None or not bot.set_up:
                         raise
                     raise DiscordUnreachable(gateway_host(settings), "its websocket gateway did not answer") from None
+                finally:
+                    show_reconnects()
 
 
 @contextlib.contextmanager

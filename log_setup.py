@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from image_gateway.errors import replace_secrets
 
@@ -39,3 +39,20 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
     # token answers as the bot for 15 minutes, so these stay at INFO whatever LOG_LEVEL says.
     for chatty in ("discord.http", "discord.webhook.async_", "discord.gateway"):
         logging.getLogger(chatty).setLevel(max(logging.INFO, root.level))
+
+
+class _ReconnectAttempts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Attempting a reconnect"))
+
+
+def hide_reconnects_until_ready() -> Callable[[], None]:
+    """Drop discord.py's "Attempting a reconnect" (an ERROR with the failure's tracebacks) until
+    the bot's first READY, and return what shows them again (call it on ready; twice is harmless).
+
+    At start a websocket gateway that does not answer is told in one line (`bot.DiscordUnreachable`),
+    not after discord.py's traceback; once the bot has been up, a reconnect is worth the log."""
+    logger = logging.getLogger("discord.client")
+    hide = _ReconnectAttempts()
+    logger.addFilter(hide)
+    return lambda: logger.removeFilter(hide)

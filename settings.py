@@ -6,7 +6,7 @@ secret is never echoed (see `describe_validation_error`).
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from image_gateway.money import price_to_micros
+from image_gateway.money import MAX_PRICE_USD, MAX_USD, MICROS_PER_USD, AmountTooLarge, price_to_micros, read_usd
 from storage import sqlite_path_from_url
 
-MAX_BUDGET_USD = 1_000_000_000  # as cogs.admin_quotas.MAX_USD
+MAX_BUDGET_USD = MAX_USD  # /budget's and /quota's cap
 
 
 class Settings(BaseSettings):
@@ -70,18 +70,23 @@ class Settings(BaseSettings):
     @field_validator("image_prices", mode="before")
     @classmethod
     def _parse_prices(cls, value: object) -> object:
-        """Accept `model=0.135,other=0.162` as well as a JSON object."""
+        """Accept `model=0.135,other=$0.162` as well as a JSON object; each price is read as /budget
+        reads an amount (`read_usd`), but the comma only separates the pairs."""
         if not isinstance(value, str):
             return value
         prices: dict[str, Decimal] = {}
+        pair: tuple[str, str] | None = None  # the last one, for a decimal comma that split it
         for item in filter(None, (part.strip() for part in value.split(","))):
-            model, sep, usd = item.partition("=")
-            if not sep or not model.strip():
+            model, sep, usd = (text.strip() for text in item.partition("="))
+            if not sep and pair is not None and item.isdigit() and pair[1].removeprefix("$").isdigit():
+                raise ValueError(_comma_in_price(*pair, item))
+            if not sep or not model:
                 raise ValueError(f"expected model=usd pairs separated by commas, got {item!r}")
-            try:
-                prices[model.strip()] = Decimal(usd.strip())
-            except InvalidOperation:
-                raise ValueError(f"{usd.strip()!r} is not a dollar amount") from None
+            if model in prices:
+                raise ValueError(f"{model} is priced twice; keep one price for it")
+            subject = f"{model}: a price per image"
+            prices[model] = _usd(usd, cap=MAX_PRICE_USD, example="0.035 or $0.035", subject=subject)
+            pair = (model, usd)
         return prices
 
     @field_validator("image_prices")
@@ -94,6 +99,14 @@ class Settings(BaseSettings):
             except ValueError as error:
                 raise ValueError(f"{model}: {error}") from None
         return prices
+
+    @field_validator("default_monthly_usd", "guild_monthly_budget_usd", mode="before")
+    @classmethod
+    def _parse_budget(cls, value: object) -> object:
+        """Written as for /budget ("5", "$5", "$1,000", "12,50"), read by the same `read_usd`."""
+        if not isinstance(value, str):
+            return value
+        return _usd(value, cap=MAX_BUDGET_USD, example="5, 12.50, $1,000 or 12,50")
 
     @field_validator("default_monthly_usd", "guild_monthly_budget_usd")
     @classmethod
@@ -117,13 +130,15 @@ class Settings(BaseSettings):
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         """An http(s) URL with a host; the message never repeats the value (it may hold a password)."""
-        return _url(value, ("http", "https"), "https://api.example.com/v1", "the gateway key goes in IMAGE_API_KEY")
+        return _url(value, ("http", "https"), "https://api.example.com/v1", "the gateway key goes in IMAGE_API_KEY",
+                    base=True)  # fmt: skip
 
     @field_validator("discord_api_base_url")
     @classmethod
     def _discord_api_url(cls, value: str | None) -> str | None:
         """Checked here, not found out as an aiohttp traceback at login."""
-        return _url(value, ("http", "https"), "https://discord.com/api/v10", "the token goes in DISCORD_TOKEN")
+        return _url(value, ("http", "https"), "https://discord.com/api/v10", "the token goes in DISCORD_TOKEN",
+                    base=True)  # fmt: skip
 
     @field_validator("discord_gateway_url")
     @classmethod
@@ -149,9 +164,13 @@ class Settings(BaseSettings):
         return (self.discord_token.get_secret_value(), self.image_api_key.get_secret_value())
 
 
-def _url(value: str | None, schemes: tuple[str, ...], example: str, credentials: str) -> str | None:
+def _url(
+    value: str | None, schemes: tuple[str, ...], example: str, credentials: str, *, base: bool = False
+) -> str | None:
     """`value` as a URL of one of `schemes` with a host, else ValueError saying what is wanted;
-    the message never repeats the value (it may hold a password)."""
+    the message never repeats the value (it may hold a password or a key). A `base` URL, which
+    paths are appended to, has no query string or fragment: `https://gw/v1?region=eu` would send
+    every request to `https://gw/v1?region=eu/images/generations`."""
     if value is None:
         return None
     value = value.strip()
@@ -168,7 +187,34 @@ def _url(value: str | None, schemes: tuple[str, ...], example: str, credentials:
         raise ValueError(f"must be a URL with a host, starting with {wanted}, e.g. {example}")
     if parts.username is not None or parts.password is not None:  # aiohttp would refuse it beside a token
         raise ValueError(f"must not hold a user name or password; {credentials}")
+    if base and ("?" in value or "#" in value):
+        raise ValueError(f"must not have a query string or a fragment (? or #), e.g. {example}; {credentials}")
     return value
+
+
+def _usd(text: str, *, cap: int, example: str, subject: str = "") -> Decimal:
+    """An amount in USD read by `read_usd`, as /budget reads it ("5", "12.50", "$1,000", "12,50",
+    "0,162"), at most `cap` dollars; ValueError says what is wanted (of `subject`, else of the
+    setting) without repeating the value."""
+    said = f"{subject} is " if subject else ""
+    try:
+        micros = read_usd(text)
+    except AmountTooLarge:
+        micros = None
+    except (ValueError, TypeError):
+        raise ValueError(f"{said}not a dollar amount; write it like {example}") from None
+    if micros is None or micros > cap * MICROS_PER_USD:
+        raise ValueError(f"{said}more than ${cap:,}, the most it can be")
+    return Decimal(micros) / MICROS_PER_USD
+
+
+def _comma_in_price(model: str, usd: str, digits: str) -> str:
+    """`model=0,035` split at its comma: the pairs' separator took it for the next pair."""
+    if usd.removeprefix("$") == "0" or len(digits) <= 2:
+        hint = f"write decimals with a dot: {model}={usd}.{digits}"
+    else:
+        hint = "write the price without a thousands separator"
+    return f"{model}: commas separate the pairs, so {usd},{digits} is not one price; {hint}"
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -18,7 +17,7 @@ from discord.ext import commands
 
 from cogs.checks import bot_can_say, require_admin
 from i18n import locale_of, t
-from image_gateway.money import format_usd, usd_to_micros
+from image_gateway.money import MAX_USD, AmountTooLarge, format_usd, read_usd
 from pipeline.explain import MAX_MESSAGE, UserError
 from pipeline.limits import Explanation, Resolved, explain_limits
 from storage.quotas import Budget, QuotaRule, TargetKind
@@ -31,36 +30,15 @@ ADMIN = discord.Permissions(manage_guild=True)
 OFF_WORDS = frozenset({"off", "none", "clear", "remove", "关闭", "无", "取消"})
 MAX_LISTED_RULES = 25
 DEFAULT_WARN_PERCENT = 80
-MAX_USD = 1_000_000_000  # a budget or quota above a billion dollars is a typo
-_THOUSANDS = re.compile(r"[1-9]\d{0,2}(,\d{3})+(\.\d+)?")
-_DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}|0,\d+")
-
-
 def parse_usd(text: str) -> int:
-    """"12.50", "$12.50", "1,000", "12,50" -> micro-dollars; anything else is refused clearly.
-
-    A comma followed by three digits groups thousands ("1,000", "2,500.75"); one followed by one
-    or two digits is a decimal comma ("12,5", "12,50"), as is one after a lone 0, which groups
-    nothing ("0,162": one Seedream image, not $162). Amounts over `MAX_USD` are refused too
-    (SQLite keeps 64-bit integers, and no budget needs more).
-    """
+    """A member-typed amount (`read_usd`) in micro-dollars; refused in the member's words."""
     shown = text.strip()[:20]
-    cleaned = text.strip().removeprefix("US$").removeprefix("$").strip()
-    if _THOUSANDS.fullmatch(cleaned):
-        cleaned = cleaned.replace(",", "")
-    elif _DECIMAL_COMMA.fullmatch(cleaned):
-        cleaned = cleaned.replace(",", ".")
-    elif "," in cleaned:
-        raise UserError("error.bad_amount", code="bad_amount", value=shown)
     try:
-        micros = usd_to_micros(cleaned)
+        return read_usd(text)
+    except AmountTooLarge:
+        raise UserError("error.amount_too_large", code="bad_amount", value=shown, limit=f"${MAX_USD:,}") from None
     except (ValueError, TypeError):
         raise UserError("error.bad_amount", code="bad_amount", value=shown) from None
-    if micros == 0 and Decimal(cleaned) != 0:  # "0.0000001": less than a micro-dollar is no limit anyone means
-        raise UserError("error.bad_amount", code="bad_amount", value=shown)
-    if micros > MAX_USD * 1_000_000:
-        raise UserError("error.amount_too_large", code="bad_amount", value=shown, limit=f"${MAX_USD:,}")
-    return micros
 
 
 def target_text(kind: TargetKind, target_id: int, guild_id: int) -> str:

@@ -6,11 +6,19 @@ summed as ints, so no float ever touches a balance.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, DecimalException, InvalidOperation
 
 MICROS_PER_USD = 1_000_000
 MICROS_PER_CENT = 10_000
 MAX_PRICE_USD = 1_000  # per image; no model costs near it, and the books stay far from overflow
+MAX_USD = 1_000_000_000  # a budget or quota above a billion dollars is a typo
+_THOUSANDS = re.compile(r"[1-9]\d{0,2}(,\d{3})+(\.\d+)?")
+_DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}|0,\d+")
+
+
+class AmountTooLarge(ValueError):
+    """An amount over `MAX_USD`."""
 
 
 def usd_to_micros(usd: Decimal | str | int | float) -> int:
@@ -31,6 +39,30 @@ def usd_to_micros(usd: Decimal | str | int | float) -> int:
         return int((amount * MICROS_PER_USD).to_integral_value(rounding=ROUND_HALF_UP))
     except DecimalException:  # past Decimal's exponent range ("1e999999"): no amount anyone means
         raise ValueError(f"not a price in USD: {str(usd)[:40]!r}") from None
+
+
+def read_usd(text: str) -> int:
+    """An amount as people write it: "12.50", "$12.50", "US$12.50", "1,000", "12,50" -> micro-dollars.
+
+    A comma followed by three digits groups thousands ("1,000", "2,500.75"); one followed by one
+    or two digits is a decimal comma ("12,5", "12,50"), as is one after a lone 0, which groups
+    nothing ("0,162": one Seedream image, not $162). Anything else, less than a micro-dollar
+    that is not zero, or negative raises ValueError; over `MAX_USD`, `AmountTooLarge` (SQLite
+    keeps 64-bit integers, and no budget needs more).
+    """
+    cleaned = text.strip().removeprefix("US$").removeprefix("$").strip()
+    if _THOUSANDS.fullmatch(cleaned):
+        cleaned = cleaned.replace(",", "")
+    elif _DECIMAL_COMMA.fullmatch(cleaned):
+        cleaned = cleaned.replace(",", ".")
+    elif "," in cleaned:
+        raise ValueError("not an amount")
+    micros = usd_to_micros(cleaned)
+    if micros == 0 and Decimal(cleaned) != 0:  # "0.0000001": less than a micro-dollar is no limit anyone means
+        raise ValueError("less than a micro-dollar")
+    if micros > MAX_USD * MICROS_PER_USD:
+        raise AmountTooLarge(f"more than ${MAX_USD:,}")
+    return micros
 
 
 def price_to_micros(usd: Decimal | str | int | float) -> int:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
+import sqlite3
+import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from storage.ledger import Limits, RequestRecord
+from tests.e2e.botproc import BotProcess
 from tests.e2e.harness import API_KEY, world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -302,6 +307,8 @@ async def test_an_unreachable_discord_gateway_stops_the_bot_naming_its_host(tmp_
         assert code == 1, out
         assert out.splitlines()[-1] == "could not reach Discord at 127.0.0.1:1: its websocket gateway did not answer"
         assert "AttributeError" not in out and w.discord.bot_token not in out
+        # that line alone, not after discord.py's "Attempting a reconnect" and its tracebacks
+        assert "Traceback" not in out and "Attempting a reconnect" not in out, out
 
 
 async def test_a_base_url_with_an_impossible_port_is_a_configuration_error(tmp_path):
@@ -352,3 +359,118 @@ async def test_a_passing_503_syncing_to_the_dev_guild_does_not_stop_the_bot(tmp_
         await w.start_bot()  # not a configuration error: the bot is in that server
         assert [line for line in w.logs.lines if "could not sync the commands to the development guild" in line]
         await asyncio.wait_for(w.bot.wait_until_ready(), 10)  # and it is up
+
+
+def _ledger_rows(db: Path) -> list[dict]:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(row) for row in conn.execute("SELECT * FROM requests ORDER BY id")]
+
+
+async def _until_pending(db: Path, timeout: float = 10) -> None:
+    async with asyncio.timeout(timeout):
+        while not any(row["status"] == "pending" for row in _ledger_rows(db)):
+            await asyncio.sleep(0.05)
+
+
+async def test_a_second_bot_on_the_same_database_stops_with_one_line(tmp_path):
+    # A second start (start.sh beside a systemd unit) is no crash: its recover_pending would have
+    # released the running bot's live reservation ($0 in the books while the gateway billed), and
+    # both would have answered every command.
+    db = tmp_path / "shared.db"
+    async with world(tmp_path, start=False, gateway={"latency": 4.0}) as w:
+        env = {"IMAGE_PROVIDER": w.gateway.flavour.name, "IMAGE_API_KEY": API_KEY, "IMAGE_MAX_RETRIES": "0",
+               "IMAGE_API_BASE_URL": w.gateway.base_url, "DATABASE_URL": f"sqlite:///{db}"}  # fmt: skip
+        for folder in ("first", "second", "after"):
+            (tmp_path / folder).mkdir()
+        async with BotProcess(w.discord, env, log_path=tmp_path / "first" / "bot.log") as first:
+            handle = await w.discord.invoke_command(
+                "imagine", {"prompt": "a lighthouse"}, user=w.alice, guild=w.guild, channel=w.channel
+            )
+            await _until_pending(db)  # at the gateway, its reservation held
+            code, out = await _run_bot(env=_bot_env(w, tmp_path, **env), cwd=tmp_path / "second", timeout=30)
+            assert code == 2, out
+            _one_clean_line(out, f"configuration error: DATABASE_URL sqlite:///{db}: the database is in use by "
+                                 f"another bot process (pid {first.pid}); stop it first")  # fmt: skip
+            await handle.wait_for_final(timeout=20)
+        assert len(handle.files()) == 1 and w.gateway.images_billed == 1, handle.all_text()
+        [row] = _ledger_rows(db)
+        assert (row["status"], row["cost_micros"], row["charged_micros"]) == ("settled", 162_000, 162_000), row
+        # The first one killed (SIGKILL: none of its code ran), its lock went with it.
+        async with BotProcess(w.discord, env, log_path=tmp_path / "after" / "bot.log"):
+            pass
+
+
+@contextlib.contextmanager
+def _read_only(path: Path):
+    """`path` unwritable, for root too (a file's mode does not stop root: the immutable flag does)."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+        return
+    immutable = shutil.which("chattr") and subprocess.run(["chattr", "+i", path], check=False, capture_output=True)
+    if not immutable or immutable.returncode != 0:
+        pytest.skip("making a file read-only for root needs chattr +i")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", path], check=False)
+
+
+async def test_a_read_only_database_is_one_line_at_check_and_at_start(tmp_path):
+    # It reads well, so --check said ok, and the start died writing (recover_pending) with a traceback.
+    db = tmp_path / "c.db"
+    async with world(tmp_path, start=False) as w:
+        env = _bot_env(w, tmp_path)
+        code, out = await _run_bot("--check", env=env, cwd=tmp_path, timeout=20)  # creates the database
+        assert code == 0, out
+        with _read_only(db):
+            for args in (("--check",), ()):
+                code, out = await _run_bot(*args, env=env, cwd=tmp_path, timeout=30)
+                assert code == 2, out
+                _one_clean_line(out, f"configuration error: DATABASE_URL sqlite:///{db}: cannot open the database: "
+                                     "attempt to write a readonly database")  # fmt: skip
+
+
+async def test_a_base_url_with_a_query_string_stops_the_bot(tmp_path):
+    # `https://gw/v1?region=eu` sent every request to `https://gw/v1?region=eu/images/generations`.
+    async with world(tmp_path, start=False) as w:
+        for url in (f"{w.gateway.base_url}?region=eu", f"{w.gateway.base_url}?key={API_KEY}"):
+            for args in ((), ("--check",)):
+                code, out = await _run_bot(*args, env=_bot_env(w, tmp_path, IMAGE_API_BASE_URL=url), cwd=tmp_path)
+                assert code == 2, out
+                _one_clean_line(out, "configuration error: IMAGE_API_BASE_URL is invalid: must not have a query string")
+                assert API_KEY not in out and "region" not in out, out
+
+
+async def test_check_never_prints_a_key_pasted_into_the_base_url(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        env = _bot_env(w, tmp_path, IMAGE_API_BASE_URL=f"{w.gateway.base_url}/{API_KEY}")
+        _code, out = await _run_bot("--check", env=env, cwd=tmp_path, timeout=20)
+        assert f"provider: {w.gateway.flavour.name} at {w.gateway.base_url}/[redacted]\n" in out, out
+        assert API_KEY not in out, out
+
+
+async def test_amounts_in_dotenv_are_written_as_for_budget(tmp_path):
+    # README: amounts "are written like 5, 12.50, $1,000, 12,50 or 0,162": .env took only 5 and 12.50.
+    dotenv = tmp_path / ".env"
+    async with world(tmp_path, start=False) as w:
+        env = _bot_env(w, tmp_path)
+        dotenv.write_text("DEFAULT_MONTHLY_USD=$5\nGUILD_MONTHLY_BUDGET_USD=$1,000\n"
+                          "IMAGE_PRICES=doubao-seedream-4-0-250828=$0.162\n")  # fmt: skip
+        code, out = await _run_bot("--check", env=env, cwd=tmp_path, timeout=20)
+        assert code == 0, out
+        assert " * doubao-seedream-4-0-250828" in out and "$0.162" in out, out
+        for prices, start in (
+            ("doubao-seedream-4-0-250828=0,162", "doubao-seedream-4-0-250828: commas separate the pairs, so 0,162 "
+                                                 "is not one price; write decimals with a dot"),
+            ("doubao-seedream-4-0-250828=0.1,doubao-seedream-4-0-250828=0.2", "doubao-seedream-4-0-250828 is priced "
+                                                                             "twice"),
+        ):  # fmt: skip
+            dotenv.write_text(f"IMAGE_PRICES={prices}\n")
+            code, out = await _run_bot("--check", env=env, cwd=tmp_path, timeout=20)
+            assert code == 2, out
+            _one_clean_line(out, f"configuration error: IMAGE_PRICES is invalid: {start}")

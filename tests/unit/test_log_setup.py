@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from log_setup import setup_logging
+from log_setup import hide_reconnects_until_ready, setup_logging
 
 
 @pytest.fixture
@@ -29,3 +29,28 @@ def test_debug_logging_keeps_discord_requests_and_gateway_events_out(capsys):
     err = capsys.readouterr().err
     assert "tok-SECRET" not in err
     assert "the bot's own debug line" in err
+
+
+def _reconnect(client: logging.Logger, seconds: float) -> None:
+    try:
+        raise OSError("Connect call failed")
+    except OSError:
+        client.exception("Attempting a reconnect in %.2fs", seconds)  # as discord.Client.connect logs it
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_discord_reconnects_are_hidden_until_the_first_ready(capsys):
+    # Until READY an unreachable gateway is the bot's one line, not discord.py's ERROR and tracebacks.
+    setup_logging("INFO", ())
+    client = logging.getLogger("discord.client")
+    show = hide_reconnects_until_ready()
+    try:
+        _reconnect(client, 1)
+        client.warning("discord.client's other lines still show")
+    finally:
+        show()
+    _reconnect(client, 2)  # after READY a reconnect is news
+    err = capsys.readouterr().err
+    assert "in 1.00s" not in err and "Traceback" in err and "in 2.00s" in err
+    assert "discord.client's other lines still show" in err
+    assert client.filters == []

@@ -1,0 +1,93 @@
+"""Settings as the operator writes them: what is accepted, and the one line a mistake gets.
+
+`describe_validation_error` is what `python bot.py` prints after `configuration error: `.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from bot import default_limits
+from image_gateway.money import read_usd as parse_usd
+from settings import Settings, describe_validation_error
+
+REQUIRED = {"discord_token": "token-x", "image_provider": "aiearth", "image_api_key": "sk-k"}
+
+
+def _settings(**values: str) -> Settings:
+    return Settings(_env_file=None, **REQUIRED, **values)  # type: ignore[arg-type]
+
+
+def _refusal(**values: str) -> str:
+    with pytest.raises(ValidationError) as caught:
+        _settings(**values)
+    return describe_validation_error(caught.value)
+
+
+@pytest.mark.parametrize("written", ["5", "12.50", "$5", "1,000", "$1,000", "2,500.75", "12,50", "0,162", "US$20"])
+def test_usd_settings_take_the_amounts_budget_takes(written):
+    # README: /budget amounts "are written like 5, 12.50, $1,000, 12,50 or 0,162"; .env is the same.
+    limits = default_limits(_settings(default_monthly_usd=written, guild_monthly_budget_usd=written))
+    assert limits.monthly_micros == limits.guild_monthly_micros == parse_usd(written)
+
+
+@pytest.mark.parametrize("name", ["default_monthly_usd", "guild_monthly_budget_usd"])
+def test_a_usd_setting_that_is_no_amount_is_one_line_naming_it(name):
+    said = _refusal(**{name: "sk-pasted-here-by-mistake"})
+    assert said == f"{name.upper()} is invalid: not a dollar amount; write it like 5, 12.50, $1,000 or 12,50"
+    assert (
+        _refusal(**{name: "1,000,000,001"})
+        == f"{name.upper()} is invalid: more than $1,000,000,000, the most it can be"
+    )
+
+
+def test_prices_take_a_dollar_sign():
+    prices = _settings(image_prices="doubao-seedream-5-0-260128=$0.035, doubao-seedream-4-5-251128=0.04").image_prices
+    assert {model: str(usd) for model, usd in prices.items()} == {
+        "doubao-seedream-5-0-260128": "0.035", "doubao-seedream-4-5-251128": "0.04",
+    }  # fmt: skip
+
+
+def test_a_model_priced_twice_is_refused_naming_it():
+    said = _refusal(image_prices="doubao-seedream-5-0-260128=0.035,doubao-seedream-5-0-260128=0.04")
+    assert said == "IMAGE_PRICES is invalid: doubao-seedream-5-0-260128 is priced twice; keep one price for it"
+
+
+@pytest.mark.parametrize(
+    ("written", "hint"),
+    [
+        ("m=0,035", "m: commas separate the pairs, so 0,035 is not one price; write decimals with a dot: m=0.035"),
+        (
+            "a=0.1,m=$0,04",
+            "m: commas separate the pairs, so $0,04 is not one price; write decimals with a dot: m=$0.04",
+        ),
+        ("m=1,000", "m: commas separate the pairs, so 1,000 is not one price; write the price without a thousands"),
+    ],
+)
+def test_a_decimal_comma_in_a_price_says_to_use_a_dot(written, hint):
+    assert _refusal(image_prices=written).startswith(f"IMAGE_PRICES is invalid: {hint}")
+
+
+def test_a_price_that_is_no_amount_names_its_model():
+    said = _refusal(image_prices="m=cheap")
+    assert said == "IMAGE_PRICES is invalid: m: a price per image is not a dollar amount; write it like 0.035 or $0.035"
+
+
+@pytest.mark.parametrize("name", ["image_api_base_url", "discord_api_base_url"])
+@pytest.mark.parametrize(
+    "url", ["https://gw.example/v1?region=eu", "https://gw.example/v1?", "https://gw.example/v1#x"]
+)
+def test_a_base_url_with_a_query_or_a_fragment_is_refused(name, url):
+    # Paths are appended to it: `?region=eu/images/generations` would be every request's query.
+    said = _refusal(**{name: url})
+    assert said.startswith(f"{name.upper()} is invalid: must not have a query string or a fragment (? or #)"), said
+    assert "region" not in said  # the value is never repeated: a key could be in it
+
+
+def test_a_gateway_websocket_url_may_have_a_query():
+    # discord.py replaces the query of the gateway URL with its own (v, encoding).
+    assert (
+        _settings(discord_gateway_url="wss://gateway.example/?v=10").discord_gateway_url
+        == "wss://gateway.example/?v=10"
+    )
