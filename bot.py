@@ -115,7 +115,7 @@ class SeedreamBot(commands.Bot):
             limits=self.limits_for,
             settled=(self.budget_alerts.after_settle,),
             options=pipeline_options(services.settings),
-            checks=moderation_checks(services.storage.guild_config),
+            checks=moderation_checks(services.storage.guild_config, role_exists=self._role_exists),
         )
         self.queue = FairQueue(
             concurrency=services.settings.max_concurrent_requests,
@@ -225,6 +225,10 @@ class SeedreamBot(commands.Bot):
     async def limits_for(self, job: ImageJob) -> Limits:
         """Member, role and server settings from the database over the .env defaults (pipeline.limits)."""
         return await self.limits_resolver.for_job(job)
+
+    def _role_exists(self, guild_id: int, role_id: int) -> bool:
+        guild = self.get_guild(guild_id)
+        return guild is None or guild.get_role(role_id) is not None  # not cached: not known to be gone
 
     async def generate(self, interaction: discord.Interaction, job: ImageJob) -> None:
         """Admit (refusals answer privately, nothing spent), then wait in line and run while the

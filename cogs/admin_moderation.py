@@ -174,6 +174,14 @@ class AdminModeration(commands.Cog):
         await self._audit(interaction, "moderation.approval", _approval(old), _approval(new))
         await _reply(interaction, "settings.approval_on", channel=f"<#{channel_id}>")
 
+    @staticmethod
+    def _role_text(guild: discord.Guild | None, role_id: int | None, locale: str) -> str:
+        if role_id is None:
+            return t("settings.none", locale)
+        if guild is not None and guild.get_role(role_id) is None:
+            return t("settings.role_deleted", locale)  # every member is refused until another is chosen
+        return f"<@&{role_id}>"
+
     @settings.command(name="defaults", description="The server's default model, size and watermark")
     @app_commands.describe(
         model="Default model when a member picks none", size="Default size when a member gives none",
@@ -208,7 +216,6 @@ class AdminModeration(commands.Cog):
         guild_id = _admin(interaction)
         config = self.configs.get(guild_id)
         locale = locale_of(interaction)
-        none = t("settings.none", locale)
         if config.needs_approval:
             approval = t("settings.on_in", locale, channel=f"<#{config.approval_channel_id}>")
         else:
@@ -216,7 +223,7 @@ class AdminModeration(commands.Cog):
         lines = [
             t("settings.show_title", locale),
             t("settings.show_channels", locale, channels=_channels(config, locale)),
-            t("settings.show_role", locale, role=f"<@&{config.required_role_id}>" if config.required_role_id else none),
+            t("settings.show_role", locale, role=self._role_text(interaction.guild, config.required_role_id, locale)),
             t("settings.show_approval", locale, approval=approval),
             t("settings.show_terms", locale, count=len(config.blocked_terms)),
             self._defaults_line(config, locale),

@@ -33,6 +33,10 @@ TEXTS: dict[str, str] = {
         "You were not charged."
     ),
     "moderation.wrong_channel": "Image commands work only in {channels} on this server.",
+    "moderation.role_deleted": (
+        "Image commands here need a role that was deleted, so no one can use them. Ask a server admin to "
+        "choose another with /settings required-role."
+    ),
     "moderation.role_required": "You need the {role} role to use image commands on this server.",
     # approval mode
     "approval.submitted": (
@@ -116,6 +120,7 @@ TEXTS: dict[str, str] = {
     "settings.defaults_saved": "Server defaults saved.",
     "settings.show_title": "**Image settings for this server**",
     "settings.show_channels": "Channels: {channels}",
+    "settings.role_deleted": "a deleted role: every member is refused until you choose another",
     "settings.show_role": "Required role: {role}",
     "settings.show_approval": "Approval mode: {approval}",
     "settings.show_terms": "Blocked terms: {count} (see `/blocklist list`)",

@@ -22,7 +22,7 @@ import functools
 import logging
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import regex
@@ -157,7 +157,10 @@ def _regex_finds(pattern: _Pattern, text: str) -> bool:
         return True
 
 
-def moderation_checks(configs: GuildConfigStore) -> list[AdmissionCheck]:
+def moderation_checks(
+    configs: GuildConfigStore, *, role_exists: Callable[[int, int], bool] = lambda guild_id, role_id: True
+) -> list[AdmissionCheck]:
+    """`role_exists(guild_id, role_id)`: whether the server still has that role (the bot's cache)."""
     async def allowed_channel(job: ImageJob) -> None:
         allowed = configs.get(job.guild_id).allowed_channel_ids
         if allowed and job.channel_id not in allowed and job.parent_channel_id not in allowed:  # threads too
@@ -167,6 +170,9 @@ def moderation_checks(configs: GuildConfigStore) -> list[AdmissionCheck]:
     async def required_role(job: ImageJob) -> None:
         role_id = configs.get(job.guild_id).required_role_id
         if role_id not in (None, job.guild_id) and role_id not in job.role_ids:  # guild id: @everyone
+            if not role_exists(job.guild_id, role_id):
+                # still closed (opening it would be the admins' call), but no one can get that role
+                raise UserError("moderation.role_deleted", code="role_required")
             raise UserError("moderation.role_required", code="role_required", role=f"<@&{role_id}>")
 
     async def blocked_terms(job: ImageJob) -> None:
