@@ -27,7 +27,7 @@ TEXTS: dict[str, str] = {
     "usage.unlimited": "不限",
     "moderation.blocked": "你的提示词被拒绝：其中含有本服务器不允许的内容。请修改后重试。未向你计费。",
     "moderation.wrong_channel": "在本服务器中，图片命令只能在 {channels} 中使用。",
-    "moderation.role_deleted": "本服务器的图片命令所需的身份组已被删除，因此目前无人可以使用。请服务器管理员用 /settings required-role 重新选择。",
+    "moderation.role_deleted": "本服务器的图片命令所需的身份组已被删除，因此目前无人可以使用。请服务器管理员用 `/settings required-role` 重新选择。",
     "moderation.role_required": "你需要拥有 {role} 身份组才能在本服务器使用图片命令。",
     "approval.submitted": "你的请求已提交给版主审核。审核结果会在本频道通知你；在此之前不会计费。",
     "approval.cannot_post_here": "已开启审批模式，批准后的请求会发在这个频道，但机器人无法在此发消息（需要查看频道、发送消息和附加文件的权限）。请联系服务器管理员，或换一个频道。未向你计费。",
