@@ -30,7 +30,7 @@ from pipeline.delivery import DISCORD_ERRORS, report_error
 from pipeline.explain import MAX_MESSAGE, UserError, explain, is_expected
 from pipeline.job import ImageJob
 from pipeline.references import load_references
-from pipeline.runner import Ticket
+from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE, Ticket
 from pipeline.summary import prompt_preview
 from storage.approvals import Approval
 
@@ -102,9 +102,10 @@ class _LinkedReference:
 
 
 # -- the moderators' message ---------------------------------------------------------------
-def review_text(approval_id: int, job: ImageJob, *, attached: bool, locale: str) -> tuple[str, discord.Embed | None]:
+def review_text(approval_id: int, job: ImageJob, *, attached: int, locale: str) -> tuple[str, discord.Embed | None]:
     """The review message: moderators read the whole prompt (a preview would let a member hide
-    words after it), in the text when it fits, else in an embed under it."""
+    words after it), in the text when it fits, else in an embed under it. `attached`: how many of
+    the reference images (the first ones) are attached; none: they are linked."""
     prompt = whole_prompt(job.prompt)
     text = _review_lines(approval_id, job, t("approval.prompt", locale, prompt=f"**{prompt}**"),
                          attached=attached, locale=locale)
@@ -122,7 +123,7 @@ def whole_prompt(prompt: str) -> str:
     return escaped if len(escaped) <= EMBED_DESCRIPTION_MAX else text[:EMBED_DESCRIPTION_MAX]
 
 
-def _review_lines(approval_id: int, job: ImageJob, prompt_line: str, *, attached: bool, locale: str) -> str:
+def _review_lines(approval_id: int, job: ImageJob, prompt_line: str, *, attached: int, locale: str) -> str:
     model = job.model
     cost = t("approval.cost_unknown", locale) if model.price_micros is None else format_usd(
         model.price_micros * job.count
@@ -134,9 +135,13 @@ def _review_lines(approval_id: int, job: ImageJob, prompt_line: str, *, attached
         t("approval.details", locale, model=model.label, size=job.size or t("size.auto", locale), count=job.count,
           cost=cost),
     ]
-    if job.references and attached:
-        lines.append(t("approval.references_attached", locale, count=len(job.references)))
-    elif job.references:
+    count = len(job.references)
+    if count and attached >= count:
+        lines.append(t("approval.references_attached", locale, count=count))
+    elif attached:
+        lines.append(t("approval.references_partly_attached", locale, count=count, attached=attached,
+                       missing=count - attached))
+    elif count:
         links = ", ".join(f"[{ref.filename}]({ref.url})" if ref.url else ref.filename for ref in job.references)
         lines.append(t("approval.references_linked", locale, links=links))
     return "\n".join(lines)
@@ -167,14 +172,12 @@ async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction
     approval_id = await approvals.create(
         guild_id=job.guild_id, channel_id=job.channel_id, user_id=job.user_id, job=job_record(job, review_locale)
     )
-    attach = 0 < len(job.references) <= MAX_ATTACHED_REFERENCES and all(
-        len(ref.data) <= channel.guild.filesize_limit for ref in job.references
-    )
+    attached = _attachable(job, channel.guild.filesize_limit)
     files = [
         discord.File(io.BytesIO(ref.data), filename=_reference_filename(i, ref.filename, ref.format))
-        for i, ref in enumerate(job.references)
-    ] if attach else []
-    text, embed = review_text(approval_id, job, attached=attach, locale=review_locale)
+        for i, ref in enumerate(job.references[:attached])
+    ]
+    text, embed = review_text(approval_id, job, attached=attached, locale=review_locale)
     try:
         message = await channel.send(
             text, embed=embed, files=files, view=review_view(approval_id, review_locale)
@@ -185,6 +188,21 @@ async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction
         raise UserError("approval.channel_unavailable", code="approval_channel_unavailable") from None
     await approvals.set_review_message(approval_id, channel.id, message.id)
     await interaction.edit_original_response(content=t("approval.submitted", locale_of(interaction)))
+
+
+def _attachable(job: ImageJob, filesize_limit: int) -> int:
+    """How many of the reference images (the first ones) go on the review message: none when there
+    are too many or one is over the upload limit (they are linked then), else those whose files
+    together fit in one request (Discord refuses one over 25 MiB in all)."""
+    references = job.references
+    if len(references) > MAX_ATTACHED_REFERENCES or any(len(ref.data) > filesize_limit for ref in references):
+        return 0
+    total = 0
+    for count, ref in enumerate(references):
+        total += len(ref.data)
+        if count and total > MAX_FILES_BYTES_PER_MESSAGE:
+            return count
+    return len(references)
 
 
 def _reference_filename(index: int, name: str, fmt: str) -> str:
@@ -243,7 +261,7 @@ async def decide(bot: SeedreamBot, interaction: discord.Interaction, approval_id
     content = interaction.message.content if interaction.message else ""
     decision_key = "approval.decided_approved" if action == "approve" else "approval.decided_rejected"
     await interaction.response.edit_message(
-        content=f"{content}\n{t(decision_key, review_locale, moderator=interaction.user.mention)}", view=None
+        content=_decided(content, decision_key, review_locale, moderator=interaction.user.mention), view=None
     )
     if action == "reject":
         await _audit(bot, approval, interaction.user.id, "request.rejected")
@@ -283,10 +301,17 @@ async def _run_approved(
         await bot.storage.approvals.mark_failed(approval.id)
         await _audit(bot, approval, interaction.user.id, "request.approval_failed",
                      request_id=getattr(error, "request_id", None))  # a quota's 'refused' ledger row
-        failed = t("approval.decided_failed", review_locale, moderator=interaction.user.mention,
-                   reason=explain(error, review_locale))
-        await interaction.edit_original_response(content=f"{content}\n{failed}")
-        await interaction.followup.send(explain(error, locale_of(interaction)), ephemeral=True)
+        # Each of the three is told even if telling another fails: the review, the moderator, the member.
+        failed = _decided(content, "approval.decided_failed", review_locale, moderator=interaction.user.mention,
+                          reason=explain(error, review_locale))
+        try:
+            await interaction.edit_original_response(content=failed)
+        except DISCORD_ERRORS:
+            log.warning("approval %s: could not say on its review message that it failed", approval.id, exc_info=True)
+        try:
+            await interaction.followup.send(explain(error, locale_of(interaction)), ephemeral=True)
+        except DISCORD_ERRORS:
+            log.warning("approval %s: could not tell the moderator why it failed", approval.id, exc_info=True)
         if not await _tell_member(bot, approval, "approval.member_failed", moderator=interaction.user.display_name,
                                   reason=explain(error, approval.job["locale"])):
             await _say_not_told(interaction, approval)
@@ -329,12 +354,13 @@ async def _current_roles(guild: discord.Guild | None, user_id: int) -> tuple[int
 
 
 def _references(interaction: discord.Interaction, approval: Approval) -> list[Any]:
-    """The reference images: attached to the review message (fresh URLs), else the stored links."""
+    """The reference images: those attached to the review message (fresh URLs; the first ones, as
+    many as fitted in it), the stored links for the rest."""
     stored = approval.job.get("references") or []
     attached = list(interaction.message.attachments) if interaction.message else []
-    if stored and len(attached) == len(stored):
-        return attached
-    return [_LinkedReference(ref["filename"], ref["url"]) for ref in stored]
+    if len(attached) > len(stored):
+        attached = []
+    return [*attached, *(_LinkedReference(ref["filename"], ref["url"]) for ref in stored[len(attached):])]
 
 
 async def _already_decided(bot: SeedreamBot, interaction: discord.Interaction, approval_id: int) -> None:
@@ -354,14 +380,38 @@ async def _tell_member(bot: SeedreamBot, approval: Approval, key: str, **params:
     if channel is None:
         log.warning("approval %s: the member's channel is gone; they were not told", approval.id)
         return False
-    text = t(key, approval.job["locale"], member=f"<@{approval.user_id}>",
-             prompt=prompt_preview(approval.job["prompt"]), **params)
+    text = _fitted(MAX_MESSAGE, key, approval.job["locale"], member=f"<@{approval.user_id}>",
+                   prompt=prompt_preview(approval.job["prompt"]), **params)
     try:
         await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(approval.user_id)]))
-    except discord.HTTPException:
+    except DISCORD_ERRORS:
         log.warning("approval %s: could not tell the member", approval.id, exc_info=True)
         return False
     return True
+
+
+def _decided(content: str, key: str, locale: str, **params: object) -> str:
+    """The review message with a decision line under it, within Discord's 2000 characters: a long
+    `reason` in it is cut to the room left, never the decision; the review text only if even the
+    decision alone would not fit."""
+    line = _fitted(MAX_MESSAGE - len(content) - 1, key, locale, **params)
+    return f"{_clip(content, MAX_MESSAGE - len(line) - 1)}\n{line}"
+
+
+def _fitted(room: int, key: str, locale: str, **params: object) -> str:
+    """The sentence `key`, its `reason` (an explanation, up to 2000 characters itself) cut to fit in
+    `room` characters when it would not; the sentence as it is when nothing can make it fit."""
+    text = t(key, locale, **params)
+    if len(text) <= room or "reason" not in params:
+        return text
+    bare = len(t(key, locale, **{**params, "reason": ""}))
+    return t(key, locale, **{**params, "reason": _clip(str(params["reason"]), room - bare)})
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…" if limit > 0 else ""
 
 
 async def _say_not_told(interaction: discord.Interaction, approval: Approval) -> None:

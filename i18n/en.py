@@ -61,6 +61,10 @@ TEXTS: dict[str, str] = {
     "approval.details": "{model} · {size} · {count} image(s) · costs at most {cost}",
     "approval.cost_unknown": "an unknown amount (no price set)",
     "approval.references_attached": "Reference images: {count}, attached below",
+    "approval.references_partly_attached": (
+        "Reference images: {count}, the first {attached} attached below; {missing} not shown "
+        "(Discord takes at most 25 MiB per message)"
+    ),
     "approval.references_linked": "Reference images: {links}",
     "approval.approve": "Approve",
     "approval.reject": "Reject",

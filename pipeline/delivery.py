@@ -1,7 +1,8 @@
 """Posting results to Discord: the interaction's reply first, the channel once the token expired.
 
 An image is always posted as an attachment (the gateway's links expire); at most ten go in a
-message. The one error reply (`report_error`) lives here too, so every way in answers alike.
+message, within Discord's 25 MiB per request (`pipeline.runner.split_by_request_size`). The one
+error reply (`report_error`) lives here too, so every way in answers alike.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,11 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MAX_FILES_PER_MESSAGE = 10
+# Discord refuses a message request over 25 MiB in all (413, code 40005), whatever each file's size. The files
+# of one message stay under it with headroom for the rest of the multipart body (payload_json, part headers).
+MAX_REQUEST_BYTES = 25 * MB
+REQUEST_HEADROOM = 1 * MB
+MAX_FILES_BYTES_PER_MESSAGE = MAX_REQUEST_BYTES - REQUEST_HEADROOM
 # Waits before each further try to close the books the database refused (a full disk): 5 s to about an hour.
 SETTLE_RETRY_DELAYS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 600.0, 600.0, 600.0)
 MAX_IMAGINE_COUNT = 4
@@ -64,6 +70,14 @@ class ReadyImage:
     index: int
     filename: str
     file: IO[bytes]
+
+    @property
+    def size(self) -> int:
+        """Its length in bytes (the file's position is kept)."""
+        position = self.file.tell()
+        end = self.file.seek(0, io.SEEK_END)
+        self.file.seek(position)
+        return end
 
 
 @dataclass(frozen=True)
@@ -121,7 +135,8 @@ class Outcome:
 
 
 class ResultSink(Protocol):
-    """Where results go: an interaction, a channel. Posts at most 10 images at a time."""
+    """Where results go: an interaction, a channel. Posts at most 10 images at a time, their files
+    together within `MAX_FILES_BYTES_PER_MESSAGE`."""
 
     upload_limit: int
 
@@ -461,32 +476,44 @@ class Pipeline:
                 except (FetchError, ImageRejected) as exc:
                     progress.lost += 1
                     log.warning("request %s: a result image was lost: %s", ticket.request_id, exc)
-            if ready:
-                # A single batch (all of a plain request) goes out with its summary and buttons in
-                # one message; `execute` then settles and has nothing left to post.
-                post_final = getattr(sink, "post_final", None) if finished and not progress.delivered else None
-                shown = None
-                try:
-                    if post_final is not None:
-                        shown = await self._provisional(ticket, progress, len(ready))
-                        await post_final(ready, shown)
-                    else:
-                        await sink.post(ready)
-                except DeliveryError as exc:
-                    # One refused message does not end the request: the gateway goes on (and bills),
-                    # so the stream is read to its end and later batches are still posted.
-                    progress.unposted += len(ready)
-                    progress.undelivered = progress.undelivered or exc
-                    log.warning("request %s: %d image(s) could not be posted: %s", ticket.request_id, len(ready), exc)
-                    continue
-                finally:
-                    for image in ready:
-                        image.file.close()
-                progress.delivered += len(ready)
-                if shown is not None:
-                    progress.shown = shown  # settled next: that write is the checkpoint
-                else:
-                    await self.ledger.record_delivered(ticket.request_id, progress.delivered)
+            messages = split_by_request_size(ready)
+            try:
+                for images in messages:
+                    # A single message (all of a plain request) goes out with its summary and buttons;
+                    # `execute` then settles and has nothing left to post.
+                    final = finished and len(messages) == 1 and not progress.delivered
+                    await self._post(ticket, sink, progress, images, final=final)
+            finally:
+                for image in ready:
+                    image.file.close()
+
+    async def _post(
+        self, ticket: Ticket, sink: ResultSink, progress: Progress, images: list[ReadyImage], *, final: bool
+    ) -> None:
+        """One message of results; `final`: with the summary and buttons (`post_final`) if the sink can."""
+        post_final = getattr(sink, "post_final", None) if final else None
+        shown = None
+        try:
+            if post_final is not None:
+                shown = await self._provisional(ticket, progress, len(images))
+                await post_final(images, shown)
+            else:
+                await sink.post(images)
+        except DeliveryError as exc:
+            # One refused message does not end the request: the gateway goes on (and bills),
+            # so the stream is read to its end and later messages are still posted.
+            progress.unposted += len(images)
+            progress.undelivered = progress.undelivered or exc
+            log.warning("request %s: %d image(s) could not be posted: %s", ticket.request_id, len(images), exc)
+            return
+        finally:
+            for image in images:
+                image.file.close()
+        progress.delivered += len(images)
+        if shown is not None:
+            progress.shown = shown  # settled next: that write is the checkpoint
+        else:
+            await self.ledger.record_delivered(ticket.request_id, progress.delivered)
 
     async def _provisional(self, ticket: Ticket, progress: Progress, delivered: int) -> Outcome:
         """The outcome as settling `delivered` more images will make it, to post with them.
@@ -564,6 +591,21 @@ class Pipeline:
         return ReadyImage(
             index=event.index, filename=f"seedream-{ticket.request_id}-{event.index + 1}.{ext}", file=fitted
         )
+
+
+def split_by_request_size(images: Sequence[ReadyImage]) -> list[list[ReadyImage]]:
+    """`images` in order, in messages whose files together stay within `MAX_FILES_BYTES_PER_MESSAGE`
+    (Discord refuses a larger request whatever each file's size); an image over it goes alone."""
+    messages: list[list[ReadyImage]] = []
+    total = 0
+    for image in images:
+        size = image.size
+        if not messages or total + size > MAX_FILES_BYTES_PER_MESSAGE:
+            messages.append([])
+            total = 0
+        messages[-1].append(image)
+        total += size
+    return messages
 
 
 def _settled_figures(job: ImageJob, progress: Progress, more: int) -> tuple[int, int, int]:

@@ -8,6 +8,7 @@ import io
 import pytest
 from PIL import Image
 
+from tests.doubles.discord_double.messages import MAX_REQUEST_FILES
 from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
 
@@ -122,3 +123,20 @@ async def test_results_are_fetched_a_few_at_a_time(tmp_path):
         )
         assert (len(first.files()), len(second.files())) == (4, 3)
         assert w.gateway.most_file_fetches_at_once == 2
+
+
+async def test_results_too_large_for_one_request_go_in_several_messages_in_order(tmp_path):
+    # Four 2K PNGs of some 9 MB each: every one is under the upload limit, but Discord refuses a
+    # message over 25 MiB in all (413, 40005). They go in messages that fit, in order.
+    gateway = {"realistic": True, "image_format": "png", "image_size": (2048, 2048)}
+    async with world(tmp_path, flavour="aiearth", gateway=gateway) as w:
+        await w.gateway.prewarm([(2048, 2048)], ["png"])
+        inter = await w.run("imagine", {"prompt": "a detailed forest", "size": "2048x2048", "count": 4}, timeout=120)
+        assert w.discord.limit_rejections == []
+        names = [name for name, _data in inter.files()]
+        assert [name.rsplit("-", 1)[1] for name in names] == ["1.png", "2.png", "3.png", "4.png"], inter.all_text()
+        uploads = [sum(size for _name, size in r.files) for r in w.discord.requests if r.files]
+        assert len(uploads) > 1 and max(uploads) <= MAX_REQUEST_FILES
+        assert any(m["components"] and "4 image(s)" in m["content"] for m in inter.messages), inter.all_text()
+        [row] = await w.ledger_rows()
+        assert (row["status"], row["images_delivered"]) == ("settled", 4)

@@ -19,6 +19,7 @@ from .model import User
 MAX_CONTENT = 2000
 MAX_EMBEDS = 10
 MAX_FILES = 10
+MAX_REQUEST_FILES = 25 * 1024 * 1024  # "The maximum request size when sending a message is 25 MiB"
 MAX_EMBED_TOTAL = 6000
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
@@ -66,9 +67,11 @@ def check_limits(
     message: dict[str, Any] | None, files: list[UploadedFile], size_limit: int
 ) -> web.Response | None:
     """Discord's hard message limits, checked before (and reported apart from) spec validation."""
-    for f in files:
-        if len(f.data) > size_limit:
-            return responses.error(413, 40005, "Request entity too large")
+    # Each file within the upload limit, and several together within the request size.
+    if any(len(f.data) > size_limit for f in files) or (
+        len(files) > 1 and sum(len(f.data) for f in files) > MAX_REQUEST_FILES
+    ):
+        return responses.error(413, 40005, "Request entity too large")
     if len(files) > MAX_FILES:
         return responses.invalid_form_body(
             responses.field_errors(
