@@ -55,11 +55,12 @@ async def _tell(bot: SeedreamBot, row: LedgerRow) -> None:
     await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(row.user_id)]))
 
 
-def interrupted_text(row: LedgerRow, locale: object) -> str:
-    """In the server's language (the member's is not kept). With nothing delivered on record the
-    text stays true either way: a stop between posting the images and recording it charges nothing."""
+def interrupted_text(row: LedgerRow, server_locale: object) -> str:
+    """In the member's language when they asked, else the server's (rows from before it was kept).
+    With nothing delivered on record the text stays true either way: a stop between posting the
+    images and recording it charges nothing."""
     params = {"member": f"<@{row.user_id}>", "prompt": prompt_preview(row.prompt)}
     if row.images_delivered:
-        return t("interrupted.delivered", locale, delivered=row.images_delivered, requested=row.images_requested,
-                 charged=format_usd(row.charged_micros), **params)  # fmt: skip
-    return t("interrupted.nothing", locale, **params)
+        return t("interrupted.delivered", row.locale, server_locale, delivered=row.images_delivered,
+                 requested=row.images_requested, charged=format_usd(row.charged_micros), **params)  # fmt: skip
+    return t("interrupted.nothing", row.locale, server_locale, **params)

@@ -744,6 +744,7 @@ def _record(job: ImageJob, request: GenerationRequest) -> RequestRecord:
         images=job.count,
         unit_price_micros=job.model.price_micros or 0,
         reference_images=len(job.references),
+        locale=job.locale,
     )
 
 

@@ -96,10 +96,10 @@ FROM requests WHERE guild_id = :guild_id AND user_id = :user_id AND status = 'pe
 _INSERT_SQL = """
 INSERT INTO requests (guild_id, channel_id, user_id, command, model, size, prompt,
                       images_requested, unit_price_micros, reserved_micros, status,
-                      error_code, created_at, reference_images)
+                      error_code, created_at, reference_images, locale)
 VALUES (:guild_id, :channel_id, :user_id, :command, :model, :size, :prompt,
         :images, :unit_price_micros, :reserved_micros, :status, :error_code, :created_at,
-        :reference_images)
+        :reference_images, :locale)
 """
 
 # Nothing past the request is settled: billed and delivered are clamped to images_requested,

@@ -234,9 +234,15 @@ CREATE TABLE untold (
 ) STRICT;
 """
 
+# Version 7: the member's language when they asked (their Discord locale), for what the bot tells
+# them with no interaction to read it from: a request a stop cut short is told after the restart.
+_V7_LOCALE = """
+ALTER TABLE requests ADD COLUMN locale TEXT;
+"""
+
 # Append new schema versions here (one SQL script each); never edit a shipped entry.
 MIGRATIONS: Final[tuple[str, ...]] = (
-    _V1_LEDGER, _V2_META, _V3_MODERATION, _V4_QUOTAS_AUDIT, _V5_REFERENCE_IMAGES, _V6_UNTOLD,
+    _V1_LEDGER, _V2_META, _V3_MODERATION, _V4_QUOTAS_AUDIT, _V5_REFERENCE_IMAGES, _V6_UNTOLD, _V7_LOCALE,
 )  # fmt: skip
 
 

@@ -28,6 +28,7 @@ class RequestRecord:
     images: int  # requested: the worst case reserved
     unit_price_micros: int
     reference_images: int = 0  # how many images it was made from (they are not kept)
+    locale: str | None = None  # the member's Discord locale, for notices sent without an interaction
 
 
 @dataclass(frozen=True)

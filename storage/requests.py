@@ -17,7 +17,7 @@ from storage.connection import Database
 COLUMNS = (
     "id, guild_id, channel_id, user_id, command, model, size, prompt, images_requested, images_billed,"
     " images_delivered, unit_price_micros, reserved_micros, cost_micros, charged_micros, status, error_code,"
-    " created_at, settled_at, reference_images"
+    " created_at, settled_at, reference_images, locale"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -44,6 +44,7 @@ class LedgerRow:
     created_at: datetime
     settled_at: datetime | None
     reference_images: int = 0  # the images it was made from (not kept: it cannot be made again)
+    locale: str | None = None  # the member's Discord locale when they asked (None: not recorded)
 
 
 def from_epoch_ms(ms: int) -> datetime:

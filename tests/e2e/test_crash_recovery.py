@@ -232,3 +232,26 @@ async def test_a_member_not_told_before_a_second_stop_is_told_at_the_next_start(
         async with open_storage(f"sqlite:///{db}") as storage:
             await assert_books_balanced(storage, LIMITS)
             assert await storage.requests.untold() == []
+
+
+async def test_a_chinese_member_is_told_in_chinese_that_a_crash_cut_their_request_short(tmp_path):
+    # The server's language is English; alice uses Discord in Chinese and every other answer she
+    # gets is Chinese: so is the notice after the restart, which no interaction carries.
+    db = tmp_path / "bot.db"
+    async with DiscordDouble() as dd, ImageGatewayDouble(api_key=API_KEY) as gw:
+        guild, channel, alice = server_with_alice(dd)
+        gw.script(Fault.hang())
+        env = bot_env(gw, db)
+        async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
+            await dd.invoke_command("imagine", {"prompt": "一只猫"}, user=alice, guild=guild, channel=channel,
+                                    locale="zh-CN")  # fmt: skip
+            await wait_for_row(db, lambda row: row["status"] == "pending")
+            bot.kill()
+        gw.clear_faults()
+        async with BotProcess(dd, env, log_path=tmp_path / "bot.log"):
+            async with asyncio.timeout(15):
+                while not (told := [m for m in dd.channel_messages(channel)
+                                    if (m.get("content") or "").startswith(f"<@{alice.id}>")]):  # fmt: skip
+                    await asyncio.sleep(0.05)
+        text = told[0]["content"]
+        assert "restarted" not in text and "重启" in text, text
