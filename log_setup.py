@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterable
 
 from image_gateway.errors import replace_secrets
 
 REDACTED = "[redacted]"
+# Control characters (a line break, a terminal escape, a bidi override) in a record's own line are
+# shown as escapes: a prompt or a gateway's text could otherwise start a forged log line, or move
+# the cursor and overwrite one. A traceback keeps its lines.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class RedactingFormatter(logging.Formatter):
@@ -20,6 +25,14 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record), self._secrets)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return _CONTROL.sub(_escaped, super().formatMessage(record))
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -29,6 +29,7 @@ from image_gateway.catalog import format_usd
 from pipeline.delivery import DISCORD_ERRORS, report_error
 from pipeline.explain import MAX_MESSAGE, UserError, explain, is_expected
 from pipeline.job import ImageJob
+from pipeline.markdown import as_typed
 from pipeline.references import load_references
 from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE, Ticket
 from pipeline.summary import prompt_preview
@@ -117,10 +118,17 @@ def review_text(approval_id: int, job: ImageJob, *, attached: int, locale: str) 
 
 def whole_prompt(prompt: str) -> str:
     """The prompt as the gateway gets it, on one line, its markdown shown as typed (nothing renders
-    as a spoiler or a heading); as typed when escaping would not fit in an embed."""
+    as a spoiler, a heading or a link). When escaping would not fit in an embed (a 4,000-character
+    prompt full of markdown), a code block shows it, where nothing renders either: its backticks
+    as look-alikes (U+02CB), which cannot close the block."""
     text = " ".join(prompt.split())
-    escaped = discord.utils.escape_markdown(text)
-    return escaped if len(escaped) <= EMBED_DESCRIPTION_MAX else text[:EMBED_DESCRIPTION_MAX]
+    escaped = as_typed(text)
+    if len(escaped) <= EMBED_DESCRIPTION_MAX:
+        return escaped
+    room = EMBED_DESCRIPTION_MAX - len("```\n\n```")
+    shown = text.replace("`", "\u02cb")
+    shown = shown if len(shown) <= room else shown[: room - 1] + "…"
+    return f"```\n{shown}\n```"
 
 
 def _review_lines(approval_id: int, job: ImageJob, prompt_line: str, *, attached: int, locale: str) -> str:

@@ -70,6 +70,9 @@ _REPEATED = re.compile(r"([,;:])(?:\s*[,;:])+")
 _DANGLING = re.compile(r"[,;:]\s*(?=[.!?}\])]|$)|(?<=[{\[(])\s+")  # "key: ." "{ , }" left by a removal
 _TAGS = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
+# Control characters but whitespace (folded), and bidi overrides: a terminal escape in a gateway's
+# text would move the cursor in the operator's log, an override reorder what a member reads.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def strip_secrets(text: object, secrets: Iterable[str] = ()) -> str:
@@ -122,7 +125,7 @@ def _fragment_pattern(secret: str) -> re.Pattern[str]:
 def scrub(text: object, secrets: Iterable[str] = ()) -> str:
     """Presentable, loggable text: secrets, credential headers and URL queries gone, whitespace folded,
     at most 300 characters."""
-    out = _SPACE.sub(" ", strip_secrets(text, secrets))
+    out = _SPACE.sub(" ", _CONTROL.sub("", strip_secrets(text, secrets)))
     out = _DANGLING.sub("", _REPEATED.sub(r"\1", _SPACE_BEFORE.sub(r"\1", out))).strip(" ,;:")
     if len(out) > MAX_MESSAGE_CHARS:
         out = out[: MAX_MESSAGE_CHARS - 1].rstrip() + "…"

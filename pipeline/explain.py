@@ -24,6 +24,7 @@ from image_gateway.errors import (
     RateLimitError,
 )
 from pipeline.fetch import FetchError
+from pipeline.markdown import as_typed
 from storage.ledger import QuotaExceeded
 
 MAX_MESSAGE = 2000
@@ -136,8 +137,10 @@ def _explain(error: BaseException, locale: object | None) -> str:
         case BadRequestError() if _bot_field(error) is not None:
             return t("error.misconfigured", locale)
         case APIStatusError() if isinstance(error, BadRequestError) or error.status in (413, 422):
-            detail = error.message or error.code
-            return t("error.bad_request", locale, detail=detail) if detail else t("error.bad_request_plain", locale)
+            detail = error.message or error.code  # a third party's words: shown, never rendered as the bot's
+            return t("error.bad_request", locale, detail=as_typed(detail)) if detail else t(
+                "error.bad_request_plain", locale
+            )
         case APIStatusError() if error.status == 402:  # payment required: the account is out of credit
             return t("error.no_access", locale)
         case APIStatusError() if error.status == 405:  # the base URL or path is wrong

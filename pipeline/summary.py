@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import discord
-
 from i18n import t
 from image_gateway.catalog import format_usd
 from image_gateway.errors import is_content_filter
+from pipeline.markdown import as_typed
 from pipeline.runner import Outcome, ReadyImage, Ticket
 
 PROMPT_PREVIEW = 300
@@ -22,7 +21,7 @@ def prompt_preview(prompt: str, limit: int = PROMPT_PREVIEW) -> str:
     text = " ".join(prompt.split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return discord.utils.escape_markdown(text)
+    return as_typed(text)
 
 
 def working_text(ticket: Ticket, locale: object) -> str:

@@ -1,8 +1,9 @@
 import logging
+import sys
 
 import pytest
 
-from log_setup import hide_reconnects_until_ready, setup_logging
+from log_setup import RedactingFormatter, hide_reconnects_until_ready, setup_logging
 
 
 @pytest.fixture
@@ -54,3 +55,18 @@ def test_discord_reconnects_are_hidden_until_the_first_ready(capsys):
     assert "in 1.00s" not in err and "Traceback" in err and "in 2.00s" in err
     assert "discord.client's other lines still show" in err
     assert client.filters == []
+
+
+def test_a_log_line_cannot_be_forged_or_overwritten_by_what_it_quotes():
+    # A prompt or a gateway's text with a line break would start a fake line; a terminal escape
+    # would move the cursor and overwrite one. A traceback keeps its own lines.
+    formatter = RedactingFormatter(["sk-secret-0123456789"], fmt="%(levelname)s %(message)s")
+    quoted = "a cat\n2026-01-01 INFO seedream.bot: all fine\x1b[1A\x1b[2K \u202e sk-secret-0123456789"
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.WARNING, "p", 1, "prompt %r refused: %s", ("p", quoted), sys.exc_info())
+    lines = formatter.format(record).splitlines()
+    assert lines[0].startswith("WARNING prompt 'p' refused: a cat\\x0a2026-01-01 INFO"), lines[0]
+    assert "\x1b" not in lines[0] and "\u202e" not in lines[0] and "[redacted]" in lines[0]
+    assert lines[1] == "Traceback (most recent call last):" and lines[-1] == "RuntimeError: boom"
