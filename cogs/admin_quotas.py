@@ -270,11 +270,11 @@ class AdminQuotas(commands.Cog):
             channel_id = warn_channel.id if warn_channel is not None else (
                 channel_id or moderators or interaction.channel_id
             )  # the moderators' channel (approval mode's) when there is one
-            if channel_id is not None and not bot_can_say(interaction.guild, channel_id):
-                # the warning would never arrive, and nobody would know
-                raise UserError("budget.warn_cannot_post", code="warn_cannot_post", channel=f"<#{channel_id}>")
-        if not percent:
+        if not percent:  # 0: no warning
             percent = channel_id = None
+        elif (warn_percent is not None or warn_channel is not None) and not bot_can_say(interaction.guild, channel_id):
+            # a warning set or moved there would never arrive, and nobody would know
+            raise UserError("budget.warn_cannot_post", code="warn_cannot_post", channel=f"<#{channel_id}>")
         old, new = await quotas.set_budget(guild_id, Budget(micros, percent, channel_id), actor_id=interaction.user.id)
         lines = [t("budget.saved", locale, amount=format_usd(micros),
                    old=t("quota.nothing", locale) if old is None else format_usd(old.monthly_micros))]

@@ -146,13 +146,17 @@ def _review_lines(approval_id: int, job: ImageJob, prompt_line: str, *, attached
     count = len(job.references)
     if count and attached >= count:
         lines.append(t("approval.references_attached", locale, count=count))
-    elif attached:
+    elif attached:  # the rest linked: moderators see every image they approve
         lines.append(t("approval.references_partly_attached", locale, count=count, attached=attached,
-                       missing=count - attached))
+                       missing=count - attached, links=_links(job.references[attached:])))
     elif count:
-        links = ", ".join(f"[{ref.filename}]({ref.url})" if ref.url else ref.filename for ref in job.references)
-        lines.append(t("approval.references_linked", locale, links=links))
+        lines.append(t("approval.references_linked", locale, links=_links(job.references)))
     return "\n".join(lines)
+
+
+def _links(references) -> str:
+    return ", ".join(f"[{as_typed(ref.filename)}]({ref.url})" if ref.url else as_typed(ref.filename)
+                     for ref in references)
 
 
 def review_view(approval_id: int, locale: str) -> discord.ui.View:

@@ -79,8 +79,8 @@ def bot_can_post(channel: discord.TextChannel | discord.Thread) -> bool:
 def bot_can_say(guild: discord.Guild | None, channel_id: int) -> bool:
     """Whether the bot may post a text message (no files) in that channel or thread of `guild`."""
     channel = guild.get_channel_or_thread(channel_id) if guild is not None else None
-    if not isinstance(channel, discord.TextChannel | discord.Thread):
-        return False
+    if not isinstance(channel, discord.abc.Messageable) or not hasattr(channel, "permissions_for"):
+        return False  # gone, a category or a forum; a voice channel's text chat is fine
     permissions = channel.permissions_for(channel.guild.me)
     sends = permissions.send_messages_in_threads if isinstance(channel, discord.Thread) else permissions.send_messages
     return permissions.view_channel and sends

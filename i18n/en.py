@@ -62,8 +62,8 @@ TEXTS: dict[str, str] = {
     "approval.cost_unknown": "an unknown amount (no price set)",
     "approval.references_attached": "Reference images: {count}, attached below",
     "approval.references_partly_attached": (
-        "Reference images: {count}, the first {attached} attached below; {missing} not shown "
-        "(Discord takes at most 25 MiB per message)"
+        "Reference images: {count}, the first {attached} attached below (Discord takes at most 25 MiB a "
+        "message), the other {missing}: {links}"
     ),
     "approval.references_linked": "Reference images: {links}",
     "approval.approve": "Approve",

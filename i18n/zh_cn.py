@@ -41,7 +41,7 @@ TEXTS: dict[str, str] = {
     "approval.details": "{model} · {size} · {count} 张图片 · 最多花费 {cost}",
     "approval.cost_unknown": "未知金额（未设置价格）",
     "approval.references_attached": "参考图：{count} 张，见下方附件",
-    "approval.references_partly_attached": "参考图：{count} 张，下方附上前 {attached} 张；另有 {missing} 张未显示（超出 Discord 单条消息的大小上限）",
+    "approval.references_partly_attached": "参考图：{count} 张，下方附上前 {attached} 张（Discord 单条消息有大小上限），其余 {missing} 张：{links}",
     "approval.references_linked": "参考图：{links}",
     "approval.approve": "批准",
     "approval.reject": "拒绝",

@@ -253,6 +253,34 @@ async def test_a_warning_channel_the_bot_cannot_post_in_is_refused_at_set(tmp_pa
         assert "$0.486 of its monthly image budget of $1.00" in warning["content"]
 
 
+async def test_warn_percent_zero_turns_the_warning_off_even_when_its_channel_closed(tmp_path):
+    # README: "`warn_percent` 0: no warning", whatever became of the channel it was going to.
+    async with server(tmp_path, guild_monthly_budget_usd="100") as w:
+        mods = w.discord.add_channel(w.guild, "mods")
+        await w.start_bot()
+        saved = (await budget(w, "set", {"amount": "1", "warn_percent": 10, "warn_channel": mods})).all_text()
+        assert "cannot" not in saved, saved
+        closed = [{"id": str(w.discord.bot_user.id), "type": 1, "allow": "0", "deny": str(SEND_MESSAGES)}]
+        await w.discord.set_overwrites(mods, closed)
+        off = (await budget(w, "set", {"amount": "1", "warn_percent": 0})).all_text()
+        assert "cannot post in" not in off, off
+        current = await w.storage.quotas.budget(w.guild.id)
+        assert current is not None and current.warn_percent is None, current
+
+
+async def test_warn_percent_zero_in_a_channel_the_bot_cannot_post_in(tmp_path):
+    # An admin channel where the bot answers slash commands (interaction replies need no Send
+    # Messages) but may not post: "/budget set amount:5 warn_percent:0" asks for no warning at all.
+    async with server(tmp_path, guild_monthly_budget_usd="100") as w:
+        await w.start_bot()
+        closed = [{"id": str(w.discord.bot_user.id), "type": 1, "allow": "0", "deny": str(SEND_MESSAGES)}]
+        await w.discord.set_overwrites(w.channel, closed)
+        off = (await budget(w, "set", {"amount": "5", "warn_percent": 0})).all_text()
+        assert "cannot post in" not in off, off
+        current = await w.storage.quotas.budget(w.guild.id)
+        assert current is not None and current.monthly_micros == 5_000_000, current
+
+
 async def test_concurrent_requests_never_overshoot_db_limits(tmp_path):
     # The .env allows plenty; the limits set from Discord are what must hold under a burst.
     async with server(tmp_path, default_monthly_usd="100", guild_monthly_budget_usd="100",

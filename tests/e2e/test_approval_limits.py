@@ -41,7 +41,9 @@ async def test_reference_images_over_one_request_are_attached_as_far_as_they_fit
         message = review_message(w, staff)
         shown = [w.discord.attachment_bytes(a) for a in message["attachments"]]
         assert shown == pngs[:2]
-        assert "Reference images: 4, the first 2 attached below; 2 not shown" in message["content"]
+        assert "Reference images: 4, the first 2 attached below" in message["content"]
+        # the other two linked: moderators see every image they approve
+        assert "[ref2.png](http" in message["content"] and "[ref3.png](http" in message["content"], message["content"]
 
         pressed = await w.discord.click_button(message, button(message, "approve"), user=staff.moderator)
         await eventually(lambda: len(channel_files(w)) == 1 and "cost" in channel_text(w), timeout=60)

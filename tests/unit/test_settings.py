@@ -25,11 +25,16 @@ def _refusal(**values: str) -> str:
     return describe_validation_error(caught.value)
 
 
-@pytest.mark.parametrize("written", ["5", "12.50", "$5", "1,000", "$1,000", "2,500.75", "12,50", "0,162", "US$20"])
-def test_usd_settings_take_the_amounts_budget_takes(written):
+@pytest.mark.parametrize(
+    ("written", "micros"),
+    [("5", 5_000_000), ("12.50", 12_500_000), ("$5", 5_000_000), ("1,000", 1_000_000_000),
+     ("$1,000", 1_000_000_000), ("2,500.75", 2_500_750_000), ("12,50", 12_500_000), ("0,162", 162_000),
+     ("US$20", 20_000_000)],
+)  # fmt: skip
+def test_usd_settings_take_the_amounts_budget_takes(written, micros):
     # README: /budget amounts "are written like 5, 12.50, $1,000, 12,50 or 0,162"; .env is the same.
     limits = default_limits(_settings(default_monthly_usd=written, guild_monthly_budget_usd=written))
-    assert limits.monthly_micros == limits.guild_monthly_micros == parse_usd(written)
+    assert limits.monthly_micros == limits.guild_monthly_micros == micros == parse_usd(written)
 
 
 @pytest.mark.parametrize("name", ["default_monthly_usd", "guild_monthly_budget_usd"])
