@@ -15,7 +15,7 @@ import contextlib
 import logging
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -219,7 +219,7 @@ async def variation(interaction: discord.Interaction, request_id: int) -> None:
     images = await _result_images(interaction, row)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     limit = _variation_model(bot, row).max_prompt_chars  # the form takes what the variation will
-    modal = VariationModal(row, limit, locale_of(interaction), max(images))
+    modal = VariationModal(row, limit, locale_of(interaction), sorted(images))
     # Stopped before it is sent, so discord.py keeps no copy of it: the submission is answered by
     # `on_variation_submit` alone, by custom_id, also after a restart or the modal's timeout.
     modal.stop()
@@ -234,7 +234,8 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
     number = unicodedata.normalize("NFKC", number).strip()  # "２" typed with a Chinese input method is 2
     chosen = min(images) if not number else int(number) if number.isdecimal() and number.isascii() else None
     if chosen not in images:
-        raise UserError("buttons.no_such_image", code="bad_option", count=max(images))
+        numbers = _numbers_text(images, locale_of(interaction))
+        raise UserError("buttons.no_such_image", code="bad_option", numbers=numbers)
     image = images[chosen]
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     made_by, model = _made_by(bot, row), _variation_model(bot, row)
@@ -242,6 +243,14 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
     await generate_with_attachments(
         bot, interaction, [image], command="variation", prompt=prompt, model=model.id, size=size,
     )  # fmt: skip
+
+
+def _numbers_text(numbers: Iterable[int], locale: str) -> str:
+    """"1 to 4", or "2, 3, 4" / "1, 3" when some are missing (a series image the content filter refused)."""
+    ordered = sorted(numbers)
+    if ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 2:
+        return t("buttons.image_range", locale, first=ordered[0], last=ordered[-1])
+    return t("buttons.number_separator", locale).join(map(str, ordered))
 
 
 def _variation_model(bot: SeedreamBot, row: LedgerRow) -> ModelSpec:
@@ -367,7 +376,7 @@ PRESSES = {"reroll": reroll, "variation": variation, "upscale": upscale, "delete
 class VariationModal(discord.ui.Modal):
     """The form only (the original prompt, editable): `on_variation_submit` answers it."""
 
-    def __init__(self, row: LedgerRow, max_prompt_chars: int, lang: str, images: int = 1) -> None:
+    def __init__(self, row: LedgerRow, max_prompt_chars: int, lang: str, numbers: Sequence[int] = (1,)) -> None:
         super().__init__(
             title=t("buttons.variation_title", lang)[:MODAL_TEXT_MAX],
             timeout=None,
@@ -382,10 +391,10 @@ class VariationModal(discord.ui.Modal):
             max_length=limit,
         )
         self.add_item(self.prompt)
-        if images > 1:  # which of the result's images to start from
+        if len(numbers) > 1:  # which of the result's images to start from (the first there is, to begin)
             self.add_item(discord.ui.TextInput(
-                label=t("buttons.variation_image", lang, count=images)[:MODAL_TEXT_MAX],
-                custom_id=IMAGE_FIELD, default="1", max_length=3, required=False,
+                label=t("buttons.variation_image", lang, first=numbers[0], last=numbers[-1])[:MODAL_TEXT_MAX],
+                custom_id=IMAGE_FIELD, default=str(numbers[0]), max_length=3, required=False,
             ))  # fmt: skip
 
 

@@ -293,8 +293,10 @@ TEXTS: dict[str, str] = {
     "buttons.deleted": "Deleted.",
     "buttons.variation_title": "Variation of this image",
     "buttons.variation_prompt": "Prompt",
-    "buttons.variation_image": "Which image (1 to {count})",
-    "buttons.no_such_image": "This result has images 1 to {count}; choose one of them.",
+    "buttons.variation_image": "Which image ({first} to {last})",
+    "buttons.no_such_image": "This result has images {numbers}; choose one of them.",
+    "buttons.number_separator": ", ",
+    "buttons.image_range": "{first} to {last}",
     # queue and shutdown
     "queue.position": "Queued: position {position}, about {wait} until it starts.",
     "queue.wait_seconds": "{count} s",

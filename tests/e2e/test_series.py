@@ -13,6 +13,7 @@ from tests.doubles.image_gateway_double import Fault
 from tests.e2e.books import assert_books_balanced
 from tests.e2e.harness import world
 from tests.e2e.test_edit import image_bytes, sent_images
+from tests.e2e.test_result_buttons import press, result_message
 
 SEEDREAM_5 = "doubao-seedream-5-0-260128"
 PRICE = {SEEDREAM_5: Decimal("0.135")}  # aiearth publishes no price: set one so charges are visible
@@ -234,3 +235,34 @@ async def test_a_stream_that_fails_midway_stops_the_series_and_charges_what_arri
         assert (row["images_delivered"], row["cost_micros"], row["error_code"]) == (2, 270_000, "InternalServiceError")
         assert "The request stopped before all 4 image(s) were made" in inter.all_text(), inter.all_text()
         assert len(inter.files()) == 2
+
+
+def _image_field(modal: dict) -> dict:
+    return next(c for row in modal["components"] for c in row["components"] if c["custom_id"] == "image")
+
+
+async def test_the_variation_form_of_a_series_without_its_first_image_offers_the_ones_there_are(tmp_path):
+    # Image 1 of 4 is refused by the content filter: the member gets images 2, 3 and 4. The form
+    # offered "1 to 4" filled in with 1, and refused its own value "as there are images 1 to 4".
+    async with world(tmp_path, flavour="aiearth", gateway={"per_image_latency": 0.1}, image_prices=PRICE) as w:
+        w.gateway.script(Fault.partial(failed=(0,)))
+        series = await start(w, {"prompt": "four seasons", "count": 4})
+        row = await settled(w)
+        await series.wait_for_final(timeout=15, quiet=0.5)
+        assert [n for m in image_numbers(series.messages) for n in m] == [2, 3, 4]
+        opened = await press(w, result_message(series), "variation", row["id"])
+        field = _image_field(opened.modal)
+        assert field["value"] == "2" and "(2 to 4)" in field["label"], field
+        shown = field["value"]
+        sent = len(w.gateway.generation_requests)
+        submitted = await w.discord.submit_modal(
+            opened.modal["custom_id"], {"prompt": "winter only", "image": shown}, user=w.alice, from_interaction=opened
+        )
+        await submitted.wait_for_final(timeout=15)
+        assert len(submitted.files()) == 1, submitted.all_text()
+        assert len(w.gateway.generation_requests) == sent + 1
+        wrong = await w.discord.submit_modal(
+            opened.modal["custom_id"], {"prompt": "x", "image": "1"}, user=w.alice, from_interaction=opened
+        )
+        await wrong.wait_for_final(timeout=15)
+        assert "This result has images 2 to 4" in wrong.all_text(), wrong.all_text()
