@@ -12,10 +12,20 @@ Retries and time (IMAGE_MAX_RETRIES, IMAGE_TIMEOUT_SECONDS):
   began, is asked once more without "stream" (see `ImageClient._generate`).
 * The timeout is one deadline for the whole call: every attempt and every backoff wait. A retry
   whose wait would pass the deadline is not made; the last error is raised instead.
-* A stream (SSE) is held to the deadline only until its first event; from then on each event must
-  follow the previous one within the same number of seconds (an idle timeout). A long /series
-  stream that keeps delivering images is not cut in the middle (its images are billed either
-  way), while a gateway that goes silent is still given up.
+* A stream (SSE) is held to the deadline only until its first image (or failed image, or its
+  completion); from then on each must follow the previous one within the same number of seconds
+  (an idle timeout). A long /series stream that keeps delivering images is not cut in the middle
+  (its images are billed either way), while a gateway that goes silent is still given up, and so
+  is one that only sends events that bring no image (progress, keep-alives, types we do not
+  know): they do not restart the idle time, or such a stream could hold the member's place in the
+  queue, and their reservation, for ever.
+
+Size: an answer is read in pieces and counted as it is decompressed (a small gzip body can unpack
+into hundreds of MB), and refused as an InvalidResponseError past what the largest legitimate one
+needs: per image asked for, the largest result the bot takes (`max_result_bytes`, MAX_RESULT_MB)
+as base64 with room for JSON escapes and the other fields (`image_text_limit`); the same for one
+line or event of a stream; `MODEL_LIST_LIMIT` for the model list. Like any unusable 2xx answer it
+is not retried (the gateway may have made and billed the images).
 """
 
 from __future__ import annotations
@@ -45,15 +55,31 @@ from image_gateway.errors import (
     scrub,
 )
 from image_gateway.presets import Preset
-from image_gateway.sse import SSEParser
+from image_gateway.sse import EventTooLarge, SSEParser
 
 log = logging.getLogger(__name__)
 
+MiB = 1024 * 1024
 _ERROR_BODY_LIMIT = 64 * 1024
+DEFAULT_MAX_RESULT_BYTES = 64 * MiB  # the pipeline's default max_result_bytes (MAX_RESULT_MB=64)
+MODEL_LIST_LIMIT = 4 * MiB  # a list of a thousand models is well under 1 MB
 _SNIPPET_SCAN = 64 * 1024  # of a non-JSON answer, this much is scrubbed before a snippet is cut
 # Time is kept by asyncio deadlines (see the module docstring), not by aiohttp, whose session
 # default (300 s total) would otherwise apply.
 _NO_AIOHTTP_TIMEOUT = aiohttp.ClientTimeout(total=None)
+
+
+def image_text_limit(max_result_bytes: int) -> int:
+    """The most one image may take in an answer or a stream event: the largest result the bot
+    takes, as base64 (4/3), an eighth more for JSON escapes (some encoders write "/" as "\\/") and
+    a MiB for the other fields (url, size, a revised prompt)."""
+    b64 = -(-max_result_bytes // 3) * 4
+    return b64 + b64 // 8 + MiB
+
+
+def _images_asked(req: GenerationRequest) -> int:
+    """How many images one call's answer may carry: "n", or a series' max_images."""
+    return max(req.n, req.max_images or 0, 1)
 
 
 def _snippet(text: str, secrets: tuple[str, ...], limit: int) -> str:
@@ -131,11 +157,11 @@ def build_body(req: GenerationRequest, preset: Preset) -> dict[str, Any]:
     return body
 
 
-def parse_images_json(payload: bytes, *, secrets: tuple[str, ...] = ()) -> list[Event]:
+def parse_images_json(payload: bytes | bytearray, *, secrets: tuple[str, ...] = ()) -> list[Event]:
     """Events from a non-streaming answer: one per data item, then Completed."""
     try:
         body = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         snippet = _snippet(payload[:_SNIPPET_SCAN].decode("utf-8", errors="replace"), secrets, 200)
         raise InvalidResponseError(f"gateway answered with something that is not JSON: {snippet!r}") from None
     if not isinstance(body, dict):
@@ -211,6 +237,7 @@ class _StreamState:
         self.seen = 0
         self.billed: int | None = None
         self.done = False
+        self.steps = 0  # images, failed images and completions so far: what restarts the idle time
 
     def handle(self, name: str, data: str) -> GeneratedImage | FailedImage | None:
         if data.strip() == "[DONE]":
@@ -218,7 +245,7 @@ class _StreamState:
             return None
         try:
             payload = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             log.warning(
                 "gateway stream: skipped an event that is not JSON: %s", _snippet(data, self.secrets, 100)
             )
@@ -228,11 +255,13 @@ class _StreamState:
         kind = str(payload.get("type") or name)
         if kind.endswith("completed"):
             self.billed = _billed(payload.get("usage"), self.generated)
+            self.steps += 1
             return None
         index = payload.get("image_index")
         error = _stated_error(payload.get("error"))
         if kind.endswith("partial_failed") or (error and "image_index" in payload):
             self.seen += 1
+            self.steps += 1
             index = index if isinstance(index, int) and not isinstance(index, bool) else self.seen - 1
             return _failed(index, error, self.secrets)
         if error:
@@ -245,6 +274,7 @@ class _StreamState:
         if kind.endswith("partial_succeeded"):
             event = _item_event(index, payload, self.secrets)
             self.seen += 1
+            self.steps += 1
             self.generated += isinstance(event, GeneratedImage)
             return event
         return None  # unknown event types (progress, keep-alive) are ignored
@@ -268,6 +298,7 @@ class ImageClient:
         backoff_cap: float = 8.0,
         retry_after_cap: float = 60.0,
         backoff_base: float = 0.5,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         url = (base_url or preset.base_url).rstrip("/")
@@ -283,6 +314,7 @@ class ImageClient:
         self._backoff_cap = backoff_cap
         self._retry_after_cap = retry_after_cap
         self._backoff_base = backoff_base
+        self._image_limit = image_text_limit(max_result_bytes)  # of an answer, per image (module docstring)
         self._sleep = sleep
         self._stream_refused = False  # the gateway refused "stream" (see `_generate`)
 
@@ -308,7 +340,7 @@ class ImageClient:
         payload = await self._with_retries(self._get_models)
         try:
             body = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidResponseError("model list is not JSON") from None
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
@@ -409,8 +441,9 @@ class ImageClient:
                         async for event in self._read_stream(resp, deadline):
                             yield event
                     else:
+                        limit = _images_asked(req) * self._image_limit + MiB
                         async with asyncio.timeout_at(deadline):
-                            payload = await resp.read()
+                            payload = await _read_capped(resp, limit, "answer")
                         for event in parse_images_json(payload, secrets=self._secrets):
                             yield event
                     return
@@ -437,34 +470,41 @@ class ImageClient:
         )
 
     async def _read_stream(self, resp: aiohttp.ClientResponse, deadline: float) -> AsyncIterator[Event]:
-        """Events as they arrive. Until the first one the call's deadline applies; after it, each
-        event must come within `timeout` seconds of the previous one (see the module docstring).
-        The time our consumer spends on an event is not counted against the gateway."""
+        """Events as they arrive. Until the first image (or failure, or completion) the call's
+        deadline applies; after it, each must come within `timeout` seconds of the previous one;
+        other events do not restart that time (see the module docstring). The time our consumer
+        spends on an event is not counted against the gateway."""
         loop = asyncio.get_running_loop()
-        parser = SSEParser()
+        parser = SSEParser(limit=self._image_limit)
         state = _StreamState(self._secrets)
         wait_until = deadline
-        while not state.done:
-            try:
-                async with asyncio.timeout_at(wait_until):
-                    chunk = await resp.content.readany()
-            except TimeoutError:
-                if wait_until == deadline:
-                    raise APITimeoutError(f"the gateway sent no image within {self._timeout:g} s") from None
-                raise APITimeoutError(f"the gateway stream went silent for {self._timeout:g} s") from None
-            if not chunk:  # end of stream: an unterminated last event still counts
-                for sse in parser.close():
+        steps = 0
+        try:
+            while not state.done:
+                try:
+                    async with asyncio.timeout_at(wait_until):
+                        chunk = await resp.content.readany()
+                except TimeoutError:
+                    if wait_until == deadline:
+                        raise APITimeoutError(f"the gateway sent no image within {self._timeout:g} s") from None
+                    silent = f"the gateway stream went silent (no image) for {self._timeout:g} s"
+                    raise APITimeoutError(silent) from None
+                if not chunk:  # end of stream: an unterminated last event still counts
+                    for sse in parser.close():
+                        event = state.handle(sse.event, sse.data)
+                        if event is not None:
+                            yield event
+                    break
+                for sse in parser.feed(chunk):
                     event = state.handle(sse.event, sse.data)
                     if event is not None:
                         yield event
-                break
-            sses = parser.feed(chunk)
-            for sse in sses:
-                event = state.handle(sse.event, sse.data)
-                if event is not None:
-                    yield event
-            if sses:
-                wait_until = loop.time() + self._timeout
+                parser.check()  # a line over the limit after this chunk's events
+                if state.steps != steps:
+                    steps = state.steps
+                    wait_until = loop.time() + self._timeout
+        except EventTooLarge as exc:
+            raise InvalidResponseError(f"gateway stream: {exc}") from None
         yield state.completed()
 
     async def _get_models(self, deadline: float) -> bytes:
@@ -473,7 +513,7 @@ class ImageClient:
                 f"{self._base_url}/models", headers=self._headers(stream=False), timeout=_NO_AIOHTTP_TIMEOUT
             ) as resp:
                 await self._raise_for_status(resp)
-                return await resp.read()
+                return await _read_capped(resp, MODEL_LIST_LIMIT, "model list")
 
     # -- retries ---------------------------------------------------------------------------------
 
@@ -587,6 +627,17 @@ class ImageClient:
             yield FailedImage(next_index, _error_code(error), scrub(error, self._secrets))
             next_index += 1
         yield Completed(billed=billed)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytearray:
+    """The body, decompressed, as it comes; InvalidResponseError once it passes `limit` bytes
+    (aiohttp bounds each decompressed piece, not the whole)."""
+    body = bytearray()
+    async for chunk in resp.content.iter_any():
+        if len(body) + len(chunk) > limit:
+            raise InvalidResponseError(f"the gateway's {what} is over {limit:,} bytes; not read further")
+        body += chunk
+    return body
 
 
 MAX_SEED = 2_147_483_647

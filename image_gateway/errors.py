@@ -257,7 +257,7 @@ def _error_fields(body_text: str) -> tuple[str | None, str | None, str | None, s
     """(code, message, param, type) from an OpenAI/Ark error body, or Nones when it is not JSON."""
     try:
         body = json.loads(body_text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth (a hostile body)
         return None, None, None, None
     if not isinstance(body, dict):
         return None, None, None, None

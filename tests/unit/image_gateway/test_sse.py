@@ -1,6 +1,6 @@
 import pytest
 
-from image_gateway.sse import SSEEvent, SSEParser
+from image_gateway.sse import EventTooLarge, SSEEvent, SSEParser
 
 STREAM = (
     b": keep-alive\r\n"
@@ -27,8 +27,8 @@ EXPECTED = [
 ]
 
 
-def _parse(chunks):
-    parser = SSEParser()
+def _parse(chunks, **options):
+    parser = SSEParser(**options)
     events = []
     for chunk in chunks:
         events += parser.feed(chunk)
@@ -63,3 +63,39 @@ def test_big_line_in_many_chunks():
     stream = b"data: " + payload + b"\n\n"
     chunks = [stream[i : i + 4096] for i in range(0, len(stream), 4096)]
     assert _parse(chunks) == [SSEEvent("message", payload.decode())]
+
+
+# -- limits -------------------------------------------------------------------------------------
+
+
+def test_a_line_with_no_end_is_refused_once_past_the_limit():
+    parser = SSEParser(limit=10_000)
+    parser.feed(b"data: ")
+    with pytest.raises(EventTooLarge, match="line is over"):
+        for _ in range(100):
+            parser.feed(b"A" * 4096)
+            assert len(parser._buffer) <= 10_000
+    assert len(parser._buffer) <= 10_000 + 4096
+
+
+def test_an_event_of_many_data_lines_is_refused_once_past_the_limit():
+    parser = SSEParser(limit=10_000)
+    with pytest.raises(EventTooLarge, match="data is over"):
+        for _ in range(100):
+            assert parser.feed(b"data: " + b"A" * 1000 + b"\n") == []
+
+
+def test_events_at_the_limit_pass_and_the_count_starts_again_with_each_event():
+    line = b"data: " + b"A" * 994  # 1000 bytes, the most one line and one event may take
+    assert _parse([line + b"\n\n"] * 5, limit=1000) == [SSEEvent("message", "A" * 994)] * 5
+
+
+def test_events_before_a_line_over_the_limit_are_returned_first():
+    parser = SSEParser(limit=1000)
+    events = parser.feed(b"data: one\n\ndata: " + b"A" * 2000)
+    assert events == [SSEEvent("message", "one")]
+    with pytest.raises(EventTooLarge):
+        parser.check()
+    with pytest.raises(EventTooLarge):
+        parser.close()
+
