@@ -37,6 +37,7 @@ from image_gateway.client import ImageClient
 from image_gateway.errors import APIStatusError, scrub
 from image_gateway.presets import Preset, build_catalog, get_preset
 from log_setup import hide_reconnects_until_ready, redact, setup_logging
+from pipeline.addresses import guarded_session
 from pipeline.budget_alerts import BudgetAlerts
 from pipeline.delivery import ChannelSink, InteractionSink, acknowledge, report_error
 from pipeline.dispatch import Dispatcher
@@ -598,6 +599,7 @@ def make_client(
         api_key=settings.image_api_key.get_secret_value(),
         timeout=settings.image_timeout_seconds,
         max_retries=settings.image_max_retries if max_retries is None else max_retries,
+        max_result_bytes=settings.max_result_mb * 1024 * 1024,  # an answer's cap follows the results' own
     )
 
 
@@ -617,8 +619,11 @@ async def run(settings: Settings, preset: Preset) -> None:
     point_discord_py(settings)
     if (note := unpriced_note(preset)) is not None:
         log.warning("%s", note)
+    # Downloads and gateway calls share one session; it reaches only public addresses when the
+    # gateway is on one (results named on this machine or the LAN are refused: pipeline.fetch).
+    stand_in = urlsplit(settings.discord_api_base_url).hostname if settings.discord_api_base_url else None
     async with (
-        aiohttp.ClientSession() as http,
+        guarded_session(preset.base_url, trusted_hosts=[stand_in] if stand_in else []) as http,
         open_database(settings, exclusive=True) as storage,
     ):
         services = Services(settings, http, storage, preset, make_client(settings, preset, http))

@@ -14,6 +14,10 @@ Both wrappers try again, twice, after a moment, when a try fails in a way anothe
 or 5xx, a connection that broke): a GET changes nothing at the server, and a result the gateway
 has billed is not given up for one bad answer from its storage. All tries share ``timeout``.
 
+Addresses (SSRF): a session from :func:`pipeline.addresses.guarded_session` refuses addresses
+the gateway may not name (``FetchError("refused")``); :func:`download_to` follows redirects itself,
+one request per hop, so every hop meets the check.
+
 Result URLs are signed: nothing here ever puts a query string (or a fragment, or user info)
 into an error message, and errors are raised ``from None`` so that aiohttp's own exception
 text (which often carries the full URL) does not reach a logged traceback either.
@@ -32,7 +36,9 @@ from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
+import yarl
 
+from pipeline.addresses import AddressRefused
 from pipeline.spool import MemoryBudget, Spool
 
 __all__ = [
@@ -51,6 +57,8 @@ IDLE_TIMEOUT = 30.0  # seconds without a byte before a download is given up
 RETRY_DELAYS = (0.5, 2.0)  # before the second and the third try
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_OVERSHOOT = 512 * 1024  # aiohttp's flow-controlled buffer plus one socket read, at most
+MAX_REDIRECTS = 5  # hops a download follows (each one checked) before it gives up
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _ALLOWED_SCHEMES = ("http", "https")
 _WHITESPACE = b" \t\r\n\x0b\x0c"
 
@@ -58,7 +66,8 @@ _WHITESPACE = b" \t\r\n\x0b\x0c"
 class FetchError(Exception):
     """A download or decode that failed; ``message`` is short and never carries a query string.
 
-    ``code``: "bad_scheme", "too_large", "http_status", "timeout", "connection", "not_image".
+    ``code``: "bad_scheme", "refused" (an address the session may not reach), "too_large",
+    "http_status", "timeout", "connection", "not_image".
     ``status``: the HTTP status for "http_status", else None.
     """
 
@@ -124,28 +133,56 @@ async def download_to(
     a timeout or a broken connection raise FetchError. On error ``fileobj`` may hold a partial
     body; the caller discards it. A ``fileobj`` with an ``expect(size)`` method hears the
     Content-Length before the body.
+
+    Redirects are followed here, up to ``MAX_REDIRECTS``, one request per hop: each hop's URL is
+    checked (http or https, a host) before it is requested, and a session from
+    :func:`guarded_session` checks its address too ("refused": ``FetchError.code``).
     """
     _check_scheme(url)
-    where = scrub_url(url)
+    where = hop = scrub_url(url)
+    deadline = time.monotonic() + timeout
+    target: str | yarl.URL = url
     try:
-        idle = min(idle_timeout, timeout)
-        limits = aiohttp.ClientTimeout(total=timeout, sock_connect=idle, sock_read=idle)
-        async with session.get(url, timeout=limits) as resp:
-            return await _read_body(resp, fileobj, max_bytes=max_bytes, where=where)
+        for _ in range(MAX_REDIRECTS + 1):
+            left = max(deadline - time.monotonic(), 0.001)
+            idle = min(idle_timeout, left)
+            limits = aiohttp.ClientTimeout(total=left, sock_connect=idle, sock_read=idle)
+            async with session.get(target, timeout=limits, allow_redirects=False) as resp:
+                location = resp.headers.get("Location") if resp.status in REDIRECT_STATUSES else None
+                if location is None:
+                    return await _read_body(resp, fileobj, max_bytes=max_bytes, where=where)
+                target = _next_hop(resp.url, location, where)
+            hop = scrub_url(str(target))
     except FetchError:
         raise
     except TimeoutError:
         # aiohttp's ServerTimeoutError and friends are TimeoutError too: this comes first.
         raise FetchError("timeout", f"timed out fetching {where}") from None
-    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlRedirectClientError):
-        raise FetchError("bad_scheme", f"{where} redirected to a URL that cannot be fetched") from None
-    except aiohttp.TooManyRedirects:
-        raise FetchError("http_status", f"too many redirects from {where}") from None
+    except aiohttp.InvalidURL:
+        what = "is not a URL" if hop == where else "redirected to a URL"
+        raise FetchError("bad_scheme", f"{where} {what} that cannot be fetched") from None
     except aiohttp.ClientResponseError as exc:
         raise FetchError("http_status", f"HTTP {exc.status} from {where}", status=exc.status) from None
     except (aiohttp.ClientError, OSError) as exc:
+        refused = exc if isinstance(exc, AddressRefused) else getattr(exc, "os_error", None)
+        if isinstance(refused, AddressRefused):
+            via = "" if hop == where else f" (a redirect from {where})"
+            raise FetchError("refused", f"refused to fetch {hop}{via}: {refused.strerror}") from None
         # The class name only: aiohttp's message can contain the full URL.
         raise FetchError("connection", f"connection failed ({type(exc).__name__}) fetching {where}") from None
+    raise FetchError("http_status", f"too many redirects from {where}")
+
+
+def _next_hop(current: yarl.URL, location: str, where: str) -> yarl.URL:
+    """The URL a redirect names, checked as the first one was (http or https, with a host)."""
+    try:
+        target = current.join(yarl.URL(location))
+        ok = target.scheme in _ALLOWED_SCHEMES and bool(target.host)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise FetchError("bad_scheme", f"{where} redirected to a URL that cannot be fetched")
+    return target.with_fragment(None)
 
 
 async def _read_body(
