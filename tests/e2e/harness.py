@@ -47,7 +47,6 @@ class World:
     storage: Storage | None = None
     http: aiohttp.ClientSession | None = None
     logs: LogCapture = field(default_factory=LogCapture)
-    expects_refusals: bool = False  # the test makes Discord refuse a message on purpose
     _task: asyncio.Task | None = None
 
     async def start_bot(self) -> SeedreamBot:
@@ -141,9 +140,8 @@ async def world(tmp: Path, *, flavour: str = "gogogotoken-com", gateway: dict[st
         assert dd.spec_violations == [], dd.spec_violations
         assert dd.internal_errors == [], dd.internal_errors
         # What real Discord refuses (2000 characters, 10 files, the upload and request sizes) is a
-        # failure wherever the test looked, unless the test provoked it on purpose.
-        if not w.expects_refusals:
-            assert dd.limit_rejections == [], dd.limit_rejections
+        # failure wherever the test looked.
+        assert dd.limit_rejections == [], dd.limit_rejections
         # Every test of the end-to-end suite is also a secrets test: neither the API key nor the
         # bot token may reach anything the bot sent to Discord or any log line it wrote.
         leaked = secret_leaks([*dd.all_outgoing_text(), *w.logs.lines], (API_KEY, dd.bot_token))
