@@ -58,7 +58,8 @@ async def wait_for_notice(dd: DiscordDouble, channel: Any, user_id: int, timeout
     async with asyncio.timeout(timeout):
         while True:
             for message in dd.channel_messages(channel):
-                if (message.get("content") or "").startswith(f"<@{user_id}> The bot restarted"):
+                content = message.get("content") or ""
+                if content.startswith(f"<@{user_id}>") and ("The bot restarted" in content or "机器人重启" in content):
                     return message
             await asyncio.sleep(0.05)
 
@@ -204,20 +205,24 @@ async def test_killed_after_a_moderator_approves_but_before_the_request_starts_i
             assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 1, PRICE)
 
 
+async def killed_while_generating(dd, gw, env, tmp_path, options, guild, channel, user, **invoke) -> None:
+    """A bot process killed (SIGKILL) while the gateway makes the request's images: its row pending."""
+    gw.script(Fault.hang())
+    async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
+        await dd.invoke_command("imagine", options, user=user, guild=guild, channel=channel, **invoke)
+        await wait_for_row(tmp_path / "bot.db", lambda row: row["status"] == "pending")
+        bot.kill()
+    gw.clear_faults()
+
+
 async def test_a_member_not_told_before_a_second_stop_is_told_at_the_next_start(tmp_path):
     # Killed mid-request; the next start closes the books, but Discord refuses the notice (503)
     # and that start is killed too: the start after it still tells the member.
     db = tmp_path / "bot.db"
     async with DiscordDouble() as dd, ImageGatewayDouble(api_key=API_KEY) as gw:
         guild, channel, alice = server_with_alice(dd)
-        gw.script(Fault.hang())
         env = bot_env(gw, db)
-        async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
-            await dd.invoke_command("imagine", {"prompt": "a cat", "count": 2}, user=alice, guild=guild,
-                                    channel=channel)  # fmt: skip
-            await wait_for_row(db, lambda row: row["status"] == "pending")
-            bot.kill()
-        gw.clear_faults()
+        await killed_while_generating(dd, gw, env, tmp_path, {"prompt": "a cat", "count": 2}, guild, channel, alice)
         refused = dd.fail_next(1000, status=503, method="POST", path=r"/channels/\d+/messages$")
         async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
             async with asyncio.timeout(15):
@@ -240,18 +245,9 @@ async def test_a_chinese_member_is_told_in_chinese_that_a_crash_cut_their_reques
     db = tmp_path / "bot.db"
     async with DiscordDouble() as dd, ImageGatewayDouble(api_key=API_KEY) as gw:
         guild, channel, alice = server_with_alice(dd)
-        gw.script(Fault.hang())
         env = bot_env(gw, db)
-        async with BotProcess(dd, env, log_path=tmp_path / "bot.log") as bot:
-            await dd.invoke_command("imagine", {"prompt": "一只猫"}, user=alice, guild=guild, channel=channel,
-                                    locale="zh-CN")  # fmt: skip
-            await wait_for_row(db, lambda row: row["status"] == "pending")
-            bot.kill()
-        gw.clear_faults()
+        await killed_while_generating(dd, gw, env, tmp_path, {"prompt": "一只猫"}, guild, channel, alice,
+                                      locale="zh-CN")  # fmt: skip
         async with BotProcess(dd, env, log_path=tmp_path / "bot.log"):
-            async with asyncio.timeout(15):
-                while not (told := [m for m in dd.channel_messages(channel)
-                                    if (m.get("content") or "").startswith(f"<@{alice.id}>")]):  # fmt: skip
-                    await asyncio.sleep(0.05)
-        text = told[0]["content"]
+            text = (await wait_for_notice(dd, channel, alice.id))["content"]
         assert "restarted" not in text and "重启" in text, text

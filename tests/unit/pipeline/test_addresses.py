@@ -9,7 +9,6 @@ name a stand-in resolver answers for.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import socket
 import traceback
@@ -19,24 +18,18 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
-from PIL import Image
 
 from pipeline import addresses, fetch
 from pipeline.addresses import AddressGuard, AddressRefused, guarded_session, is_public_address
 from pipeline.fetch import FetchError, download
+from tests.unit.pipeline.test_fetch import png_bytes
 
 PUBLIC_GATEWAY = "https://93.184.215.14/v1"  # a public literal: nothing connects to it
 SECRET = "?X-Amz-Signature=SECRETSIG&token=SECRETTOK"
 CAP = 256 * 1024
 
 
-def _png() -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (16, 16), (1, 2, 3)).save(buf, "PNG")
-    return buf.getvalue()
-
-
-PNG = _png()
+PNG = png_bytes()
 
 
 class Server:
