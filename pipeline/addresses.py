@@ -32,7 +32,7 @@ __all__ = ["AddressGuard", "AddressRefused", "guarded_session", "is_public_addre
 
 log = logging.getLogger(__name__)
 
-GATEWAY_RESOLVE_TIMEOUT = 10.0  # seconds for the one look-up of the gateway's host at start
+GATEWAY_RESOLVE_TIMEOUT = 5.0  # seconds for the one look-up of the gateway's host at start (it delays the start)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # DNS64 answers: an IPv4 address inside
 
 
