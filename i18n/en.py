@@ -220,6 +220,7 @@ TEXTS: dict[str, str] = {
         "You were not charged for images you did not get."
     ),
     "error.attachment": "The attachment `{name}` {reason}",
+    "error.attachment_at": "Image {position} (`{name}`) {reason}",
     "error.attachment_missing": "Attach at least one image.",
     "error.series_prompt_too_long": (
         "Your prompt has {length} characters; with the sentence /series adds to ask for {count} images "

@@ -149,6 +149,7 @@ TEXTS: dict[str, str] = {
     "error.bad_request_plain": "图片服务拒绝了请求。未向你计费。",
     "error.bad_response": "图片服务返回了无法使用的结果,请稍后再试。未收到的图片不会计费。",
     "error.attachment": "附件 `{name}` {reason}",
+    "error.attachment_at": "第 {position} 张图片（`{name}`）{reason}",
     "error.attachment_missing": "请至少附上一张图片。",
     "error.series_prompt_too_long": (
         "你的提示词有 {length} 个字符；加上 /series 为请求 {count} 张图片而补充的一句（{extra} 个字符）后，"

@@ -39,13 +39,18 @@ _CJK_GAP = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]) (?=[\u300
 
 
 class AttachmentError(Exception):
-    """A reference image that cannot be used; names the attachment and says why."""
+    """A reference image that cannot be used; names the attachment and says why. `position`
+    (1, 2, ...) tells apart attachments of the same name (pasted screenshots are all
+    `image.png`); None when it is the only one."""
 
-    def __init__(self, name: str, reason: str, code: str = "bad_attachment", **params: object) -> None:
-        super().__init__(f"{name}: {reason}")
+    def __init__(
+        self, name: str, reason: str, code: str = "bad_attachment", *, position: int | None = None, **params: object
+    ) -> None:
+        super().__init__(f"{name}: {reason}" if position is None else f"image {position} ({name}): {reason}")
         self.name = name
         self.reason = reason  # English, for the log; members read i18n "attachment.<code>" when it exists
         self.code = code
+        self.position = position
         self.params = params
 
 
@@ -123,6 +128,8 @@ def _explain(error: BaseException, locale: object | None) -> str:
         case AttachmentError():
             key = f"attachment.{error.code}"
             reason = t(key, locale, **error.params) if key in CATALOGS["en"] else error.reason
+            if error.position is not None:
+                return t("error.attachment_at", locale, position=error.position, name=error.name, reason=reason)
             return t("error.attachment", locale, name=error.name, reason=reason)
         case APIStatusError() if error.is_content_filter:
             return t("error.content_filter", locale)

@@ -6,10 +6,15 @@ well under a millisecond for a 2K JPEG, less than the trip to a thread costs on 
 loop).
 Everything is decided from the bytes themselves, never from a file name or a content type.
 
-Memory: ``inspect_image`` checks a PNG by streaming its compressed data through zlib
-(CRC of every chunk plus a full inflate, with a bounded output buffer) and decodes a JPEG
-at 1/8 scale, so checking an image costs far less than holding its pixels. Other formats
-are decoded once (bounded by ``max_side``). ``fit_to_limit`` decodes one image and re-encodes it.
+Memory: ``inspect_image`` (``check_integrity``) checks a PNG by streaming its compressed data
+through zlib (CRC of every chunk plus a full inflate, with a bounded output buffer) and decodes
+a JPEG at 1/8 scale, so checking an image costs far less than holding its pixels. A WebP is
+checked by its container (libwebp's demuxer, at open, parses every frame's bitstream header;
+here the RIFF framing): Pillow's WebP decoder holds four full RGBA copies, ~550 MB for a
+1.4 KB 6000x6000 file. An animated GIF or a multi-page TIFF has every frame's framing checked
+(a GIF's blocks to its trailer, a TIFF's strips or tiles within the file) and its first frame
+decoded; a BMP is decoded. ``decode_pixels`` says how many pixels a check decodes at full
+scale, for callers that bound it. ``fit_to_limit`` decodes one image and re-encodes it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from __future__ import annotations
 import base64
 import io
 import struct
+import sys
 import zlib
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import log, sqrt
 from typing import IO
@@ -28,9 +36,14 @@ __all__ = [
     "ImageInfo",
     "ImageRejected",
     "check_container",
+    "check_integrity",
+    "check_reference",
+    "decode_pixels",
     "fit_to_limit",
     "inspect_image",
+    "megabytes",
     "prepare_reference",
+    "read_header",
     "sniff_format",
     "to_data_uri",
 ]
@@ -129,9 +142,15 @@ def _sniff_unsupported(data: bytes) -> str | None:
 
 
 def _human_size(n: int) -> str:
+    """Rounded up, so a size over a limit never reads as the limit itself (10 MB + 1 byte: 10.1 MB)."""
     if n >= MB:
-        return f"{n / MB:.1f} MB"
-    return f"{max(1, round(n / 1024))} KB"
+        return f"{megabytes(n)} MB"
+    return f"{max(1, -(-n // 1024))} KB"
+
+
+def megabytes(n: int) -> str:
+    """``n`` bytes in MB with one decimal, rounded up: "10.1" for 10 MB and one byte."""
+    return f"{-(-n * 10 // MB) / 10:.1f}"
 
 
 def _human_limit(n: int) -> str:
@@ -189,8 +208,30 @@ def inspect_image(
     image = io.BytesIO(data)  # shares `data`, copies nothing
     info = _header(image, max_bytes=max_bytes, max_side=max_side, min_side=min_side, max_aspect=max_aspect)
     if decode or not _container_intact(image, info.format):
-        _check_integrity(data, info.format)
+        check_integrity(data, info.format)
     return info
+
+
+def read_header(
+    data: bytes, *, max_bytes: int = 10 * MB, max_side: int = 6000, min_side: int = 15, max_aspect: int = 16
+) -> ImageInfo:
+    """`inspect_image`'s first steps (byte size, magic bytes, dimensions and aspect ratio), no
+    pixel decoded: `check_integrity` (or a conversion, which decodes) must follow."""
+    return _header(io.BytesIO(data), max_bytes=max_bytes, max_side=max_side, min_side=min_side, max_aspect=max_aspect)
+
+
+def decode_pixels(info: ImageInfo, accepted_formats: tuple[str, ...]) -> int:
+    """Pixels that checking an image (`check_integrity`) and preparing it as a reference
+    (`prepare_reference`) decode at full scale, each ~4 bytes and more: what the check costs in
+    memory. A format the model does not take is converted from its first frame, decoded whole; a
+    JPEG is checked at 1/8 scale, a WebP by its container; a PNG decodes nothing unless the
+    inflate check disagrees with its header."""
+    pixels = info.width * info.height
+    if info.format not in _normalized(accepted_formats):
+        return pixels
+    if info.format == "jpeg":
+        return -(-pixels // 64)
+    return 0 if info.format == "webp" else pixels
 
 
 def check_container(
@@ -240,17 +281,139 @@ def _header(image: IO[bytes], *, max_bytes: int, max_side: int, min_side: int, m
     return ImageInfo(format=fmt, width=width, height=height, size_bytes=size)
 
 
-def _check_integrity(data: bytes, fmt: str) -> None:
+def check_integrity(data: bytes, fmt: str, *, decode: bool = True) -> None:
+    """Raise ImageRejected("corrupt") unless the whole file is intact: every frame's framing (a
+    truncated download ends inside one), and the pixels as the module docstring says.
+    ``decode=False``: the framing only, for an image whose first frame is about to be decoded
+    anyway (a conversion)."""
     if fmt == "png":
         try:
-            _check_png_stream(data)
+            _check_png_stream(data, inflate=decode)
         except _PngBroken as exc:
             if exc.definitive:
                 raise ImageRejected("corrupt", "is a damaged image file") from exc
-            # Our own inflate check disagreed: let the real decoder have the last word.
-            _full_decode(data, fmt)
+            if decode:  # our own inflate check disagreed: let the real decoder have the last word
+                _full_decode(data, fmt)
         return
-    _full_decode(data, fmt)
+    try:
+        _check_frames(data, fmt)
+    except (_Broken, struct.error, IndexError) as exc:
+        raise ImageRejected("corrupt", "is a damaged image file") from exc
+    if decode and fmt != "webp":  # a WebP's bitstreams were parsed by libwebp's demuxer at open
+        _full_decode(data, fmt)
+
+
+class _Broken(Exception):
+    """A file whose framing is damaged (truncated, or a block or chunk past its end)."""
+
+
+def _check_frames(data: bytes, fmt: str) -> None:
+    if fmt == "webp":
+        _check_webp_chunks(data)
+    elif fmt == "gif":
+        _check_gif_blocks(data)
+    elif fmt == "tiff":
+        _check_tiff_pages(data)
+
+
+def _check_webp_chunks(data: bytes) -> None:
+    """The RIFF container as long as it says, every chunk within it, and an image chunk in it."""
+    riff_size, _ = struct.unpack_from("<I4s", data, 4)
+    end = 8 + riff_size
+    if riff_size < 4 or end > len(data):
+        raise _Broken("truncated RIFF")
+    pos, images = 12, 0
+    while pos < end:
+        if pos + 8 > end:
+            raise _Broken("chunk header past the end")
+        fourcc, size = struct.unpack_from("<4sI", data, pos)
+        if pos + 8 + size > end:
+            raise _Broken(f"chunk {fourcc!r} past the end")
+        images += fourcc in (b"VP8 ", b"VP8L", b"ANMF")
+        pos += 8 + size + (size & 1)
+    if not images:
+        raise _Broken("no image chunk")
+
+
+def _check_gif_blocks(data: bytes) -> None:
+    """Every block (extensions, frames: descriptor, colour table, LZW data) whole, up to the trailer."""
+    pos = 13 + _gif_colour_table(data[10])  # header and logical screen descriptor, sniffed and opened
+    while pos < len(data):
+        block = data[pos]
+        if block == 0x3B:  # trailer
+            return
+        if block == 0x21:  # extension: its label, then sub-blocks
+            pos = _gif_sub_blocks(data, pos + 2)
+        elif block == 0x2C and pos + 10 <= len(data):  # a frame: descriptor, colour table, LZW code size
+            pos = _gif_sub_blocks(data, pos + 11 + _gif_colour_table(data[pos + 9]))
+        else:
+            raise _Broken(f"unexpected block {block:#x} at {pos}")
+    raise _Broken("no trailer")
+
+
+def _gif_colour_table(flags: int) -> int:
+    return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
+
+
+def _gif_sub_blocks(data: bytes, pos: int) -> int:
+    """Where the sub-blocks starting at ``pos`` end (after their empty terminator)."""
+    while pos < len(data):
+        size = data[pos]
+        pos += 1 + size
+        if size == 0:
+            return pos
+    raise _Broken("sub-blocks past the end")
+
+
+# Strip and tile offsets and byte counts are SHORT (3) or LONG (4): struct's and array's codes.
+_TIFF_INTEGERS = {3: "H", 4: "I"}
+_NATIVE_ORDER = "<" if sys.byteorder == "little" else ">"
+# (offsets, byte counts): StripOffsets, StripByteCounts; TileOffsets, TileByteCounts.
+_TIFF_DATA_TAGS = ((273, 279), (324, 325))
+
+
+def _check_tiff_pages(data: bytes) -> None:
+    """Every page (IFD) within the file, and each page's strips or tiles too."""
+    order = "<" if data[:2] == b"II" else ">"
+    (offset,) = struct.unpack_from(f"{order}I", data, 4)
+    seen: set[int] = set()
+    while offset:
+        if offset in seen or offset < 8:
+            raise _Broken("IFD loop")
+        seen.add(offset)
+        (count,) = struct.unpack_from(f"{order}H", data, offset)
+        fields = {}
+        for entry in range(offset + 2, offset + 2 + 12 * count, 12):
+            tag, kind, n, value = struct.unpack_from(f"{order}HHI4s", data, entry)
+            if any(tag in pair for pair in _TIFF_DATA_TAGS):
+                fields[tag] = _tiff_integers(data, order, kind, n, value)
+        if not any(_tiff_data_within(data, fields.get(at), fields.get(length)) for at, length in _TIFF_DATA_TAGS):
+            raise _Broken(f"page at {offset}: image data missing or past the end")
+        (offset,) = struct.unpack_from(f"{order}I", data, offset + 2 + 12 * count)
+
+
+def _tiff_integers(data: bytes, order: str, kind: int, n: int, value: bytes) -> Sequence[int]:
+    code = _TIFF_INTEGERS.get(kind)
+    if code is None:
+        raise _Broken(f"offsets of type {kind}")
+    size = struct.calcsize(code) * n
+    if size <= 4:
+        return struct.unpack_from(f"{order}{n}{code}", value)
+    (at,) = struct.unpack(f"{order}I", value)  # stored elsewhere
+    if at + size > len(data):
+        raise _Broken("field past the end")
+    values = array(code, data[at : at + size])  # a strip per row of a 10 MB file: 4 bytes each, not a tuple
+    if order != _NATIVE_ORDER:
+        values.byteswap()
+    return values
+
+
+def _tiff_data_within(data: bytes, offsets: Sequence[int] | None, lengths: Sequence[int] | None) -> bool:
+    if not offsets:
+        return False
+    if lengths is None:  # old writers leave the byte counts out: the data must at least start in the file
+        return all(at < len(data) for at in offsets)
+    return len(lengths) == len(offsets) and all(at + n <= len(data) for at, n in zip(offsets, lengths, strict=True))
 
 
 def _container_intact(image: IO[bytes], fmt: str) -> bool:
@@ -390,7 +553,7 @@ def _first_frame(data: bytes) -> Image.Image:
         im.seek(0)
         im.load()
         upright = ImageOps.exif_transpose(im)
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError, TypeError) as exc:
         im.close()
         raise ImageRejected("corrupt", "is a damaged image file") from exc
     if upright is not im:
@@ -441,9 +604,11 @@ def prepare_reference(
     animated WebP, multi-page TIFF) is converted losslessly to PNG when the model takes PNG;
     if that PNG would exceed ``max_bytes`` (a photo stored as WebP or BMP can grow) or the
     model takes only JPEG, it becomes a JPEG at quality 95 down to 85. Raises ImageRejected
-    when nothing the model accepts fits. Call ``inspect_image`` first.
+    when nothing the model accepts fits. Call ``inspect_image`` first, or ``read_header`` then
+    ``check_integrity`` (``decode=False`` when converting: decoding the first frame here is
+    the check of what is sent).
     """
-    accepted = tuple(f.lower().replace("jpg", "jpeg") for f in accepted_formats)
+    accepted = _normalized(accepted_formats)
     fmt = sniff_format(data)
     if fmt is None:
         raise ImageRejected("not_image", "is not an image")
@@ -474,6 +639,20 @@ def prepare_reference(
         frame.close()
     names = ", ".join(f.upper() for f in accepted) or "nothing"
     raise ImageRejected("unsupported_format", f"is {fmt.upper()}; this model takes {names}")
+
+
+def check_reference(
+    data: bytes, info: ImageInfo, accepted_formats: tuple[str, ...], *, max_bytes: int = 10 * MB
+) -> tuple[bytes, str]:
+    """After ``read_header``: `check_integrity` then `prepare_reference`. Sent as it is, the whole
+    file is checked; converted, its framing is, and decoding its first frame to convert it is
+    the pixels' check (one decode, not two)."""
+    check_integrity(data, info.format, decode=info.format in _normalized(accepted_formats))
+    return prepare_reference(data, accepted_formats, max_bytes=max_bytes)
+
+
+def _normalized(formats: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f.lower().replace("jpg", "jpeg") for f in formats)
 
 
 def to_data_uri(data: bytes, fmt: str) -> str:

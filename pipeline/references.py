@@ -5,11 +5,17 @@ Two steps, so that a bad attachment is refused as early as possible:
 * :func:`precheck` (no I/O, before the defer): Discord's own metadata, size and dimensions, and
   the URL, which must be on Discord's CDN (:func:`is_discord_url`);
 * :func:`load_references` (after the defer): download each attachment from its attachment URL
-  (checked again: never any other host) with a size cap, check the bytes (``inspect_image``: really an image,
+  (checked again: never any other host) with a size cap, check the bytes (really an image, whole,
   within 10 MB, 15..6000 px per side, aspect ratio within 1/16..16) and convert losslessly to a
   format the model takes (``prepare_reference``), off the event loop.
 
-A bad attachment raises :class:`pipeline.explain.AttachmentError` naming it; its ``code`` is the
+Checking decodes pixels (``images.decode_pixels``: a BMP, a TIFF's or GIF's first frame, an image
+to convert; ~4 bytes a pixel and more), so the checks of all requests together decode at most
+``DECODE_PIXELS`` at a time (one 6000x6000 image), and a request's references are checked one
+after another, in order, stopping at the first bad one.
+
+A bad attachment raises :class:`pipeline.explain.AttachmentError` naming it (and its position,
+when there are several: pasted screenshots are all ``image.png``); its ``code`` is the
 ``ImageRejected`` code and selects the i18n sentence ``attachment.<code>``, so every member reads
 the reason in their own language.
 """
@@ -17,11 +23,12 @@ the reason in their own language.
 from __future__ import annotations
 
 import asyncio
+import collections
 import io
 import ipaddress
 import logging
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 import aiohttp
 import discord
@@ -31,9 +38,18 @@ from PIL import Image
 from image_gateway.catalog import ModelSpec
 from pipeline.explain import AttachmentError
 from pipeline.fetch import FetchError, download
-from pipeline.images import ImageRejected, _check_dimensions, inspect_image, prepare_reference
+from pipeline.images import (
+    ImageInfo,
+    ImageRejected,
+    _check_dimensions,
+    check_reference,
+    decode_pixels,
+    megabytes,
+    read_header,
+)
 from pipeline.job import Reference
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
@@ -47,6 +63,10 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".
 # stored approval), so it is checked: the bot never fetches an address a payload names elsewhere.
 DISCORD_CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
 _DIMENSION_CODES = {"too_small", "bad_aspect", "too_large_pixels"}
+_LIMITS = {"max_bytes": MAX_REFERENCE_BYTES, "max_side": MAX_SIDE, "min_side": MIN_SIDE, "max_aspect": MAX_ASPECT}
+# Pixels decoded at full scale at once by reference checks, all requests together: one 6000x6000
+# image (~150 MB as RGBA; a WebP converted for SeedEdit, ~550 MB, in Pillow's decoder).
+DECODE_PIXELS = MAX_SIDE * MAX_SIDE
 
 
 class AttachmentLike(Protocol):
@@ -105,10 +125,10 @@ def _is_loopback(host: str) -> bool:
 def precheck(attachments: Sequence[AttachmentLike]) -> None:
     """Refuse from Discord's metadata alone (where it is stored, size, and dimensions when
     Discord reports them)."""
-    for attachment in attachments:
-        _check_origin(attachment)
+    for attachment, position in _numbered(attachments):
+        _check_origin(attachment, position)
         if attachment.size > MAX_REFERENCE_BYTES:
-            raise _too_large(attachment.filename, attachment.size)
+            raise _too_large(attachment.filename, attachment.size, position)
         if attachment.width and attachment.height:
             try:
                 _check_dimensions(
@@ -116,46 +136,66 @@ def precheck(attachments: Sequence[AttachmentLike]) -> None:
                     max_side=MAX_SIDE, min_side=MIN_SIDE, max_aspect=MAX_ASPECT,
                 )  # fmt: skip
             except ImageRejected as rejected:
-                raise _rejected(attachment.filename, rejected, (attachment.width, attachment.height)) from None
+                dims = (attachment.width, attachment.height)
+                raise _rejected(attachment.filename, rejected, dims, position) from None
 
 
 async def load_references(
     http: aiohttp.ClientSession, attachments: Sequence[AttachmentLike], model: ModelSpec
 ) -> list[Reference]:
-    """Download, check and convert every attachment (concurrently); the first bad one, in order, is raised."""
-    results = await asyncio.gather(
-        *(_load(http, attachment, model) for attachment in attachments), return_exceptions=True
-    )
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return list(results)  # type: ignore[arg-type]
+    """Download every attachment (concurrently), then check and convert them one at a time, in
+    order, within the process's `DECODE_PIXELS`: the first bad one is raised, and the downloads
+    and checks of those after it are stopped."""
+    numbered = _numbered(attachments)
+    downloads = [asyncio.ensure_future(_download(http, attachment, position)) for attachment, position in numbered]
+    try:
+        references = []
+        for (attachment, position), data in zip(numbered, downloads, strict=True):
+            references.append(await _check(attachment, await data, model, position))
+        return references
+    finally:
+        for task in downloads:
+            task.cancel()
+        await asyncio.gather(*downloads, return_exceptions=True)  # failures after the first are not news
 
 
-def _check_origin(attachment: AttachmentLike) -> None:
+def _numbered(attachments: Sequence[AttachmentLike]) -> list[tuple[AttachmentLike, int | None]]:
+    """Each attachment with its position (1, 2, ...) to name in a refusal; None when it is alone."""
+    if len(attachments) == 1:
+        return [(attachments[0], None)]
+    return [(attachment, position) for position, attachment in enumerate(attachments, start=1)]
+
+
+def _check_origin(attachment: AttachmentLike, position: int | None) -> None:
     if not is_discord_url(attachment.url):
         log.warning("attachment %s refused: not a Discord attachment URL", attachment.filename)
-        raise AttachmentError(attachment.filename, "is not stored on Discord", "not_from_discord")
+        raise AttachmentError(attachment.filename, "is not stored on Discord", "not_from_discord", position=position)
 
 
-async def _load(http: aiohttp.ClientSession, attachment: AttachmentLike, model: ModelSpec) -> Reference:
+async def _download(http: aiohttp.ClientSession, attachment: AttachmentLike, position: int | None) -> bytes:
     name = attachment.filename
-    _check_origin(attachment)  # again here: a stored approval's links reach only this step
+    _check_origin(attachment, position)  # again here: a stored approval's links reach only this step
     try:
-        data = await download(http, attachment.url, max_bytes=MAX_REFERENCE_BYTES, timeout=DOWNLOAD_TIMEOUT)
+        return await download(http, attachment.url, max_bytes=MAX_REFERENCE_BYTES, timeout=DOWNLOAD_TIMEOUT)
     except FetchError as error:
         if error.code == "too_large":
             # Discord's metadata said less; how much more the body holds is unknown (not read)
             raise AttachmentError(
-                name, "is over 10 MB", "over_size_limit", limit=MAX_REFERENCE_BYTES // MB
+                name, "is over 10 MB", "over_size_limit", position=position, limit=MAX_REFERENCE_BYTES // MB
             ) from None
         log.warning("attachment %s could not be downloaded: %s", name, error)
-        raise AttachmentError(name, "could not be downloaded", "download_failed") from None
+        raise AttachmentError(name, "could not be downloaded", "download_failed", position=position) from None
+
+
+async def _check(attachment: AttachmentLike, data: bytes, model: ModelSpec, position: int | None) -> Reference:
+    name = attachment.filename
     try:
-        prepared, fmt = await asyncio.to_thread(_check_and_convert, data, model.input_formats)
+        info = await asyncio.to_thread(read_header, data, **_LIMITS)
+        pixels = decode_pixels(info, model.input_formats)
+        prepared, fmt = await _decoding(pixels, _check_and_convert, data, info, model.input_formats)
     except ImageRejected as rejected:
         known = (attachment.width, attachment.height) if attachment.width and attachment.height else None
-        raise _rejected(name, rejected, known or await asyncio.to_thread(_header_size, data)) from None
+        raise _rejected(name, rejected, known or await asyncio.to_thread(_header_size, data), position) from None
     converted = prepared is not data
     if converted:
         log.info("attachment %s converted to %s for %s", name, fmt, model.id)
@@ -163,9 +203,73 @@ async def _load(http: aiohttp.ClientSession, attachment: AttachmentLike, model: 
     return Reference(filename=name, url=attachment.url, data=prepared, format=fmt, converted=converted)
 
 
-def _check_and_convert(data: bytes, accepted: tuple[str, ...]) -> tuple[bytes, str]:
-    inspect_image(data, max_bytes=MAX_REFERENCE_BYTES, max_side=MAX_SIDE, min_side=MIN_SIDE, max_aspect=MAX_ASPECT)
-    return prepare_reference(data, accepted, max_bytes=MAX_REFERENCE_BYTES)
+async def _decoding(pixels: int, work: Callable[..., T], *args: object) -> T:
+    """`work(*args)` in a worker thread once `pixels` fit in the process's `DECODE_PIXELS`. A
+    thread cannot be stopped: if the caller is cancelled meanwhile, the pixels stay counted
+    until the thread ends."""
+    budget = _PixelBudget.of_this_loop()
+    await budget.take(pixels)
+
+    def finished(task: asyncio.Future[T]) -> None:
+        budget.give_back(pixels)
+        if not task.cancelled():
+            task.exception()  # retrieved here too: a cancelled caller is no longer there to
+
+    task = asyncio.ensure_future(asyncio.to_thread(work, *args))
+    task.add_done_callback(finished)
+    return await asyncio.shield(task)
+
+
+class _PixelBudget:
+    """Pixels being decoded, first come first served; an image larger than the whole budget
+    waits until nothing else is decoding. One per event loop (the bot has one)."""
+
+    _current: _PixelBudget | None = None
+
+    def __init__(self, pixels: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.pixels = pixels
+        self.used = 0
+        self.loop = loop
+        self._waiting: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    @classmethod
+    def of_this_loop(cls) -> _PixelBudget:
+        loop = asyncio.get_running_loop()
+        if cls._current is None or cls._current.loop is not loop:
+            cls._current = cls(DECODE_PIXELS, loop)
+        return cls._current
+
+    async def take(self, pixels: int) -> None:
+        pixels = min(pixels, self.pixels)
+        if not self._waiting and self.used + pixels <= self.pixels:
+            self.used += pixels
+            return
+        turn = self.loop.create_future()
+        self._waiting.append((pixels, turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if not turn.cancelled():  # given its turn just as it was cancelled
+                self.give_back(pixels)
+            elif (pixels, turn) in self._waiting:
+                self._waiting.remove((pixels, turn))
+                self._wake()  # the next in line may fit now
+            raise
+
+    def give_back(self, pixels: int) -> None:
+        self.used -= min(pixels, self.pixels)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiting and self.used + self._waiting[0][0] <= self.pixels:
+            pixels, turn = self._waiting.popleft()
+            if not turn.done():  # a cancelled wait gets no turn
+                self.used += pixels
+                turn.set_result(None)
+
+
+def _check_and_convert(data: bytes, info: ImageInfo, accepted: tuple[str, ...]) -> tuple[bytes, str]:
+    return check_reference(data, info, accepted, max_bytes=MAX_REFERENCE_BYTES)
 
 
 def _header_size(data: bytes) -> tuple[int, int] | None:
@@ -176,23 +280,24 @@ def _header_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-def _too_large(name: str, size: int) -> AttachmentError:
+def _too_large(name: str, size: int, position: int | None) -> AttachmentError:
+    shown = megabytes(size)  # rounded up: 10 MB and one byte reads 10.1, over the limit
     return AttachmentError(
-        name, f"is {_megabytes(size)} MB; the limit is 10 MB", "too_large_bytes",
-        size=_megabytes(size), limit=MAX_REFERENCE_BYTES // MB,
+        name, f"is {shown} MB; the limit is 10 MB", "too_large_bytes",
+        position=position, size=shown, limit=MAX_REFERENCE_BYTES // MB,
     )  # fmt: skip
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / MB:.1f}"
-
-
-def _rejected(name: str, rejected: ImageRejected, dims: tuple[int, int] | None) -> AttachmentError:
-    code = rejected.code
+def _rejected(
+    name: str, rejected: ImageRejected, dims: tuple[int, int] | None, position: int | None
+) -> AttachmentError:
+    code, reason = rejected.code, rejected.reason
     if code in _DIMENSION_CODES:
         if dims is None:
-            return AttachmentError(name, rejected.reason, "bad_dimensions")
-        return AttachmentError(name, rejected.reason, code, width=dims[0], height=dims[1])
+            return AttachmentError(name, reason, "bad_dimensions", position=position)
+        return AttachmentError(name, reason, code, position=position, width=dims[0], height=dims[1])
     if code == "too_large_bytes":  # only a conversion can grow past the cap the download kept
-        return AttachmentError(name, rejected.reason, "too_large_converted", limit=MAX_REFERENCE_BYTES // MB)
-    return AttachmentError(name, rejected.reason, code)
+        return AttachmentError(
+            name, reason, "too_large_converted", position=position, limit=MAX_REFERENCE_BYTES // MB
+        )
+    return AttachmentError(name, reason, code, position=position)

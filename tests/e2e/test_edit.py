@@ -10,6 +10,7 @@ import re
 import pytest
 from PIL import Image
 
+import pipeline.runner as runner
 from image_gateway.catalog import SEEDREAM_4_0, SEEDREAM_4_5, SEEDREAM_5_0
 from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
@@ -366,7 +367,7 @@ async def test_an_attachment_url_off_discord_is_refused_before_anything_is_fetch
         good = ("good.png", image_bytes("PNG"), "image/png")
         inter = await w.run("edit", {"prompt": "brighter"}, attachments=[good, ("inside.png", image_bytes("PNG"),
                                                                                 "image/png")])
-        assert inter.all_text() == "The attachment `inside.png` is not a file stored on Discord, so it was not used."
+        assert inter.all_text() == "Image 2 (`inside.png`) is not a file stored on Discord, so it was not used."
         assert is_ephemeral(inter)  # before the defer: the member alone reads it
         inside = ("inside.png", image_bytes("PNG"), "image/png")
         chinese = await w.run("edit", {"prompt": "亮一点"}, attachments=[inside], locale="zh-CN")
@@ -415,3 +416,45 @@ async def test_queue_refusals_come_privately_before_the_defer_and_any_download(t
         assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["a slow one"]
         await w.bot.queue.drain(0)
         await drain
+
+
+async def test_reference_data_uris_are_made_off_the_event_loop(tmp_path, monkeypatch):
+    """base64 of every reference (up to 10 x 10 MB from the menu: ~0.5 s) never runs on the event loop."""
+    on_loop: list[bool] = []
+    real = runner.to_data_uri
+
+    def spy(data, fmt):
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return real(data, fmt)
+
+    monkeypatch.setattr(runner, "to_data_uri", spy)
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        inter = await w.run("edit", {"prompt": "brighter"}, attachments=[("p.png", image_bytes("PNG"), "image/png")])
+        assert len(inter.files()) == 1, inter.all_text()
+        assert sent_images(w)[0].startswith("data:image/png;base64,")
+    assert on_loop == [False]
+
+
+async def test_attachments_of_the_same_name_are_told_apart(tmp_path):
+    """Pasted screenshots are all image.png: the refusal says which one to replace."""
+    good = ("image.png", image_bytes("PNG"), "image/png")
+    bad = ("image.png", b"just some text, not a picture" * 10, "image/png")
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        first = (await w.run("edit", {"prompt": "fix"}, attachments=[bad, good])).all_text()
+        second = (await w.run("edit", {"prompt": "fix"}, attachments=[good, bad], locale="zh-CN")).all_text()
+        assert w.gateway.generation_requests == []
+    assert first == "Image 1 (`image.png`) is not an image."
+    assert second == "第 2 张图片（`image.png`）不是图片。"
+
+
+async def test_a_file_one_byte_over_10_mb_is_told_a_size_over_the_limit(tmp_path):
+    over = ("big.png", b"\x89PNG\r\n\x1a\n" + bytes(10 * 1024 * 1024 - 7), "image/png")  # 10 MiB + 1 byte
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        en = (await w.run("edit", {"prompt": "fix"}, attachments=[over])).all_text()
+        zh = (await w.run("edit", {"prompt": "修一下"}, attachments=[over], locale="zh-CN")).all_text()
+    assert en == "The attachment `big.png` is 10.1 MB; the limit is 10 MB."  # not "is 10.0 MB"
+    assert zh == "附件 `big.png` 大小为 10.1 MB，上限为 10 MB。"

@@ -10,7 +10,7 @@ import time
 import zlib
 
 import pytest
-from PIL import Image
+from PIL import Image, WebPImagePlugin
 
 from pipeline import images
 from pipeline.images import (
@@ -218,6 +218,62 @@ def test_truncated_other_formats_are_corrupt(pil: str, kw: dict) -> None:
     assert rejected(data[: len(data) // 2]).code == "corrupt"
 
 
+def several_frames(fmt: str, **kw: object) -> bytes:
+    frames = [noise((64, 48), seed) for seed in range(3)]
+    return encode(frames[0], fmt, save_all=True, append_images=frames[1:], **kw)
+
+
+@pytest.mark.parametrize(
+    ("pil", "kw"), [("GIF", {}), ("TIFF", {}), ("TIFF", {"compression": "tiff_deflate"}), ("WEBP", {"lossless": True})]
+)
+def test_a_file_cut_inside_a_later_frame_is_corrupt(pil: str, kw: dict) -> None:
+    """Frame 1 decodes; the framing of every frame says the file is damaged."""
+    data = several_frames(pil, **kw)
+    assert inspect_image(data).format == pil.lower()
+    for cut in (100, len(data) // 4, 1 if pil == "GIF" else 40):  # a GIF's last byte is its trailer
+        assert rejected(data[:-cut]).code == "corrupt", cut
+
+
+def test_gif_and_tiff_framing_faults_are_corrupt() -> None:
+    gif = several_frames("GIF")
+    assert gif.endswith(b"\x3b")
+    assert rejected(gif[:-1] + b"\x99").code == "corrupt"  # not a block where the trailer was
+    tiff = bytearray(several_frames("TIFF"))  # little-endian, as Pillow writes it here
+    pages, at = [], struct.unpack_from("<I", tiff, 4)[0]
+    while at:
+        pages.append(at)
+        next_at = at + 2 + 12 * struct.unpack_from("<H", tiff, at)[0]
+        at = struct.unpack_from("<I", tiff, next_at)[0]
+    assert len(pages) == 3
+    struct.pack_into("<I", tiff, next_at, pages[1])  # the last page points back at the second
+    assert rejected(bytes(tiff)).code == "corrupt"
+
+
+def test_a_webp_sent_as_it_is_is_checked_without_decoding_its_pixels(monkeypatch) -> None:
+    """Pillow's WebP decoder holds four RGBA copies (~550 MB for a 1.4 KB 6000x6000 file)."""
+    webp = encode(noise((300, 200)), "WEBP")
+    info = images.read_header(webp)
+    assert images.decode_pixels(info, SEEDREAM_4) == 0
+    assert images.decode_pixels(info, PNG_JPEG) == 300 * 200  # converted: decoded whole
+    jpeg = images.read_header(encode(noise((300, 200)), "JPEG"))
+    assert images.decode_pixels(jpeg, SEEDREAM_4) == 300 * 200 // 64 + 1
+
+    def no_decode(self):
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(WebPImagePlugin.WebPImageFile, "load", no_decode)
+    assert inspect_image(webp).format == "webp"
+    assert images.check_reference(webp, info, SEEDREAM_4) == (webp, "webp")
+    with pytest.raises(AssertionError):
+        images.check_reference(webp, info, PNG_JPEG)
+
+
+def test_sizes_over_a_limit_are_rounded_up() -> None:
+    sizes = (10 * MB, 10 * MB + 1, 10 * MB - 1, MB // 10)
+    assert [images.megabytes(n) for n in sizes] == ["10.0", "10.1", "10.0", "0.1"]
+    assert rejected(b"\x89PNG\r\n\x1a\n" + bytes(10 * MB - 7)).reason == "is 10.1 MB; the limit is 10 MB"
+
+
 def result_check(data: bytes) -> ImageInfo:
     return inspect_image(data, max_bytes=64 * MB, max_side=65535, min_side=1, max_aspect=1000, decode=False)
 
@@ -326,7 +382,7 @@ def test_fifty_megabyte_blob_is_refused_on_size_alone() -> None:
     started = time.perf_counter()
     err = rejected(blob)
     assert time.perf_counter() - started < 0.05
-    assert (err.code, err.reason) == ("too_large_bytes", "is 50.0 MB; the limit is 10 MB")
+    assert (err.code, err.reason) == ("too_large_bytes", "is 50.1 MB; the limit is 10 MB")  # 50 MB + 8 bytes
 
 
 @pytest.mark.parametrize(("w", "h"), [(100_000, 100_000), (20_000, 20_000), (10_000, 10_000)])

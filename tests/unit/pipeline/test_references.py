@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -13,6 +19,7 @@ from aiohttp import web
 from PIL import Image
 
 from image_gateway.catalog import SEEDEDIT_3_I2I, SEEDREAM_4_0
+from pipeline import references
 from pipeline.explain import AttachmentError, explain
 from pipeline.references import (
     MAX_REFERENCE_BYTES,
@@ -110,10 +117,31 @@ async def test_a_bad_attachment_names_itself_in_both_languages(cdn, http, data, 
     good = cdn.attachment("good.png", encode("PNG"))
     with pytest.raises(AttachmentError) as caught:
         await load_references(http, [good, cdn.attachment("bad.png", data)], SEEDREAM_4_0)
-    assert (caught.value.name, caught.value.code) == ("bad.png", code)
+    assert (caught.value.name, caught.value.position, caught.value.code) == ("bad.png", 2, code)
     en, zh = explain(caught.value, "en-US"), explain(caught.value, "zh-CN")
-    assert en.startswith("The attachment `bad.png` ") and english in en
-    assert zh.startswith("附件 `bad.png` ") and chinese in zh
+    assert en.startswith("Image 2 (`bad.png`) ") and english in en
+    assert zh.startswith("第 2 张图片（`bad.png`）") and chinese in zh
+    with pytest.raises(AttachmentError) as caught:  # alone, it is named alone
+        await load_references(http, [cdn.attachment("bad.png", data)], SEEDREAM_4_0)
+    assert explain(caught.value, "en-US").startswith("The attachment `bad.png` ")
+    assert explain(caught.value, "zh-CN").startswith("附件 `bad.png` ")
+
+
+async def test_attachments_of_the_same_name_are_told_apart_by_their_position(cdn, http):
+    """Pasted screenshots are all image.png: the refusal says which one to replace."""
+    good, bad = encode("PNG"), b"just some text, not a picture" * 10
+    told = []
+    for files in ((bad, good), (good, bad)):
+        atts = [cdn.attachment(f"{i}.png", data) for i, data in enumerate(files)]
+        for att in atts:
+            att.filename = "image.png"
+        with pytest.raises(AttachmentError) as caught:
+            await load_references(http, atts, SEEDREAM_4_0)
+        told.append((explain(caught.value, "en-US"), explain(caught.value, "zh-CN")))
+    assert told == [
+        ("Image 1 (`image.png`) is not an image.", "第 1 张图片（`image.png`）不是图片。"),
+        ("Image 2 (`image.png`) is not an image.", "第 2 张图片（`image.png`）不是图片。"),
+    ]
 
 
 async def test_the_first_bad_attachment_in_order_is_reported(cdn, http):
@@ -144,8 +172,10 @@ def test_precheck_refuses_from_metadata_without_any_download():
     precheck([ok])
     with pytest.raises(AttachmentError) as caught:
         precheck([ok, Att("big.png", "https://cdn.discordapp.com/attachments/1/2/big.png", MAX_REFERENCE_BYTES + 1)])
-    assert caught.value.name == "big.png"
-    assert "is 10.0 MB; the limit is 10 MB" in explain(caught.value, "en-US")
+    assert (caught.value.name, caught.value.position) == ("big.png", 2)
+    # One byte over reads as over, not "is 10.0 MB; the limit is 10 MB."
+    assert explain(caught.value, "en-US") == "Image 2 (`big.png`) is 10.1 MB; the limit is 10 MB."
+    assert explain(caught.value, "zh-CN") == "第 2 张图片（`big.png`）大小为 10.1 MB，上限为 10 MB。"
     for width, height, code in ((6001, 6000, "too_large_pixels"), (14, 100, "too_small"), (17, 289, "bad_aspect")):
         with pytest.raises(AttachmentError) as caught:
             precheck([Att("x.png", "https://cdn.discordapp.com/attachments/1/2/x.png", 1000, width, height)])
@@ -194,15 +224,17 @@ async def test_an_attachment_elsewhere_is_refused_before_any_download(cdn, http,
     # The configured DISCORD_API_BASE_URL's host is trusted (on loopback, any loopback name), no other.
     good = cdn.attachment("good.png", encode("PNG"))
     elsewhere = Att("evil.png", good.url.replace(cdn.base, "http://10.0.0.5:1"), 100)
-    for check in (lambda: precheck([good, elsewhere]), lambda: load_references(http, [elsewhere], SEEDREAM_4_0)):
+    checks = {
+        "Image 2 (`evil.png`)": lambda: precheck([good, elsewhere]),
+        "The attachment `evil.png`": lambda: load_references(http, [elsewhere], SEEDREAM_4_0),
+    }
+    for named, check in checks.items():
         with pytest.raises(AttachmentError) as caught:
             result = check()
             if hasattr(result, "__await__"):
                 await result
         assert caught.value.code == "not_from_discord"
-        assert explain(caught.value, "en-US") == (
-            "The attachment `evil.png` is not a file stored on Discord, so it was not used."
-        )
+        assert explain(caught.value, "en-US") == f"{named} is not a file stored on Discord, so it was not used."
         assert "Discord" in explain(caught.value, "zh-CN")
     assert cdn.hits == []
     monkeypatch.setattr(discord.http.Route, "BASE", "https://discord.com/api/v10")  # not set: the CDN only
@@ -224,3 +256,135 @@ async def test_an_attachment_elsewhere_is_refused_before_any_download(cdn, http,
 def test_a_stand_in_for_discord_on_this_machine_may_serve_files_on_any_loopback_name(url, allowed, monkeypatch):
     monkeypatch.setattr(discord.http.Route, "BASE", "http://127.0.0.1:6000/api/v10")  # DISCORD_API_BASE_URL
     assert is_discord_url(url) is allowed
+
+
+def animated(fmt: str, frames: int = 3) -> bytes:
+    images = [Image.effect_noise((64, 48), 50 + 10 * i).convert("P" if fmt == "GIF" else "RGB") for i in range(frames)]
+    buf = io.BytesIO()
+    images[0].save(buf, fmt, save_all=True, append_images=images[1:])
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF"])
+async def test_a_gif_or_tiff_cut_inside_a_later_frame_is_refused_as_damaged(cdn, http, fmt):
+    """Seedream 4.x takes GIF and TIFF as they are: a download cut in frame 3 must not reach the
+    gateway because frame 1 decodes."""
+    whole, cut = animated(fmt), animated(fmt)[:-100]
+    [ref] = await load_references(http, [cdn.attachment(f"whole.{fmt}", whole)], SEEDREAM_4_0)
+    assert (ref.data, ref.converted) == (whole, False)
+    with pytest.raises(AttachmentError) as caught:
+        await load_references(http, [cdn.attachment(f"cut.{fmt}", cut)], SEEDREAM_4_0)
+    assert caught.value.code == "corrupt"
+    with pytest.raises(AttachmentError) as caught:  # converted for SeedEdit: the file is still damaged
+        await load_references(http, [cdn.attachment(f"cut.{fmt}", cut)], SEEDEDIT_3_I2I)
+    assert caught.value.code == "corrupt"
+
+
+async def test_references_are_checked_one_at_a_time_within_the_process_budget(cdn, http, monkeypatch):
+    """Checks decode pixels: all requests together decode at most DECODE_PIXELS at once, and a
+    request's references are checked in order, none after the first bad one."""
+    monkeypatch.setattr(references, "DECODE_PIXELS", 40 * 30)  # one 40x30 BMP at a time
+    running, most, checked = 0, 0, []
+    real = references._check_and_convert
+
+    def slow_check(data, info, accepted):
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        time.sleep(0.05)
+        checked.append(data)
+        running -= 1
+        return real(data, info, accepted)
+
+    monkeypatch.setattr(references, "_check_and_convert", slow_check)
+    bmps = [encode("BMP", colour=(i, 0, 0)) for i in range(4)]
+    requests = [[cdn.attachment(f"{r}{i}.bmp", bmps[2 * r + i]) for i in range(2)] for r in range(2)]
+    loaded = await asyncio.gather(*(load_references(http, atts, SEEDREAM_4_0) for atts in requests))
+    assert [[ref.data for ref in refs] for refs in loaded] == [bmps[:2], bmps[2:]]
+    assert most == 1
+    checked.clear()
+    broken = cdn.attachment("broken.bmp", bmps[0][:-300])
+    with pytest.raises(AttachmentError):
+        await load_references(http, [broken, *requests[0]], SEEDREAM_4_0)
+    assert checked == [broken_data := cdn.files["broken.bmp"]] and broken_data == bmps[0][:-300]
+
+
+async def test_the_pixel_budget_serves_in_order_and_gives_back_what_a_cancelled_wait_held():
+    budget = references._PixelBudget(100, asyncio.get_running_loop())
+    await budget.take(80)
+    order: list[str] = []
+
+    async def wait(name: str, pixels: int) -> None:
+        await budget.take(pixels)
+        order.append(name)
+
+    big, small, cancelled = (asyncio.create_task(wait(*a)) for a in (("big", 60), ("small", 10), ("gone", 10)))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.sleep(0)
+    assert order == []  # "small" would fit, but "big" came first
+    budget.give_back(80)
+    await asyncio.gather(big, small)
+    assert order == ["big", "small"] and budget.used == 70
+    huge = asyncio.create_task(budget.take(1000))  # larger than the whole budget: waits until nothing else decodes
+    await asyncio.sleep(0)
+    budget.give_back(60)
+    await asyncio.sleep(0)
+    assert not huge.done()
+    budget.give_back(10)
+    await huge
+    assert budget.used == 100
+    late = asyncio.create_task(budget.take(50))
+    await asyncio.sleep(0)
+    late.cancel()
+    budget.give_back(100)  # its turn comes after it was cancelled: nothing is held for it
+    with pytest.raises(asyncio.CancelledError):
+        await late
+    assert budget.used == 0
+
+
+_MEASURE = r"""
+import asyncio, json, resource, sys
+sys.path.insert(0, sys.argv[1])
+import aiohttp, discord
+from aiohttp import web
+from image_gateway.catalog import SEEDREAM_4_0
+from pipeline.references import load_references
+from tests.unit.pipeline.test_references import CDN
+
+async def main():
+    cdn = CDN()
+    app = web.Application()
+    app.router.add_get("/attachments/{name}", cdn.serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    cdn.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    discord.http.Route.BASE = f"{cdn.base}/api/v10"
+    atts = [cdn.attachment(f"{i}.webp", open(path, "rb").read()) for i, path in enumerate(sys.argv[2:])]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    async with aiohttp.ClientSession() as http:
+        refs = await load_references(http, atts, SEEDREAM_4_0)
+    grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    print(json.dumps({"grew_mb": grew / 1024, "formats": [ref.format for ref in refs]}))
+    await runner.cleanup()
+
+asyncio.run(main())
+"""
+
+
+def test_tiny_webp_references_of_6000x6000_pixels_cost_no_decode(tmp_path):
+    """A 6000x6000 WebP of one colour is 1.4 KB, and Pillow's decoder holds ~550 MB for it: sent
+    as it is (Seedream 4.x takes WebP), it is checked by its container, not decoded (before: 1.1 GB
+    for two). Measured in a fresh process, the files made in another one."""
+    paths = [str(tmp_path / f"flat{i}.webp") for i in range(2)]
+    make = "import sys; from PIL import Image\nfor i, p in enumerate(sys.argv[1:]): " \
+           "Image.new('RGB', (6000, 6000), (i, 100, 200)).save(p, 'WEBP', lossless=True)"  # fmt: skip
+    subprocess.run([sys.executable, "-c", make, *paths], check=True, timeout=120)
+    assert max(Path(path).stat().st_size for path in paths) < 4096
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", _MEASURE, str(root), *paths], capture_output=True, text=True,
+                         timeout=120, check=True)  # fmt: skip
+    measured = json.loads(out.stdout.strip().splitlines()[-1])
+    assert measured["formats"] == ["webp", "webp"]
+    assert measured["grew_mb"] < 64, measured
