@@ -1,7 +1,10 @@
 """/spend (admins: where the money went) and /history (the latest requests and their decisions).
 
 /spend answers with a summary, the ledger rows of the period as CSV and a PNG chart of the
-spend per day; the chart is drawn in a worker thread. /history reads the ledger (prompt,
+spend per day. A period can be a hundred thousand rows: the figures are SQL sums and the CSV is
+streamed to a temporary file, both in a worker thread on a read-only connection of their own
+(``storage.reports``), and the chart is drawn in a worker thread; the CSV is gzipped when it
+does not fit beside the chart in one message. /history reads the ledger (prompt,
 member, cost, status) and the audit log (approval decisions and the moderator who took them),
 and, in approval mode, the requests that never got a ledger row (waiting for a moderator,
 rejected, or refused before anything was reserved) from storage.approvals.
@@ -10,10 +13,12 @@ rejected, or refused before anything was reserved) from storage.approvals.
 from __future__ import annotations
 
 import asyncio
-import gzip
+import functools
 import io
 import logging
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -27,8 +32,9 @@ from image_gateway.errors import ACCOUNT_CODES, AUTH_CODES, MODEL_NOT_FOUND_CODE
 from image_gateway.money import format_usd
 from pipeline.explain import UserError
 from pipeline.report_chart import MAX_SERIES, chart_available, render_chart
-from pipeline.report_csv import ledger_csv
-from pipeline.spend_report import GroupBy, SpendReport, build_report
+from pipeline.report_csv import fit_csv, write_csv
+from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE
+from pipeline.spend_report import GroupBy, SpendReport
 from pipeline.summary import prompt_preview
 from storage.approvals import Approval
 from storage.reports import Period, period_bounds
@@ -70,25 +76,37 @@ class Reports(commands.Cog):
         await interaction.response.defer(thinking=True, ephemeral=True)
         start, end = period_bounds(period)
         user_id = member.id if member is not None else None
-        rows = await self.bot.storage.reports.rows(guild_id, start, end, user_id=user_id)
-        report = build_report(rows, start, end)
-        stamp = start.strftime("%Y%m%d")
-        text = self._summary(report, period, member, locale)
-        files: list[discord.File] = []
-        room = interaction.filesize_limit
-        if chart_available():
-            labels = await self._labels(report, chart_by, interaction.guild)
-            png = await asyncio.to_thread(render_chart, report, chart_by, labels, t("spend.others", locale))
-            files.append(discord.File(io.BytesIO(png), filename=f"spend-{period}-{stamp}.png"))
-            room -= len(png)
-        else:
-            text += "\n" + t("spend.no_chart", locale)
-        name, data = await asyncio.to_thread(_csv_within, ledger_csv(report.rows), f"spend-{period}-{stamp}", room)
-        if data is None:
-            text += "\n" + t("spend.csv_too_large", locale)
-        else:
-            files.insert(0, discord.File(io.BytesIO(data), filename=name))
-        await interaction.followup.send(clip(text), files=files, ephemeral=True)
+        stem = f"spend-{period}-{start.strftime('%Y%m%d')}"
+        with tempfile.TemporaryDirectory(prefix="spend-") as folder:
+            # The figures from SQL and the CSV streamed to a file, both in a worker thread (the
+            # period can be a hundred thousand rows), then the chart: the event loop only waits.
+            plain = Path(folder) / f"{stem}.csv"
+            figures, _size = await self.bot.storage.reports.spend(
+                guild_id, start, end, user_id=user_id, top=MAX_SERIES, export=functools.partial(write_csv, plain)
+            )
+            report = SpendReport.of(figures, start, end)
+            text = self._summary(report, period, member, locale)
+            files: list[discord.File] = []
+            # Discord refuses a message over 25 MiB in all whatever the server's upload limit
+            # (a boosted server's is 50 MiB): the CSV gets what the chart leaves of both.
+            room = min(interaction.filesize_limit, MAX_FILES_BYTES_PER_MESSAGE)
+            if chart_available():
+                labels = await self._labels(report, chart_by, interaction.guild)
+                png = await asyncio.to_thread(render_chart, report, chart_by, labels, t("spend.others", locale))
+                files.append(discord.File(io.BytesIO(png), filename=f"{stem}.png"))
+                room = min(interaction.filesize_limit, MAX_FILES_BYTES_PER_MESSAGE - len(png))
+            else:
+                text += "\n" + t("spend.no_chart", locale)
+            sent = await asyncio.to_thread(fit_csv, plain, room)
+            if sent is None:
+                text += "\n" + t("spend.csv_too_large", locale)
+            else:
+                files.insert(0, discord.File(sent, filename=sent.name))
+            try:
+                await interaction.followup.send(clip(text), files=files, ephemeral=True)
+            finally:
+                for file in files:
+                    file.close()
 
     def _model_label(self, model_id: str) -> str:
         spec = self.bot.preset.models.get(model_id)
@@ -99,13 +117,13 @@ class Reports(commands.Cog):
         lines = [f"**{t(f'spend.title.{period}', locale, start=report.start.date(), end=last_day)}**"]
         if member is not None:
             lines.append(t("spend.member", locale, member=f"<@{member.id}>"))
-        if not report.rows:
+        if not report.requests:
             lines.append(t("spend.empty", locale))
             return "\n".join(lines)
         lines.append(t("spend.total", locale, total=format_usd(report.cost_micros),
                        charged=format_usd(report.charged_micros)))
         lines.append(t("spend.images", locale, billed=report.images_billed, delivered=report.images_delivered))
-        lines.append(t("spend.requests", locale, count=len(report.rows),
+        lines.append(t("spend.requests", locale, count=report.requests,
                        refused=report.statuses.get("refused", 0), released=report.statuses.get("released", 0)))
         if report.by_model:
             lines.append(t("spend.by_model", locale))
@@ -118,11 +136,10 @@ class Reports(commands.Cog):
         return "\n".join(lines)
 
     async def _labels(self, report: SpendReport, by: GroupBy, guild: discord.Guild | None) -> dict[str, str]:
-        keys = sorted(report.daily(by))
+        keys = list(report.daily(by))  # the chart's own series, at most MAX_SERIES
         if by == "model":
             return {key: self._model_label(key) for key in keys}
-        shown = [share.key for share in report.by_member[:MAX_SERIES]]
-        return {key: await self._member_name(int(key), guild) for key in shown}
+        return {key: await self._member_name(int(key), guild) for key in keys}
 
     async def _member_name(self, user_id: int, guild: discord.Guild | None) -> str:
         person = (guild.get_member(user_id) if guild else None) or self.bot.get_user(user_id)
@@ -147,6 +164,8 @@ class Reports(commands.Cog):
         if member is None and not moderator:
             member = interaction.user  # type: ignore[assignment]
         user_id = member.id if member is not None else None
+        # Acknowledged before anything is read: a slow read must not miss Discord's 3 seconds.
+        await interaction.response.defer(thinking=True, ephemeral=True)
         rows = await self.bot.storage.reports.latest(guild_id, user_id=user_id, limit=HISTORY_ENTRIES)
         audit = await self.bot.storage.audit.for_requests(row.id for row in rows)
         approvals = await self.bot.storage.approvals.latest_without_request(
@@ -172,7 +191,7 @@ class Reports(commands.Cog):
                 for entry in audit.get(row.id, [])
             )])  # fmt: skip
         text = fit_lines(head, items, [], lambda count: t("history.more", locale, count=count))
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.followup.send(text, ephemeral=True)
 
     def _approval_line(self, approval: Approval, locale: str) -> str:
         """A request that never reached the ledger, with the moderator's decision (or none yet)."""
@@ -255,10 +274,3 @@ async def setup(bot: SeedreamBot) -> None:
     await bot.add_cog(Reports(bot))
 
 
-def _csv_within(data: bytes, stem: str, room: int) -> tuple[str, bytes | None]:
-    """The CSV as it is, gzipped when Discord would refuse it whole (a busy month with long prompts
-    runs to megabytes; CSV shrinks several times), or None when even that is too large."""
-    if len(data) <= room:
-        return f"{stem}.csv", data
-    packed = gzip.compress(data, compresslevel=6)
-    return (f"{stem}.csv.gz", packed) if len(packed) <= room else (f"{stem}.csv", None)

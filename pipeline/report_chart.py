@@ -11,10 +11,14 @@ import importlib.util
 import io
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from pipeline.spend_report import GroupBy, SpendReport
+from pipeline.spend_report import MAX_SERIES, GroupBy, SpendReport
 
-MAX_SERIES = 6  # the biggest series get their own colour; the rest are stacked as one
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["MAX_SERIES", "chart_available", "chart_series", "draw_chart", "render_chart"]
 _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei")
 
 
@@ -33,22 +37,21 @@ def chart_series(report: SpendReport, by: GroupBy, others: str) -> dict[str, dic
     """The chart's series, largest first: the first `MAX_SERIES` in the report's own ranking (ties
     broken alike, so the names looked up for its first members are those of the series), then
     the rest summed under `others`."""
-    daily = report.daily(by)
-    shares = report.by_member if by == "member" else report.by_model
-    ranked = [share.key for share in shares if share.key in daily]
-    ranked += sorted((key for key in daily if key not in set(ranked)), key=lambda key: -sum(daily[key].values()))
-    series = {key: daily[key] for key in ranked[:MAX_SERIES]}
-    if len(ranked) > MAX_SERIES:
-        rest: dict = {}
-        for key in ranked[MAX_SERIES:]:
-            for day, micros in daily[key].items():
-                rest[day] = rest.get(day, 0) + micros
+    series = dict(report.daily(by))
+    if rest := report.others(by):
         series[others] = rest
     return series
 
 
 def render_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, str], others: str) -> bytes:
     """PNG bytes. ``labels`` names the series (model id or member id -> text shown)."""
+    out = io.BytesIO()
+    draw_chart(report, by, labels, others).savefig(out, format="png")
+    return out.getvalue()
+
+
+def draw_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, str], others: str) -> Figure:
+    """The chart as a matplotlib figure (on an Agg canvas), laid out, not yet saved."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - optional dependency
     from matplotlib.figure import Figure  # noqa: PLC0415
 
@@ -72,8 +75,8 @@ def render_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, str], ot
     axes.set_ylim(bottom=0)
     axes.grid(axis="y", alpha=0.3)
     if series:
-        axes.legend(loc="best", prop={"family": _fonts(), "size": "small"})
-    figure.tight_layout()
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
-    return out.getvalue()
+        # Outside the plot area, to its right: inside, up to seven entries would cover the bars.
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+                    prop={"family": _fonts(), "size": "small"})
+    figure.tight_layout()  # makes room for the legend beside the plot
+    return figure

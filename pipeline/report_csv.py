@@ -3,16 +3,22 @@
 Amounts have six decimals (micro-dollars), so summing a column gives the ledger's total to
 the micro-dollar. Text a member typed (the prompt) is neutralised against spreadsheet formula
 injection: a cell starting with = + - @ or a tab gets a leading apostrophe.
+
+A month of a busy server is a hundred thousand rows: ``write_csv`` streams them to a file as
+they are read (in a worker thread), and ``fit_csv`` gzips that file when it is too large to
+send as it is, a chunk at a time, so neither holds the whole CSV in memory.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 from collections.abc import Iterable
-from decimal import Decimal
+from datetime import datetime
+from pathlib import Path
 
-from storage.reports import LedgerRow
+from storage.requests import LedgerRow
 
 COLUMNS = (
     "request_id", "created_at_utc", "settled_at_utc", "user_id", "channel_id", "command", "model", "size",
@@ -20,11 +26,17 @@ COLUMNS = (
     "cost_usd", "charged_usd", "prompt",
 )  # fmt: skip
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CHUNK = 1024 * 1024
 
 
 def usd_exact(micros: int) -> str:
     """123450 -> "0.123450": the exact amount, no rounding."""
-    return f"{Decimal(micros).scaleb(-6):.6f}"
+    whole, fraction = divmod(abs(micros), 1_000_000)
+    return f"{'-' if micros < 0 else ''}{whole}.{fraction:06d}"
+
+
+def _when(moment: datetime) -> str:
+    return moment.isoformat(" ", "seconds")[:19]  # "2026-11-03 09:01:02", as strftime but quicker
 
 
 def _safe(text: str | None) -> str:
@@ -36,8 +48,8 @@ def _safe(text: str | None) -> str:
 def _line(row: LedgerRow) -> list[object]:
     return [
         row.id,
-        row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-        row.settled_at.strftime("%Y-%m-%d %H:%M:%S") if row.settled_at else "",
+        _when(row.created_at),
+        _when(row.settled_at) if row.settled_at else "",
         row.user_id,
         row.channel_id,
         row.command,
@@ -58,7 +70,31 @@ def _line(row: LedgerRow) -> list[object]:
 def ledger_csv(rows: Iterable[LedgerRow]) -> bytes:
     """UTF-8 with a byte order mark, so spreadsheet programs read Chinese prompts correctly."""
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
+    _write(buffer, rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _write(out: io.TextIOBase, rows: Iterable[LedgerRow]) -> None:
+    writer = csv.writer(out)
     writer.writerow(COLUMNS)
     writer.writerows(_line(row) for row in rows)
-    return buffer.getvalue().encode("utf-8-sig")
+
+
+def write_csv(path: Path, rows: Iterable[LedgerRow]) -> int:
+    """``ledger_csv(rows)`` written to ``path`` row by row; returns its size in bytes."""
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        _write(out, rows)
+    return path.stat().st_size
+
+
+def fit_csv(path: Path, room: int) -> Path | None:
+    """The CSV file to send within ``room`` bytes: ``path`` itself, else ``path`` gzipped beside it
+    (CSV shrinks several times), else None when even that is too large."""
+    if path.stat().st_size <= room:
+        return path
+    packed = path.with_name(path.name + ".gz")
+    with path.open("rb") as plain, packed.open("wb") as raw:
+        with gzip.GzipFile(path.name, "wb", compresslevel=6, fileobj=raw) as out:
+            while (chunk := plain.read(_CHUNK)) and raw.tell() <= room:  # stop once it cannot fit
+                out.write(chunk)
+        return packed if not chunk and raw.tell() <= room else None

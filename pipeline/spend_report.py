@@ -1,43 +1,35 @@
-"""A spend report: the ledger rows of a period summed up (totals, per model, per member, per day).
+"""A spend report: a period's ledger summed up (totals, per model, per member, per day).
 
-Everything is computed from the same rows that go into the CSV, in integer micro-dollars, so
-the summary, the CSV and the chart agree with each other and with the ledger exactly.
-Server spend is ``cost_micros`` (what the gateway billed); ``charged_micros`` is what members
-were charged for images they got.
+The figures come from SQL (``storage.reports``) over the same rows, in the same snapshot, as
+the CSV, in integer micro-dollars, so the summary, the CSV and the chart agree with each other
+and with the ledger exactly. ``build_report`` computes the same figures from rows in Python
+(the reference the SQL is tested against). Server spend is ``cost_micros`` (what the gateway
+billed); ``charged_micros`` is what members were charged for images they got.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
-from typing import Literal
 
+from storage.reports import GroupBy, Share, SpendFigures
 from storage.requests import LedgerRow
 
-GroupBy = Literal["model", "member"]
+__all__ = ["MAX_SERIES", "GroupBy", "Share", "SpendReport", "build_report"]
+
+MAX_SERIES = 6  # the biggest series get their own colour in the chart; the rest are stacked as one
 
 
 @dataclass(frozen=True)
-class Share:
-    key: str  # model id, or member id as text
-    cost_micros: int
-    images_billed: int
-
-
-@dataclass(frozen=True)
-class SpendReport:
+class SpendReport(SpendFigures):
     start: datetime
     end: datetime  # exclusive
-    rows: tuple[LedgerRow, ...]
-    cost_micros: int
-    charged_micros: int
-    images_billed: int
-    images_delivered: int
-    statuses: dict[str, int] = field(default_factory=dict)
-    by_model: tuple[Share, ...] = ()  # most expensive first
-    by_member: tuple[Share, ...] = ()
+
+    @classmethod
+    def of(cls, figures: SpendFigures, start: datetime, end: datetime) -> SpendReport:
+        return cls(**{f.name: getattr(figures, f.name) for f in fields(SpendFigures)}, start=start, end=end)
 
     @property
     def days(self) -> list[date]:
@@ -45,16 +37,16 @@ class SpendReport:
         return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
     def daily(self, by: GroupBy) -> dict[str, dict[date, int]]:
-        """Server spend per series (model id or member id) per UTC day, in micro-dollars."""
-        series: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
-        for row in self.rows:
-            if row.cost_micros:
-                key = row.model if by == "model" else str(row.user_id)
-                series[key][row.created_at.date()] += row.cost_micros
-        return {key: dict(days) for key, days in series.items()}
+        """Server spend per UTC day, in micro-dollars, of the biggest series (model id or member
+        id; at most `MAX_SERIES`), in the order of `by_model` / `by_member`."""
+        return self.per_day[by]
+
+    def others(self, by: GroupBy) -> dict[date, int]:
+        """Server spend per UTC day of every other series together (empty when there are none)."""
+        return self.others_per_day[by]
 
 
-def _shares(rows: Sequence[LedgerRow], key) -> tuple[Share, ...]:
+def _shares(rows: Sequence[LedgerRow], key: Callable[[LedgerRow], str]) -> tuple[Share, ...]:
     cost: Counter[str] = Counter()
     images: Counter[str] = Counter()
     for row in rows:
@@ -66,17 +58,34 @@ def _shares(rows: Sequence[LedgerRow], key) -> tuple[Share, ...]:
     )
 
 
+def _per_day(rows: Sequence[LedgerRow], shares: tuple[Share, ...], key: Callable[[LedgerRow], str]
+             ) -> tuple[dict[str, dict[date, int]], dict[date, int]]:
+    top = [share.key for share in shares if share.cost_micros][:MAX_SERIES]
+    series: dict[str, dict[date, int]] = {k: defaultdict(int) for k in top}
+    others: dict[date, int] = defaultdict(int)
+    for row in rows:
+        if row.cost_micros:
+            series.get(key(row), others)[row.created_at.date()] += row.cost_micros
+    return {k: dict(days) for k, days in series.items()}, dict(others)
+
+
 def build_report(rows: Sequence[LedgerRow], start: datetime, end: datetime) -> SpendReport:
+    """The report of ``rows`` computed in Python: what ``storage.reports`` computes in SQL."""
     settled = [r for r in rows if r.status == "settled"]
+    keys: dict[GroupBy, Callable[[LedgerRow], str]] = {"model": lambda r: r.model, "member": lambda r: str(r.user_id)}
+    shares = {by: _shares(rows, key) for by, key in keys.items()}
+    per_day = {by: _per_day(rows, shares[by], key) for by, key in keys.items()}
     return SpendReport(
         start=start,
         end=end,
-        rows=tuple(rows),
+        requests=len(rows),
         cost_micros=sum(r.cost_micros for r in rows),
         charged_micros=sum(r.charged_micros for r in rows),
         images_billed=sum(r.images_billed or 0 for r in settled),
         images_delivered=sum(r.images_delivered or 0 for r in settled),
         statuses=dict(Counter(r.status for r in rows)),
-        by_model=_shares(rows, lambda r: r.model),
-        by_member=_shares(rows, lambda r: str(r.user_id)),
+        by_model=shares["model"],
+        by_member=shares["member"],
+        per_day={by: series for by, (series, _others) in per_day.items()},
+        others_per_day={by: others for by, (_series, others) in per_day.items()},
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import random
 from decimal import Decimal
 
 from PIL import Image
@@ -13,6 +14,12 @@ from tests.e2e.test_admin_quotas import MANAGE_GUILD, is_ephemeral, quota, serve
 
 MANAGE_MESSAGES = 1 << 13
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MIB = 1024 * 1024
+INSERT = (
+    "INSERT INTO requests (guild_id, channel_id, user_id, command, model, size, prompt, images_requested,"
+    " images_billed, images_delivered, unit_price_micros, reserved_micros, cost_micros, charged_micros,"
+    " status, error_code, created_at, settled_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 
 
 async def spend(w, options, user=None):
@@ -111,7 +118,7 @@ async def test_history_members_see_their_own_moderators_see_anyones(tmp_path):
                                      "pending", "approved", request_id=alice_row["id"])
 
         own = await w.run("history", {}, user=w.bob)
-        assert is_ephemeral(own)
+        assert own.callback_type == 5 and is_ephemeral(own)  # deferred before the database is read
         text = own.all_text()
         assert "bob's dog" in text and "delivered 2 of 2" in text and "$0.324" in text
         assert "alice's secret cat" not in text
@@ -168,6 +175,54 @@ async def test_a_month_too_big_for_one_csv_upload_is_sent_compressed_with_its_su
         assert "Total spend: $1,944.00" in report.all_text()  # 12,000 x $0.162
         [packed] = [data for name, data in report.files() if name.endswith(".csv.gz")]
         assert len(list(csv.reader(io.StringIO(gzip.decompress(packed).decode())))) == 12_001  # header + rows
+
+
+async def fill_today(w, count: int, prompt) -> None:
+    """``count`` settled $0.162 requests of alice's made today, with ``prompt(i)`` as prompt."""
+    from storage.models import epoch_ms, utc_now  # noqa: PLC0415 - only these tests write rows by hand
+
+    now = epoch_ms(utc_now())
+    since_midnight = max(now % 86_400_000, 1)
+    rows = [(w.guild.id, w.channel.id, w.alice.id, "imagine", "doubao-seedream-4-0-250828", "2K", prompt(i),
+             1, 1, 1, 162_000, 162_000, 162_000, 162_000, "settled", None, now - i % since_midnight, now)
+            for i in range(count)]  # fmt: skip
+    await w.storage.db.run(lambda conn: conn.executemany(INSERT, rows))
+
+
+async def test_a_csv_over_25_mib_on_a_boosted_server_is_sent_compressed_beside_the_chart(tmp_path):
+    # A level-2 boosted server takes 50 MiB files, but Discord refuses a message over 25 MiB in
+    # all: the 27 MiB CSV sent whole next to the PNG was refused, and the admin got no report.
+    rng = random.Random(7)
+    words = ["neon", "city", "watercolor", "portrait", "lighthouse", "dragon", "castle", "赛博朋克", "城市", "水彩"]
+    async with server(tmp_path) as w:
+        w.guild.attachment_size_limit = 50 * MIB
+        await w.start_bot()
+        await fill_today(w, 13_500, lambda _i: " ".join(rng.choice(words) for _ in range(400))[:2000])
+
+        inter = await w.run("spend", {"period": "day"}, user=w.admin, timeout=60)
+        assert inter.rejections == [], [(e.status, e.error) for e in inter.rejections]
+        assert "Total spend: $2,187.00" in inter.all_text()  # 13,500 x $0.162
+        [(name, packed)] = [f for f in inter.files() if not f[0].endswith(".png")]
+        assert name.endswith(".csv.gz")
+        plain = gzip.decompress(packed)
+        assert len(plain) > 25 * MIB  # it would not have fitted as it is
+        rows = list(csv.DictReader(io.StringIO(plain.decode("utf-8-sig"))))
+        assert sum(Decimal(r["cost_usd"]) for r in rows) == Decimal("2187")
+        assert png_bytes(inter).startswith(PNG_SIGNATURE)
+
+
+async def test_a_csv_too_large_even_compressed_is_left_out_and_the_summary_and_chart_still_sent(tmp_path):
+    rng = random.Random(8)
+    async with server(tmp_path) as w:
+        w.guild.attachment_size_limit = 200 * 1024
+        await w.start_bot()
+        await fill_today(w, 2_000, lambda _i: rng.randbytes(300).hex())  # random: gzip cannot shrink it enough
+
+        inter = await w.run("spend", {"period": "day"}, user=w.admin, timeout=60)
+        text = inter.all_text()
+        assert "Total spend: $324.00" in text
+        assert "The CSV is too large for Discord even compressed: choose a shorter period or one member." in text
+        assert [name.rpartition(".")[2] for name, _data in inter.files()] == ["png"]
 
 
 async def test_history_says_why_requests_failed_in_the_readers_language(tmp_path):

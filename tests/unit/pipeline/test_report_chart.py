@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pipeline.report_chart import MAX_SERIES, chart_series
+from pipeline.report_chart import MAX_SERIES, chart_series, draw_chart, render_chart
 from pipeline.spend_report import build_report
 from storage.requests import LedgerRow
 
@@ -30,3 +30,19 @@ def test_tied_members_are_the_same_in_the_chart_as_in_the_report() -> None:
     named = [share.key for share in report.by_member[:MAX_SERIES]]
     assert list(series)[:MAX_SERIES] == named
     assert list(series)[MAX_SERIES:] == (["others"] if len(rows) > MAX_SERIES else [])
+
+
+def test_the_legend_is_beside_the_bars_not_over_them() -> None:
+    # Seven series (six and "others") over a month: a legend inside the plot covered bars.
+    rows = [row(n, 900 + n % 9) for n in range(24 * 30)]
+    report = build_report(rows, START, START + timedelta(days=30))
+    labels = {key: f"member with a long name {key}" for key in report.daily("member")}
+    figure = draw_chart(report, "member", labels, "others")
+    figure.canvas.draw()
+    [axes] = figure.axes
+    legend = axes.get_legend().get_window_extent()
+    assert len(axes.get_legend().get_texts()) == MAX_SERIES + 1
+    assert not legend.overlaps(axes.get_window_extent())  # clear of the plot area
+    assert figure.bbox.x0 <= legend.x0 and legend.x1 <= figure.bbox.x1  # and inside the image
+    assert figure.bbox.y0 <= legend.y0 and legend.y1 <= figure.bbox.y1
+    assert render_chart(report, "member", labels, "others").startswith(b"\x89PNG")
