@@ -4,12 +4,14 @@ import asyncio
 import json
 import logging
 import socket
+import threading
 import time
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from image_gateway import client as client_module
 from image_gateway.catalog import SEEDREAM_3_T2I
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
 from image_gateway.errors import (
@@ -764,3 +766,20 @@ async def test_an_empty_error_beside_a_streamed_image_is_no_failure(gateway, mak
     client = make_client("xmsmartlink")
     events = await collect(client, request(client, stream=True, max_images=1))
     assert events == [GeneratedImage(0, "https://i/0", None, None), Completed(1)]
+
+
+async def test_a_body_with_reference_images_is_serialised_off_the_event_loop(gateway, make_client, monkeypatch):
+    # Data URIs of up to 10 x 10 MB are 0.3-1.8 s of json.dumps: every other member would wait.
+    threads = []
+
+    def encode(body):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return client_module.json.dumps(body).encode()
+
+    monkeypatch.setattr(client_module, "encode_body", encode)
+    gateway.queue(ok(URL_ITEM, usage=1), ok(URL_ITEM, usage=1))
+    client = make_client()
+    await collect(client, request(client))
+    await collect(client, request(client, images=["data:image/png;base64,aGVsbG8="]))
+    assert threads == [True, False]  # a prompt alone is serialised in place; with images, in a thread
+    assert gateway.bodies[-1]["image"] == "data:image/png;base64,aGVsbG8="
