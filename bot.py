@@ -505,12 +505,17 @@ def lock_database(path: str):
     lock_path = Path(path).resolve()
     lock_path = lock_path.with_name(f"{lock_path.name}.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a+", encoding="ascii") as file:
+    with lock_path.open("a+", encoding="ascii", errors="replace") as file:
         try:
             fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             file.seek(0)
             raise DatabaseInUse(file.read(20).strip()) from None
+        except OSError as error:  # a filesystem without locks (ENOLCK: some network mounts)
+            log.warning("cannot lock %s (%s): nothing stops a second bot on this database", lock_path,
+                        error.strerror or type(error).__name__)  # fmt: skip
+            yield
+            return
         file.truncate(0)
         file.write(f"{os.getpid()}\n")
         file.flush()
