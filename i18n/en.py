@@ -377,8 +377,8 @@ TEXTS: dict[str, str] = {
     "budget.change.amount": "{amount} a month",
     "budget.change.amount_warn": "{amount} a month, warning at {percent}% in {channel}",
     "budget.warning": (
-        "⚠️ This server has spent {spent} of its monthly image budget of {budget}: the {percent}% warning "
-        "threshold is reached."
+        "⚠️ This server has spent {spent} of its monthly image budget of {budget} in {month} (UTC): the "
+        "{percent}% warning threshold is reached."
     ),
     "audit.line": "{when} {actor}: {old} → {new}",
     # reports (/spend, /history)

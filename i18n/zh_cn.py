@@ -261,7 +261,7 @@ TEXTS: dict[str, str] = {
     "budget.change.none": "未单独设置预算",
     "budget.change.amount": "每月 {amount}",
     "budget.change.amount_warn": "每月 {amount}，达到 {percent}% 时在 {channel} 预警",
-    "budget.warning": "⚠️ 本服务器本月已花费 {spent}，每月图片预算为 {budget}，已达到 {percent}% 的预警线。",
+    "budget.warning": "⚠️ 本服务器 {month}（UTC）已花费 {spent}，每月图片预算为 {budget}，已达到 {percent}% 的预警线。",
     "audit.line": "{when} {actor}：{old} → {new}",
     "spend.title.day": "今日花费（{start}，UTC）",
     "spend.title.week": "最近 7 天的花费（{start} 至 {end}，UTC）",

@@ -46,7 +46,7 @@ class BudgetAlerts:
         if not await self.quotas.claim_warning(job.guild_id, month, budget.warn_percent):
             return
         try:
-            await self._post(job.guild_id, budget, spent)
+            await self._post(job.guild_id, budget, spent, month)
         except BaseException as error:
             # Not posted: the claim goes back, or the month would pass without a warning even once
             # the channel is fixed; the next settlement tries again.
@@ -59,7 +59,7 @@ class BudgetAlerts:
                         "access there or set the budget with another channel", job.guild_id,
                         budget.warn_channel_id, type(error).__name__)  # fmt: skip
 
-    async def _post(self, guild_id: int, budget: Budget, spent: int) -> None:
+    async def _post(self, guild_id: int, budget: Budget, spent: int, month: str) -> None:
         channel = self.client.get_channel(budget.warn_channel_id)
         if channel is None:
             channel = await self.client.fetch_channel(budget.warn_channel_id)
@@ -74,6 +74,7 @@ class BudgetAlerts:
                 percent=budget.warn_percent,
                 spent=format_usd(spent),
                 budget=format_usd(budget.monthly_micros),
+                month=month,  # a late settlement may cross the threshold of a month that has ended
             )
         )
         log.info("guild %s: budget warning at %d%% posted", guild_id, budget.warn_percent)
