@@ -628,7 +628,10 @@ async def run(settings: Settings, preset: Preset) -> None:
     # gateway is on one (results named on this machine or the LAN are refused: pipeline.fetch).
     stand_in = urlsplit(settings.discord_api_base_url).hostname if settings.discord_api_base_url else None
     async with (
-        guarded_session(preset.base_url, trusted_hosts=[stand_in] if stand_in else []) as http,
+        guarded_session(
+            preset.base_url, trusted_hosts=[stand_in] if stand_in else [],
+            allow_private=settings.allow_private_result_addresses,
+        ) as http,
         open_database(settings, exclusive=True) as storage,
     ):
         services = Services(settings, http, storage, preset, make_client(settings, preset, http))

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     max_result_mb: int = Field(default=64, ge=1, le=512)
     result_memory_mb: int = Field(default=96, ge=0, le=4096)
     max_concurrent_downloads: int = Field(default=8, ge=1, le=64)
+    allow_private_result_addresses: bool = False
 
     # Storage and limits
     database_url: str = "sqlite:///data/bot.db"

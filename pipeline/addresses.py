@@ -32,6 +32,7 @@ __all__ = ["AddressGuard", "AddressRefused", "guarded_session", "is_public_addre
 
 log = logging.getLogger(__name__)
 
+_ALLOW_HINT = " (ALLOW_PRIVATE_RESULT_ADDRESSES=true allows it)"
 GATEWAY_RESOLVE_TIMEOUT = 5.0  # seconds for the one look-up of the gateway's host at start (it delays the start)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # DNS64 answers: an IPv4 address inside
 
@@ -89,7 +90,7 @@ class AddressGuard:
         are the resolver's to judge, when they are looked up)."""
         host = url.host
         if host and _looks_like_ip(host) and not self.trusts(host) and not is_public_address(host):
-            raise AddressRefused(host, "is not a public address")
+            raise AddressRefused(host, f"is not a public address{_ALLOW_HINT}")
 
     def trace_config(self) -> aiohttp.TraceConfig:
         """Checks every request's URL before it connects, and every redirect aiohttp follows
@@ -126,7 +127,7 @@ class _GuardedResolver(AbstractResolver):
             return infos
         allowed = [info for info in infos if is_public_address(info["host"])]
         if not allowed:
-            raise AddressRefused(host, "has no public address")
+            raise AddressRefused(host, f"has no public address{_ALLOW_HINT}")
         if len(allowed) < len(infos):
             log.debug("%s: skipping its addresses that are not public", host)
         return allowed
@@ -167,15 +168,21 @@ async def _gateway_is_public(gateway_url: str, resolver: AbstractResolver) -> bo
 
 @contextlib.asynccontextmanager
 async def guarded_session(
-    gateway_url: str, *, trusted_hosts: Iterable[str] = (), resolver: AbstractResolver | None = None
+    gateway_url: str,
+    *,
+    trusted_hosts: Iterable[str] = (),
+    resolver: AbstractResolver | None = None,
+    allow_private: bool = False,
 ) -> AsyncIterator[aiohttp.ClientSession]:
     """The bot's HTTP session (gateway calls and downloads), closed on exit. When the host of
     ``gateway_url`` resolves (here, once) to public addresses only, the session reaches only
     public addresses and ``trusted_hosts``; otherwise (a gateway on loopback or the LAN, or one
-    that cannot be resolved now) it reaches anything. ``resolver``: aiohttp's default if None."""
+    that cannot be resolved now) it reaches anything. ``allow_private`` (the operator's
+    ALLOW_PRIVATE_RESULT_ADDRESSES: a bot inside the cloud network of its gateway's storage, whose
+    DNS answers private addresses) turns the check off. ``resolver``: aiohttp's default if None."""
     inner = resolver if resolver is not None else DefaultResolver()
     try:
-        if await _gateway_is_public(gateway_url, inner):
+        if not allow_private and await _gateway_is_public(gateway_url, inner):
             guard = AddressGuard(trusted_hosts)
             session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(resolver=_GuardedResolver(inner, guard)),

@@ -21,8 +21,10 @@ async def test_the_session_is_guarded_by_the_gateway_and_trusts_the_discord_stan
     seen: dict[str, object] = {}
 
     @contextlib.asynccontextmanager
-    async def recording(gateway_url: str, *, trusted_hosts: Iterable[str] = ()) -> AsyncIterator[None]:
-        seen.update(gateway=gateway_url, trusted=list(trusted_hosts))
+    async def recording(
+        gateway_url: str, *, trusted_hosts: Iterable[str] = (), allow_private: bool = False
+    ) -> AsyncIterator[None]:
+        seen.update(gateway=gateway_url, trusted=list(trusted_hosts), allow_private=allow_private)
         raise _Stop
         yield  # pragma: no cover
 
@@ -35,10 +37,11 @@ async def test_the_session_is_guarded_by_the_gateway_and_trusts_the_discord_stan
         image_api_key="sk-k",
         image_api_base_url="https://gateway.example/v1",
         discord_api_base_url="http://127.0.0.1:8123/api/v10",
+        allow_private_result_addresses=True,
     )
     with pytest.raises(_Stop):
         await bot_module.run(settings, bot_module.resolve_preset(settings))
-    assert seen == {"gateway": "https://gateway.example/v1", "trusted": ["127.0.0.1"]}
+    assert seen == {"gateway": "https://gateway.example/v1", "trusted": ["127.0.0.1"], "allow_private": True}
 
 
 def test_the_gateway_client_takes_answers_as_large_as_the_results_the_bot_takes():

@@ -154,6 +154,13 @@ async def test_a_result_url_on_loopback_or_link_local_is_not_fetched(server: Ser
         err = await refused(download(session, server.url(f"/internal/secret.png{SECRET}"), max_bytes=CAP, timeout=5))
     assert server.hits == [], "the bot fetched a loopback URL the gateway named"
     assert err.message.startswith(f"refused to fetch {server.url('/internal/secret.png')}:")
+    assert "ALLOW_PRIVATE_RESULT_ADDRESSES=true allows it" in err.message  # the operator's way out
+
+
+async def test_an_operator_inside_the_storages_cloud_network_may_allow_private_addresses(server: Server) -> None:
+    # ALLOW_PRIVATE_RESULT_ADDRESSES: a bot whose DNS answers the storage's internal addresses.
+    async with guarded_session(PUBLIC_GATEWAY, allow_private=True) as session:
+        assert await download(session, server.url("/img.png"), max_bytes=CAP) == PNG
 
 
 @pytest.mark.parametrize(
