@@ -66,10 +66,15 @@ def require_moderator(interaction: discord.Interaction) -> None:
         raise UserError("error.moderator_only", code="not_moderator")
 
 
-def can_post(permissions: discord.Permissions, *, thread: bool) -> bool:
-    """Whether the bot may post results in a channel with these permissions (its own there)."""
+def can_say(permissions: discord.Permissions, *, thread: bool) -> bool:
+    """Whether the bot may post a text message in a channel with these permissions (its own there)."""
     sends = permissions.send_messages_in_threads if thread else permissions.send_messages
-    return permissions.view_channel and sends and permissions.attach_files
+    return permissions.view_channel and sends
+
+
+def can_post(permissions: discord.Permissions, *, thread: bool) -> bool:
+    """Whether the bot may post results (files) in a channel with these permissions."""
+    return can_say(permissions, thread=thread) and permissions.attach_files
 
 
 def bot_can_post(channel: discord.TextChannel | discord.Thread) -> bool:
@@ -81,6 +86,4 @@ def bot_can_say(guild: discord.Guild | None, channel_id: int) -> bool:
     channel = guild.get_channel_or_thread(channel_id) if guild is not None else None
     if not isinstance(channel, discord.abc.Messageable) or not hasattr(channel, "permissions_for"):
         return False  # gone, a category or a forum; a voice channel's text chat is fine
-    permissions = channel.permissions_for(channel.guild.me)
-    sends = permissions.send_messages_in_threads if isinstance(channel, discord.Thread) else permissions.send_messages
-    return permissions.view_channel and sends
+    return can_say(channel.permissions_for(channel.guild.me), thread=isinstance(channel, discord.Thread))
