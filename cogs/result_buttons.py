@@ -92,6 +92,38 @@ def result_view(ticket: Ticket) -> discord.ui.View:
     return view
 
 
+class UpscalePicker(
+    discord.ui.DynamicItem[discord.ui.Select],
+    template=r"sd:upscale-pick:(?P<id>[0-9]{1,19})",
+):
+    """Which image of a result of several to upscale: a menu in the private answer to Upscale. By
+    custom_id, like the buttons, so a choice made after a restart still works."""
+
+    def __init__(self, request_id: int, numbers: Sequence[int] = (), lang: str = "en-US") -> None:
+        options = [
+            discord.SelectOption(label=t("buttons.upscale_option", lang, number=n), value=str(n)) for n in numbers
+        ]
+        super().__init__(discord.ui.Select(
+            custom_id=f"sd:upscale-pick:{request_id}", placeholder=t("buttons.upscale_placeholder", lang)[:150],
+            options=options,
+        ))  # fmt: skip
+        self.request_id = request_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Select, match: Any, /
+    ) -> UpscalePicker:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        try:
+            chosen = str(((interaction.data or {}).get("values") or [""])[0])
+            # Not one of the menu's numbers (it only offers those): told which there are.
+            await upscale_image(interaction, self.request_id, int(chosen) if chosen.isdecimal() else 0)
+        except Exception as error:  # the one funnel, as for the buttons
+            await report_error(interaction, error)
+
+
 # -- presses ---------------------------------------------------------------------------------
 async def _request(interaction: discord.Interaction, request_id: int) -> LedgerRow:
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
@@ -160,17 +192,37 @@ async def reroll(interaction: discord.Interaction, request_id: int) -> None:
 async def upscale(interaction: discord.Interaction, request_id: int) -> None:
     """The same image regenerated at the largest size: an image-to-image of the result with its
     prompt (so an /edit or a Variation result can be upscaled too) by `_upscaler`, else, when the
-    image cannot be a reference, its prompt again at the model's largest size."""
+    image cannot be a reference, its prompt again at the model's largest size. A result of several
+    images first asks which one (`UpscalePicker`, privately): nothing is made or spent until then."""
     row = await _own_request(interaction, request_id)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
+    if _upscaler(bot, _made_by(bot, row), row.prompt).max_references and (row.images_delivered or 0) > 1:
+        with contextlib.suppress(UserError):  # no image left: upscaled from the prompt, as below
+            numbers = sorted(await _result_images(interaction, row))
+            if len(numbers) > 1:
+                lang = locale_of(interaction)
+                view = discord.ui.View(timeout=None)
+                view.add_item(UpscalePicker(row.id, numbers, lang))
+                await interaction.response.send_message(t("buttons.upscale_which", lang), view=view, ephemeral=True)
+                return
     with _once(bot, request_id, "upscale"):
         await _upscale(bot, interaction, row)
 
 
-async def _upscale(bot: SeedreamBot, interaction: discord.Interaction, row: LedgerRow) -> None:
+async def upscale_image(interaction: discord.Interaction, request_id: int, number: int) -> None:
+    """Image `number` (from 1) of the result, chosen in the `UpscalePicker`."""
+    row = await _own_request(interaction, request_id)
+    bot: SeedreamBot = interaction.client  # type: ignore[assignment]
+    with _once(bot, request_id, f"upscale-{number}"):
+        await _upscale(bot, interaction, row, number)
+
+
+async def _upscale(
+    bot: SeedreamBot, interaction: discord.Interaction, row: LedgerRow, number: int | None = None
+) -> None:
     made_by = _made_by(bot, row)
     model = _upscaler(bot, made_by, row.prompt)
-    image, unusable = await _usable_result_image(interaction, row) if model.max_references else (None, None)
+    image, unusable = await _usable_result_image(interaction, row, number) if model.max_references else (None, None)
     if image is not None:
         _refuse_at_largest(model, image.width * image.height if image.width and image.height else None)
         await generate_with_attachments(
@@ -178,6 +230,8 @@ async def _upscale(bot: SeedreamBot, interaction: discord.Interaction, row: Ledg
             size=model.largest_size,
         )  # fmt: skip
         return
+    if isinstance(unusable, UserError) and unusable.code == "bad_option":
+        raise unusable  # the image chosen is no longer there, others are: the member chooses again
     if isinstance(unusable, UserError) and unusable.code == "image_gone" and not is_repeatable(row):
         raise UserError("buttons.upscale_image_gone", code="image_gone")  # Variation could not start either
     _repeatable(row)  # without the image, only a result made from a prompt alone can be made again
@@ -264,10 +318,17 @@ def _variation_model(bot: SeedreamBot, row: LedgerRow) -> ModelSpec:
     return pick_model(bot, None, server_default, references=1, series=False)
 
 
-async def _result_image(interaction: discord.Interaction, row: LedgerRow) -> discord.Attachment:
-    """The result's first image (see `_result_images`)."""
+async def _result_image(
+    interaction: discord.Interaction, row: LedgerRow, number: int | None = None
+) -> discord.Attachment:
+    """The result's image `number` (see `_result_images`), by default its first."""
     images = await _result_images(interaction, row)
-    return images[min(images)]
+    if number is None:
+        return images[min(images)]
+    if number not in images:
+        numbers = _numbers_text(images, locale_of(interaction))
+        raise UserError("buttons.no_such_image", code="bad_option", numbers=numbers)
+    return images[number]
 
 
 async def _result_images(interaction: discord.Interaction, row: LedgerRow) -> dict[int, discord.Attachment]:
@@ -294,12 +355,13 @@ async def _result_images(interaction: discord.Interaction, row: LedgerRow) -> di
 
 
 async def _usable_result_image(
-    interaction: discord.Interaction, row: LedgerRow
+    interaction: discord.Interaction, row: LedgerRow, number: int | None = None
 ) -> tuple[discord.Attachment | None, UserError | AttachmentError | None]:
-    """The result's first image if it can be a reference (still there, and passing the reference
-    checks on Discord's metadata: a boosted server's uploads may be over 10 MB); else None and why."""
+    """The result's image `number` (its first by default) if it can be a reference (still there,
+    and passing the reference checks on Discord's metadata: a boosted server's uploads may be over
+    10 MB); else None and why."""
     try:
-        image = await _result_image(interaction, row)
+        image = await _result_image(interaction, row, number)
         precheck([image])
     except (UserError, AttachmentError) as why:
         return None, why
@@ -415,12 +477,12 @@ async def on_variation_submit(interaction: discord.Interaction) -> None:
 
 
 async def setup(bot: SeedreamBot) -> None:
-    bot.add_dynamic_items(ResultButton)
+    bot.add_dynamic_items(ResultButton, UpscalePicker)
     bot.add_listener(on_variation_submit, "on_interaction")
     set_result_view(result_view)
 
 
 async def teardown(bot: SeedreamBot) -> None:
-    bot.remove_dynamic_items(ResultButton)
+    bot.remove_dynamic_items(ResultButton, UpscalePicker)
     bot.remove_listener(on_variation_submit, "on_interaction")
     set_result_view(None)

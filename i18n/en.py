@@ -291,6 +291,9 @@ TEXTS: dict[str, str] = {
         "This image is already as large as {model} makes them, so Upscale would only make it again. "
         "Nothing was charged."
     ),
+    "buttons.upscale_which": "Which image should be upscaled? Each upscale is a new request for one image.",
+    "buttons.upscale_placeholder": "Choose an image to upscale",
+    "buttons.upscale_option": "Image {number}",
     "buttons.deleted": "Deleted.",
     "buttons.variation_title": "Variation of this image",
     "buttons.variation_prompt": "Prompt",

@@ -98,7 +98,7 @@ async def test_a_press_goes_through_the_member_quota(tmp_path):
 
 async def test_upscale_regenerates_the_result_image_at_the_largest_size(tmp_path):
     async with world(tmp_path, flavour="gogogotoken-com") as w:
-        first = await w.run("imagine", {"prompt": "a tiny robot", "count": 3})
+        first = await w.run("imagine", {"prompt": "a tiny robot"})
         request_id = (await w.ledger_rows())[0]["id"]
         largest = w.bot.resolve_model((await w.ledger_rows())[0]["model"]).largest_size
         inter = await press(w, result_message(first), "upscale", request_id)
@@ -106,8 +106,8 @@ async def test_upscale_regenerates_the_result_image_at_the_largest_size(tmp_path
         body = w.gateway.generation_requests[-1].json
         assert body["prompt"] == "a tiny robot"
         assert body["size"] == largest
-        # The same image: the result (its first one) is the reference, as posted to Discord.
-        [(_name, posted)] = first.files()[:1]
+        # The same image: the result is the reference, as posted to Discord.
+        [(_name, posted)] = first.files()
         assert _reference_bytes(body) == posted
         row = (await w.ledger_rows())[-1]
         assert (row["command"], row["size"], row["images_requested"]) == ("upscale-image", largest, 1)
@@ -127,6 +127,48 @@ async def test_upscale_regenerates_the_result_image_at_the_largest_size(tmp_path
         refused = await press(w, result_message(again), "reroll", upscale_id)
         assert "made from reference images" in refused.all_text() and is_ephemeral(refused)
         assert len(w.gateway.generation_requests) == sent
+
+
+async def pick(w, message, request_id, value, *, user=None, locale="en-US"):
+    inter = await w.discord.click_button(
+        message, f"sd:upscale-pick:{request_id}", user=user or w.alice, locale=locale, component_type=3,
+        values=[str(value)],
+    )  # fmt: skip
+    await inter.wait_for_final(timeout=15, quiet=0.3)
+    return inter
+
+
+async def test_upscale_of_a_result_of_several_images_asks_which_one_and_makes_that_one(tmp_path):
+    async with world(tmp_path, flavour="gogogotoken-com") as w:
+        first = await w.run("imagine", {"prompt": "a tiny robot", "count": 3})
+        request_id = (await w.ledger_rows())[0]["id"]
+        calls = len(w.gateway.generation_requests)
+        asked = await press(w, result_message(first), "upscale", request_id, locale="zh-CN")
+        # Privately, in the member's language, and nothing is made or spent yet.
+        assert is_ephemeral(asked) and "要放大哪一张图片" in asked.all_text()
+        [menu] = [c for row in asked.messages[-1]["components"] for c in row["components"]]
+        assert menu["type"] == 3 and menu["custom_id"] == f"sd:upscale-pick:{request_id}"
+        assert [(o["label"], o["value"]) for o in menu["options"]] == [("第 1 张", "1"), ("第 2 张", "2"), ("第 3 张", "3")]
+        assert len(w.gateway.generation_requests) == calls and len(await w.ledger_rows()) == 1
+
+        await w.restart_bot()  # the menu answers by its custom_id, like the buttons
+        chosen = await pick(w, asked.messages[-1], request_id, 2)
+        assert len(chosen.files()) == 1, chosen.all_text()
+        body = w.gateway.generation_requests[-1].json
+        largest = w.bot.resolve_model((await w.ledger_rows())[0]["model"]).largest_size
+        assert (body["prompt"], body["size"]) == ("a tiny robot", largest)
+        assert _reference_bytes(body) == first.files()[1][1]  # image 2, not the first
+        rows = await w.ledger_rows()
+        assert [(r["command"], r["images_requested"], r["status"]) for r in rows] == [
+            ("imagine", 3, "settled"), ("upscale-image", 1, "settled"),
+        ]
+
+        # Someone else's choice, or a number the result does not have, spends nothing.
+        other = await pick(w, asked.messages[-1], request_id, 1, user=w.bob)
+        assert is_ephemeral(other) and "Only the member who asked for this image" in other.all_text()
+        wrong = await pick(w, asked.messages[-1], request_id, 7)
+        assert is_ephemeral(wrong) and "This result has images 1 to 3" in wrong.all_text()
+        assert len(await w.ledger_rows()) == 2
 
 
 async def test_upscale_of_an_image_too_big_to_be_a_reference_regenerates_the_prompt(tmp_path):
