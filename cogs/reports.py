@@ -215,7 +215,10 @@ class Reports(commands.Cog):
 
 def _cost_in_words(row: LedgerRow, locale: str) -> str:
     """What the request cost the server, and what the member paid when that was less (images the
-    gateway billed that never reached them are the server's cost, not the member's)."""
+    gateway billed that never reached them are the server's cost, not the member's); while it runs,
+    what it holds against the member's limit and the server's budget, as /usage counts it."""
+    if row.status == "pending":
+        return t("history.cost_held", locale, held=format_usd(row.reserved_micros))
     cost = format_usd(row.cost_micros)
     if row.charged_micros == row.cost_micros:
         return cost

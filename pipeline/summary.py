@@ -101,4 +101,4 @@ def quota_left_text(outcome: Outcome, locale: object) -> str:
         parts.append(t("result.quota_usd", locale, left=format_usd(left)))
     if not parts:
         parts.append(t("result.unlimited", locale))
-    return t("result.quota_left", locale, parts=", ".join(parts))
+    return t("result.quota_left", locale, parts=t("result.quota_separator", locale).join(parts))

@@ -148,7 +148,8 @@ async def test_upscale_of_a_result_of_several_images_asks_which_one_and_makes_th
         assert is_ephemeral(asked) and "要放大哪一张图片" in asked.all_text()
         [menu] = [c for row in asked.messages[-1]["components"] for c in row["components"]]
         assert menu["type"] == 3 and menu["custom_id"] == f"sd:upscale-pick:{request_id}"
-        assert [(o["label"], o["value"]) for o in menu["options"]] == [("第 1 张", "1"), ("第 2 张", "2"), ("第 3 张", "3")]
+        options = [(o["label"], o["value"]) for o in menu["options"]]
+        assert options == [("第 1 张", "1"), ("第 2 张", "2"), ("第 3 张", "3")]
         assert len(w.gateway.generation_requests) == calls and len(await w.ledger_rows()) == 1
 
         await w.restart_bot()  # the menu answers by its custom_id, like the buttons
