@@ -26,6 +26,7 @@ from i18n import locale_of, t
 from image_gateway.catalog import InvalidOptionError
 from pipeline.delivery import report_error, set_result_view
 from pipeline.explain import AttachmentError, UserError
+from pipeline.job import Reference
 from pipeline.references import looks_like_image, precheck
 from pipeline.runner import Ticket
 from storage.requests import LedgerRow
@@ -193,20 +194,50 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
     """The same image regenerated at the largest size: an image-to-image of the result with its
     prompt (so an /edit or a Variation result can be upscaled too) by `_upscaler`, else, when the
     image cannot be a reference, its prompt again at the model's largest size. A result of several
-    images first asks which one (`UpscalePicker`, privately): nothing is made or spent until then."""
+    images first asks which one (`UpscalePicker`, privately), once what a choice would be refused
+    for (a limit, moderation) is known not to stop it: nothing is made or spent until then."""
     row = await _own_request(interaction, request_id)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    if _upscaler(bot, _made_by(bot, row), row.prompt).max_references and (row.images_delivered or 0) > 1:
-        with contextlib.suppress(UserError):  # no image left: upscaled from the prompt, as below
-            numbers = sorted(await _result_images(interaction, row))
-            if len(numbers) > 1:
-                lang = locale_of(interaction)
-                view = discord.ui.View(timeout=None)
-                view.add_item(UpscalePicker(row.id, numbers, lang))
-                await interaction.response.send_message(t("buttons.upscale_which", lang), view=view, ephemeral=True)
-                return
+    model = _upscaler(bot, _made_by(bot, row), row.prompt)
+    numbers = await _upscale_choices(interaction, row, model)
+    if len(numbers) > 1:
+        job = job_from_interaction(
+            bot, interaction, command="upscale-image", prompt=row.prompt, model=model.id, size=model.largest_size,
+            reference_count=1,
+        )  # fmt: skip
+        job.references = [Reference("image", "", b"", "png")]  # a placeholder: the choice brings the image
+        approval = bot.storage.guild_config.get(job.guild_id).needs_approval  # limits wait for the approval
+        await (bot.pipeline.screen(job) if approval else bot.pipeline.precheck(job))
+        lang = locale_of(interaction)
+        view = discord.ui.View(timeout=None)
+        view.add_item(UpscalePicker(row.id, numbers, lang))
+        await interaction.response.send_message(t("buttons.upscale_which", lang), view=view, ephemeral=True)
+        return
     with _once(bot, request_id, "upscale"):
         await _upscale(bot, interaction, row)
+
+
+async def _upscale_choices(interaction: discord.Interaction, row: LedgerRow, model: ModelSpec) -> list[int]:
+    """The numbers of the result's images a choice in the menu can upscale: the choice comes from
+    the private menu, not the result, so they are those the channel's history shows (none without
+    Read Message History: the press then upscales the first image, as it finds it), less those
+    already at `model`'s largest size (all of them: refused now, not after a choice)."""
+    if not model.max_references or (row.images_delivered or 0) < 2:
+        return []
+    found: dict[int, discord.Attachment] = {}
+    for message in await _request_messages(interaction, row.id, row):
+        for attachment in message.attachments:
+            number = _image_number(attachment.filename, row.id)
+            if number is not None and looks_like_image(attachment):
+                found.setdefault(number, attachment)
+    numbers = [n for n, image in sorted(found.items()) if not _at_largest(model, _pixels(image))]
+    if found and not numbers:
+        raise UserError("buttons.already_largest", code="already_largest", model=model.label)
+    return numbers
+
+
+def _pixels(image: discord.Attachment) -> int | None:
+    return image.width * image.height if image.width and image.height else None
 
 
 async def upscale_image(interaction: discord.Interaction, request_id: int, number: int) -> None:
@@ -224,14 +255,17 @@ async def _upscale(
     model = _upscaler(bot, made_by, row.prompt)
     image, unusable = await _usable_result_image(interaction, row, number) if model.max_references else (None, None)
     if image is not None:
-        _refuse_at_largest(model, image.width * image.height if image.width and image.height else None)
+        _refuse_at_largest(model, _pixels(image))
         await generate_with_attachments(
             bot, interaction, [image], command="upscale-image", prompt=row.prompt, model=model.id,
             size=model.largest_size,
         )  # fmt: skip
         return
-    if isinstance(unusable, UserError) and unusable.code == "bad_option":
-        raise unusable  # the image chosen is no longer there, others are: the member chooses again
+    if number is not None and isinstance(unusable, UserError) and unusable.code in {"bad_option", "image_gone"}:
+        # The image chosen is gone: told (and the others there are), not its prompt drawn again.
+        if unusable.code == "bad_option":
+            raise unusable
+        raise UserError("buttons.upscale_chosen_gone", code="image_gone", number=number)
     if isinstance(unusable, UserError) and unusable.code == "image_gone" and not is_repeatable(row):
         raise UserError("buttons.upscale_image_gone", code="image_gone")  # Variation could not start either
     _repeatable(row)  # without the image, only a result made from a prompt alone can be made again
@@ -245,11 +279,15 @@ async def _upscale(
 
 
 def _refuse_at_largest(model: ModelSpec, pixels: int | None) -> None:
-    """An image already (nearly) as large as `model` makes would only be made again, and charged.
-    Unknown pixels (a tier below the largest, Discord without dimensions) go ahead."""
-    largest = model.pixels(model.largest_size)
-    if pixels is not None and largest is not None and pixels >= AT_LARGEST_SHARE * largest:
+    """An image already (nearly) as large as `model` makes would only be made again, and charged."""
+    if _at_largest(model, pixels):
         raise UserError("buttons.already_largest", code="already_largest", model=model.label)
+
+
+def _at_largest(model: ModelSpec, pixels: int | None) -> bool:
+    """Unknown pixels (a tier below the largest, Discord without dimensions) are not."""
+    largest = model.pixels(model.largest_size)
+    return pixels is not None and largest is not None and pixels >= AT_LARGEST_SHARE * largest
 
 
 def _upscaler(bot: SeedreamBot, made_by: ModelSpec | None, prompt: str) -> ModelSpec:

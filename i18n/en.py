@@ -295,6 +295,7 @@ TEXTS: dict[str, str] = {
     "buttons.upscale_which": "Which image should be upscaled? Each upscale is a new request for one image.",
     "buttons.upscale_placeholder": "Choose an image to upscale",
     "buttons.upscale_option": "Image {number}",
+    "buttons.upscale_chosen_gone": "Image {number} of this result is no longer in this channel, so it can't be upscaled. Nothing was charged.",
     "buttons.deleted": "Deleted.",
     "buttons.variation_title": "Variation of this image",
     "buttons.variation_prompt": "Prompt",

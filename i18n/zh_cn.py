@@ -198,6 +198,7 @@ TEXTS: dict[str, str] = {
     "buttons.upscale_which": "要放大哪一张图片？每次放大都是一个新的单张图片请求。",
     "buttons.upscale_placeholder": "选择要放大的图片",
     "buttons.upscale_option": "第 {number} 张",
+    "buttons.upscale_chosen_gone": "这个结果的第 {number} 张图片已不在本频道中，无法放大。未扣费。",
     "buttons.deleted": "已删除。",
     "buttons.variation_title": "这张图片的变体",
     "buttons.variation_prompt": "提示词",
