@@ -268,7 +268,7 @@ async def decide(bot: SeedreamBot, interaction: discord.Interaction, approval_id
     if approval is None:
         await _already_decided(bot, interaction, approval_id)
         return
-    moderator = interaction.user.display_name
+    moderator = as_typed(interaction.user.display_name)  # a name with Markdown in it is shown as typed
     review_locale = approval.job.get("review_locale", approval.job["locale"])
     content = interaction.message.content if interaction.message else ""
     decision_key = "approval.decided_approved" if action == "approve" else "approval.decided_rejected"
@@ -324,7 +324,8 @@ async def _run_approved(
             await interaction.followup.send(explain(error, locale_of(interaction)), ephemeral=True)
         except DISCORD_ERRORS:
             log.warning("approval %s: could not tell the moderator why it failed", approval.id, exc_info=True)
-        if not await _tell_member(bot, approval, "approval.member_failed", moderator=interaction.user.display_name,
+        moderator = as_typed(interaction.user.display_name)  # shown as typed, Markdown and all
+        if not await _tell_member(bot, approval, "approval.member_failed", moderator=moderator,
                                   reason=explain(error, approval.job["locale"])):
             await _say_not_told(interaction, approval)
 
