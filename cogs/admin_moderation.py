@@ -14,10 +14,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs.checks import bot_can_post, require_admin
-from cogs.options import model_autocomplete, size_autocomplete
+from cogs.options import model_autocomplete, server_default_model, size_autocomplete, takes_size
 from i18n import locale_of, t
+from image_gateway.catalog import InvalidOptionError
 from pipeline.explain import UserError
-from pipeline.moderation import InvalidTermError, compile_term
+from pipeline.moderation import InvalidTermError, compile_term, term_key
 from storage.guild_config import GuildConfig
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class AdminModeration(commands.Cog):
         except InvalidTermError as error:
             reason = t(f"term.{error.code}", locale_of(interaction), **error.params)
             raise UserError("settings.term_invalid", code="invalid_term", reason=reason) from None
-        if not await self.configs.add_term(guild_id, term):
+        if not await self.configs.add_term(guild_id, term, key=term_key):  # "NUDE" when "nude" is there
             await _reply(interaction, "settings.term_exists")
             return
         await self._audit(interaction, "moderation.term_added", None, term)
@@ -77,10 +78,11 @@ class AdminModeration(commands.Cog):
     async def blocklist_remove(self, interaction: discord.Interaction, term: str) -> None:
         guild_id = _admin(interaction)
         term = term.strip()
-        if not await self.configs.remove_term(guild_id, term):
+        removed = await self.configs.remove_term(guild_id, term, key=term_key)  # and "Nude", "ＮＵＤＥ"
+        if not removed:
             await _reply(interaction, "settings.term_missing")
             return
-        await self._audit(interaction, "moderation.term_removed", term, None)
+        await self._audit(interaction, "moderation.term_removed", "\n".join(removed), None)
         await _reply(interaction, "settings.term_removed")
 
     @blocklist.command(name="list", description="Show the blocked terms")
@@ -194,22 +196,32 @@ class AdminModeration(commands.Cog):
     ) -> None:
         guild_id = _admin(interaction)
         old = self.configs.get(guild_id)
+        locale = locale_of(interaction)
+        notes: list[str] = []
+        values: dict[str, object] = {}
         if reset:
-            values: dict[str, object] = {"default_model": None, "default_size": None, "watermark": None}
+            values = {"default_model": None, "default_size": None, "watermark": None}
         else:
-            spec = self.bot.resolve_model(model or old.default_model)  # an unknown model is refused here
-            values = {"default_model": spec.id if model else old.default_model}
+            if model:
+                spec = self.bot.resolve_model(model)  # a model the admin names is refused here if unknown
+                values["default_model"] = spec.id
+            else:
+                # The saved one as requests use it: one this gateway does not offer (saved under another
+                # IMAGE_PROVIDER) gives way to the bot's, and stays saved for when it is offered again.
+                spec = server_default_model(self.bot, old.default_model)
             if size is not None:
                 spec.normalize_size(size)  # a size this model does not take is refused here
                 values["default_size"] = size.strip()
+            elif model and old.default_size and not takes_size(spec, old.default_size):
+                # requests would quietly get the new model's own size instead
+                values["default_size"] = None
+                notes.append(t("settings.size_cleared", locale, size=old.default_size, model=spec.id))
             if watermark is not None:
                 values["watermark"] = watermark
         new = await self.configs.update(guild_id, **values)
         await self._audit(interaction, "moderation.defaults", _defaults(old), _defaults(new))
-        locale = locale_of(interaction)
-        await interaction.response.send_message(
-            f"{t('settings.defaults_saved', locale)}\n{self._defaults_line(new, locale)}", ephemeral=True
-        )
+        lines = [t("settings.defaults_saved", locale), *notes, self._defaults_line(new, locale)]
+        await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
     @settings.command(name="show", description="Show this server's image settings")
     async def show(self, interaction: discord.Interaction) -> None:
@@ -231,13 +243,24 @@ class AdminModeration(commands.Cog):
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
     def _defaults_line(self, config: GuildConfig, locale: str) -> str:
+        """The defaults as saved, and which of them requests cannot use (`cogs.options._default_model`
+        and `_default_size` pass over them)."""
         bot_model = self.bot.resolve_model(None).id
         bot_mark = self.bot.settings.image_watermark
         watermark = config.watermark
+        model = config.default_model or t("settings.bot_default", locale, value=bot_model)
+        try:
+            spec = self.bot.resolve_model(config.default_model)
+        except InvalidOptionError:  # saved under another IMAGE_PROVIDER: requests use the bot's
+            spec = self.bot.resolve_model(None)
+            model = t("settings.model_not_offered", locale, model=config.default_model, default=bot_model)
+        size = config.default_size or t("size.auto", locale)
+        if config.default_size and not takes_size(spec, config.default_size):
+            size = t("settings.size_not_used", locale, size=config.default_size, model=spec.id)
         return t(
             "settings.show_defaults", locale,
-            model=config.default_model or t("settings.bot_default", locale, value=bot_model),
-            size=config.default_size or t("size.auto", locale),
+            model=model,
+            size=size,
             watermark=t("settings.bot_default", locale, value=_on_off(bot_mark, locale)) if watermark is None
             else _on_off(watermark, locale),
         )

@@ -96,6 +96,17 @@ def _default_model(bot: SeedreamBot, server_default: str | None) -> ModelSpec:
     return bot.resolve_model(None)
 
 
+def server_default_model(bot: SeedreamBot, server_default: str | None) -> ModelSpec:
+    """The model that requests naming none use by default, as `_default_model` picks it, without
+    its warning: for showing and checking the server's settings."""
+    return bot.resolve_model(_offered(bot, server_default))
+
+
+def takes_size(spec: ModelSpec, size: str) -> bool:
+    """Whether `spec` makes `size` (a server's default size it does not make is not used)."""
+    return _default_size(spec, size) is not None
+
+
 def _can(spec: ModelSpec, references: int, series: bool) -> bool:
     """Whether `spec` takes this many references (and makes series, if asked); the count of a
     series is checked later against the model, with its own message."""

@@ -123,6 +123,11 @@ TEXTS: dict[str, str] = {
     "settings.approval_off": "Approval mode is off: requests are generated right away.",
     "settings.approval_needs_channel": "Choose the moderators' channel to turn approval mode on.",
     "settings.defaults_saved": "Server defaults saved.",
+    "settings.size_cleared": (
+        "The default size {size} was cleared: {model} does not make it, so requests get that model's own size."
+    ),
+    "settings.size_not_used": "{size} (not used: {model} does not make it)",
+    "settings.model_not_offered": "{model} (not offered by this gateway: requests use {default})",
     "settings.show_title": "**Image settings for this server**",
     "settings.show_channels": "Channels: {channels}",
     "settings.role_deleted": "a deleted role: every member is refused until you choose another",

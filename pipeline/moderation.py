@@ -4,7 +4,10 @@
 raises `UserError` to refuse, before anything is reserved or sent to the gateway.
 
 Blocked terms are matched on the prompt after Unicode NFKC normalization and case folding
-(full-width "ＮＳＦＷ" is "nsfw"), without invisible format characters ("nu\u200bde" is "nude").
+(full-width "ＮＳＦＷ" is "nsfw"), without invisible format characters ("nu\u200bde" is "nude"),
+with typographic quotes and dashes read as the ASCII ones (phones type "child\u2019s" for "child's").
+Two terms that normalize alike are one term: /blocklist add says it is already there, and remove
+takes every stored spelling of it (`term_key`).
 A plain term matches as a whole word in Latin text, and as a substring next to CJK characters
 or when the term itself is CJK (Chinese and Japanese have no spaces between words). A term
 written `re:<pattern>` is a regular expression (Python's syntax, Unicode-aware: `\\b` and `\\w`
@@ -47,6 +50,17 @@ _NOT_AFTER = f"(?![^\\W\\d_{_CJK}])"
 # Mongolian variation selectors. "nu\ufe0fde" is "nude".
 _IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef]")
 _SPACES = re.compile(r"\s+")
+# What phones and word processors type for ' and " ("smart punctuation"), which NFKC leaves alone:
+# curly, low-9 and reversed-9 quotes, the modifier letter apostrophe. Not special in a regular
+# expression, so a pattern's are read the same way.
+_QUOTES = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u02bc": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
+})  # fmt: skip
+# Hyphens and the dashes put in for "-" or "--" as one types (NFKC already makes the non-breaking
+# hyphen U+2011 a U+2010, full-width and small hyphen-minus "-"). Only in words: in a regular
+# expression "-" may make a range ("[a\u2013z]").
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-"))
 
 
 log = logging.getLogger(__name__)
@@ -73,14 +87,15 @@ class InvalidTermError(ValueError):
 
 
 def normalize(text: str, *, fold: bool = True) -> str:
-    """NFKC, case folded, without format characters (Cf: zero-width spaces and joiners, soft
+    """NFKC, case folded, typographic quotes and dashes the ASCII ones ("child\u2019s" is "child's",
+    "x\u2013rated" is "x-rated"), without format characters (Cf: zero-width spaces and joiners, soft
     hyphens, direction marks) or the other characters that draw nothing (`_IGNORABLE`), which
     would otherwise hide a term: "nu\u200bde"; every run of white space one space ("naked\n  woman"
     is "naked woman"). `fold=False` keeps the letters' case and forms ("ß" stays "ß", where folding
-    makes "ss")."""
+    makes "ss") and the quotes and dashes as typed: what a regular expression also sees."""
     text = unicodedata.normalize("NFKC", text)
     if fold:
-        text = text.casefold()
+        text = text.casefold().translate(_QUOTES).translate(_DASHES)
     text = _IGNORABLE.sub("", "".join(char for char in text if unicodedata.category(char) != "Cf"))
     return _SPACES.sub(" ", text)
 
@@ -95,7 +110,7 @@ def compile_term(term: str) -> _Pattern:
     if len(term) > MAX_TERM_CHARS:
         raise InvalidTermError(f"longer than {MAX_TERM_CHARS} characters", "too_long", limit=MAX_TERM_CHARS)
     if is_regex(term):
-        source = unicodedata.normalize("NFKC", term[len(REGEX_PREFIX):].strip())
+        source = unicodedata.normalize("NFKC", term[len(REGEX_PREFIX):].strip()).translate(_QUOTES)
         if not source:
             raise InvalidTermError("the regular expression is empty", "empty_regex")
         try:
@@ -108,12 +123,26 @@ def compile_term(term: str) -> _Pattern:
         if pattern.search(""):
             raise InvalidTermError("the regular expression matches every prompt", "matches_everything")
         return pattern
-    word = normalize(term)
+    word = _word(term)
     if not word:
         raise InvalidTermError("the term is empty", "empty")
     if _CJK_CHAR.search(word):  # written without spaces: one put between its characters hides nothing
-        return re.compile(r"\s?".join(re.escape(char) for char in word.replace(" ", "")))
+        return re.compile(r"\s?".join(re.escape(char) for char in word))
     return re.compile(f"{_NOT_BEFORE}{re.escape(word)}{_NOT_AFTER}")
+
+
+def _word(term: str) -> str:
+    """What a plain term matches: normalized, and without spaces when it is CJK."""
+    word = normalize(term)
+    return word.replace(" ", "") if _CJK_CHAR.search(word) else word
+
+
+def term_key(term: str) -> tuple[bool, str]:
+    """What makes two blocked terms the same term: a word normalized as it is matched ("NUDE",
+    "Nude" and "ｎｕｄｅ" are "nude"; "裸 体" is "裸体"), a regular expression as typed. Whether it
+    is a regular expression is part of it: the word "ｒｅ:x" is not the pattern "re:x"."""
+    term = term.strip()
+    return (True, term) if is_regex(term) else (False, _word(term))
 
 
 @functools.lru_cache(maxsize=256)

@@ -9,6 +9,7 @@ cache never holds something the database does not.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from storage.connection import Database, Transaction
@@ -68,9 +69,12 @@ class GuildConfigStore:
             )
             return await self._refresh(tx, guild_id)
 
-    async def add_term(self, guild_id: int, term: str) -> bool:
-        """False when the term was already on the list."""
+    async def add_term(self, guild_id: int, term: str, *, key: Callable[[str], object] = str) -> bool:
+        """Store `term` as written; False when it, or a term with the same `key` (the caller's idea of
+        two spellings of one term: moderation's `term_key`), was already on the list."""
         async with self._db.transaction() as tx:
+            if any(key(stored) == key(term) for stored in await _terms(tx, guild_id)):
+                return False
             added = await tx.execute(
                 "INSERT INTO guild_blocked_terms (guild_id, term) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (guild_id, term),
@@ -78,14 +82,17 @@ class GuildConfigStore:
             await self._refresh(tx, guild_id)
         return added > 0
 
-    async def remove_term(self, guild_id: int, term: str) -> bool:
-        """False when the term was not on the list."""
+    async def remove_term(self, guild_id: int, term: str, *, key: Callable[[str], object] = str) -> tuple[str, ...]:
+        """Remove every stored term with the same `key` as `term` (a list written by an older version
+        may hold several spellings of one); the ones removed, as they were written (none: it was not
+        on the list)."""
         async with self._db.transaction() as tx:
-            removed = await tx.execute(
-                "DELETE FROM guild_blocked_terms WHERE guild_id = ? AND term = ?", (guild_id, term)
-            )
-            await self._refresh(tx, guild_id)
-        return removed > 0
+            removed = tuple(stored for stored in await _terms(tx, guild_id) if key(stored) == key(term))
+            for stored in removed:
+                await tx.execute("DELETE FROM guild_blocked_terms WHERE guild_id = ? AND term = ?", (guild_id, stored))
+            if removed:
+                await self._refresh(tx, guild_id)
+        return removed
 
     async def add_channel(self, guild_id: int, channel_id: int) -> bool:
         async with self._db.transaction() as tx:
@@ -115,9 +122,14 @@ class GuildConfigStore:
         return config
 
 
+async def _terms(tx: Transaction, guild_id: int) -> tuple[str, ...]:
+    rows = await tx.fetchall("SELECT term FROM guild_blocked_terms WHERE guild_id = ? ORDER BY term", (guild_id,))
+    return tuple(str(r[0]) for r in rows)
+
+
 async def _read(tx: Transaction, guild_id: int) -> GuildConfig:
     row = await tx.fetchone(f"SELECT {', '.join(_COLUMNS)} FROM guild_config WHERE guild_id = ?", (guild_id,))  # noqa: S608
-    terms = await tx.fetchall("SELECT term FROM guild_blocked_terms WHERE guild_id = ? ORDER BY term", (guild_id,))
+    terms = await _terms(tx, guild_id)
     channels = await tx.fetchall(
         "SELECT channel_id FROM guild_allowed_channels WHERE guild_id = ? ORDER BY channel_id", (guild_id,)
     )
@@ -129,7 +141,7 @@ async def _read(tx: Transaction, guild_id: int) -> GuildConfig:
             settings["watermark"] = bool(settings["watermark"])
     return GuildConfig(
         guild_id,
-        blocked_terms=tuple(str(r[0]) for r in terms),
+        blocked_terms=terms,
         allowed_channel_ids=tuple(int(r[0]) for r in channels),
         **settings,
     )
