@@ -18,28 +18,39 @@ from pipeline.queue import FairQueue, Place, Withdrawn
 from pipeline.runner import Pipeline, Ticket
 from storage.ledger import Ledger
 
+# Requests admitted (reserved, acknowledged and put in line) at a time, in arrival order. Members
+# asking at the same moment would otherwise move through admission in lockstep, each step taken by
+# all of them before the next (every one's limits read, then every one's reservation), so the first
+# gateway call waited for the last member's admission. A few at a time, the first leaves at once:
+# 100 members at once, 2.0 s gateway: p50 2.55 -> 2.42 s, p95 2.75 -> 2.64 s (benchmarks.run).
+# Waiting in line is outside it: a request that must wait for its turn holds up no other's admission.
+ADMITTING_AT_ONCE = 4
+
 
 class Dispatcher:
     def __init__(self, pipeline: Pipeline, queue: FairQueue, ledger: Ledger) -> None:
         self.pipeline = pipeline
         self.queue = queue
         self.ledger = ledger
+        self._admitting = asyncio.Semaphore(ADMITTING_AT_ONCE)
 
     async def run(
         self, job: ImageJob, begin: Callable[[Ticket], Awaitable[TurnStatus]], *, approved: bool = False
     ) -> None:
         """Every way in: claim a place (busy member or restarting: refused, nothing reserved;
         `approved`: a moderator's decision, not refused for the member's number in flight) ->
-        admit (reserve) -> `begin` (acknowledge; returns what shows the wait) -> line -> run."""
+        admit (reserve) -> `begin` (acknowledge; returns what shows the wait), `ADMITTING_AT_ONCE`
+        at a time -> line -> run."""
         channels = (job.channel_id,) if job.parent_channel_id is None else (job.channel_id, job.parent_channel_id)
         with self.queue.claim(job.user_id, approved=approved, channels=channels) as place:
-            ticket = await self.pipeline.admit(job)
-            try:
-                status = await begin(ticket)
-            except BaseException:
-                await self.ledger.release(ticket.request_id, error_code="not_acknowledged")
-                raise
-            self.queue.enqueue(place, ticket.request_id)
+            async with self._admitting:
+                ticket = await self.pipeline.admit(job)
+                try:
+                    status = await begin(ticket)
+                except BaseException:
+                    await self.ledger.release(ticket.request_id, error_code="not_acknowledged")
+                    raise
+                self.queue.enqueue(place, ticket.request_id)
             await self._take_turn(place, status)
 
     async def _take_turn(self, place: Place, live: TurnStatus) -> None:

@@ -1,12 +1,15 @@
-"""The line every request runs through: a request that fails before it runs holds nothing."""
+"""The line every request runs through: a request that fails before it runs holds nothing; members
+asking together are admitted a few at a time, in turn, and waiting in line holds up no admission."""
 
 from __future__ import annotations
+
+import asyncio
 
 import aiohttp
 import pytest
 
 from image_gateway.presets import build_catalog, get_preset
-from pipeline.dispatch import Dispatcher
+from pipeline.dispatch import ADMITTING_AT_ONCE, Dispatcher
 from pipeline.job import ImageJob
 from pipeline.queue import FairQueue
 from pipeline.runner import Pipeline, PipelineOptions, Ticket
@@ -63,3 +66,90 @@ async def test_a_request_that_fails_before_it_runs_is_released_and_told(tmp_path
         assert len(statuses[0].told) == 1  # the member hears that it failed
         usage = await storage.ledger.usage(1, 3)
         assert (usage.images_today, usage.pending_images) == (0, 0)  # their two images are theirs again
+
+
+class _Pipeline:
+    """Admits after a few trips through the event loop, as the database's would take; records when
+    each admission starts and each request starts running."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int]] = []
+        self.admitting = 0
+        self.most_admitting = 0
+        self.release = asyncio.Event()
+
+    async def admit(self, job: ImageJob) -> Ticket:
+        self.events.append(("admit", job.user_id))
+        self.admitting += 1
+        self.most_admitting = max(self.most_admitting, self.admitting)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        self.admitting -= 1
+        return Ticket(job=job, request=None, request_id=job.user_id, limits=Limits(None, None, None))  # type: ignore[arg-type]
+
+    async def execute(self, ticket: Ticket, live) -> None:
+        self.events.append(("run", ticket.request_id))
+        await self.release.wait()
+
+
+class _Status:
+    upload_limit = 10 * 1024 * 1024
+
+    def __init__(self, ticket: Ticket, waits: list[int]) -> None:
+        self.ticket = ticket
+        self._waits = waits
+
+    async def wait_turn(self, queue: FairQueue, place) -> None:
+        self._waits.append(self.ticket.request_id)  # shown its place in line
+        await queue.wait_turn(place)
+
+    async def start(self) -> None:
+        return None
+
+    async def quiet(self) -> None:
+        return None
+
+
+def _job(user_id: int) -> ImageJob:
+    preset = build_catalog(get_preset("gogogotoken-com"))
+    return ImageJob(command="imagine", guild_id=1, channel_id=2, user_id=user_id, locale="en-US", prompt="a cat",
+                    model=preset.model(preset.default_model), count=1)  # fmt: skip
+
+
+async def _burst(members: int, concurrency: int) -> tuple[_Pipeline, list[int], list[asyncio.Task[None]]]:
+    pipeline, waits = _Pipeline(), []
+    dispatcher = Dispatcher(pipeline, FairQueue(concurrency=concurrency, per_member=1), ledger=None)  # type: ignore[arg-type]
+
+    async def begin(ticket: Ticket) -> _Status:
+        return _Status(ticket, waits)
+
+    tasks = [asyncio.create_task(dispatcher.run(_job(user), begin)) for user in range(1, members + 1)]
+    for _ in range(200):
+        await asyncio.sleep(0)
+    return pipeline, waits, tasks
+
+
+async def test_members_asking_together_are_admitted_in_turn_so_the_first_runs_before_the_last_is_admitted():
+    pipeline, _waits, tasks = await _burst(members=20, concurrency=20)
+    try:
+        assert pipeline.most_admitting == ADMITTING_AT_ONCE
+        admitted = [user for kind, user in pipeline.events if kind == "admit"]
+        assert admitted == list(range(1, 21))  # in the order they asked
+        # The first member's request runs before the last member's admission starts: without the
+        # gate every admission took each step together, and the first ran only after all of them.
+        assert pipeline.events.index(("run", 1)) < pipeline.events.index(("admit", 20))
+    finally:
+        pipeline.release.set()
+        await asyncio.gather(*tasks)
+
+
+async def test_a_request_waiting_in_line_does_not_hold_up_the_admission_of_those_after_it():
+    # One runs at a time: the others wait in line, each shown its place, all of them admitted
+    # (and acknowledged) at once, not ADMITTING_AT_ONCE of them.
+    pipeline, waits, tasks = await _burst(members=ADMITTING_AT_ONCE * 3, concurrency=1)
+    try:
+        assert sorted(waits) == list(range(1, ADMITTING_AT_ONCE * 3 + 1))
+        assert [event for event in pipeline.events if event[0] == "run"] == [("run", 1)]
+    finally:
+        pipeline.release.set()
+        await asyncio.gather(*tasks)
