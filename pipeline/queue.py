@@ -49,6 +49,7 @@ class Place:
     # held over a slow step before anything is reserved (reference images downloading)
     state: str = "claimed"
     stopped: bool = False  # a shutdown cancelled it while it ran
+    gone: str | None = None  # why it must leave as soon as it joins the line (its channel deleted first)
     started_at: float | None = None
     turn: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -96,8 +97,8 @@ class FairQueue:
     def enqueue(self, place: Place, request_id: int) -> None:
         """Join the end of the line (the reservation is held while waiting)."""
         place.request_id = request_id
-        if self.closed:
-            self._withdraw(place, "shutdown")
+        if self.closed or place.gone:
+            self._withdraw(place, place.gone or "shutdown")
             return
         place.state = "waiting"
         self._waiting.append(place)
@@ -117,11 +118,15 @@ class FairQueue:
 
     def withdraw_in(self, channel_id: int) -> int:
         """Take out of the line every request whose channel (or thread's channel) was deleted:
-        its results could go nowhere. Returns how many."""
+        its results could go nowhere. One not in line yet (still being admitted) leaves as soon as
+        it joins. Returns how many."""
         gone = [place for place in self._waiting if channel_id in place.channels]
         for place in gone:
             self.withdraw(place, "channel_gone")
-        return len(gone)
+        coming = [place for place in self._places if place.state == "claimed" and channel_id in place.channels]
+        for place in coming:
+            place.gone = "channel_gone"
+        return len(gone) + len(coming)
 
     def leave(self, place: Place) -> None:
         if place.state == "left":

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from image_gateway.presets import build_catalog, get_preset
+from pipeline import dispatch
 from pipeline.dispatch import ADMITTING_AT_ONCE, Dispatcher
 from pipeline.job import ImageJob
 from pipeline.queue import FairQueue
@@ -151,5 +152,38 @@ async def test_a_request_waiting_in_line_does_not_hold_up_the_admission_of_those
         assert sorted(waits) == list(range(1, ADMITTING_AT_ONCE * 3 + 1))
         assert [event for event in pipeline.events if event[0] == "run"] == [("run", 1)]
     finally:
+        pipeline.release.set()
+        await asyncio.gather(*tasks)
+
+
+async def test_a_request_that_waited_its_while_at_the_gate_is_admitted_alongside(monkeypatch):
+    # Four admissions stuck (a slow disk): the fifth does not wait for them past ADMISSION_WAIT_SECONDS,
+    # so that it is acknowledged within Discord's 3 s.
+    monkeypatch.setattr(dispatch, "ADMISSION_WAIT_SECONDS", 0.3)
+    stuck = asyncio.Event()
+
+    class Stuck(_Pipeline):
+        async def admit(self, job: ImageJob) -> Ticket:
+            if job.user_id <= ADMITTING_AT_ONCE:
+                await stuck.wait()
+            return await super().admit(job)
+
+    pipeline, waits = Stuck(), []
+    dispatcher = Dispatcher(pipeline, FairQueue(concurrency=1, per_member=1), ledger=None)  # type: ignore[arg-type]
+
+    async def begin(ticket: Ticket) -> _Status:
+        return _Status(ticket, waits)
+
+    tasks = [asyncio.create_task(dispatcher.run(_job(user), begin)) for user in range(1, ADMITTING_AT_ONCE + 2)]
+    try:
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert waits == []  # the fifth waits its turn
+        async with asyncio.timeout(5):
+            while not waits:
+                await asyncio.sleep(0.01)
+        assert waits == [ADMITTING_AT_ONCE + 1]  # then goes ahead while the four are still stuck
+    finally:
+        stuck.set()
         pipeline.release.set()
         await asyncio.gather(*tasks)
