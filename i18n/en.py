@@ -332,6 +332,10 @@ TEXTS: dict[str, str] = {
         "The bot is restarting, so this request was stopped. You were not charged for images you did not "
         "get; please try again in a minute."
     ),
+    "queue.stopped_delivered": (
+        "The bot is restarting, so this request was stopped: {delivered} of {requested} image(s) reached you "
+        "and you were charged {charged} for them; the rest were not charged."
+    ),
     "stage.generating": "Generating {count} image(s) with {model}… ({elapsed} s)",
     "stage.uploading": "Sending {count} image(s) to Discord… ({elapsed} s)",
     # quotas and budgets (/quota, /budget)

@@ -222,6 +222,7 @@ TEXTS: dict[str, str] = {
     "queue.withdrawn.channel_gone": "这个频道已被删除，请求在开始前已撤回，未向你计费。",
     "queue.withdrawn.shutdown": "机器人正在重启，这个请求在开始前已被撤回，未向你计费。请一分钟后再试。",
     "queue.stopped": "机器人正在重启，这个请求已被中止。你没有收到的图片不会计费。请一分钟后再试。",
+    "queue.stopped_delivered": "机器人正在重启，这个请求已被中止：{requested} 张中有 {delivered} 张已送达，为此收费 {charged}；其余未计费。",
     "stage.generating": "正在使用 {model} 生成 {count} 张图片…（已用 {elapsed} 秒）",
     "stage.uploading": "正在把 {count} 张图片发送到 Discord…（已用 {elapsed} 秒）",
     "error.bad_amount": "`{value}` 不是有效的美元金额，请写成 5 或 12.50 这样的形式。",

@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from image_gateway.money import format_usd
 from pipeline.delivery import report_failure
 from pipeline.explain import UserError
 from pipeline.job import ImageJob
 from pipeline.progress import TurnStatus
 from pipeline.queue import FairQueue, Place, Withdrawn
-from pipeline.runner import Pipeline, Ticket
+from pipeline.runner import Pipeline, StoppedAfter, Ticket
 from storage.ledger import Ledger
 
 # Requests admitted (reserved, acknowledged and put in line) at a time, in arrival order. Members
@@ -83,16 +84,25 @@ class Dispatcher:
         except Withdrawn as withdrawn:
             await self.ledger.release(ticket.request_id, error_code=withdrawn.reason)
             await live.withdrawn(withdrawn.reason)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as stop:
             if not running:
                 await self.ledger.release(ticket.request_id, error_code="cancelled")
             if not place.stopped:
                 raise
             asyncio.current_task().uncancel()  # this stop was ours: tell the member
-            await report_failure(live, UserError("queue.stopped", code="shutdown"))
+            await report_failure(live, _stopped(stop))
         except Exception as error:
             if not running:  # failed while waiting or starting (e.g. a dropped connection): nothing ran
                 await self.ledger.release(ticket.request_id, error_code="not_started")
             await report_failure(live, error)
         finally:
             await live.quiet()
+
+
+def _stopped(stop: asyncio.CancelledError) -> UserError:
+    """What a member whose request a shutdown stopped is told: with what reached them and what
+    they were charged for it, when some of it did (a series cut short)."""
+    if isinstance(stop, StoppedAfter):
+        return UserError("queue.stopped_delivered", code="shutdown", delivered=stop.delivered,
+                         requested=stop.requested, charged=format_usd(stop.charged_micros))  # fmt: skip
+    return UserError("queue.stopped", code="shutdown")

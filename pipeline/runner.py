@@ -80,6 +80,17 @@ class ReadyImage:
         return end
 
 
+class StoppedAfter(asyncio.CancelledError):
+    """A shutdown stopped the request after some of its images were delivered; the books are
+    closed, and this is what they came to, for the member's notice."""
+
+    def __init__(self, delivered: int, requested: int, charged_micros: int) -> None:
+        super().__init__(f"stopped after {delivered} of {requested} image(s)")
+        self.delivered = delivered
+        self.requested = requested
+        self.charged_micros = charged_micros
+
+
 @dataclass(frozen=True)
 class Ticket:
     job: ImageJob
@@ -299,7 +310,9 @@ class Pipeline:
             unmade = progress.generated + len(progress.refused) < progress.requested
             return await self._summarize(ticket, sink, progress, cost, charged, stopped=unmade)
         except BaseException as exc:  # a shutdown: the dispatcher tells the member
-            await _to_the_end(self._close_books(ticket, progress, error=exc))
+            _cost, charged = await _to_the_end(self._close_books(ticket, progress, error=exc))
+            if isinstance(exc, asyncio.CancelledError) and progress.delivered:
+                raise StoppedAfter(progress.delivered, progress.requested, charged) from exc
             raise
         cost, charged = await _to_the_end(self._close_books_or_later(ticket, progress, error=None))
         return await self._summarize(ticket, sink, progress, cost, charged)
