@@ -199,6 +199,13 @@ class AdminModeration(commands.Cog):
         locale = locale_of(interaction)
         notes: list[str] = []
         values: dict[str, object] = {}
+        given = model is not None or size is not None or watermark is not None
+        if reset and given:  # which would win is a guess the admin should not have to make
+            raise UserError("settings.reset_alone", code="bad_option")
+        if not reset and not given:  # nothing asked: say so, and what the defaults are
+            lines = [t("settings.defaults_unchanged", locale), self._defaults_line(old, locale)]
+            await interaction.response.send_message("\n".join(lines), ephemeral=True)
+            return
         if reset:
             values = {"default_model": None, "default_size": None, "watermark": None}
         else:

@@ -123,6 +123,8 @@ TEXTS: dict[str, str] = {
     "settings.approval_off": "Approval mode is off: requests are generated right away.",
     "settings.approval_needs_channel": "Choose the moderators' channel to turn approval mode on.",
     "settings.defaults_saved": "Server defaults saved.",
+    "settings.defaults_unchanged": "Nothing was changed: choose a model, a size or the watermark, or reset. The defaults now:",
+    "settings.reset_alone": "`reset` forgets every default of the server: use it alone, then set what you want.",
     "settings.size_cleared": (
         "The default size {size} was cleared: {model} does not make it, so requests get that model's own size."
     ),

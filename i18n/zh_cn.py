@@ -87,6 +87,8 @@ TEXTS: dict[str, str] = {
     "settings.approval_off": "审核模式已关闭：请求会立即生成。",
     "settings.approval_needs_channel": "开启审核模式前，请选择版主频道。",
     "settings.defaults_saved": "已保存服务器默认设置。",
+    "settings.defaults_unchanged": "没有任何更改：请选择模型、尺寸或水印，或选择重置。当前默认设置：",
+    "settings.reset_alone": "`reset` 会清除本服务器的所有默认设置：请单独使用，然后再设置需要的选项。",
     "settings.size_cleared": "已清除默认尺寸 {size}：{model} 不支持该尺寸，请求将使用该模型自己的默认尺寸。",
     "settings.size_not_used": "{size}（未使用：{model} 不支持该尺寸）",
     "settings.model_not_offered": "{model}（当前网关不提供：请求将使用 {default}）",

@@ -142,3 +142,26 @@ async def test_a_stale_default_model_does_not_block_changing_the_other_defaults(
         assert "`gpt-image-1.5` is not offered here" in named.all_text() and is_ephemeral(named)
         zh = await w.run("settings", subcommand="show", user=staff.admin, locale="zh-CN")
         assert english_words(zh.all_text()) == [], zh.all_text()
+
+
+async def test_defaults_without_an_option_change_nothing_and_reset_goes_alone(tmp_path):
+    # Used to: no option replied "Server defaults saved." (and wrote an audit entry for nothing);
+    # reset with a model forgot everything, the model named with it too.
+    async with world(tmp_path, start=False) as w:
+        staff = add_staff(w)
+        await w.start_bot()
+        await w.run("settings", {"model": SEEDREAM_4_5}, user=staff.admin, subcommand="defaults")
+        audited = len(await w.bot.storage.audit.recent(w.guild.id, action_prefix="moderation.defaults"))
+
+        nothing = await w.run("settings", {}, user=staff.admin, subcommand="defaults")
+        assert is_ephemeral(nothing) and "Nothing was changed" in nothing.all_text(), nothing.all_text()
+        assert f"Defaults: model {SEEDREAM_4_5}," in nothing.all_text()
+        assert len(await w.bot.storage.audit.recent(w.guild.id, action_prefix="moderation.defaults")) == audited
+
+        both = await w.run("settings", {"reset": True, "model": SEEDREAM_5_0}, user=staff.admin, subcommand="defaults")
+        assert is_ephemeral(both) and "use it alone" in both.all_text(), both.all_text()
+        assert w.storage.guild_config.get(w.guild.id).default_model == SEEDREAM_4_5  # nothing forgotten
+
+        reset = await w.run("settings", {"reset": True}, user=staff.admin, subcommand="defaults")
+        assert "Server defaults saved." in reset.all_text()
+        assert w.storage.guild_config.get(w.guild.id).default_model is None
