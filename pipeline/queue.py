@@ -25,6 +25,7 @@ DEFAULT_RUN_SECONDS = 30.0  # the estimate before any request has run
 HISTORY = 10  # run durations the moving average remembers
 OVERRUN_SHARE = 0.25  # a request already past the average is expected to need this share of it more
 STOP_WAIT_SECONDS = 10.0  # how long stopped requests get to close their books and tell the member
+DELETED_CHANNELS_KEPT = 1000  # enough for any request still on its way to the line
 
 
 class Withdrawn(Exception):
@@ -49,7 +50,6 @@ class Place:
     # held over a slow step before anything is reserved (reference images downloading)
     state: str = "claimed"
     stopped: bool = False  # a shutdown cancelled it while it ran
-    gone: str | None = None  # why it must leave as soon as it joins the line (its channel deleted first)
     started_at: float | None = None
     turn: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -73,6 +73,7 @@ class FairQueue:
         self._idle = asyncio.Event()
         self._idle.set()
         self.closed = False
+        self._deleted_channels: dict[int, None] = {}  # the latest deleted, oldest first (`withdraw_in`)
 
     # -- a request's life ------------------------------------------------------------------
     def claim(
@@ -97,8 +98,8 @@ class FairQueue:
     def enqueue(self, place: Place, request_id: int) -> None:
         """Join the end of the line (the reservation is held while waiting)."""
         place.request_id = request_id
-        if self.closed or place.gone:
-            self._withdraw(place, place.gone or "shutdown")
+        if self.closed or any(channel in self._deleted_channels for channel in place.channels):
+            self._withdraw(place, "shutdown" if self.closed else "channel_gone")
             return
         place.state = "waiting"
         self._waiting.append(place)
@@ -118,15 +119,16 @@ class FairQueue:
 
     def withdraw_in(self, channel_id: int) -> int:
         """Take out of the line every request whose channel (or thread's channel) was deleted:
-        its results could go nowhere. One not in line yet (still being admitted) leaves as soon as
-        it joins. Returns how many."""
+        its results could go nowhere. One not in line yet (being admitted, or downloading its
+        reference images) leaves as soon as it joins: the channel is remembered (ids are never
+        reused). Returns how many were in line."""
+        self._deleted_channels[channel_id] = None
+        while len(self._deleted_channels) > DELETED_CHANNELS_KEPT:
+            del self._deleted_channels[next(iter(self._deleted_channels))]
         gone = [place for place in self._waiting if channel_id in place.channels]
         for place in gone:
             self.withdraw(place, "channel_gone")
-        coming = [place for place in self._places if place.state == "claimed" and channel_id in place.channels]
-        for place in coming:
-            place.gone = "channel_gone"
-        return len(gone) + len(coming)
+        return len(gone)
 
     def leave(self, place: Place) -> None:
         if place.state == "left":

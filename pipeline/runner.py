@@ -294,7 +294,19 @@ class Pipeline:
 
     # -- spending -------------------------------------------------------------------
     async def execute(self, ticket: Ticket, sink: ResultSink) -> Outcome:
+        """Generate, deliver, close the books, post the summary. A shutdown that stops it after
+        images were delivered (whenever: while more were coming, or as the books closed or the
+        summary went out) raises `StoppedAfter`, with what they came to, once the books are closed."""
         progress = Progress(requested=ticket.job.count)
+        try:
+            return await self._execute(ticket, sink, progress)
+        except asyncio.CancelledError as stop:
+            if progress.delivered == 0 or isinstance(stop, StoppedAfter):
+                raise
+            _billed, _cost, charged = _settled_figures(ticket.job, progress, 0)
+            raise StoppedAfter(progress.delivered, progress.requested, charged) from stop
+
+    async def _execute(self, ticket: Ticket, sink: ResultSink, progress: Progress) -> Outcome:
         try:
             await self._generate_and_deliver(ticket, sink, progress)
         except Exception as exc:
@@ -310,9 +322,7 @@ class Pipeline:
             unmade = progress.generated + len(progress.refused) < progress.requested
             return await self._summarize(ticket, sink, progress, cost, charged, stopped=unmade)
         except BaseException as exc:  # a shutdown: the dispatcher tells the member
-            _cost, charged = await _to_the_end(self._close_books(ticket, progress, error=exc))
-            if isinstance(exc, asyncio.CancelledError) and progress.delivered:
-                raise StoppedAfter(progress.delivered, progress.requested, charged) from exc
+            await _to_the_end(self._close_books(ticket, progress, error=exc))
             raise
         cost, charged = await _to_the_end(self._close_books_or_later(ticket, progress, error=None))
         return await self._summarize(ticket, sink, progress, cost, charged)

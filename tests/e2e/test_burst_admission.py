@@ -15,6 +15,7 @@ import re
 import time
 
 import storage.connection as connection
+from tests.doubles.discord_double.cdn import AttachmentStore
 from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
 from tests.e2e.test_approval import approval_world, button, channel_files
@@ -241,3 +242,30 @@ async def test_edits_with_references_in_a_burst(tmp_path):
         rows = await w.ledger_rows()
         made = [(r["status"], r["reference_images"], r["charged_micros"]) for r in rows]
         assert made == [("settled", 1, 162_000)] * 8
+
+
+async def test_an_edit_whose_channel_is_deleted_while_its_images_download_is_not_made(tmp_path, monkeypatch):
+    # Its place is given back after the download and claimed again by the line: the deleted
+    # channel is remembered, so it leaves as it joins, unbilled. It used to be made and billed.
+    real_handle = AttachmentStore.handle
+    fetching, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_cdn(self, request):
+        fetching.set()
+        await release.wait()
+        return await real_handle(self, request)
+
+    monkeypatch.setattr(AttachmentStore, "handle", slow_cdn)
+    async with world(tmp_path, **FAST) as w:
+        edit = await w.discord.invoke_command("edit", {"prompt": "a hat"}, user=w.alice, guild=w.guild,
+                                              channel=w.channel, attachments=[("cat.png", image_bytes(), "image/png")])
+        await asyncio.wait_for(fetching.wait(), 10)
+        await w.discord.delete_channel(w.channel)
+        release.set()
+        async with asyncio.timeout(10):
+            while not await w.ledger_rows() or w.bot.queue._places:
+                await asyncio.sleep(0.05)
+        [row] = await w.ledger_rows()
+        assert (row["status"], row["error_code"], row["cost_micros"]) == ("released", "channel_gone", 0)
+        assert w.gateway.generation_requests == []
+        assert edit.rejections == []
