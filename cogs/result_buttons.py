@@ -214,7 +214,7 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
         await interaction.response.send_message(t("buttons.upscale_which", lang), view=view, ephemeral=True)
         return
     with _once(bot, request_id, "upscale"):
-        await _upscale(bot, interaction, row)
+        await _upscale(bot, interaction, row, numbers[0] if numbers else None)  # the one that can grow
 
 
 async def _upscale_choices(interaction: discord.Interaction, row: LedgerRow, model: ModelSpec) -> list[int]:
@@ -230,10 +230,20 @@ async def _upscale_choices(interaction: discord.Interaction, row: LedgerRow, mod
             number = _image_number(attachment.filename, row.id)
             if number is not None and looks_like_image(attachment):
                 found.setdefault(number, attachment)
-    numbers = [n for n, image in sorted(found.items()) if not _at_largest(model, _pixels(image))]
-    if found and not numbers:
+    growing = {n: image for n, image in sorted(found.items()) if not _at_largest(model, _pixels(image))}
+    if found and not growing:
         raise UserError("buttons.already_largest", code="already_largest", model=model.label)
-    return numbers
+    return [n for n, image in growing.items() if _can_be_reference(image)]
+
+
+def _can_be_reference(image: discord.Attachment) -> bool:
+    """Whether the reference checks pass on Discord's metadata (a boosted server's uploads may be
+    over 10 MB): one that does not is not offered (it would be its prompt drawn again)."""
+    try:
+        precheck([image])
+    except AttachmentError:
+        return False
+    return True
 
 
 def _pixels(image: discord.Attachment) -> int | None:
@@ -261,11 +271,12 @@ async def _upscale(
             size=model.largest_size,
         )  # fmt: skip
         return
-    if number is not None and isinstance(unusable, UserError) and unusable.code in {"bad_option", "image_gone"}:
-        # The image chosen is gone: told (and the others there are), not its prompt drawn again.
-        if unusable.code == "bad_option":
-            raise unusable
-        raise UserError("buttons.upscale_chosen_gone", code="image_gone", number=number)
+    if number is not None and unusable is not None:
+        # The image chosen cannot be upscaled: told why (gone, or not one a model takes), never
+        # replaced by its prompt drawn again.
+        if isinstance(unusable, UserError) and unusable.code == "image_gone":
+            raise UserError("buttons.upscale_chosen_gone", code="image_gone", number=number)
+        raise unusable
     if isinstance(unusable, UserError) and unusable.code == "image_gone" and not is_repeatable(row):
         raise UserError("buttons.upscale_image_gone", code="image_gone")  # Variation could not start either
     _repeatable(row)  # without the image, only a result made from a prompt alone can be made again

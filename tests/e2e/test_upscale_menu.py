@@ -193,3 +193,41 @@ async def test_reroll_variation_delete_after_an_upscale_chosen_in_the_menu(tmp_p
         deleted = await press(w, upscaled, "delete", upscale_id)
         assert deleted.all_text() == "Deleted." and w.discord.messages[int(upscaled["id"])].deleted
         assert not w.discord.messages[int(result_message(first)["id"])].deleted
+
+
+async def test_the_one_image_that_can_grow_is_upscaled_not_the_first_refused(tmp_path):
+    # Images 1 and 3 already at 4K: no menu for one choice, and image 2 is the one upscaled. It
+    # used to take image 1 and refuse it as already as large.
+    async with world(tmp_path) as w:
+        first = await w.run("imagine", {"prompt": "a tiny robot", "count": 3})
+        request_id = (await w.ledger_rows())[0]["id"]
+        message = result_message(first)
+        record = w.discord.messages[int(message["id"])]
+        for attachment in record.payload["attachments"]:
+            if not attachment["filename"].rsplit(".", 1)[0].endswith("-2"):
+                attachment["width"], attachment["height"] = 4096, 4096
+        upscaled = await press(w, message, "upscale", request_id)
+        assert not _has_menu(upscaled) and len(upscaled.files()) == 1, upscaled.all_text()
+        assert _reference_bytes(w.gateway.generation_requests[-1].json) == _files_by_number(first)[2]
+
+
+async def test_an_image_that_cannot_be_a_reference_is_not_offered_and_if_chosen_is_told(tmp_path):
+    # Over 10 MB (a boosted server's upload): it used to be offered, and choosing it drew the
+    # prompt again, unrelated to the image, and charged for it.
+    async with world(tmp_path) as w:
+        first = await w.run("imagine", {"prompt": "a tiny robot", "count": 3})
+        request_id = (await w.ledger_rows())[0]["id"]
+        message = result_message(first)
+        asked = await press(w, message, "upscale", request_id)  # the menu as it was: all three
+        record = w.discord.messages[int(message["id"])]
+        for attachment in record.payload["attachments"]:
+            if attachment["filename"].rsplit(".", 1)[0].endswith("-2"):
+                attachment["size"] = 30 * 1024 * 1024
+        chosen = await pick(w, asked.messages[-1], request_id, 2)
+        assert is_ephemeral(chosen) and "10 MB" in chosen.all_text(), chosen.all_text()
+        assert len(await w.ledger_rows()) == 1 and not chosen.files()
+
+        again = await press(w, message, "upscale", request_id)  # pressed now: image 2 not offered
+        [menu] = [c for row in again.messages[-1]["components"] for c in row["components"]]
+        assert [o["value"] for o in menu["options"]] == ["1", "3"]
+
