@@ -92,10 +92,11 @@ def normalize(text: str, *, fold: bool = True) -> str:
     hyphens, direction marks) or the other characters that draw nothing (`_IGNORABLE`), which
     would otherwise hide a term: "nu\u200bde"; every run of white space one space ("naked\n  woman"
     is "naked woman"). `fold=False` keeps the letters' case and forms ("ß" stays "ß", where folding
-    makes "ss") and the quotes and dashes as typed: what a regular expression also sees."""
-    text = unicodedata.normalize("NFKC", text)
+    makes "ss") and the dashes as typed, as a regular expression sees them (its quotes are read as
+    the ASCII ones, so the text's are too)."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
     if fold:
-        text = text.casefold().translate(_QUOTES).translate(_DASHES)
+        text = text.casefold().translate(_DASHES)
     text = _IGNORABLE.sub("", "".join(char for char in text if unicodedata.category(char) != "Cf"))
     return _SPACES.sub(" ", text)
 
@@ -110,7 +111,7 @@ def compile_term(term: str) -> _Pattern:
     if len(term) > MAX_TERM_CHARS:
         raise InvalidTermError(f"longer than {MAX_TERM_CHARS} characters", "too_long", limit=MAX_TERM_CHARS)
     if is_regex(term):
-        source = unicodedata.normalize("NFKC", term[len(REGEX_PREFIX):].strip()).translate(_QUOTES)
+        source = _regex_source(term)
         if not source:
             raise InvalidTermError("the regular expression is empty", "empty_regex")
         try:
@@ -137,12 +138,19 @@ def _word(term: str) -> str:
     return word.replace(" ", "") if _CJK_CHAR.search(word) else word
 
 
+def _regex_source(term: str) -> str:
+    """The pattern of a `re:` term as it is compiled: after the prefix (in any case), NFKC, its
+    quotes the ASCII ones; its case and dashes as typed (`\\W` is not `\\w`; "[a\u2013z]" no range)."""
+    return unicodedata.normalize("NFKC", term.strip()[len(REGEX_PREFIX) :].strip()).translate(_QUOTES)
+
+
 def term_key(term: str) -> tuple[bool, str]:
     """What makes two blocked terms the same term: a word normalized as it is matched ("NUDE",
-    "Nude" and "ｎｕｄｅ" are "nude"; "裸 体" is "裸体"), a regular expression as typed. Whether it
-    is a regular expression is part of it: the word "ｒｅ:x" is not the pattern "re:x"."""
+    "Nude" and "ｎｕｄｅ" are "nude"; "裸 体" is "裸体"), a regular expression as it is compiled
+    ("RE: x" is "re:x"). Whether it is a regular expression is part of it: the word "ｒｅ:x" is not
+    the pattern "re:x"."""
     term = term.strip()
-    return (True, term) if is_regex(term) else (False, _word(term))
+    return (True, _regex_source(term)) if is_regex(term) else (False, _word(term))
 
 
 @functools.lru_cache(maxsize=256)
