@@ -63,7 +63,8 @@ class Dispatcher:
     async def _admission(self) -> AsyncIterator[None]:
         """A turn to be admitted (`ADMITTING_AT_ONCE`), or none after `ADMISSION_WAIT_SECONDS`."""
         try:
-            await asyncio.wait_for(self._admitting.acquire(), ADMISSION_WAIT_SECONDS)
+            async with asyncio.timeout(ADMISSION_WAIT_SECONDS):
+                await self._admitting.acquire()
         except TimeoutError:
             yield  # waited long enough: admitted alongside, so that the acknowledgement is in time
             return
