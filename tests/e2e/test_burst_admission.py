@@ -15,13 +15,13 @@ import re
 import time
 
 import storage.connection as connection
-from tests.doubles.discord_double.cdn import AttachmentStore
 from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
 from tests.e2e.test_approval import approval_world, button, channel_files
 from tests.e2e.test_approval_queue import ask, review_of
 from tests.e2e.test_edit import image_bytes
 from tests.e2e.test_queue import FAST, buttons, content, delivered
+from tests.e2e.test_shutdown import held_downloads
 
 POSITION = re.compile(r"Queued: position (\d+)")
 
@@ -247,15 +247,7 @@ async def test_edits_with_references_in_a_burst(tmp_path):
 async def test_an_edit_whose_channel_is_deleted_while_its_images_download_is_not_made(tmp_path, monkeypatch):
     # Its place is given back after the download and claimed again by the line: the deleted
     # channel is remembered, so it leaves as it joins, unbilled. It used to be made and billed.
-    real_handle = AttachmentStore.handle
-    fetching, release = asyncio.Event(), asyncio.Event()
-
-    async def slow_cdn(self, request):
-        fetching.set()
-        await release.wait()
-        return await real_handle(self, request)
-
-    monkeypatch.setattr(AttachmentStore, "handle", slow_cdn)
+    fetching, release = held_downloads(monkeypatch)
     async with world(tmp_path, **FAST) as w:
         edit = await w.discord.invoke_command("edit", {"prompt": "a hat"}, user=w.alice, guild=w.guild,
                                               channel=w.channel, attachments=[("cat.png", image_bytes(), "image/png")])

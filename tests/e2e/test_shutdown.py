@@ -117,9 +117,9 @@ async def test_a_shutdown_that_stops_a_request_as_it_settles_still_closes_its_bo
         assert len(inter.files()) == 2
 
 
-async def test_a_shutdown_stops_an_edit_still_downloading_its_images_at_once_and_says_so(tmp_path, monkeypatch):
-    # Nothing is reserved while the references download, and it could not be admitted after the
-    # stop: it need not hold the stop for the grace (and the stop wait) on a slow CDN.
+def held_downloads(monkeypatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Attachment downloads from the Discord double's CDN wait for `release` (the second event);
+    `fetching` (the first) is set when one starts: an /edit held while its images download."""
     real_handle = AttachmentStore.handle
     fetching, release = asyncio.Event(), asyncio.Event()
 
@@ -129,6 +129,13 @@ async def test_a_shutdown_stops_an_edit_still_downloading_its_images_at_once_and
         return await real_handle(self, request)
 
     monkeypatch.setattr(AttachmentStore, "handle", slow_cdn)
+    return fetching, release
+
+
+async def test_a_shutdown_stops_an_edit_still_downloading_its_images_at_once_and_says_so(tmp_path, monkeypatch):
+    # Nothing is reserved while the references download, and it could not be admitted after the
+    # stop: it need not hold the stop for the grace (and the stop wait) on a slow CDN.
+    fetching, release = held_downloads(monkeypatch)
     async with world(tmp_path, **FAST) as w:
         try:
             inter = await w.discord.invoke_command("edit", {"prompt": "a hat"}, user=w.alice, guild=w.guild,
