@@ -130,6 +130,16 @@ def _default_size(spec: ModelSpec, size: str | None) -> str | None:
     return size
 
 
+async def refuse_now(bot: SeedreamBot, job: ImageJob) -> None:
+    """Raise what `admit` would refuse `job` for now, before anything slow or private is done
+    (`Pipeline.precheck`: options, moderation, limits); in approval mode the limits wait for the
+    approval (`Pipeline.screen`), as for /imagine."""
+    if bot.storage.guild_config.get(job.guild_id).needs_approval:
+        await bot.pipeline.screen(job)
+    else:
+        await bot.pipeline.precheck(job)
+
+
 async def generate_with_attachments(
     bot: SeedreamBot, interaction: discord.Interaction, attachments: Sequence[discord.Attachment], **options: Any
 ) -> None:
@@ -153,7 +163,7 @@ async def generate_with_attachments(
         return
     job.references = [Reference(a.filename, a.url, b"", "png") for a in attachments]
     if bot.storage.guild_config.get(job.guild_id).needs_approval:  # not queued until approved
-        await bot.pipeline.screen(job)
+        await refuse_now(bot, job)
         # Private, as /imagine's: the acknowledgement ("sent to the moderators") is the member's own.
         await _defer_and_load(bot, interaction, job, attachments, ephemeral=True)
     else:
@@ -162,7 +172,7 @@ async def generate_with_attachments(
         # before the bot closes.
         with bot.queue.claim(job.user_id, preparing=True) as place:
             try:
-                await bot.pipeline.precheck(job)
+                await refuse_now(bot, job)
                 await _defer_and_load(bot, interaction, job, attachments)
             except asyncio.CancelledError:
                 if not place.stopped:

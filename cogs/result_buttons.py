@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from cogs.checks import CLOCK_SLACK, is_buttons_request, is_moderator
-from cogs.options import generate_with_attachments, job_from_interaction, pick_model, submitted_value
+from cogs.options import generate_with_attachments, job_from_interaction, pick_model, refuse_now, submitted_value
 from i18n import locale_of, t
 from image_gateway.catalog import InvalidOptionError
 from pipeline.delivery import report_error, set_result_view
@@ -206,8 +206,7 @@ async def upscale(interaction: discord.Interaction, request_id: int) -> None:
             reference_count=1,
         )  # fmt: skip
         job.references = [Reference("image", "", b"", "png")]  # a placeholder: the choice brings the image
-        approval = bot.storage.guild_config.get(job.guild_id).needs_approval  # limits wait for the approval
-        await (bot.pipeline.screen(job) if approval else bot.pipeline.precheck(job))
+        await refuse_now(bot, job)
         lang = locale_of(interaction)
         view = discord.ui.View(timeout=None)
         view.add_item(UpscalePicker(row.id, numbers, lang))
