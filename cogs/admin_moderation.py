@@ -13,12 +13,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.checks import bot_can_post, require_admin
+from cogs.checks import require_admin
 from cogs.options import model_autocomplete, server_default_model, size_autocomplete, takes_size
 from i18n import locale_of, t
 from image_gateway.catalog import InvalidOptionError
 from pipeline.explain import UserError
 from pipeline.moderation import InvalidTermError, compile_term, term_key
+from pipeline.permissions import bot_can_post
 from storage.guild_config import GuildConfig
 
 if TYPE_CHECKING:

@@ -15,11 +15,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.checks import bot_can_say, require_admin
+from cogs.checks import require_admin
 from i18n import locale_of, t
 from image_gateway.money import MAX_USD, AmountTooLarge, format_usd, read_usd
 from pipeline.explain import MAX_MESSAGE, UserError
 from pipeline.limits import Explanation, Resolved, explain_limits
+from pipeline.permissions import bot_can_say
 from storage.quotas import Budget, QuotaRule, TargetKind
 from storage.reports import period_bounds
 

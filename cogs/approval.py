@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 from discord.ext import commands
 
-from cogs.checks import bot_can_post, can_post, require_moderator
+from cogs.checks import require_moderator
 from i18n import locale_of, t
 from image_gateway.catalog import format_usd
 from pipeline.delivery import DISCORD_ERRORS, report_error
 from pipeline.explain import MAX_MESSAGE, UserError, explain, is_expected
 from pipeline.job import ImageJob
 from pipeline.markdown import as_typed
+from pipeline.permissions import bot_can_post, can_post
 from pipeline.references import load_references
 from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE, Ticket
 from pipeline.summary import prompt_preview
@@ -234,6 +235,19 @@ async def _channel(bot: SeedreamBot, channel_id: int | None) -> discord.TextChan
     return channel if isinstance(channel, discord.TextChannel | discord.Thread) else None
 
 
+async def _channel_deleted(bot: SeedreamBot, channel_id: int) -> bool:
+    """Whether Discord says the channel is gone (not only closed to the bot)."""
+    if bot.get_channel(channel_id) is not None:
+        return False
+    try:
+        await bot.fetch_channel(channel_id)
+    except discord.NotFound:
+        return True
+    except discord.HTTPException:
+        return False
+    return False
+
+
 # -- the buttons ------------------------------------------------------------------------------
 class ApprovalButton(
     discord.ui.DynamicItem[discord.ui.Button], template=r"approval:(?P<action>approve|reject):(?P<id>[0-9]{1,18})"
@@ -297,7 +311,7 @@ async def _run_approved(
     try:
         channel = await _channel(bot, approval.channel_id)
         if channel is None:
-            raise UserError("error.delivery", code="channel_gone")  # noqa: TRY301 - told like any refusal
+            raise UserError("approval.channel_gone", code="channel_gone")  # noqa: TRY301 - told like any refusal
         if not bot_can_post(channel):  # lost since the member asked: nothing is made for nobody
             raise UserError("approval.cannot_post_there", code="cannot_post_there", channel=f"<#{channel.id}>")  # noqa: TRY301
         await bot.generate_in_channel(channel, await _job(bot, interaction, approval), admitted=admitted)
@@ -428,10 +442,11 @@ def _clip(text: str, limit: int) -> str:
 
 
 async def _say_not_told(interaction: discord.Interaction, approval: Approval) -> None:
-    """The moderator hears, privately, that the member did not: they can tell them otherwise."""
+    """The moderator hears, privately, that the member did not (and why): they can tell them otherwise."""
+    gone = await _channel_deleted(interaction.client, approval.channel_id)  # type: ignore[arg-type]
+    key = "approval.member_not_told_gone" if gone else "approval.member_not_told"
     await interaction.followup.send(
-        t("approval.member_not_told", locale_of(interaction), member=f"<@{approval.user_id}>",
-          channel=f"<#{approval.channel_id}>"),
+        t(key, locale_of(interaction), member=f"<@{approval.user_id}>", channel=f"<#{approval.channel_id}>"),
         ephemeral=True,
     )
 

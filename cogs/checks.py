@@ -64,26 +64,3 @@ def require_moderator(interaction: discord.Interaction) -> None:
         raise UserError("error.guild_only", code="guild_only")
     if not is_moderator(interaction):
         raise UserError("error.moderator_only", code="not_moderator")
-
-
-def can_say(permissions: discord.Permissions, *, thread: bool) -> bool:
-    """Whether the bot may post a text message in a channel with these permissions (its own there)."""
-    sends = permissions.send_messages_in_threads if thread else permissions.send_messages
-    return permissions.view_channel and sends
-
-
-def can_post(permissions: discord.Permissions, *, thread: bool) -> bool:
-    """Whether the bot may post results (files) in a channel with these permissions."""
-    return can_say(permissions, thread=thread) and permissions.attach_files
-
-
-def bot_can_post(channel: discord.TextChannel | discord.Thread) -> bool:
-    return can_post(channel.permissions_for(channel.guild.me), thread=isinstance(channel, discord.Thread))
-
-
-def bot_can_say(guild: discord.Guild | None, channel_id: int) -> bool:
-    """Whether the bot may post a text message (no files) in that channel or thread of `guild`."""
-    channel = guild.get_channel_or_thread(channel_id) if guild is not None else None
-    if not isinstance(channel, discord.abc.Messageable) or not hasattr(channel, "permissions_for"):
-        return False  # gone, a category or a forum; a voice channel's text chat is fine
-    return can_say(channel.permissions_for(channel.guild.me), thread=isinstance(channel, discord.Thread))

@@ -50,7 +50,9 @@ TEXTS: dict[str, str] = {
         "channel. You were not charged."
     ),
     "approval.cannot_post_there": "the bot can no longer post in {channel}, where the results would go",
+    "approval.channel_gone": "the channel where it was asked has been deleted, so nothing was made",
     "approval.member_not_told": "{member} could not be told in {channel} (the bot cannot post there); please let them know.",
+    "approval.member_not_told_gone": "{member} could not be told: the channel where they asked was deleted. Please let them know.",
     "approval.channel_unavailable": (
         "Approval mode is on, but the bot cannot post in the moderators' channel. Ask a server admin to "
         "check `/settings approval`. You were not charged."
@@ -326,6 +328,9 @@ TEXTS: dict[str, str] = {
     "queue.restarting": "The bot is restarting; please try again in a minute.",
     "queue.withdrawn.cancelled": "Cancelled. You were not charged.",
     "queue.withdrawn.channel_gone": "This channel was deleted, so the request was withdrawn before it started. You were not charged.",
+    "queue.withdrawn.cannot_post": (
+        "The bot can no longer post here, so the request was withdrawn before it started. You were not charged."
+    ),
     "queue.withdrawn.shutdown": (
         "The bot is restarting, so this request was withdrawn before it started. You were not charged; "
         "please try again in a minute."
@@ -428,6 +433,8 @@ TEXTS: dict[str, str] = {
     "history.reason.nothing_generated": "the service made none",
     "history.reason.not_started": "failed before it started",
     "history.reason.not_acknowledged": "Discord refused the reply",
+    "history.reason.channel_gone": "its channel was deleted",
+    "history.reason.cannot_post": "the bot could not post there",
     "history.reason.daily_images": "daily image limit",
     "history.reason.monthly_usd": "monthly limit",
     "history.reason.guild_budget": "server budget",

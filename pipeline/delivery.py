@@ -19,6 +19,7 @@ import discord
 
 from i18n import locale_of
 from pipeline.explain import DeliveryError, explain, is_expected, operator_hint
+from pipeline.permissions import bot_can_post
 from pipeline.runner import Outcome, ReadyImage, Ticket
 from pipeline.summary import batch_text, outcome_text, working_text
 
@@ -111,6 +112,26 @@ class InteractionSink:
                                 self.ticket.request_id, status or type(error).__name__)  # fmt: skip
                 self._use_channel = True
         return not self._use_channel
+
+    def lose_reply(self) -> None:
+        """The reply is gone for good (an edit found its token expired): results go to the channel."""
+        self._use_channel = True
+
+    def can_deliver(self) -> bool:
+        """Whether results could reach the member now, as far as is known without asking Discord:
+        through the reply, unless it is known to be gone (the acknowledgement refused, the token
+        expired), else as the bot in the channel (`bot_can_post`). An acknowledgement still in
+        flight is taken as good: the gateway call does not wait for it."""
+        acknowledged = self._acknowledged
+        refused = acknowledged is not None and acknowledged.done() and (
+            acknowledged.cancelled() or acknowledged.exception() is not None
+        )
+        if not (self._use_channel or refused or self.interaction.is_expired()):
+            return True
+        channel = self.interaction.channel
+        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+            return bot_can_post(channel)
+        return True  # not in the cache: cannot tell, the post will say
 
     async def working(self) -> None:
         await self._edit_original(content=working_text(self.ticket, self.locale))
@@ -219,6 +240,13 @@ class ChannelSink:
 
     def mentioned(self, content: str) -> str:
         return f"{self._member} {content}"
+
+    def can_deliver(self) -> bool:
+        """Whether the bot may post the results in the channel now (`bot_can_post`)."""
+        channel = self.channel
+        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+            return bot_can_post(channel)
+        return True  # not a server channel the cache knows: cannot tell, the post will say
 
     async def send(
         self, content: str, images: Sequence[ReadyImage] = (), *, view: discord.ui.View | None = None,

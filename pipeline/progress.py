@@ -21,10 +21,13 @@ import discord
 from i18n import t
 from pipeline.delivery import DISCORD_ERRORS, ChannelSink, InteractionSink, token_expired
 from pipeline.explain import UserError
-from pipeline.queue import FairQueue, Place
+from pipeline.queue import FairQueue, Place, Withdrawn
 from pipeline.runner import Outcome, ReadyImage, ResultSink, Ticket
 
 log = logging.getLogger(__name__)
+
+# How long the edit that replaces a waited request's place in line may hold up its gateway call.
+START_EDIT_SECONDS = 1.0
 
 
 class TurnStatus(ResultSink, Protocol):
@@ -101,10 +104,22 @@ class LiveStatus:
     async def start(self) -> None:
         """The turn came. The stage and elapsed time show every `interval`, the first time after
         one interval (Discord shows "thinking…" until then, and a quick request needs no edit at
-        all), or at once when the reply may still show the waiting text and its Cancel button.
-        In the background: the gateway is asked now, whatever Discord's rate limits make an edit wait."""
+        all). A request that waited in line has its place and Cancel button replaced first, before
+        the gateway is asked (at most `START_EDIT_SECONDS`): that edit also finds a reply whose
+        token expired while it waited. Otherwise the gateway is asked at once, the edits in the
+        background, whatever Discord's rate limits make them wait.
+
+        Raises `Withdrawn` ("cannot_post") when the results could reach no one: the reply is
+        gone and the bot may not post in the channel. The gateway would make, and bill, images
+        for nobody."""
         self._started = self._clock()
-        at_once = self._cancel_shown
+        if self._cancel_shown:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(START_EDIT_SECONDS), self._lock:
+                    await self._edit_locked(content=self._running_text(), view=None)
+        if not self.sink.can_deliver():
+            raise Withdrawn("cannot_post")
+        at_once = self._cancel_shown  # the replacing edit failed (or took too long): tried again now
         self._ticker = asyncio.create_task(self._tick(at_once), name=f"progress-{self.ticket.request_id}")
 
     async def stage(self, name: str) -> None:
@@ -174,6 +189,7 @@ class LiveStatus:
             log.info("request %s: progress edit failed (%s)", self.ticket.request_id, _why(error))
             if isinstance(error, discord.HTTPException) and token_expired(error):
                 self._quiet = True
+                self.sink.lose_reply()
             return False
         if "view" in fields:
             self._cancel_shown = fields["view"] is not None
@@ -227,6 +243,9 @@ class ChannelStatus:
         return self._waiting
 
     async def start(self) -> None:
+        """As `LiveStatus.start`: withdrawn when the bot may no longer post in the channel."""
+        if not self.sink.can_deliver():
+            raise Withdrawn("cannot_post")
         if self._waiting is not None or self._posting is not None:  # deleted in the background
             self._deleting = asyncio.create_task(self._unqueue(), name=f"unqueue-{self.ticket.request_id}")
 

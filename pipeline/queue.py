@@ -29,7 +29,8 @@ DELETED_CHANNELS_KEPT = 1000  # enough for any request still on its way to the l
 
 
 class Withdrawn(Exception):
-    """A waiting place left the line before it ran: `reason` is "cancelled" or "shutdown"."""
+    """A waiting place left the line before it ran: `reason` is "cancelled", "shutdown",
+    "channel_gone" (deleted meanwhile) or "cannot_post" (its results could reach no one)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -1,0 +1,42 @@
+"""What the bot may post where, from Discord's permissions as its cache has them now.
+
+A reply to an interaction needs none of them (it goes through the interaction's webhook); what
+the bot posts as itself does: an approved request's results, results once the reply is gone,
+budget warnings, the moderators' reviews.
+"""
+
+from __future__ import annotations
+
+import discord
+
+
+def can_say(permissions: discord.Permissions, *, thread: bool) -> bool:
+    """Whether the bot may post a text message in a channel with these permissions (its own there)."""
+    sends = permissions.send_messages_in_threads if thread else permissions.send_messages
+    return permissions.view_channel and sends
+
+
+def can_post(permissions: discord.Permissions, *, thread: bool) -> bool:
+    """Whether the bot may post results (files) in a channel with these permissions."""
+    return can_say(permissions, thread=thread) and permissions.attach_files
+
+
+def bot_can_post(channel: discord.abc.GuildChannel | discord.Thread) -> bool:
+    """Whether the bot may post results in `channel` now. A locked thread takes posts only from
+    those who may manage threads (an archived one is reopened by a post)."""
+    me = channel.guild.me
+    if me is None:  # the server is unavailable right now: cannot tell, the post will say
+        return True
+    permissions = channel.permissions_for(me)
+    thread = isinstance(channel, discord.Thread)
+    if thread and channel.locked and not permissions.manage_threads:
+        return False
+    return can_post(permissions, thread=thread)
+
+
+def bot_can_say(guild: discord.Guild | None, channel_id: int) -> bool:
+    """Whether the bot may post a text message (no files) in that channel or thread of `guild`."""
+    channel = guild.get_channel_or_thread(channel_id) if guild is not None else None
+    if not isinstance(channel, discord.abc.Messageable) or not hasattr(channel, "permissions_for"):
+        return False  # gone, a category or a forum; a voice channel's text chat is fine
+    return can_say(channel.permissions_for(channel.guild.me), thread=isinstance(channel, discord.Thread))
