@@ -197,15 +197,20 @@ async def _defer_and_load(
 
 
 async def model_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-    """The gateway's models whose id or label holds what was typed. Discord refuses the whole answer
-    for one value over 100 characters: the catalog refuses longer model ids at start
-    (`presets.MAX_MODEL_ID_CHARS`), so every id fits; the name is only clipped."""
+    """The gateway's models whose id or label holds what was typed; for /imagine, /edit and
+    /series only those that can do it with the images attached so far (SeedEdit, which changes
+    an image, is not offered to /imagine). Discord refuses the whole answer for one value over 100
+    characters: the catalog refuses longer model ids at start (`presets.MAX_MODEL_ID_CHARS`), so
+    every id fits; the name is only clipped."""
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
+    command, references = _being_typed(interaction)
+    making = command in ("imagine", "edit", "series")
     needle = current.casefold()
     return [
         app_commands.Choice(name=f"{spec.label} ({spec.id})"[:100], value=spec.id)
         for spec in bot.preset.models.values()
-        if needle in spec.id.casefold() or needle in spec.label.casefold()
+        if (needle in spec.id.casefold() or needle in spec.label.casefold())
+        and (not making or _can(spec, references, command == "series"))
     ][:MAX_CHOICES]
 
 
@@ -214,12 +219,8 @@ async def size_autocomplete(interaction: discord.Interaction, current: str) -> l
     so far tell: the chosen model, else the server's default unless the images attached (/edit
     has at least one) or a series need another. A model not offered counts as none chosen."""
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    namespace = interaction.namespace
-    command = interaction.command.name if interaction.command is not None else ""
-    references = sum(getattr(namespace, name, None) is not None for name in REFERENCE_OPTIONS)
-    if command == "edit":
-        references = max(references, 1)  # `image` is required: attached, or about to be
-    chosen = _offered(bot, getattr(namespace, "model", None))
+    command, references = _being_typed(interaction)
+    chosen = _offered(bot, getattr(interaction.namespace, "model", None))
     saved = bot.storage.guild_config.get(interaction.guild_id).default_model if interaction.guild_id else None
     # Not offered: checked here, so that keystrokes do not repeat the warning a request logs.
     spec = pick_model(bot, chosen, _offered(bot, saved), references=references, series=command == "series")
@@ -228,6 +229,15 @@ async def size_autocomplete(interaction: discord.Interaction, current: str) -> l
         sizes.append(spec.default_size)
     needle = current.casefold()
     return [app_commands.Choice(name=s, value=s) for s in sizes if needle in s.casefold()][:MAX_CHOICES]
+
+
+def _being_typed(interaction: discord.Interaction) -> tuple[str, int]:
+    """The command being typed and the reference images attached to it so far."""
+    command = interaction.command.name if interaction.command is not None else ""
+    references = sum(getattr(interaction.namespace, name, None) is not None for name in REFERENCE_OPTIONS)
+    if command == "edit":
+        references = max(references, 1)  # `image` is required: attached, or about to be
+    return command, references
 
 
 def _offered(bot: SeedreamBot, name: str | None) -> str | None:

@@ -175,6 +175,7 @@ TEXTS: dict[str, str] = {
     "option.guidance_scale.not_supported": "{model} does not take a guidance scale.",
     "option.guidance_scale.out_of_range": "The guidance scale must be {min} to {max}.",
     "option.images.none_taken": "{model} takes no reference images.",
+    "option.images.needs_edit": "{model} changes images rather than drawing them: use /edit and attach the image to change.",
     "option.images.exactly": "{model} needs exactly {max} reference image(s).",
     "option.images.out_of_range": "{model} takes {min} to {max} reference images (you gave {count}).",
     "option.count.out_of_range": "Choose {min} to {max} images.",
@@ -259,6 +260,9 @@ TEXTS: dict[str, str] = {
     "attachment.too_small": "is {width}x{height} pixels; each side must be at least 15 px.",
     "attachment.too_large_pixels": "is {width}x{height} pixels; the largest allowed is 6000x6000.",
     "attachment.bad_aspect": "is {width}x{height} pixels; the aspect ratio must be between 1:16 and 16:1.",
+    "attachment.bad_dimensions_sized": (
+        "is {width}x{height} pixels; each side must be 15 to 6000 px and the aspect ratio between 1:16 and 16:1."
+    ),
     "attachment.bad_dimensions": (
         "has dimensions that can't be used: each side must be 15 to 6000 px and the aspect ratio between "
         "1:16 and 16:1."

@@ -170,10 +170,12 @@ class ModelSpec:
         return self.allowed_sizes().text()
 
     def normalize_size(self, size: str | None) -> str | None:
-        """Canonical size string ("2k" -> "2K", "2048 × 2048" -> "2048x2048"); None -> default."""
+        """Canonical size string ("2k" -> "2K", "2048 × 2048" -> "2048x2048"); None -> default.
+        Full-width characters, as a Chinese or Japanese input method types them ("２Ｋ",
+        "２０４８ｘ２０４８"), are read as their ASCII selves."""
         if size is None:
             return self.default_size
-        text = size.strip()
+        text = unicodedata.normalize("NFKC", size).strip()
         for known in (*self.size_tiers, *self.fixed_sizes):
             if text.casefold() == known.casefold():
                 return known
@@ -269,7 +271,10 @@ class ModelSpec:
     def validate_reference_count(self, count: int) -> int:
         if self.min_references <= count <= self.max_references:
             return count
-        if self.max_references == 0:
+        if count == 0:  # a model that changes an image, asked to draw one (/imagine)
+            noun = "an image" if self.min_references == 1 else f"{self.min_references} images"
+            reason, detail = "needs_edit", f"{self.label} changes images: use /edit and attach {noun}."
+        elif self.max_references == 0:
             reason, detail = "none_taken", f"{self.label} takes no reference images."
         elif self.min_references == self.max_references:
             noun = "image" if self.max_references == 1 else "images"

@@ -178,7 +178,9 @@ def _check_dimensions(width: int, height: int, *, max_side: int, min_side: int, 
         if large:
             rule += f" and at most {max_side} px"
         ratio = f"1:{max_aspect} to {max_aspect}:1"
-        code = "too_small" if small else "bad_aspect"
+        # One rule broken is named alone; several ("1x20000": too thin, too skewed, too long) are
+        # told together, not one after another as the member fixes each.
+        code = "bad_dimensions" if small + skewed + large > 1 else "too_small" if small else "bad_aspect"
         raise ImageRejected(code, f"is {width}x{height} pixels; {rule} and the aspect ratio within {ratio}")
     if large:
         raise ImageRejected(

@@ -62,7 +62,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".
 # Where Discord serves attachments. An attachment's URL comes from the interaction payload (or a
 # stored approval), so it is checked: the bot never fetches an address a payload names elsewhere.
 DISCORD_CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
-_DIMENSION_CODES = {"too_small", "bad_aspect", "too_large_pixels"}
+_DIMENSION_CODES = {"too_small", "bad_aspect", "too_large_pixels", "bad_dimensions"}
 _LIMITS = {"max_bytes": MAX_REFERENCE_BYTES, "max_side": MAX_SIDE, "min_side": MIN_SIDE, "max_aspect": MAX_ASPECT}
 # Pixels decoded at full scale at once by reference checks, all requests together: one 6000x6000
 # image (~150 MB as RGBA; a WebP converted for SeedEdit, ~550 MB, in Pillow's decoder).
@@ -295,7 +295,8 @@ def _rejected(
     if code in _DIMENSION_CODES:
         if dims is None:
             return AttachmentError(name, reason, "bad_dimensions", position=position)
-        return AttachmentError(name, reason, code, position=position, width=dims[0], height=dims[1])
+        sized = "bad_dimensions_sized" if code == "bad_dimensions" else code  # the same rules, with its size
+        return AttachmentError(name, reason, sized, position=position, width=dims[0], height=dims[1])
     if code == "too_large_bytes":  # only a conversion can grow past the cap the download kept
         return AttachmentError(
             name, reason, "too_large_converted", position=position, limit=MAX_REFERENCE_BYTES // MB

@@ -203,12 +203,13 @@ class Pipeline:
         """Validate the job against the model; raises `InvalidOptionError` with what is allowed.
         The reference images are counted here and added when the request's turn comes."""
         model = job.model
+        if job.series:  # what the model cannot do at all comes first, whatever the images
+            model.validate_series(job.count, len(job.references))
         prompt = model.validate_prompt(job.prompt)
         size = model.normalize_size(job.size)
         seed = model.validate_seed(job.seed)
         model.validate_reference_count(len(job.references))
         if job.series:
-            model.validate_series(job.count, len(job.references))
             prompt = fit_series_prompt(prompt, job.count, model.max_prompt_chars)  # the gateway's text
         elif not 1 <= job.count <= MAX_IMAGINE_COUNT:
             raise InvalidOptionError(

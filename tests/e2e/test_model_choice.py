@@ -145,6 +145,23 @@ async def test_size_suggestions_are_for_the_model_the_request_will_use_on_302ai(
         assert await sizes("edit", {"prompt": "mix", "size": "K"}, attachments=[PNG, PNG]) == ["1K", "2K", "4K"]
 
 
+async def test_model_suggestions_are_the_models_that_can_do_what_is_being_typed_on_302ai(tmp_path):
+    async with world(tmp_path, flavour="302ai") as w:
+        async def models(command: str, options: dict, **kwargs) -> list[str]:
+            inter = await w.discord.invoke_autocomplete(command, options, "model", user=w.alice, guild=w.guild,
+                                                        channel=w.channel, **kwargs)
+            await inter.wait_for_ack(timeout=10)
+            return suggested(inter)
+
+        newer = [SEEDREAM_4_0.id, "doubao-seedream-4-5-251128", SEEDREAM_5_0.id]
+        # /imagine draws from words: SeedEdit, which changes an image, is not offered
+        assert await models("imagine", {"prompt": "a cat"}) == [SEEDREAM_3_T2I.id, *newer]
+        assert await models("edit", {"prompt": "a hat"}, attachments=[PNG]) == [SEEDEDIT_3_I2I.id, *newer]
+        assert await models("edit", {"prompt": "mix"}, attachments=[PNG, PNG]) == newer  # SeedEdit takes one
+        assert await models("series", {"prompt": "a comic", "count": 3}) == newer
+        assert await models("imagine", {"prompt": "a cat", "model": "4-5"}) == ["doubao-seedream-4-5-251128"]
+
+
 async def test_gpt_image_2_makes_a_custom_size_on_xmsmartlink(tmp_path):
     async with world(tmp_path, flavour="xmsmartlink") as w:
         inter = await w.run("imagine", {"prompt": "a wide harbour", "model": "gpt-image-2", "size": "2048x1152"})

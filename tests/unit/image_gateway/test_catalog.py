@@ -125,8 +125,9 @@ def test_reference_counts():
     assert SEEDEDIT_3_I2I.validate_reference_count(1) == 1
     with pytest.raises(InvalidOptionError, match="0 to 14 reference images"):
         SEEDREAM_4_5.validate_reference_count(15)
-    with pytest.raises(InvalidOptionError, match="exactly 1 reference image"):
-        SEEDEDIT_3_I2I.validate_reference_count(0)
+    with pytest.raises(InvalidOptionError, match="use /edit and attach an image") as needs:
+        SEEDEDIT_3_I2I.validate_reference_count(0)  # asked to draw from words alone (/imagine)
+    assert needs.value.reason == "needs_edit"
     with pytest.raises(InvalidOptionError, match="no reference images") as info:
         SEEDREAM_3_T2I.validate_reference_count(1)
     assert info.value.option == "images"
