@@ -46,6 +46,7 @@ from pipeline.interrupted import tell_interrupted
 from pipeline.job import ImageJob
 from pipeline.limits import LimitsResolver
 from pipeline.moderation import moderation_checks
+from pipeline.permissions import PostableChannel
 from pipeline.progress import ChannelStatus, LiveStatus, TurnStatus
 from pipeline.queue import FairQueue
 from pipeline.runner import Pipeline, PipelineOptions, Ticket
@@ -252,7 +253,7 @@ class SeedreamBot(commands.Bot):
 
     async def generate_in_channel(
         self,
-        channel: discord.TextChannel | discord.Thread,
+        channel: PostableChannel,
         job: ImageJob,
         *,
         admitted: Callable[[Ticket], Awaitable[None]] | None = None,

@@ -30,7 +30,7 @@ from pipeline.delivery import DISCORD_ERRORS, report_error
 from pipeline.explain import MAX_MESSAGE, UserError, explain, is_expected
 from pipeline.job import ImageJob
 from pipeline.markdown import as_typed
-from pipeline.permissions import bot_can_post, can_post
+from pipeline.permissions import PostableChannel, bot_can_post, can_post
 from pipeline.references import load_references
 from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE, Ticket
 from pipeline.summary import prompt_preview
@@ -223,7 +223,7 @@ def _reference_filename(index: int, name: str, fmt: str) -> str:
     return f"ref{index + 1}-{stem}.{fmt}"
 
 
-async def _channel(bot: SeedreamBot, channel_id: int | None) -> discord.TextChannel | discord.Thread | None:
+async def _channel(bot: SeedreamBot, channel_id: int | None) -> PostableChannel | None:
     if channel_id is None:
         return None
     channel = bot.get_channel(channel_id)
@@ -232,7 +232,7 @@ async def _channel(bot: SeedreamBot, channel_id: int | None) -> discord.TextChan
             channel = await bot.fetch_channel(channel_id)
         except discord.HTTPException:
             return None
-    return channel if isinstance(channel, discord.TextChannel | discord.Thread) else None
+    return channel if isinstance(channel, PostableChannel) else None
 
 
 async def _channel_deleted(bot: SeedreamBot, channel_id: int) -> bool:
@@ -243,7 +243,7 @@ async def _channel_deleted(bot: SeedreamBot, channel_id: int) -> bool:
         await bot.fetch_channel(channel_id)
     except discord.NotFound:
         return True
-    except discord.HTTPException:
+    except DISCORD_ERRORS:  # cannot tell (no access, a 5xx, the network)
         return False
     return False
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import discord
 
+# Where a member can ask and the bot can post: text channels, the text chat of voice and stage
+# channels, and threads (forums and categories hold no messages of their own).
+PostableChannel = discord.TextChannel | discord.VoiceChannel | discord.StageChannel | discord.Thread
+
 
 def can_say(permissions: discord.Permissions, *, thread: bool) -> bool:
     """Whether the bot may post a text message in a channel with these permissions (its own there)."""
@@ -27,7 +31,10 @@ def bot_can_post(channel: discord.abc.GuildChannel | discord.Thread) -> bool:
     me = channel.guild.me
     if me is None:  # the server is unavailable right now: cannot tell, the post will say
         return True
-    permissions = channel.permissions_for(me)
+    try:
+        permissions = channel.permissions_for(me)
+    except discord.ClientException:  # a thread whose parent is not cached: cannot tell
+        return True
     thread = isinstance(channel, discord.Thread)
     if thread and channel.locked and not permissions.manage_threads:
         return False
