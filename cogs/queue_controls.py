@@ -67,8 +67,10 @@ def _ended_text(row: LedgerRow, locale: str) -> str | None:
     """What the message should have said, for a request that ended while it waited; None otherwise."""
     if row.status != "released":
         return None
-    if row.error_code == "cancelled":  # a second press, or the first one's edit was lost
-        return t("queue.withdrawn.cancelled", locale)
+    if row.error_code in ("cancelled", "cannot_post", "channel_gone"):
+        # a second press, or the telling was lost (for cannot_post, nowhere was left to tell it:
+        # this press's own answer is)
+        return t(f"queue.withdrawn.{row.error_code}", locale)
     if row.error_code in RESTART_CODES:
         return t("queue.cancel_restarted", locale)
     return None

@@ -80,7 +80,7 @@ class Dispatcher:
         try:
             await live.wait_turn(self.queue, place)
             await live.start()
-            running = True  # from here on `execute` closes the books, whatever happens
+            running = place.ran = True  # from here on `execute` closes the books, whatever happens
             await self.pipeline.execute(ticket, live)
         except Withdrawn as withdrawn:
             await self.ledger.release(ticket.request_id, error_code=withdrawn.reason)

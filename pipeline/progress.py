@@ -81,7 +81,6 @@ class LiveStatus:
         """Show the place in line until its turn comes; raises `Withdrawn` if it leaves first."""
 
         async def show(text: str) -> None:
-            self._cancel_shown = True  # until an edit without it succeeds: this one may land even if cut off
             await self._edit(content=text, view=self._cancel_view())
 
         await _wait_showing_place(queue, place, self.locale, self._interval, show)
@@ -183,6 +182,8 @@ class LiveStatus:
         if not await self.sink.reply_ready():  # no reply to keep up to date: results go to the channel
             self._quiet = True
             return False
+        if fields.get("view") is not None:
+            self._cancel_shown = True  # from the moment it is sent: an edit cut off may still land
         try:
             await self.sink.interaction.edit_original_response(**fields)
         except DISCORD_ERRORS as error:

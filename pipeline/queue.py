@@ -51,6 +51,7 @@ class Place:
     # held over a slow step before anything is reserved (reference images downloading)
     state: str = "claimed"
     stopped: bool = False  # a shutdown cancelled it while it ran
+    ran: bool = False  # it was generating (not withdrawn at its turn): its duration is a run's
     started_at: float | None = None
     turn: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -136,7 +137,7 @@ class FairQueue:
             return
         if place in self._waiting:
             self._waiting.remove(place)
-        if place.state == "running" and not place.stopped and place.started_at is not None:
+        if place.ran and not place.stopped and place.started_at is not None:
             self._durations.append(self._clock() - place.started_at)
         place.state = "left"
         if not place.turn.done():

@@ -73,6 +73,7 @@ async def test_the_estimate_follows_recent_real_durations():
     second = admitted(queue, 2, 2)
     assert queue.estimate(second) == DEFAULT_RUN_SECONDS  # no history yet
     clock.now += 10
+    first.ran = True  # it was generating (the dispatcher says so), not withdrawn at its turn
     queue.leave(first)  # ran 10 s
     third = admitted(queue, 3, 3)
     fourth = admitted(queue, 4, 4)
