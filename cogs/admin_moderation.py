@@ -218,8 +218,8 @@ class AdminModeration(commands.Cog):
                 # IMAGE_PROVIDER) gives way to the bot's, and stays saved for when it is offered again.
                 spec = server_default_model(self.bot, old.default_model)
             if size is not None:
-                spec.normalize_size(size)  # a size this model does not take is refused here
-                values["default_size"] = size.strip()
+                # refused here if this model does not take it; saved as requests send it ("２Ｋ", "2k": "2K")
+                values["default_size"] = spec.normalize_size(size)
             elif model and old.default_size and not takes_size(spec, old.default_size):
                 # requests would quietly get the new model's own size instead
                 values["default_size"] = None

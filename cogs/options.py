@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -205,7 +206,7 @@ async def model_autocomplete(interaction: discord.Interaction, current: str) -> 
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     command, references = _being_typed(interaction)
     making = command in ("imagine", "edit", "series")
-    needle = current.casefold()
+    needle = unicodedata.normalize("NFKC", current).casefold()  # as sizes are read: "２Ｋ" is "2K"
     return [
         app_commands.Choice(name=f"{spec.label} ({spec.id})"[:100], value=spec.id)
         for spec in bot.preset.models.values()
@@ -227,7 +228,7 @@ async def size_autocomplete(interaction: discord.Interaction, current: str) -> l
     sizes = [*spec.size_tiers, *spec.fixed_sizes]
     if spec.default_size and spec.default_size not in sizes:
         sizes.append(spec.default_size)
-    needle = current.casefold()
+    needle = unicodedata.normalize("NFKC", current).casefold()  # as sizes are read: "２Ｋ" is "2K"
     return [app_commands.Choice(name=s, value=s) for s in sizes if needle in s.casefold()][:MAX_CHOICES]
 
 
