@@ -286,3 +286,5 @@ async def test_a_request_waiting_in_a_channel_that_is_deleted_leaves_the_line_un
         assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["alice"]
         bob_row = next(r for r in await w.ledger_rows() if r["prompt"] == "bob")
         assert (bob_row["status"], bob_row["error_code"], bob_row["cost_micros"]) == ("released", "channel_gone", 0)
+        history = (await w.run("history", {}, user=w.bob, channel=other)).all_text()
+        assert "nothing generated (its channel was deleted)" in history, history  # not "the service failed"

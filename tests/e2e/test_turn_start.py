@@ -98,6 +98,8 @@ async def test_cancel_pressed_after_a_cannot_post_withdrawal_tells_the_member_wh
         assert "can no longer post" in (message.get("content") or ""), (
             f"message: {message.get('content')!r}; press answered: {click.all_text()!r}"
         )
+        history = (await w.run("history", {}, user=w.bob)).all_text()  # /history answers privately
+        assert "nothing generated (the bot could not post there)" in history, history
 
 
 async def test_a_request_withdrawn_at_its_turn_does_not_count_as_a_run_in_the_wait_estimate(tmp_path):
