@@ -125,13 +125,18 @@ def suggested(inter) -> list[str]:
     return [choice["value"] for choice in inter.autocomplete_choices or []]
 
 
+async def suggestions(w, command: str, options: dict, option: str, **kwargs) -> list[str]:
+    """What alice is offered for `option` while typing `command` with `options` filled in."""
+    inter = await w.discord.invoke_autocomplete(command, options, option, user=w.alice, guild=w.guild,
+                                                channel=w.channel, **kwargs)  # fmt: skip
+    await inter.wait_for_ack(timeout=10)
+    return suggested(inter)
+
+
 async def test_size_suggestions_are_for_the_model_the_request_will_use_on_302ai(tmp_path):
     async with world(tmp_path, flavour="302ai") as w:
         async def sizes(command: str, options: dict, **kwargs) -> list[str]:
-            inter = await w.discord.invoke_autocomplete(command, options, "size", user=w.alice, guild=w.guild,
-                                                        channel=w.channel, **kwargs)
-            await inter.wait_for_ack(timeout=10)
-            return suggested(inter)
+            return await suggestions(w, command, options, "size", **kwargs)
 
         assert await sizes("imagine", {"prompt": "a cat"}) == ["1024x1024"]  # Seedream 3.0, the default
         assert await sizes("edit", {"prompt": "a hat"}, attachments=[PNG]) == ["adaptive"]  # SeedEdit 3.0
@@ -148,10 +153,7 @@ async def test_size_suggestions_are_for_the_model_the_request_will_use_on_302ai(
 async def test_model_suggestions_are_the_models_that_can_do_what_is_being_typed_on_302ai(tmp_path):
     async with world(tmp_path, flavour="302ai") as w:
         async def models(command: str, options: dict, **kwargs) -> list[str]:
-            inter = await w.discord.invoke_autocomplete(command, options, "model", user=w.alice, guild=w.guild,
-                                                        channel=w.channel, **kwargs)
-            await inter.wait_for_ack(timeout=10)
-            return suggested(inter)
+            return await suggestions(w, command, options, "model", **kwargs)
 
         newer = [SEEDREAM_4_0.id, "doubao-seedream-4-5-251128", SEEDREAM_5_0.id]
         # /imagine draws from words: SeedEdit, which changes an image, is not offered
