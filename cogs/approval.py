@@ -168,8 +168,9 @@ def review_view(approval_id: int, locale: str) -> discord.ui.View:
 
 
 async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction, job: ImageJob) -> None:
-    """Check the request, store it and post it for the moderators; nothing is reserved."""
-    await bot.pipeline.screen(job)
+    """Check the request, store it and post it for the moderators; nothing is reserved (a limit
+    no decision could change refuses it now: `screen_for_approval`)."""
+    await bot.pipeline.screen_for_approval(job)
     # Approved, it is posted in this channel: one the bot cannot post in would make (and bill)
     # images nobody gets, and a rejection nobody hears.
     if not can_post(interaction.app_permissions, thread=isinstance(interaction.channel, discord.Thread)):
@@ -339,7 +340,11 @@ async def _run_approved(
         except DISCORD_ERRORS:
             log.warning("approval %s: could not tell the moderator why it failed", approval.id, exc_info=True)
         moderator = as_typed(interaction.user.display_name)  # shown as typed, Markdown and all
-        if not await _tell_member(bot, approval, "approval.member_failed", moderator=moderator,
+        # A prompt the blocklist refuses is not repeated in the member's channel: until then only
+        # the moderators saw it.
+        blocked = getattr(error, "code", None) == "blocked_term"
+        told = "approval.member_failed_blocked" if blocked else "approval.member_failed"
+        if not await _tell_member(bot, approval, told, moderator=moderator,
                                   reason=explain(error, approval.job["locale"])):
             await _say_not_told(interaction, approval)
 

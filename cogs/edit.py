@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from cogs.options import (
     generate_with_attachments,
+    job_from_interaction,
     model_autocomplete,
     pick_model,
     size_autocomplete,
@@ -124,6 +125,11 @@ class Edit(commands.Cog):
         if interaction.guild_id is None:
             raise UserError("error.guild_only", code="guild_only")
         images, model, total = images_and_model(self.bot, interaction.guild_id, message)
+        # a member the server refuses is told before typing
+        job = job_from_interaction(
+            self.bot, interaction, command="edit", prompt="", model=model.id, size=None, reference_count=len(images)
+        )
+        await self.bot.pipeline.check_access(job)
         self._remember(message)
         modal = EditPromptModal(message.id, locale_of(interaction), model, used=len(images), total=total)
         # Stopped before it is sent, so discord.py keeps no copy of it: `on_edit_submit` alone

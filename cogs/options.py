@@ -134,9 +134,9 @@ def _default_size(spec: ModelSpec, size: str | None) -> str | None:
 async def refuse_now(bot: SeedreamBot, job: ImageJob) -> None:
     """Raise what `admit` would refuse `job` for now, before anything slow or private is done
     (`Pipeline.precheck`: options, moderation, limits); in approval mode the limits wait for the
-    approval (`Pipeline.screen`), as for /imagine."""
+    approval, but for what no decision could change (`Pipeline.screen_for_approval`), as for /imagine."""
     if bot.storage.guild_config.get(job.guild_id).needs_approval:
-        await bot.pipeline.screen(job)
+        await bot.pipeline.screen_for_approval(job)
     else:
         await bot.pipeline.precheck(job)
 

@@ -320,7 +320,13 @@ async def variation(interaction: discord.Interaction, request_id: int) -> None:
     row = await _own_request(interaction, request_id)
     images = await _result_images(interaction, row)
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
-    limit = _variation_model(bot, row).max_prompt_chars  # the form takes what the variation will
+    model = _variation_model(bot, row)
+    # a member the server refuses is told before typing
+    job = job_from_interaction(
+        bot, interaction, command="variation", prompt="", model=model.id, size=None, reference_count=1
+    )
+    await bot.pipeline.check_access(job)
+    limit = model.max_prompt_chars  # the form takes what the variation will
     modal = VariationModal(row, limit, locale_of(interaction), sorted(images))
     # Stopped before it is sent, so discord.py keeps no copy of it: the submission is answered by
     # `on_variation_submit` alone, by custom_id, also after a restart or the modal's timeout.

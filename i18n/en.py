@@ -98,6 +98,7 @@ TEXTS: dict[str, str] = {
     ),
     "approval.member_rejected": "{member}, your image request **{prompt}** was rejected by {moderator}. You were not charged.",
     "approval.member_failed": "{member}, your image request **{prompt}** was approved by {moderator} but could not run: {reason}",
+    "approval.member_failed_blocked": "{member}, an image request of yours was approved by {moderator} but could not run: {reason}",
     # /blocklist and /settings (admins)
     "settings.approval_cannot_post": (
         "The bot cannot post in {channel} (it needs to see the channel, send messages and attach files), so "

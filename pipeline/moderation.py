@@ -221,4 +221,5 @@ def moderation_checks(
         if blocked:
             raise UserError("moderation.blocked", code="blocked_term")
 
+    blocked_terms.reads_prompt = True  # type: ignore[attr-defined]  # not run before a prompt is typed (check_access)
     return [allowed_channel, required_role, blocked_terms]

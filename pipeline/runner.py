@@ -253,8 +253,28 @@ class Pipeline:
             try:
                 await check(job)
             except UserError as refusal:
-                await self.ledger.record_refusal(_record(job, request), error_code=refusal.code)
+                # its row named on the error: an approval that fails for it is listed with it (/history)
+                refusal.request_id = await self.ledger.record_refusal(_record(job, request), error_code=refusal.code)
                 raise
+        return request
+
+    async def check_access(self, job: ImageJob) -> None:
+        """Before a member is asked for a prompt (the Edit menu's and Variation's forms): the
+        checks that do not read one (the allowed channels, the required role), so that a member the
+        server will refuse is told before typing. Nothing is recorded: there is no request yet."""
+        for check in self.checks:
+            if not getattr(check, "reads_prompt", False):
+                await check(job)
+
+    async def screen_for_approval(self, job: ImageJob) -> GenerationRequest:
+        """`screen`, and what no moderator's decision could change: a limit the request is over
+        even with nothing spent (a limit of 0, more images than a day allows, a worst case over the
+        month's limit or the server's budget). Refused now, privately and recorded; what was spent
+        is not counted, since the decision may come after the day or month turns (approval checks
+        everything again)."""
+        request = await self.screen(job)
+        limits = await self.limits(job)
+        await self.ledger.check(_record(job, request), limits=limits, as_if_unspent=True)
         return request
 
     async def precheck(self, job: ImageJob) -> None:

@@ -55,7 +55,9 @@ class Ledger(Protocol):
 
     async def reserve(self, request: RequestRecord, *, limits: Limits, now: datetime | None = None) -> int: ...
 
-    async def check(self, request: RequestRecord, *, limits: Limits, now: datetime | None = None) -> None: ...
+    async def check(
+        self, request: RequestRecord, *, limits: Limits, now: datetime | None = None, as_if_unspent: bool = False
+    ) -> None: ...
 
     async def record_refusal(self, request: RequestRecord, *, error_code: str, now: datetime | None = None) -> int: ...
 
@@ -219,14 +221,17 @@ class SqliteLedger:
         assert request_id is not None
         return request_id
 
-    async def check(self, request: RequestRecord, *, limits: Limits, now: datetime | None = None) -> None:
+    async def check(
+        self, request: RequestRecord, *, limits: Limits, now: datetime | None = None, as_if_unspent: bool = False
+    ) -> None:
         """What `reserve` would refuse now is refused the same way (a 'refused' row,
         ``QuotaExceeded``); within the limits nothing is written or held. For a refusal that
-        must come before a slow step; `reserve` checks again after it."""
-        await self._reserve_or_refuse(request, limits, now, hold=False)
+        must come before a slow step; `reserve` checks again after it. `as_if_unspent`: against
+        the limits alone, nothing spent counted (what no later day or month could allow)."""
+        await self._reserve_or_refuse(request, limits, now, hold=False, as_if_unspent=as_if_unspent)
 
     async def _reserve_or_refuse(
-        self, request: RequestRecord, limits: Limits, now: datetime | None, *, hold: bool
+        self, request: RequestRecord, limits: Limits, now: datetime | None, *, hold: bool, as_if_unspent: bool = False
     ) -> int | None:
         images = request.images
         if images < 1:
@@ -244,7 +249,7 @@ class SqliteLedger:
         def tx(conn: sqlite3.Connection) -> _Reserved | None:
             refusal = None
             if limits != _UNLIMITED:
-                counters = conn.execute(_COUNTERS_SQL, params).fetchone()
+                counters = (0, 0, 0) if as_if_unspent else conn.execute(_COUNTERS_SQL, params).fetchone()
                 refusal = _check_limits(limits, moment, images=images, amount=amount, counters=counters)
             if refusal is None:
                 if not hold:

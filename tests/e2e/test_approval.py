@@ -23,6 +23,13 @@ async def approval_world(w: World) -> Staff:
     return staff
 
 
+async def lower_daily_limit(w: World, staff: Staff, images: int) -> None:
+    """Alice's daily limit lowered by an admin while her request waits for a moderator (one over
+    a limit no decision could change is refused when asked: `screen_for_approval`)."""
+    done = await w.run("quota", {"member": w.alice, "daily_images": images}, user=staff.admin, subcommand="set")
+    assert is_ephemeral(done), done.all_text()
+
+
 def review_message(w: World, staff: Staff) -> dict:
     [message] = w.discord.channel_messages(staff.mods_channel)
     return message
@@ -133,9 +140,10 @@ async def test_a_member_without_moderator_rights_cannot_decide(tmp_path):
 
 
 async def test_a_quota_refusal_at_approval_is_told_to_moderator_and_member(tmp_path):
-    async with world(tmp_path, start=False, default_daily_images=1) as w:
+    async with world(tmp_path, start=False, default_daily_images=2) as w:
         staff = await approval_world(w)
         await submit(w, "two foxes", count=2)
+        await lower_daily_limit(w, staff, 1)
         message = review_message(w, staff)
         pressed = await w.discord.click_button(message, button(message, "approve"), user=staff.moderator)
         await pressed.wait_for_final()

@@ -13,7 +13,15 @@ from PIL import Image
 from tests.doubles.discord_double.messages import MAX_CONTENT, MAX_REQUEST_FILES
 from tests.e2e.harness import world
 from tests.e2e.staff import EPHEMERAL, eventually
-from tests.e2e.test_approval import approval_world, button, channel_files, channel_text, review_message, submit
+from tests.e2e.test_approval import (
+    approval_world,
+    button,
+    channel_files,
+    channel_text,
+    lower_daily_limit,
+    review_message,
+    submit,
+)
 
 
 def noisy_png(seed: int) -> bytes:
@@ -83,9 +91,10 @@ async def test_a_refusal_at_approval_too_long_to_append_is_cut_and_told_to_all(t
 
 
 async def test_a_review_message_discord_will_not_edit_still_leaves_moderator_and_member_told(tmp_path):
-    async with world(tmp_path, start=False, default_daily_images=1) as w:
+    async with world(tmp_path, start=False, default_daily_images=2) as w:
         staff = await approval_world(w)
         await submit(w, "two foxes", count=2)
+        await lower_daily_limit(w, staff, 1)
         message = review_message(w, staff)
         # Deleted by another moderator as the request fails: the review cannot say so any more.
         w.discord.fail_next(1, status=404, method="PATCH", path=r"/messages/@original$",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.e2e.harness import World, world
 from tests.e2e.staff import Staff, eventually, is_ephemeral
-from tests.e2e.test_approval import approval_world, button, channel_files, channel_text
+from tests.e2e.test_approval import approval_world, button, channel_files, channel_text, lower_daily_limit
 from tests.e2e.test_approval_queue import approve, ask, review_of
 
 
@@ -48,9 +48,10 @@ async def test_history_shows_waiting_and_rejected_approval_requests_with_the_mod
 
 
 async def test_history_shows_an_approved_request_refused_by_a_quota_once(tmp_path):
-    async with world(tmp_path, start=False, default_daily_images=1) as w:
+    async with world(tmp_path, start=False, default_daily_images=2) as w:
         staff = await approval_world(w)
         await ask(w, w.alice, "two foxes", count=2)
+        await lower_daily_limit(w, staff, 1)
         pressed = await approve(w, staff, "two foxes")
         await pressed.wait_for_final()
         await eventually(lambda: "could not run" in channel_text(w))
