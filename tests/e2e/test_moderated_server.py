@@ -101,29 +101,21 @@ async def test_a_request_the_server_budget_can_never_pay_for_is_refused_privatel
         assert reviews(w, m) == []
 
 
-async def test_the_edit_menu_refuses_a_member_without_the_required_role_before_asking_for_a_prompt(tmp_path):
-    # As Upscale's image menu does (refused before it asks), not after the member typed a prompt.
+@pytest.mark.parametrize("refused", ["role", "channel"])
+async def test_the_edit_menu_refuses_before_asking_for_a_prompt(tmp_path, refused):
+    # As Upscale's image menu does (refused before it asks), not after the member typed a prompt:
+    # bob has not the required role; alice asks in a channel where image commands are not allowed.
     async with world(tmp_path, start=False) as w:
         m = await modded(w)
+        where, who, told = (w.channel, w.bob, f"<@&{m.staff.artists.id}>") if refused == "role" else (
+            m.lobby, w.alice, f"<#{w.channel.id}>")  # fmt: skip
         message = await w.discord.post_user_message(
-            w.channel, w.bob, "look", attachments=[("a.png", image_bytes(), "image/png")]
+            where, w.bob, "look", attachments=[("a.png", image_bytes(), "image/png")]
         )
-        menu = await w.discord.invoke_message_command(MENU, message, user=w.bob)
+        menu = await w.discord.invoke_message_command(MENU, message, user=who)
         await menu.wait_for_final(timeout=15, quiet=0.3)
-        assert menu.modal is None, "a form was opened for a member the server refuses"
-        assert f"<@&{m.staff.artists.id}>" in menu.all_text() and is_ephemeral(menu)
-
-
-async def test_the_edit_menu_refuses_outside_the_allowed_channels_before_asking_for_a_prompt(tmp_path):
-    async with world(tmp_path, start=False) as w:
-        m = await modded(w)
-        message = await w.discord.post_user_message(
-            m.lobby, w.bob, "look", attachments=[("a.png", image_bytes(), "image/png")]
-        )
-        menu = await w.discord.invoke_message_command(MENU, message, user=w.alice)
-        await menu.wait_for_final(timeout=15, quiet=0.3)
-        assert menu.modal is None, "a form was opened where image commands are not allowed"
-        assert f"<#{w.channel.id}>" in menu.all_text() and is_ephemeral(menu)
+        assert menu.modal is None, "a form was opened for a request the server refuses"
+        assert told in menu.all_text() and is_ephemeral(menu)
 
 
 async def test_variation_refuses_a_member_who_lost_the_required_role_before_asking_for_a_prompt(tmp_path):
