@@ -19,7 +19,7 @@ import discord
 
 from i18n import locale_of
 from pipeline.explain import DeliveryError, explain, is_expected, operator_hint
-from pipeline.permissions import bot_can_post
+from pipeline.permissions import PostableChannel, bot_can_post
 from pipeline.runner import Outcome, ReadyImage, Ticket
 from pipeline.summary import batch_text, outcome_text, working_text
 
@@ -129,7 +129,7 @@ class InteractionSink:
         if not (self._use_channel or refused or self.interaction.is_expired()):
             return True
         channel = self.interaction.channel
-        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+        if isinstance(channel, PostableChannel):
             return bot_can_post(channel)
         return True  # not in the cache: cannot tell, the post will say
 
@@ -244,7 +244,7 @@ class ChannelSink:
     def can_deliver(self) -> bool:
         """Whether the bot may post the results in the channel now (`bot_can_post`)."""
         channel = self.channel
-        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+        if isinstance(channel, PostableChannel):
             return bot_can_post(channel)
         return True  # not a server channel the cache knows: cannot tell, the post will say
 

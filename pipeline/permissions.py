@@ -25,7 +25,7 @@ def can_post(permissions: discord.Permissions, *, thread: bool) -> bool:
     return can_say(permissions, thread=thread) and permissions.attach_files
 
 
-def bot_can_post(channel: discord.abc.GuildChannel | discord.Thread) -> bool:
+def bot_can_post(channel: PostableChannel) -> bool:
     """Whether the bot may post results in `channel` now. A locked thread takes posts only from
     those who may manage threads (an archived one is reopened by a post)."""
     me = channel.guild.me
