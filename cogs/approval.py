@@ -34,7 +34,7 @@ from pipeline.permissions import PostableChannel, bot_can_post, can_post
 from pipeline.references import load_references
 from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE, Ticket
 from pipeline.summary import prompt_preview
-from storage.approvals import Approval
+from storage.approvals import Approval, ApprovalStore
 
 if TYPE_CHECKING:
     from bot import SeedreamBot
@@ -179,12 +179,15 @@ async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction
     channel = await _channel(bot, config.approval_channel_id)
     if channel is None:
         raise UserError("approval.channel_unavailable", code="approval_channel_unavailable")
+    review_locale = str(interaction.guild_locale.value) if interaction.guild_locale else job.locale
+    record = job_record(job, review_locale)
+    approvals = bot.storage.approvals
+    if await _asked_already(approvals, job, record):
+        raise UserError("approval.already_waiting", code="already_waiting")
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
-    review_locale = str(interaction.guild_locale.value) if interaction.guild_locale else job.locale
-    approvals = bot.storage.approvals
     approval_id = await approvals.create(
-        guild_id=job.guild_id, channel_id=job.channel_id, user_id=job.user_id, job=job_record(job, review_locale)
+        guild_id=job.guild_id, channel_id=job.channel_id, user_id=job.user_id, job=record
     )
     attached = _attachable(job, channel.guild.filesize_limit)
     files = [
@@ -202,6 +205,23 @@ async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction
         raise UserError("approval.channel_unavailable", code="approval_channel_unavailable") from None
     await approvals.set_review_message(approval_id, channel.id, message.id)
     await interaction.edit_original_response(content=t("approval.submitted", locale_of(interaction)))
+
+
+_SAME_REQUEST = ("command", "prompt", "model", "size", "count", "seed", "series", "watermark")
+
+
+async def _asked_already(approvals: ApprovalStore, job: ImageJob, record: dict[str, Any]) -> bool:
+    """The same request of the member's, in the same channel, is still waiting for a moderator: a
+    double click on Re-roll, or a command sent twice. Approved both, it would be made and charged
+    twice. Requests with images are never taken for the same: their attachments cannot be compared."""
+    if job.references:
+        return False
+    return any(
+        approval.channel_id == job.channel_id
+        and not approval.job.get("references")
+        and all(approval.job.get(key) == record[key] for key in _SAME_REQUEST)
+        for approval in await approvals.waiting_for(job.guild_id, job.user_id)
+    )
 
 
 def _attachable(job: ImageJob, filesize_limit: int) -> int:

@@ -44,6 +44,10 @@ TEXTS: dict[str, str] = {
         "Your request was sent to the moderators for approval. You will be told in this channel when they "
         "decide; nothing is charged until then."
     ),
+    "approval.already_waiting": (
+        "The same request of yours is already waiting for the moderators; you will be told in this channel when "
+        "they decide. Nothing was sent again, and nothing is charged until then."
+    ),
     "approval.cannot_post_here": (
         "Approval mode is on, and an approved request is posted in this channel, but the bot cannot post here "
         "(it needs to see the channel, send messages and attach files). Ask a server admin, or use another "

@@ -31,6 +31,7 @@ TEXTS: dict[str, str] = {
     "moderation.role_deleted": "本服务器的图片命令所需的身份组已被删除，因此目前无人可以使用。请服务器管理员用 `/settings required-role` 重新选择。",
     "moderation.role_required": "你需要拥有 {role} 身份组才能在本服务器使用图片命令。",
     "approval.submitted": "你的请求已提交给版主审核。审核结果会在本频道通知你；在此之前不会计费。",
+    "approval.already_waiting": "你的同一个请求已在等待版主审核，审核结果会在本频道通知你。这次没有重复提交，在此之前不会计费。",
     "approval.cannot_post_here": "已开启审批模式，批准后的请求会发在这个频道，但机器人无法在此发消息（需要查看频道、发送消息和附加文件的权限）。请联系服务器管理员，或换一个频道。未向你计费。",
     "approval.cannot_post_there": "机器人已无法在 {channel} 发消息，结果无处可发",
     "approval.channel_gone": "发起请求的频道已被删除，未生成任何图片",

@@ -124,6 +124,14 @@ class ApprovalStore:
                 (approval_id,),
             )
 
+    async def waiting_for(self, guild_id: int, user_id: int) -> list[Approval]:
+        """The member's requests in this server waiting for a moderator, oldest first."""
+        rows = await self._db.fetchall(
+            f"SELECT {_FIELDS} FROM approvals WHERE guild_id = ? AND status = 'pending' AND user_id = ? ORDER BY id",  # noqa: S608 - constant columns
+            (guild_id, user_id),
+        )
+        return [_approval(row) for row in rows]
+
     async def waiting(self) -> list[Approval]:
         """Every request waiting for a moderator, oldest first."""
         rows = await self._db.fetchall(f"SELECT {_FIELDS} FROM approvals WHERE status = 'pending' ORDER BY id")  # noqa: S608 - constant columns

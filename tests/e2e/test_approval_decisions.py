@@ -4,6 +4,7 @@ Variation, Upscale and its menu) while approval mode is on."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from tests.e2e.harness import world
@@ -85,6 +86,30 @@ async def test_reroll_of_an_approved_result_goes_to_the_moderators_again(tmp_pat
         assert "sent to the moderators" in again.all_text() and is_ephemeral(again)
         assert len(w.gateway.generation_requests) == calls
         assert len(_reviews(w, staff)) == 2
+
+
+async def test_a_reroll_pressed_twice_waits_for_the_moderators_once(tmp_path):
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        result, request_id = await _approved_result(w, staff, "a green kite")
+        first, second = await asyncio.gather(
+            press(w, result, "reroll", request_id), press(w, result, "reroll", request_id)
+        )
+        third = await press(w, result, "reroll", request_id)
+        assert len(_reviews(w, staff)) == 2  # the original request's and one Re-roll
+        answers = [h.all_text() for h in (first, second, third)]
+        assert sum("sent to the moderators" in a for a in answers) == 1, answers
+        assert all(is_ephemeral(h) for h in (first, second, third))
+        assert sum("already waiting for the moderators" in a or "already on its way" in a for a in answers) == 2
+
+        # Decided, the same request may be asked again; and another prompt was never held back.
+        pressed = await w.discord.click_button(_reviews(w, staff)[-1], button(_reviews(w, staff)[-1], "reject"),
+                                               user=staff.moderator)  # fmt: skip
+        await pressed.wait_for_final()
+        again = await press(w, result, "reroll", request_id)
+        assert "sent to the moderators" in again.all_text(), again.all_text()
+        await ask(w, w.alice, "a red kite")
+        assert len(_reviews(w, staff)) == 4
 
 
 async def test_upscale_menu_in_approval_mode_sends_the_chosen_image_for_approval(tmp_path):
