@@ -50,8 +50,9 @@ from pipeline.permissions import PostableChannel
 from pipeline.progress import ChannelStatus, LiveStatus, TurnStatus
 from pipeline.queue import FairQueue
 from pipeline.runner import Pipeline, PipelineOptions, Ticket
-from settings import Settings, describe_validation_error, load_settings
+from settings import Settings, describe_validation_error, load_settings, raw_secrets
 from storage import Storage, open_storage, sqlite_path_from_url
+from storage.connection import NewerSchema
 from storage.ledger import Limits
 
 try:
@@ -486,6 +487,11 @@ async def open_database(settings: Settings, *, exclusive: bool = False):
                 f"DATABASE_URL {url}: the database is in use by another bot process{pid}; "
                 "stop it first, or give this one its own DATABASE_URL"
             ) from None
+        except NewerSchema as error:
+            raise StartupError(
+                f"DATABASE_URL {url}: written by a newer version of the bot ({error}); "
+                "run that version, or give this one another DATABASE_URL"
+            ) from None
         except (OSError, sqlite3.Error) as error:
             reason = redact(str(error) or type(error).__name__, settings.secrets())
             raise StartupError(f"DATABASE_URL {url}: cannot open the database: {reason}") from None
@@ -684,7 +690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
     except ValidationError as error:
-        print(f"configuration error: {describe_validation_error(error)}", file=sys.stderr)
+        print(f"configuration error: {redact(describe_validation_error(error), raw_secrets())}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, settings.secrets())
     try:
@@ -697,7 +703,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(check(settings, preset))
         asyncio.run(run(settings, preset))
     except StartupError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
+        print(f"configuration error: {redact(str(error), settings.secrets())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         pass

@@ -6,11 +6,14 @@ secret is never echoed (see `describe_validation_error`).
 
 from __future__ import annotations
 
+import contextlib
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -156,9 +159,15 @@ class Settings(BaseSettings):
     @field_validator("discord_token", "image_api_key")
     @classmethod
     def _not_blank(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
+        """Spaces and line ends around a secret are the editor's (a `.env` saved on Windows), not
+        the secret's: sent as they are, every gateway call fails (401, or a header aiohttp refuses).
+        One inside it cannot be sent in a header at all."""
+        secret = value.get_secret_value().strip()
+        if not secret:
             raise ValueError("must not be blank")
-        return value
+        if any(char.isspace() or not char.isprintable() for char in secret):
+            raise ValueError("must not contain spaces, tabs or line breaks; paste it again")
+        return SecretStr(secret)
 
     def secrets(self) -> tuple[str, ...]:
         """The values that must never appear in a message or a log line."""
@@ -228,6 +237,17 @@ def describe_validation_error(error: ValidationError) -> str:
         else:
             lines.append(f"{name} is invalid: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(lines)
+
+
+def raw_secrets(env_file: str | Path = ".env") -> tuple[str, ...]:
+    """The token and the key as written in the environment and `env_file`, for a settings error
+    (when `Settings.secrets` cannot be had): a key pasted on another setting's line must not be
+    printed back."""
+    names = {"DISCORD_TOKEN", "IMAGE_API_KEY"}
+    values = [value for name, value in os.environ.items() if name.upper() in names]
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        values += [value for name, value in dotenv_values(env_file).items() if name.upper() in names and value]
+    return tuple({value.strip() for value in values if value and value.strip()})
 
 
 def load_settings(**overrides: object) -> Settings:

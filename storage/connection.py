@@ -31,6 +31,10 @@ DEFAULT_BUSY_TIMEOUT_MS = 5_000
 T = TypeVar("T")
 
 
+class NewerSchema(RuntimeError):
+    """The database was written by a newer version of the bot (an upgrade rolled back)."""
+
+
 MAX_BATCH = 256  # operations per group commit
 
 
@@ -138,7 +142,7 @@ class Database:
             current = int(row[0]) if row else 0
             target = len(migrations)
             if current > target:
-                raise RuntimeError(f"database schema version {current} is newer than this code knows ({target})")
+                raise NewerSchema(f"database schema version {current} is newer than this code knows ({target})")
             for version in range(current, target):
                 for statement in split_statements(migrations[version]):
                     await tx.execute(statement)
