@@ -442,7 +442,9 @@ class Pipeline:
     async def _close_books(self, ticket: Ticket, progress: Progress, *, error: BaseException | None):
         code = _error_code(error) if error is not None else None
         if progress.billed == 0 and progress.delivered == 0:
-            await self.ledger.release(ticket.request_id, error_code=code or "nothing_generated")
+            # Every image refused (a series the content filter stopped whole): the refusal is why.
+            refused = progress.refused[0].code[:64] if progress.refused and progress.refused[0].code else None
+            await self.ledger.release(ticket.request_id, error_code=code or refused or "nothing_generated")
             return 0, 0
         settlement = await self.ledger.settle(
             ticket.request_id, billed=progress.reported, delivered=progress.delivered, error_code=code

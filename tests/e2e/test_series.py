@@ -266,3 +266,19 @@ async def test_the_variation_form_of_a_series_without_its_first_image_offers_the
         )
         await wrong.wait_for_final(timeout=15)
         assert "This result has images 2 to 4" in wrong.all_text(), wrong.all_text()
+
+
+async def test_history_of_a_series_the_content_filter_refused_entirely_says_content_filter(tmp_path):
+    # Every image of the series refused by the content filter: the ledger and /history say so, as
+    # for a refused /imagine (they said "nothing generated (the service made none)").
+    for flavour in ("gogogotoken-com", "aiearth"):  # plain JSON and streamed
+        async with world(tmp_path / flavour, flavour=flavour, image_prices=PRICE) as w:
+            w.gateway.script(Fault.partial(failed=(0, 1, 2)))
+            inter = await start(w, {"prompt": "three postcards", "count": 3})
+            row = await settled(w)
+            await inter.wait_for_final(timeout=10, quiet=0.5)
+            assert "3 of 3 were refused by the content filter" in inter.all_text()
+            assert (row["status"], row["cost_micros"]) == ("released", 0)
+            history = (await w.run("history", {})).all_text()
+            assert "content filter" in history, history
+            assert row["error_code"] == "OutputImageSensitiveContentDetected", row["error_code"]
