@@ -25,7 +25,7 @@ from discord.ext import commands
 
 from cogs.checks import require_moderator
 from i18n import locale_of, t
-from image_gateway.catalog import format_usd
+from image_gateway.catalog import InvalidOptionError, format_usd
 from pipeline.delivery import DISCORD_ERRORS, report_error
 from pipeline.explain import MAX_MESSAGE, UserError, explain, is_expected
 from pipeline.job import ImageJob
@@ -141,8 +141,8 @@ def _review_lines(approval_id: int, job: ImageJob, prompt_line: str, *, attached
         t("approval.title", locale, id=approval_id),
         t("approval.member", locale, member=f"<@{job.user_id}>", channel=f"<#{job.channel_id}>"),
         prompt_line,
-        t("approval.details", locale, model=model.label, size=job.size or t("size.auto", locale), count=job.count,
-          cost=cost),
+        t("approval.details", locale, model=model.label, size=_size_made(job) or t("size.auto", locale),
+          count=job.count, cost=cost),
     ]
     count = len(job.references)
     if count and attached >= count:
@@ -153,6 +153,15 @@ def _review_lines(approval_id: int, job: ImageJob, prompt_line: str, *, attached
     elif count:
         lines.append(t("approval.references_linked", locale, links=_links(job.references)))
     return "\n".join(lines)
+
+
+def _size_made(job: ImageJob) -> str | None:
+    """The size the request is made at (the model's default when the member named none): what the
+    moderator approves. None when the gateway is sent no size (it decides)."""
+    try:
+        return job.model.normalize_size(job.size)
+    except InvalidOptionError:  # checked when asked; shown as typed if the catalog changed since
+        return job.size
 
 
 def _links(references) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from decimal import Decimal
 
 from tests.e2e.harness import world
 from tests.e2e.staff import eventually, is_ephemeral
@@ -211,3 +212,14 @@ async def test_a_chinese_server_gets_its_review_messages_in_chinese_whatever_the
         review = review_of(w, staff, "a red kite")["content"]
         leftover = re.findall(r"[A-Za-z]{3,}", re.sub(r"a red kite|Seedream|<[@#]\d+>", "", review))
         assert leftover == [], review
+
+
+async def test_the_approval_review_of_a_series_shows_the_size_it_will_be_made_at(tmp_path):
+    # The member names no size: the review told moderators "auto", then the gateway was asked
+    # for 2048x2048.
+    price = {"doubao-seedream-5-0-260128": Decimal("0.135")}
+    async with world(tmp_path, flavour="aiearth", image_prices=price, start=False) as w:
+        staff = await approval_world(w)
+        await ask(w, w.alice, "frames of a falling leaf", command="series", count=4)
+        review = review_of(w, staff, "frames of a falling leaf")["content"]
+        assert "· auto ·" not in review and "2048x2048" in review, review
