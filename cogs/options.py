@@ -49,7 +49,7 @@ def job_from_interaction(
     roles = tuple(role.id for role in getattr(member, "roles", ()))
     server = bot.storage.guild_config.get(interaction.guild_id)  # the server's defaults (/settings defaults)
     wanted = len(references or ()) if reference_count is None else reference_count
-    spec = pick_model(bot, model, server.default_model, references=wanted, series=series)
+    spec = pick_model(bot, model, server.default_model, references=wanted, series=series, size=size)
     return ImageJob(
         command=command,
         guild_id=interaction.guild_id,
@@ -70,18 +70,28 @@ def job_from_interaction(
 
 
 def pick_model(
-    bot: SeedreamBot, chosen: str | None, server_default: str | None, *, references: int, series: bool
+    bot: SeedreamBot,
+    chosen: str | None,
+    server_default: str | None,
+    *,
+    references: int,
+    series: bool,
+    size: str | None = None,
 ) -> ModelSpec:
     """The member's model; else the default (the server's, else the bot's), unless the request
     needs what that one cannot do (take `references` images, make a series): then the preset's
     first model, in catalog order, that can (302.ai's default Seedream 3.0 takes no images and
-    makes no series). A model the member chose is kept, and refused clearly later if it cannot."""
+    makes no series), and makes the `size` the member asked for if one does (on 302.ai one image
+    at 2K is Seedream 4.0's, not SeedEdit's, which takes no size). A model the member chose is
+    kept, and refused clearly later if it cannot."""
     if chosen:
         return bot.resolve_model(chosen)
     default = _default_model(bot, server_default)
     if (not references and not series) or _can(default, references, series):
         return default
-    return next((spec for spec in bot.preset.models.values() if _can(spec, references, series)), default)
+    able = [spec for spec in bot.preset.models.values() if _can(spec, references, series)]
+    sized = [spec for spec in able if size is None or _default_size(spec, size) is not None]
+    return next(iter(sized or able), default)
 
 
 def _default_model(bot: SeedreamBot, server_default: str | None) -> ModelSpec:
