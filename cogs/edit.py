@@ -166,18 +166,24 @@ class Edit(commands.Cog):
             del self._targets[next(iter(self._targets))]
 
     async def _target(self, interaction: discord.Interaction, message_id: int) -> discord.Message:
-        """The message the menu was used on: as the menu saw it, else (after a restart, or many
-        uses later) fetched again, which needs Read Message History in the channel."""
-        message = self._targets.get(message_id)
-        if message is not None:
-            return message
+        """The message the menu was used on, fetched again: its author may have deleted it while
+        the form was open (the bot hears of no deletion: it asks for no message events), and
+        it would be edited and posted all the same. Where the bot cannot read the channel's
+        history (Read Message History), the message as the menu saw it; none after a restart."""
+        held = self._targets.get(message_id)
         channel = interaction.channel
-        if not isinstance(channel, discord.abc.Messageable):
+        if isinstance(channel, discord.abc.Messageable):
+            try:
+                return await channel.fetch_message(message_id)
+            except discord.NotFound:
+                self._targets.pop(message_id, None)
+                raise UserError("edit.message_gone", code="message_gone") from None
+            except discord.HTTPException:  # Forbidden: no history to read; or Discord failed
+                if held is None:
+                    raise UserError("edit.message_gone", code="message_gone") from None
+        if held is None:
             raise UserError("edit.message_gone", code="message_gone")
-        try:
-            return await channel.fetch_message(message_id)
-        except (discord.NotFound, discord.Forbidden):
-            raise UserError("edit.message_gone", code="message_gone") from None
+        return held
 
 
 async def setup(bot: SeedreamBot) -> None:

@@ -66,6 +66,9 @@ class AttachmentStore:
         self._by_id[att.id] = att
         return att
 
+    def remove(self, attachment_id: int) -> None:
+        self._by_id.pop(attachment_id, None)
+
     def get(self, attachment_id: int) -> StoredAttachment | None:
         return self._by_id.get(attachment_id)
 

@@ -282,6 +282,15 @@ class DiscordDouble:
         if self.sessions:
             await self.dispatch("CHANNEL_DELETE", payload)
 
+    def delete_user_message(self, message: dict[str, Any], *, files_too: bool = True) -> None:
+        """A member deletes their message: gone from the API and, with `files_too`, its files from
+        the CDN (which may also go on serving them a while: `files_too=False`). No event: Discord
+        sends MESSAGE_DELETE only to bots that ask for message events, which this one does not."""
+        self.messages[int(message["id"])].deleted = True
+        if files_too:
+            for attachment in message.get("attachments", []):
+                self.store.remove(int(attachment["id"]))
+
     async def set_overwrites(self, channel: Channel, overwrites: Sequence[dict[str, Any]]) -> None:
         """Change a channel's permission overwrites as an admin would: connected bots hear
         CHANNEL_UPDATE, as from Discord."""
