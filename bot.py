@@ -50,7 +50,7 @@ from pipeline.permissions import PostableChannel
 from pipeline.progress import ChannelStatus, LiveStatus, TurnStatus
 from pipeline.queue import FairQueue
 from pipeline.runner import Pipeline, PipelineOptions, Ticket
-from settings import Settings, describe_validation_error, load_settings, raw_secrets
+from settings import Settings, describe_validation_error, load_settings, raw_secrets, unknown_settings
 from storage import Storage, open_storage, sqlite_path_from_url
 from storage.connection import NewerSchema
 from storage.ledger import Limits
@@ -574,6 +574,8 @@ async def check(settings: Settings, preset: Preset) -> int:
         print(f" {mark} {spec.id:<34} {price}")
     if (note := unpriced_note(preset)) is not None:
         print(f"warning: {note}")
+    for note in unknown_settings():
+        print(f"warning: {note}")
     if not preset.has_models_endpoint:
         print("gateway: this gateway has no model list; skipped")
         return 0
@@ -630,6 +632,8 @@ def unpriced_note(preset: Preset) -> str | None:
 async def run(settings: Settings, preset: Preset) -> None:
     point_discord_py(settings)
     if (note := unpriced_note(preset)) is not None:
+        log.warning("%s", note)
+    for note in unknown_settings():
         log.warning("%s", note)
     # Downloads and gateway calls share one session; it reaches only public addresses when the
     # gateway is on one (results named on this machine or the LAN are refused: pipeline.fetch).

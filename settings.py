@@ -7,6 +7,7 @@ secret is never echoed (see `describe_validation_error`).
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -248,6 +249,26 @@ def raw_secrets(env_file: str | Path = ".env") -> tuple[str, ...]:
     with contextlib.suppress(OSError, UnicodeDecodeError):
         values += [value for name, value in dotenv_values(env_file).items() if name.upper() in names and value]
     return tuple({value.strip() for value in values if value and value.strip()})
+
+
+def unknown_settings(env_file: str | Path = ".env") -> list[str]:
+    """What looks meant as a setting but is none, said by name (never its value): every name in
+    `env_file` that is not a setting, and an environment variable whose name is close to one's
+    (`GUILD_MONTHLY_BUDGET=50` would otherwise leave the budget unlimited without a word)."""
+    known = [name.upper() for name in Settings.model_fields]
+    try:
+        written = {name.upper() for name in dotenv_values(env_file) if name}
+    except (OSError, UnicodeDecodeError):
+        written = set()
+    notes = []
+    for name in sorted(written.difference(known)):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        notes.append(f"{name} in {env_file} is not a setting" + (f"; did you mean {close[0]}?" if close else ""))
+    for name in sorted({name.upper() for name in os.environ}.difference(known, written)):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+        if close:
+            notes.append(f"the environment variable {name} is not a setting; did you mean {close[0]}?")
+    return notes
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -119,3 +119,21 @@ async def test_env_example_with_crlf_bom_and_quotes_checks_with_the_documented_d
     assert "database: sqlite:///data/bot.db (ok" in out and (tmp_path / "data" / "bot.db").exists()
     assert API_KEY not in out and TOKEN not in out
 
+
+
+async def test_a_misspelled_setting_is_named_not_silently_ignored(tmp_path):
+    # GUILD_MONTHLY_BUDGET (without _USD) used to leave the server's budget unlimited without a word.
+    (tmp_path / ".env").write_text(
+        f"DISCORD_TOKEN={TOKEN}\nIMAGE_PROVIDER=gogogotoken-com\nIMAGE_API_KEY={API_KEY}\n"
+        "GUILD_MONTHLY_BUDGET=50\nSOMETHING_ELSE=1\n"
+    )
+    env = _env(DATABASE_URL=f"sqlite:///{tmp_path / 'b.db'}", IMAGE_MAX_RETRYS="2", EDITOR="vi")
+    code, out = await _run_bot("--check", env=env, cwd=tmp_path, timeout=30)
+    assert code == 0, out
+    warnings = [line for line in out.splitlines() if " is not a setting" in line]
+    assert warnings == [
+        "warning: GUILD_MONTHLY_BUDGET in .env is not a setting; did you mean GUILD_MONTHLY_BUDGET_USD?",
+        "warning: SOMETHING_ELSE in .env is not a setting",
+        "warning: the environment variable IMAGE_MAX_RETRYS is not a setting; did you mean IMAGE_MAX_RETRIES?",
+    ], out
+    assert API_KEY not in out and TOKEN not in out
