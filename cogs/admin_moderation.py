@@ -285,13 +285,14 @@ def _channels(config: GuildConfig, locale: str) -> str:
     """The allowed channels as mentions; past `MAX_CHANNELS_CHARS`, the first ones and "+N"."""
     if not config.allowed_channel_ids:
         return t("settings.all_channels", locale)
+    separator = t("list.separator", locale)
     shown: list[str] = []
     for channel_id in config.allowed_channel_ids:
         mention = f"<#{channel_id}>"
         if sum(len(m) + 2 for m in shown) + len(mention) > MAX_CHANNELS_CHARS:
-            return ", ".join(shown) + f" (+{len(config.allowed_channel_ids) - len(shown)})"
+            return separator.join(shown) + f" (+{len(config.allowed_channel_ids) - len(shown)})"
         shown.append(mention)
-    return ", ".join(shown)
+    return separator.join(shown)
 
 
 def _ids(ids: tuple[int, ...]) -> str | None:

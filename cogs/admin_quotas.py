@@ -58,7 +58,7 @@ def rule_text(rule: QuotaRule | None, locale: str) -> str:
         parts.append(t("quota.monthly", locale, amount=format_usd(rule.monthly_micros)))
     if rule.exempt:
         parts.append(t("quota.exempt_flag", locale))
-    return ", ".join(parts) or t("quota.nothing", locale)
+    return t("result.quota_separator", locale).join(parts) or t("quota.nothing", locale)
 
 
 def value_text(resolved: Resolved, locale: str, *, money: bool) -> str:
@@ -211,7 +211,9 @@ class AdminQuotas(commands.Cog):
         lines += explanation_lines(explained, locale)
         lines.append(t("quota.show.own", locale, value=rule_text(rules.member, locale)))
         roles = [
-            [f"· {target_text('role', rule.target_id, guild_id)}: {rule_text(rule, locale)}"] for rule in rules.roles
+            [t("quota.show.rule", locale, target=target_text("role", rule.target_id, guild_id),
+               rule=rule_text(rule, locale))]
+            for rule in rules.roles
         ]
         return lines, roles
 
@@ -221,15 +223,15 @@ class AdminQuotas(commands.Cog):
         daily = defaults.daily_images
         lines = [
             f"**{t('quota.show.title_server', locale)}**",
-            t("quota.show.defaults", locale,
-              daily=unlimited if daily is None else t("quota.daily", locale, count=daily),
+            t("quota.show.defaults", locale, daily=unlimited if daily is None else daily,
               monthly=unlimited if defaults.monthly_micros is None else format_usd(defaults.monthly_micros)),
         ]
         rules = await self.bot.storage.quotas.all_rules(guild_id)
         if not rules:
             lines.append(t("quota.show.none", locale))
         for rule in rules[:MAX_LISTED_RULES]:
-            lines.append(f"· {target_text(rule.kind, rule.target_id, guild_id)}: {rule_text(rule, locale)}")
+            lines.append(t("quota.show.rule", locale, target=target_text(rule.kind, rule.target_id, guild_id),
+                           rule=rule_text(rule, locale)))
         if len(rules) > MAX_LISTED_RULES:
             lines.append(t("quota.show.more", locale, count=len(rules) - MAX_LISTED_RULES))
         return lines

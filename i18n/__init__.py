@@ -32,7 +32,14 @@ def locale_of(interaction: object) -> str:
     return language(getattr(interaction, "locale", None), getattr(interaction, "guild_locale", None))
 
 
+class Listing(tuple):
+    """A parameter of `t` that is a list: joined with the reader's list separator ("a, b"; "甲、乙")."""
+
+
 def t(key: str, locale: object | None = None, fallback: object | None = None, /, **params: object) -> str:
     lang = language(locale, fallback)
     text = CATALOGS[lang].get(key) or en.TEXTS[key]
-    return text.format(**params) if params else text
+    if not params:
+        return text
+    separator = CATALOGS[lang].get("list.separator") or en.TEXTS["list.separator"]
+    return text.format(**{k: separator.join(map(str, v)) if isinstance(v, Listing) else v for k, v in params.items()})

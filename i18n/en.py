@@ -376,7 +376,8 @@ TEXTS: dict[str, str] = {
     "quota.show.budget": "Server budget: {value} (from: {source})",
     "quota.show.own": "The member's own setting: {value}",
     "quota.show.everyone_note": "A setting on @everyone is the server's default for every member.",
-    "quota.show.defaults": "Bot defaults (.env): {daily}, {monthly} a month",
+    "quota.show.defaults": "Bot defaults (.env): images a day: {daily}; a month: {monthly}",
+    "quota.show.rule": "· {target}: {rule}",
     "quota.show.none": "No member or role settings yet; the bot defaults apply.",
     "quota.show.more": "…and {count} more.",
     "quota.source.member": "the member's own setting",
@@ -406,6 +407,7 @@ TEXTS: dict[str, str] = {
     "budget.change.none": "no budget of its own",
     "budget.change.amount": "{amount} a month",
     "budget.change.amount_warn": "{amount} a month, warning at {percent}% in {channel}",
+    "budget.month": "{year}-{month:02d}",
     "budget.warning": (
         "⚠️ This server has spent {spent} of its monthly image budget of {budget} in {month} (UTC): the "
         "{percent}% warning threshold is reached."

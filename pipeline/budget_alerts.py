@@ -74,7 +74,8 @@ class BudgetAlerts:
                 percent=budget.warn_percent,
                 spent=format_usd(spent),
                 budget=format_usd(budget.monthly_micros),
-                month=month,  # a late settlement may cross the threshold of a month that has ended
+                # a late settlement may cross the threshold of a month that has ended
+                month=t("budget.month", locale, year=month[:4], month=int(month[5:])),
             )
         )
         log.info("guild %s: budget warning at %d%% posted", guild_id, budget.warn_percent)

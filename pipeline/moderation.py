@@ -30,6 +30,7 @@ from typing import Protocol
 
 import regex
 
+from i18n import Listing
 from pipeline.explain import UserError
 from pipeline.job import ImageJob
 from pipeline.runner import AdmissionCheck
@@ -201,7 +202,7 @@ def moderation_checks(
     async def allowed_channel(job: ImageJob) -> None:
         allowed = configs.get(job.guild_id).allowed_channel_ids
         if allowed and job.channel_id not in allowed and job.parent_channel_id not in allowed:  # threads too
-            channels = ", ".join(f"<#{channel_id}>" for channel_id in allowed)
+            channels = Listing(f"<#{channel_id}>" for channel_id in allowed)
             raise UserError("moderation.wrong_channel", code="wrong_channel", channels=channels)
 
     async def required_role(job: ImageJob) -> None:
