@@ -117,6 +117,7 @@ class FailedImage:
     index: int
     code: str
     message: str
+    error: Exception | None = field(default=None, compare=False)  # a whole call that failed (parallel calls)
 
 
 @dataclass
@@ -174,8 +175,8 @@ def parse_images_json(payload: bytes | bytearray, *, secrets: tuple[str, ...] = 
     data = body.get("data")
     if not (isinstance(data, list) and data) and _has_error(body):
         # Some gateways answer 200 with an error body, and 302.ai's page lists "error" beside
-        # "data": with no image, treat it like the 400 it stands for (classified by its code).
-        raise make_status_error(400, payload.decode("utf-8", errors="replace"), {}, secrets=secrets)
+        # "data": with no image, treat it like the status its code stands for (400 by default).
+        raise make_status_error(None, payload.decode("utf-8", errors="replace"), {}, secrets=secrets)
     if not isinstance(data, list):
         raise InvalidResponseError("gateway answer has no 'data' list")
     events: list[Event] = [_item_event(i, item, secrets) for i, item in enumerate(data)]
@@ -632,7 +633,7 @@ class ImageClient:
             raise errors[0]
         for error in errors:
             log.warning("gateway %s: one of %d parallel calls failed: %s", self._preset.name, req.n, error)
-            yield FailedImage(next_index, _error_code(error), scrub(error, self._secrets))
+            yield FailedImage(next_index, _error_code(error), scrub(error, self._secrets), error=error)
             next_index += 1
         yield Completed(billed=billed)
 

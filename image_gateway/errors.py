@@ -37,6 +37,10 @@ MODEL_NOT_FOUND_CODES = frozenset({"model_not_found", "InvalidEndpointOrModel.No
 # OpenAI's 429 "insufficient_quota" (the account's credit): no retry brings the money back.
 ACCOUNT_CODES = frozenset({"AccountOverdueError", "AccessDenied", "insufficient_user_quota", "insufficient_quota"})
 AUTH_CODES = frozenset({"invalid_api_key", "AuthenticationError"})  # SEEDREAM-API.md's 401 row, gogogotoken.com's
+# SEEDREAM-API.md's 429 and 5xx rows: the status such a code stands for where a gateway sends it in
+# a 200 answer (302.ai's page lists an "error" beside "data"), so that it is told as "busy".
+BUSY_CODES = frozenset({"ModelAccountIpmRateLimitExceeded", "RateLimitExceeded", "QuotaExceeded", "ServerOverloaded"})
+SERVER_ERROR_CODES = frozenset({"InternalServiceError"})
 _CONTENT_FILTER_WORDS = re.compile(r"sensitive|content[ _-]?(?:filter|policy)|moderation", re.IGNORECASE)
 
 # Names of request/response headers and parameters whose value is a credential; the name goes
@@ -283,6 +287,8 @@ def _error_class(status: int, code: str | None) -> type[APIStatusError]:
         return PermissionDeniedError
     if code in AUTH_CODES:
         return AuthenticationError
+    if code in CONTENT_FILTER_CODES:  # a refusal of this prompt or image, whatever the status: no retry
+        return BadRequestError
     return _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
 
 
@@ -296,12 +302,24 @@ def _non_json_text(body_text: str) -> str:
     return text[:_HTML_SNIPPET_CHARS]
 
 
+def status_of_code(code: str | None, default: int) -> int:
+    """The HTTP status an error code stands for (SEEDREAM-API.md's table), else `default`."""
+    if code in BUSY_CODES:
+        return 429
+    if code in SERVER_ERROR_CODES:
+        return 500
+    return default
+
+
 def make_status_error(
-    status: int, body_text: str, headers: Mapping[str, str], *, secrets: Iterable[str] = ()
+    status: int | None, body_text: str, headers: Mapping[str, str], *, secrets: Iterable[str] = ()
 ) -> APIStatusError:
     """The one factory: an APIStatusError subclass for the code or `status` (see `_error_class`),
-    with code/message from the body."""
+    with code/message from the body. `status` None: an error in a 200 answer, classed by its code
+    (`status_of_code`), a bad request by default."""
     code, message, param, error_type = _error_fields(body_text)
+    if status is None:
+        status = status_of_code(code, 400)
     if message is None:  # secrets go before the text is cut, so no fragment of one is left
         message = _non_json_text(strip_secrets(body_text, secrets))
     message = scrub(message, secrets) or f"HTTP {status} with no error message"

@@ -18,7 +18,7 @@ import aiohttp
 import discord
 
 from i18n import locale_of
-from pipeline.explain import DeliveryError, explain, is_expected, operator_hint
+from pipeline.explain import DeliveryError, explain, is_content_filter_refusal, is_expected, operator_hint
 from pipeline.permissions import PostableChannel, bot_can_post
 from pipeline.runner import Outcome, ReadyImage, Ticket
 from pipeline.summary import batch_text, outcome_text, working_text
@@ -162,11 +162,32 @@ class InteractionSink:
             await self._send(text, view=view)
 
     async def fail(self, error: BaseException) -> None:
-        """Tell the member what went wrong, where they are looking."""
+        """Tell the member what went wrong, where they are looking. The content filter's refusal of
+        their own prompt or image is theirs alone, like the bot's own refusals: said privately,
+        and the public reply ("thinking", or their place in line) taken away."""
         text = explain(error, self.locale)
+        if self._posted == 0 and is_content_filter_refusal(error) and await self._tell_privately(text):
+            return
         if self._posted == 0 and await self._edit_original(content=text, attachments=[]):
             return
         await self._send(text)
+
+    async def _tell_privately(self, text: str) -> bool:
+        """The public reply deleted, then `text` as a private follow-up (while the deferred reply
+        is there, Discord makes the first follow-up that reply, public whatever it asks); False
+        when the reply could not be deleted (the caller edits it instead)."""
+        if not await self.reply_ready():
+            return False
+        try:
+            await self.interaction.delete_original_response()
+        except discord.HTTPException:
+            return False
+        try:
+            await self.interaction.followup.send(text, ephemeral=True, wait=True)
+        except discord.HTTPException:  # the token expired meanwhile: said in the channel after all
+            self._use_channel = True
+            await self._send(text)
+        return True
 
     async def _edit_original(self, **fields) -> bool:
         """Edit the interaction's reply; False when there is none (the defer was refused, or the

@@ -84,6 +84,11 @@ def is_expected(error: BaseException) -> bool:
     )
 
 
+def is_content_filter_refusal(error: BaseException) -> bool:
+    """The gateway's content filter refused the member's own prompt or image."""
+    return isinstance(error, APIStatusError) and error.is_content_filter
+
+
 def operator_hint(error: BaseException) -> str | None:
     """What the operator should check when `error` is the bot's configuration, not the member's
     request nor a passing outage (None otherwise): logged as an error, members are told an admin

@@ -22,7 +22,7 @@ from image_gateway.catalog import InvalidOptionError
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
 from image_gateway.errors import InvalidResponseError
 from image_gateway.money import format_usd
-from pipeline.explain import DeliveryError, UserError, is_expected
+from pipeline.explain import DeliveryError, UserError, is_expected, operator_hint
 from pipeline.fetch import FetchError, decode_b64_image, download_spooled
 from pipeline.images import ImageRejected, check_container, fit_to_limit, inspect_image, to_data_uri
 from pipeline.job import ImageJob, Reference
@@ -336,7 +336,12 @@ class Pipeline:
                 raise
             # Images were delivered and paid for before it failed: the member gets their summary
             # (what was made, what it cost, that the rest was not), not "you were not charged".
-            if is_expected(exc):
+            if (hint := operator_hint(exc)) is not None:
+                log.error(  # noqa: TRY400 - the hint, not a traceback: the failure is expected
+                    "request %s stopped after %d image(s): %s; check %s",
+                    ticket.request_id, progress.delivered, exc, hint,
+                )  # fmt: skip
+            elif is_expected(exc):
                 log.info("request %s stopped after %d image(s): %s", ticket.request_id, progress.delivered, exc)
             else:
                 log.exception("request %s failed after %d image(s)", ticket.request_id, progress.delivered)
@@ -481,6 +486,9 @@ class Pipeline:
                             billed.update(progress.generated)
                     elif isinstance(event, FailedImage):
                         progress.refused.append(event)
+                        if event.error is not None and (hint := operator_hint(event.error)) is not None:
+                            log.error("request %s: an image could not be made: %s; check %s",
+                                      ticket.request_id, event.error, hint)  # fmt: skip
                     elif isinstance(event, Completed):
                         progress.billed_reported = event.billed
                         billed.update(progress.reported)  # never below the images that arrived
