@@ -217,7 +217,8 @@ async def test_imagine_with_an_image_only_model_points_the_member_to_edit(tmp_pa
         text = inter.all_text()
         assert inter.callback_data["flags"] & EPHEMERAL
         assert (CJK.search(text) is not None) == (locale == "zh-CN"), text
-        assert "/edit" in text, f"/imagine cannot attach the image SeedEdit needs; the member read: {text}"
+        edit = "/改图" if locale == "zh-CN" else "/edit"  # as the member's client names the command
+        assert edit in text, f"/imagine cannot attach the image SeedEdit needs; the member read: {text}"
         await assert_nothing_spent(w)
 
 
