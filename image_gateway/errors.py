@@ -25,6 +25,7 @@ CONTENT_FILTER_CODES = frozenset(
         "OutputTextSensitiveContentDetected",
         "content_policy_violation",
         "moderation_blocked",
+        "sensitive_words_detected",  # new-api-style gateways' own check, often with a Chinese-only message
     }
 )
 # Codes that say, whatever the status, what no retry can change. A missing model: aiearth's page

@@ -80,10 +80,18 @@ def test_factory_empty_body():
         "InputTextSensitiveContentDetected",
         "InputImageSensitiveContentDetected",
         "OutputImageSensitiveContentDetected",
+        "sensitive_words_detected",
     ],
 )
 def test_content_filter_codes(code):
     assert make_status_error(400, _body(code, "refused"), {}).is_content_filter
+
+
+@pytest.mark.parametrize("status", [400, 500, 503])
+def test_a_content_filter_code_is_a_refusal_not_retried_at_any_status(status):
+    # new-api relays the filter's 400 as a 500; its own check says only "敏感词" (no English word).
+    error = make_status_error(status, _body("sensitive_words_detected", "提示词包含敏感词"), {})
+    assert type(error) is BadRequestError and error.is_content_filter
 
 
 def test_content_filter_by_message():
