@@ -34,7 +34,7 @@ from pipeline.permissions import PostableChannel, bot_can_post, can_post
 from pipeline.references import load_references
 from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE, Ticket
 from pipeline.summary import prompt_preview
-from storage.approvals import Approval, ApprovalStore
+from storage.approvals import Approval
 
 if TYPE_CHECKING:
     from bot import SeedreamBot
@@ -191,13 +191,14 @@ async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction
     review_locale = str(interaction.guild_locale.value) if interaction.guild_locale else job.locale
     record = job_record(job, review_locale)
     approvals = bot.storage.approvals
-    if await _asked_already(approvals, job, record):
+    approval_id = await approvals.create(
+        guild_id=job.guild_id, channel_id=job.channel_id, user_id=job.user_id, job=record,
+        unless_waiting=None if job.references else lambda waiting: _same_request(waiting, job, record),
+    )  # fmt: skip
+    if approval_id is None:
         raise UserError("approval.already_waiting", code="already_waiting")
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
-    approval_id = await approvals.create(
-        guild_id=job.guild_id, channel_id=job.channel_id, user_id=job.user_id, job=record
-    )
     attached = _attachable(job, channel.guild.filesize_limit)
     files = [
         discord.File(io.BytesIO(ref.data), filename=_reference_filename(i, ref.filename, ref.format))
@@ -219,17 +220,14 @@ async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction
 _SAME_REQUEST = ("command", "prompt", "model", "size", "count", "seed", "series", "watermark")
 
 
-async def _asked_already(approvals: ApprovalStore, job: ImageJob, record: dict[str, Any]) -> bool:
-    """The same request of the member's, in the same channel, is still waiting for a moderator: a
-    double click on Re-roll, or a command sent twice. Approved both, it would be made and charged
-    twice. Requests with images are never taken for the same: their attachments cannot be compared."""
-    if job.references:
-        return False
-    return any(
-        approval.channel_id == job.channel_id
-        and not approval.job.get("references")
-        and all(approval.job.get(key) == record[key] for key in _SAME_REQUEST)
-        for approval in await approvals.waiting_for(job.guild_id, job.user_id)
+def _same_request(waiting: Approval, job: ImageJob, record: dict[str, Any]) -> bool:
+    """`waiting` is this request again, in the same channel: a double click on Re-roll, or a command
+    sent twice. Approved both, it would be made and charged twice. Requests with images are never
+    taken for the same (the caller asks only without them): attachments cannot be compared."""
+    return (
+        waiting.channel_id == job.channel_id
+        and not waiting.job.get("references")
+        and all(waiting.job.get(key) == record[key] for key in _SAME_REQUEST)
     )
 
 

@@ -9,6 +9,7 @@ because the bot is restarting is `pending` again (`reopen`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -44,9 +45,26 @@ class ApprovalStore:
         self._db = db
 
     async def create(
-        self, *, guild_id: int, channel_id: int, user_id: int, job: dict[str, Any], now: datetime | None = None
-    ) -> int:
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        job: dict[str, Any],
+        now: datetime | None = None,
+        unless_waiting: Callable[[Approval], bool] | None = None,
+    ) -> int | None:
+        """The new approval's id; None, and nothing stored, when one of the member's requests in
+        this server still waiting matches `unless_waiting` (checked in the same transaction, so
+        two requests asked at once cannot both pass it)."""
         async with self._db.transaction() as tx:
+            if unless_waiting is not None:
+                waiting = await tx.fetchall(
+                    f"SELECT {_FIELDS} FROM approvals WHERE guild_id = ? AND status = 'pending' AND user_id = ?",  # noqa: S608 - constant columns
+                    (guild_id, user_id),
+                )
+                if any(unless_waiting(_approval(found)) for found in waiting):
+                    return None
             row = await tx.fetchone(
                 "INSERT INTO approvals (guild_id, channel_id, user_id, job, created_at) VALUES (?, ?, ?, ?, ?) "
                 "RETURNING id",
@@ -123,14 +141,6 @@ class ApprovalStore:
                 "WHERE id = ? AND status = 'approved'",
                 (approval_id,),
             )
-
-    async def waiting_for(self, guild_id: int, user_id: int) -> list[Approval]:
-        """The member's requests in this server waiting for a moderator, oldest first."""
-        rows = await self._db.fetchall(
-            f"SELECT {_FIELDS} FROM approvals WHERE guild_id = ? AND status = 'pending' AND user_id = ? ORDER BY id",  # noqa: S608 - constant columns
-            (guild_id, user_id),
-        )
-        return [_approval(row) for row in rows]
 
     async def waiting(self) -> list[Approval]:
         """Every request waiting for a moderator, oldest first."""

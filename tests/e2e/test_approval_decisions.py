@@ -113,6 +113,18 @@ async def test_a_reroll_pressed_twice_waits_for_the_moderators_once(tmp_path):
         assert len(_reviews(w, staff)) == 4
 
 
+async def test_the_same_command_sent_twice_at_once_waits_for_the_moderators_once(tmp_path):
+    # Two interactions a moment apart (Enter pressed twice): the check and the insert are one
+    # transaction, so both cannot pass the check before either is stored.
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        both = await asyncio.gather(*(w.run("imagine", {"prompt": "a paper boat"}) for _ in range(2)))
+        answers = [h.all_text() for h in both]
+        assert sum("sent to the moderators" in a for a in answers) == 1, answers
+        assert sum("already waiting for the moderators" in a for a in answers) == 1, answers
+        assert len(_reviews(w, staff)) == 1
+
+
 async def test_upscale_menu_in_approval_mode_sends_the_chosen_image_for_approval(tmp_path):
     async with world(tmp_path, start=False) as w:
         staff = await approval_world(w)
