@@ -6,7 +6,6 @@ secret is never echoed (see `describe_validation_error`).
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
 from decimal import Decimal
@@ -22,11 +21,13 @@ from image_gateway.money import MAX_PRICE_USD, MAX_USD, MICROS_PER_USD, AmountTo
 from storage import sqlite_path_from_url
 
 MAX_BUDGET_USD = MAX_USD  # /budget's and /quota's cap
+ENV_FILE = ".env"  # read from the working directory, beside the environment (which wins)
+SECRET_NAMES = ("DISCORD_TOKEN", "IMAGE_API_KEY")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env",
+        env_file=ENV_FILE,
         env_file_encoding="utf-8",
         env_ignore_empty=True,
         extra="ignore",
@@ -159,7 +160,7 @@ class Settings(BaseSettings):
 
     @field_validator("discord_token", "image_api_key")
     @classmethod
-    def _not_blank(cls, value: SecretStr) -> SecretStr:
+    def _whole_secret(cls, value: SecretStr) -> SecretStr:
         """Spaces and line ends around a secret are the editor's (a `.env` saved on Windows), not
         the secret's: sent as they are, every gateway call fails (401, or a header aiohttp refuses).
         One inside it cannot be sent in a header at all."""
@@ -240,26 +241,28 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def raw_secrets(env_file: str | Path = ".env") -> tuple[str, ...]:
+def _env_file(env_file: str | Path) -> dict[str, str]:
+    """`env_file` as pydantic-settings reads it, names in capitals; empty when it cannot be read."""
+    try:
+        return {name.upper(): value or "" for name, value in dotenv_values(env_file).items() if name}
+    except (OSError, UnicodeDecodeError):
+        return {}
+
+
+def raw_secrets(env_file: str | Path = ENV_FILE) -> tuple[str, ...]:
     """The token and the key as written in the environment and `env_file`, for a settings error
     (when `Settings.secrets` cannot be had): a key pasted on another setting's line must not be
     printed back."""
-    names = {"DISCORD_TOKEN", "IMAGE_API_KEY"}
-    values = [value for name, value in os.environ.items() if name.upper() in names]
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        values += [value for name, value in dotenv_values(env_file).items() if name.upper() in names and value]
-    return tuple({value.strip() for value in values if value and value.strip()})
+    written = [*_env_file(env_file).items(), *((name.upper(), value) for name, value in os.environ.items())]
+    return tuple({value.strip() for name, value in written if name in SECRET_NAMES and value.strip()})
 
 
-def unknown_settings(env_file: str | Path = ".env") -> list[str]:
+def unknown_settings(env_file: str | Path = ENV_FILE) -> list[str]:
     """What looks meant as a setting but is none, said by name (never its value): every name in
     `env_file` that is not a setting, and an environment variable whose name is close to one's
     (`GUILD_MONTHLY_BUDGET=50` would otherwise leave the budget unlimited without a word)."""
     known = [name.upper() for name in Settings.model_fields]
-    try:
-        written = {name.upper() for name in dotenv_values(env_file) if name}
-    except (OSError, UnicodeDecodeError):
-        written = set()
+    written = set(_env_file(env_file))
     notes = []
     for name in sorted(written.difference(known)):
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
