@@ -116,6 +116,7 @@ class SeedreamBot(commands.Bot):
             ledger=services.storage.ledger,
             http=services.http,
             limits=self.limits_for,
+            limits_revision=self.limits_resolver.revision,
             settled=(self.budget_alerts.after_settle,),
             options=pipeline_options(services.settings),
             checks=moderation_checks(services.storage.guild_config, role_exists=self._role_exists),

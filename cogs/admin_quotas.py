@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from bot import SeedreamBot
 
 ADMIN = discord.Permissions(manage_guild=True)
-OFF_WORDS = frozenset({"off", "none", "clear", "remove", "关闭", "无", "取消"})
+OFF_WORDS = frozenset({"off", "none", "clear", "remove", "关", "关闭", "无", "取消"})  # 关: the bot's own "off"
 MAX_LISTED_RULES = 25
 DEFAULT_WARN_PERCENT = 80
 def parse_usd(text: str) -> int:
@@ -162,12 +162,16 @@ class AdminQuotas(commands.Cog):
         require_admin(interaction)
         locale = locale_of(interaction)
         assert interaction.guild_id is not None
-        await self.bot.storage.quotas.update_rule(
+        old, _new = await self.bot.storage.quotas.update_rule(
             interaction.guild_id, "role", role.id,
             lambda rule: QuotaRule("role", role.id, rule.daily_images, rule.monthly_micros, exempt),
             actor_id=interaction.user.id, action="quota.exempt",
         )
-        key = "quota.exempt_saved" if exempt else "quota.exempt_removed"
+        was_exempt = old is not None and old.exempt
+        if was_exempt == exempt:  # nothing changed: not said as if it had
+            key = "quota.exempt_already" if exempt else "quota.exempt_not_exempt"
+        else:
+            key = "quota.exempt_saved" if exempt else "quota.exempt_removed"
         await interaction.response.send_message(
             t(key, locale, target=target_text("role", role.id, interaction.guild_id)), ephemeral=True
         )

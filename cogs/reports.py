@@ -37,8 +37,9 @@ from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE
 from pipeline.spend_report import GroupBy, SpendReport
 from pipeline.summary import prompt_preview
 from storage.approvals import Approval
+from storage.models import from_epoch_ms
 from storage.reports import Period, period_bounds
-from storage.requests import LedgerRow, from_epoch_ms
+from storage.requests import LedgerRow
 
 if TYPE_CHECKING:
     from bot import SeedreamBot

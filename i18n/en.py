@@ -193,19 +193,49 @@ TEXTS: dict[str, str] = {
     "option.prompt.broken": "The prompt has a broken character (half of one, which is not text); type it again.",
     "option.prompt.too_long": "Prompts are limited to {limit} characters (this one has {length}).",
     "option.model.not_offered": "`{value}` is not offered here; choose {choices}.",
-    "error.quota.daily_images": (
+    "error.quota.daily_images.reached": (
         "You have reached your daily limit of {limit} image(s) (used {used}, asked for {requested}). "
         "It resets {resets}."
     ),
-    "error.quota.monthly_usd": (
-        "This would take you past your monthly limit of {limit} ({used} spent or held for requests in progress, "
-        "this needs {requested}). "
-        "It resets {resets}."
+    "error.quota.daily_images.past": (
+        "This would take you past your daily limit of {limit} image(s) (used {used}, asked for {requested}). "
+        "Ask for fewer, or wait until it resets {resets}."
     ),
-    "error.quota.guild_budget": (
+    "error.quota.daily_images.too_big": (
+        "This asks for {requested} images, more than your daily limit of {limit} allows on any day. Ask for fewer."
+    ),
+    "error.quota.daily_images.none": (
+        "Your daily limit is 0 images: you cannot make images in this server. Ask a moderator if that is a mistake."
+    ),
+    "error.quota.monthly_usd.reached": (
+        "You have reached your monthly limit of {limit} ({used} spent or held for requests in progress, "
+        "this needs {requested}). It resets {resets}."
+    ),
+    "error.quota.monthly_usd.past": (
+        "This would take you past your monthly limit of {limit} ({used} spent or held for requests in progress, "
+        "this needs {requested}). Ask for fewer images, or wait until it resets {resets}."
+    ),
+    "error.quota.monthly_usd.too_big": (
+        "This needs {requested}, more than your monthly limit of {limit} allows in any month. "
+        "Ask for fewer images or a cheaper model."
+    ),
+    "error.quota.monthly_usd.none": (
+        "Your monthly limit is {limit}: you cannot make images in this server. Ask a moderator if that is a mistake."
+    ),
+    "error.quota.guild_budget.reached": (
         "This server's monthly image budget of {limit} is used up ({used} spent or held for requests in progress, "
-        "this needs {requested}). "
-        "It resets {resets}."
+        "this needs {requested}). It resets {resets}."
+    ),
+    "error.quota.guild_budget.past": (
+        "This would take the server past its monthly image budget of {limit} ({used} spent or held for requests "
+        "in progress, this needs {requested}). Ask for fewer images, or wait until it resets {resets}."
+    ),
+    "error.quota.guild_budget.too_big": (
+        "This needs {requested}, more than this server's whole monthly image budget of {limit}. "
+        "Ask for fewer images or a cheaper model."
+    ),
+    "error.quota.guild_budget.none": (
+        "This server's monthly image budget is {limit}: no images can be made here until a moderator raises it."
     ),
     "error.content_filter": (
         "The content filter refused this request. Please rephrase your prompt or use other images. "
@@ -368,6 +398,8 @@ TEXTS: dict[str, str] = {
     "quota.unlimited": "unlimited",
     "quota.exempt_saved": "{target} is now exempt from quotas: its members have no daily or monthly limit.",
     "quota.exempt_removed": "{target} is no longer exempt; its quota settings apply again.",
+    "quota.exempt_already": "{target} is already exempt from quotas; nothing changed.",
+    "quota.exempt_not_exempt": "{target} is not exempt from quotas; nothing changed.",
     "quota.show.title_member": "Effective quotas of {target}",
     "quota.show.title_role": "Quota settings of {target}",
     "quota.show.title_server": "Quota settings in this server",

@@ -7,6 +7,7 @@ summed as ints, so no float ever touches a balance.
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, DecimalException, InvalidOperation
 
 MICROS_PER_USD = 1_000_000
@@ -42,7 +43,8 @@ def usd_to_micros(usd: Decimal | str | int | float) -> int:
 
 
 def read_usd(text: str) -> int:
-    """An amount as people write it: "12.50", "$12.50", "US$12.50", "1,000", "12,50" -> micro-dollars.
+    """An amount as people write it: "12.50", "$12.50", "US$12.50", "1,000", "12,50", in full width
+    too -> micro-dollars.
 
     A comma followed by three digits groups thousands ("1,000", "2,500.75"); one followed by one
     or two digits is a decimal comma ("12,5", "12,50"), as is one after a lone 0, which groups
@@ -50,7 +52,8 @@ def read_usd(text: str) -> int:
     that is not zero, or negative raises ValueError; over `MAX_USD`, `AmountTooLarge` (SQLite
     keeps 64-bit integers, and no budget needs more).
     """
-    cleaned = text.strip().removeprefix("US$").removeprefix("$").strip()
+    # NFKC: as typed with a Chinese input method ("＄１２．５０" is "$12.50")
+    cleaned = unicodedata.normalize("NFKC", text).strip().removeprefix("US$").removeprefix("$").strip()
     if _THOUSANDS.fullmatch(cleaned):
         cleaned = cleaned.replace(",", "")
     elif _DECIMAL_COMMA.fullmatch(cleaned):

@@ -18,7 +18,7 @@ import aiohttp
 import discord
 
 from i18n import locale_of
-from pipeline.explain import DeliveryError, explain, is_content_filter_refusal, is_expected, operator_hint
+from pipeline.explain import DeliveryError, explain, is_expected, is_private_refusal, operator_hint
 from pipeline.permissions import PostableChannel, bot_can_post
 from pipeline.runner import Outcome, ReadyImage, Ticket
 from pipeline.summary import batch_text, outcome_text, working_text
@@ -162,11 +162,11 @@ class InteractionSink:
             await self._send(text, view=view)
 
     async def fail(self, error: BaseException) -> None:
-        """Tell the member what went wrong, where they are looking. The content filter's refusal of
-        their own prompt or image is theirs alone, like the bot's own refusals: said privately,
-        and the public reply ("thinking", or their place in line) taken away."""
+        """Tell the member what went wrong, where they are looking. A refusal that is theirs alone
+        (`is_private_refusal`: the content filter's, a limit's), like the bot's own refusals, is
+        said privately, and the public reply ("thinking", or their place in line) taken away."""
         text = explain(error, self.locale)
-        if self._posted == 0 and is_content_filter_refusal(error) and await self._tell_privately(text):
+        if self._posted == 0 and is_private_refusal(error) and await self._tell_privately(text):
             return
         if self._posted == 0 and await self._edit_original(content=text, attachments=[]):
             return

@@ -74,11 +74,13 @@ class Dispatcher:
             self._admitting.release()
 
     async def _take_turn(self, place: Place, live: TurnStatus) -> None:
-        """Wait in line (position shown), then run. Withdrawn (Cancel, shutdown) or stopped by a
-        shutdown: the books are closed from what was delivered and the member is told."""
+        """Wait in line (position shown), then run. Withdrawn (Cancel, shutdown), over a limit
+        lowered meanwhile, or stopped by a shutdown: the books are closed from what was delivered
+        and the member is told."""
         ticket, running = live.ticket, False
         try:
             await live.wait_turn(self.queue, place)
+            ticket = await self.pipeline.recheck(ticket)  # a limit lowered while it waited refuses it now
             await live.start()
             running = place.ran = True  # from here on `execute` closes the books, whatever happens
             await self.pipeline.execute(ticket, live)

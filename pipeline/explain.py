@@ -84,9 +84,10 @@ def is_expected(error: BaseException) -> bool:
     )
 
 
-def is_content_filter_refusal(error: BaseException) -> bool:
-    """The gateway's content filter refused the member's own prompt or image."""
-    return isinstance(error, APIStatusError) and error.is_content_filter
+def is_private_refusal(error: BaseException) -> bool:
+    """A refusal that is the member's own business, told to them alone: the gateway's content
+    filter refusing their prompt or image, or one of their limits (lowered while they waited)."""
+    return isinstance(error, QuotaExceeded) or (isinstance(error, APIStatusError) and error.is_content_filter)
 
 
 def operator_hint(error: BaseException) -> str | None:
@@ -107,6 +108,23 @@ def operator_hint(error: BaseException) -> str | None:
     return None
 
 
+def _quota_refusal(error: QuotaExceeded, locale: object | None) -> str:
+    """Which way a limit refuses: it allows nothing (0), or less than the request on any day or
+    month (waiting for it to reset would not help: neither is told it resets); it is reached
+    (used up); or this request would take it past."""
+    if error.limit == 0:
+        how = "none"
+    elif error.requested > error.limit:
+        how = "too_big"
+    elif error.used >= error.limit:
+        how = "reached"
+    else:
+        how = "past"
+    show = str if error.kind == "daily_images" else format_usd
+    return t(f"error.quota.{error.kind}.{how}", locale, limit=show(error.limit), used=show(error.used),
+             requested=show(error.requested), resets=f"<t:{int(error.resets_at.timestamp())}:R>")  # fmt: skip
+
+
 def _bot_field(error: BadRequestError) -> str | None:
     """The request field a 400 names, when it is one the bot's configuration sets."""
     named = error.param or (found.group(1) if (found := _NAMED_PARAMETER.search(error.message or "")) else None)
@@ -120,16 +138,7 @@ def _explain(error: BaseException, locale: object | None) -> str:
         case InvalidOptionError():
             return _invalid_option(error, locale)
         case QuotaExceeded():
-            money = error.kind != "daily_images"
-            show = format_usd if money else str
-            return t(
-                f"error.quota.{error.kind}",
-                locale,
-                limit=show(error.limit),
-                used=show(error.used),
-                requested=show(error.requested),
-                resets=f"<t:{int(error.resets_at.timestamp())}:R>",
-            )
+            return _quota_refusal(error, locale)
         case AttachmentError():
             key = f"attachment.{error.code}"
             reason = t(key, locale, **error.params) if key in CATALOGS["en"] else error.reason

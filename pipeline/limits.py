@@ -98,6 +98,10 @@ class LimitsResolver:
         rules = await self.quotas.rules_for(guild_id, user_id, role_ids)
         return explain_limits(rules, self.defaults)
 
+    def revision(self) -> int:
+        """Moves whenever a rule or budget is written: limits read before are stale."""
+        return self.quotas.revision
+
     async def for_job(self, job: ImageJob) -> Limits:
         return (await self.explain(job.guild_id, job.user_id, job.role_ids)).limits
 

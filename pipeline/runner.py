@@ -98,6 +98,7 @@ class Ticket:
     request_id: int
     limits: Limits
     reserved_at: datetime | None = None  # the day and month the ledger counts it in (None: now)
+    limits_revision: int = 0  # the limits' revision when they were read (`Pipeline.current_limits`)
 
 
 @dataclass
@@ -181,11 +182,13 @@ class Pipeline:
         checks: Sequence[AdmissionCheck] = (),
         settled: Sequence[SettledHook] = (),
         cpu_slots: int = 2,
+        limits_revision: Callable[[], int] = lambda: 0,
     ) -> None:
         self.client = client
         self.ledger = ledger
         self.http = http
         self.limits = limits
+        self.limits_revision = limits_revision  # moves when a moderator changes a limit
         self.options = options
         self.checks = list(checks)
         self.settled = list(settled)
@@ -288,6 +291,7 @@ class Pipeline:
     async def admit(self, job: ImageJob) -> Ticket:
         """Validate, run the admission checks, and reserve the worst-case cost."""
         request = await self.screen(job)
+        revision = self.limits_revision()
         limits = await self.limits(job)
         reserved_at = self.ledger.now()
         reserving = asyncio.ensure_future(self.ledger.reserve(_record(job, request), limits=limits, now=reserved_at))
@@ -298,7 +302,25 @@ class Pipeline:
             # released then, rather than holding the member's quota until the next start.
             reserving.add_done_callback(self._release_orphan)
             raise
-        return Ticket(job=job, request=request, request_id=request_id, limits=limits, reserved_at=reserved_at)
+        return Ticket(job=job, request=request, request_id=request_id, limits=limits, reserved_at=reserved_at,
+                      limits_revision=revision)  # fmt: skip
+
+    async def current_limits(self, ticket: Ticket) -> Ticket:
+        """`ticket` under the limits in force now: a moderator may have changed them since it was
+        admitted (while it waited in line, or ran). Read again only when some limit changed."""
+        revision = self.limits_revision()
+        if revision == ticket.limits_revision:
+            return ticket
+        return replace(ticket, limits=await self.limits(ticket.job), limits_revision=revision)
+
+    async def recheck(self, ticket: Ticket) -> Ticket:
+        """When its turn comes: a request admitted under limits lowered since (a budget set to 0
+        while it waited) is checked against them again; over them it is released and
+        ``QuotaExceeded`` raised, before anything is asked of the gateway."""
+        current = await self.current_limits(ticket)
+        if current is not ticket:
+            await self.ledger.recheck(ticket.request_id, limits=current.limits)
+        return current
 
     def _release_orphan(self, reserving: asyncio.Future[int]) -> None:
         if reserving.cancelled() or reserving.exception() is not None:
@@ -414,8 +436,9 @@ class Pipeline:
         """The closed books as the member's summary, posted unless the results already carried it."""
         shown = progress.shown
         if shown is not None:
-            usage = shown.usage
+            ticket, usage = shown.ticket, shown.usage
         else:
+            ticket = await self.current_limits(ticket)
             usage = await self.ledger.usage(ticket.job.guild_id, ticket.job.user_id)
         outcome = Outcome(
             ticket=ticket,
@@ -587,6 +610,7 @@ class Pipeline:
         post fails nothing is delivered and nothing charged, as before; if the books close
         otherwise than shown, `execute` posts the corrected summary.
         """
+        ticket = await self.current_limits(ticket)  # what is left is told under the limits in force
         job = ticket.job
         billed, cost, charged = _settled_figures(job, progress, delivered)
         delivered += progress.delivered

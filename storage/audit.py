@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.connection import Database
-from storage.models import epoch_ms, utc_now
-from storage.requests import from_epoch_ms
+from storage.models import epoch_ms, from_epoch_ms, utc_now
 
 MAX_VALUE_CHARS = 1000
 

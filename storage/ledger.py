@@ -26,6 +26,7 @@ from storage.models import (
     as_utc,
     day_key,
     epoch_ms,
+    from_epoch_ms,
     month_days,
     next_utc_midnight,
     next_utc_month,
@@ -58,6 +59,8 @@ class Ledger(Protocol):
     async def check(
         self, request: RequestRecord, *, limits: Limits, now: datetime | None = None, as_if_unspent: bool = False
     ) -> None: ...
+
+    async def recheck(self, request_id: int, *, limits: Limits) -> None: ...
 
     async def record_refusal(self, request: RequestRecord, *, error_code: str, now: datetime | None = None) -> int: ...
 
@@ -120,6 +123,11 @@ RETURNING cost_micros, charged_micros, reserved_micros, images_requested
 """
 
 _EXISTING_SQL = "SELECT status, cost_micros, charged_micros, reserved_micros FROM requests WHERE id = ?"
+
+_PENDING_ROW_SQL = """
+SELECT guild_id, user_id, images_requested, reserved_micros, created_at FROM requests
+WHERE id = ? AND status = 'pending'
+"""
 
 _RELEASE_SQL = """
 UPDATE requests
@@ -270,6 +278,35 @@ class SqliteLedger:
             reserved.refusal.request_id = reserved.request_id
             raise reserved.refusal
         return reserved.request_id
+
+    async def recheck(self, request_id: int, *, limits: Limits) -> None:
+        """A pending request checked again against `limits` (changed since it was reserved: a budget
+        lowered while it waited in line), counting everything spent and held in its day and month
+        but itself. Over them it is released, its error code the limit's, and ``QuotaExceeded``
+        raised, in one transaction; a request no longer pending passes."""
+
+        def tx(conn: sqlite3.Connection) -> QuotaExceeded | None:
+            row = conn.execute(_PENDING_ROW_SQL, (request_id,)).fetchone()
+            if row is None:
+                _require_row(conn, request_id)
+                return None
+            guild_id, user_id, images, amount, created_ms = row
+            moment = from_epoch_ms(created_ms)
+            month_first, month_end = month_days(moment)
+            params = {"guild_id": guild_id, "user_id": user_id, "day": day_key(created_ms),
+                      "month_first": month_first, "month_end": month_end}  # fmt: skip
+            images_today, member_month, guild_month = conn.execute(_COUNTERS_SQL, params).fetchone()
+            others = (images_today - images, member_month - amount, guild_month - amount)  # its own taken out
+            refusal = _check_limits(limits, moment, images=images, amount=amount, counters=others)
+            if refusal is not None:
+                conn.execute(_RELEASE_SQL, {"id": request_id, "error_code": refusal.kind,
+                                            "now": epoch_ms(self._moment(None))})  # fmt: skip
+                refusal.request_id = request_id
+            return refusal
+
+        refusal = await self._db.run(tx)
+        if refusal is not None:
+            raise refusal
 
     async def record_refusal(self, request: RequestRecord, *, error_code: str, now: datetime | None = None) -> int:
         """A request refused before any limit was looked at (a blocked term, a channel or role the

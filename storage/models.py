@@ -73,6 +73,11 @@ def epoch_ms(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
+def from_epoch_ms(ms: int) -> datetime:
+    """The UTC moment of `epoch_ms`'s milliseconds."""
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
 def day_key(ms: int) -> int:
     """UTC day number; SQL computes the same as ``created_at / 86400000`` (created_at >= 0)."""
     return ms // MS_PER_DAY

@@ -100,6 +100,9 @@ def _read_budget(conn: sqlite3.Connection, guild_id: int) -> Budget | None:
 class QuotaStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Counts the changes written through this store (one bot process owns the database): a
+        # request admitted under other limits reads them again only when it moved.
+        self.revision = 0
 
     async def rules_for(self, guild_id: int, user_id: int, role_ids: Iterable[int]) -> MemberRules:
         roles = sorted({int(r) for r in role_ids} - {guild_id})
@@ -168,7 +171,10 @@ class QuotaStore:
                             old.describe() if old else None, new.describe() if new else None)
             return old, new
 
-        return await self._db.run(tx)
+        try:
+            return await self._db.run(tx)
+        finally:
+            self.revision += 1
 
     async def budget(self, guild_id: int) -> Budget | None:
         return await self._db.run(lambda conn: _read_budget(conn, guild_id), write=False)
@@ -198,7 +204,10 @@ class QuotaStore:
                 conn.execute("DELETE FROM budget_warnings WHERE guild_id = ?", (guild_id,))
             return old, budget
 
-        return await self._db.run(tx)
+        try:
+            return await self._db.run(tx)
+        finally:
+            self.revision += 1
 
     async def claim_warning(self, guild_id: int, month: str, warn_percent: int, *, now: datetime | None = None) -> bool:
         """True exactly once per server, month ("2026-11") and threshold: the caller then warns."""

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from storage.connection import Database
-from storage.models import MS_PER_DAY, as_utc, epoch_ms
-from storage.requests import COLUMNS, LedgerRow, from_epoch_ms, ledger_row
+from storage.models import MS_PER_DAY, as_utc, epoch_ms, from_epoch_ms
+from storage.requests import COLUMNS, LedgerRow, ledger_row
 
 T = TypeVar("T")
 GroupBy = Literal["model", "member"]

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from storage.connection import Database
+from storage.models import from_epoch_ms
 
 COLUMNS = (
     "id, guild_id, channel_id, user_id, command, model, size, prompt, images_requested, images_billed,"
     " images_delivered, unit_price_micros, reserved_micros, cost_micros, charged_micros, status, error_code,"
     " created_at, settled_at, reference_images, locale"
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,6 @@ class LedgerRow:
     settled_at: datetime | None
     reference_images: int = 0  # the images it was made from (not kept: it cannot be made again)
     locale: str | None = None  # the member's Discord locale when they asked (None: not recorded)
-
-
-def from_epoch_ms(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def ledger_row(row: sqlite3.Row) -> LedgerRow:

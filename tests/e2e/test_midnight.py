@@ -116,6 +116,6 @@ async def test_refusals_name_the_next_utc_midnight_and_month_in_both_languages(t
         await w.run("imagine", {"prompt": "one"})  # $0.162 of $0.20
         month = int(next_utc_month(utc_now()).timestamp())
         en = (await w.run("imagine", {"prompt": "two"})).all_text()
-        assert f"It resets <t:{month}:R>." in en, en
+        assert f"wait until it resets <t:{month}:R>." in en, en
         zh = (await w.run("imagine", {"prompt": "two"}, locale="zh-CN")).all_text()
         assert f"<t:{month}:R>重置" in zh, zh

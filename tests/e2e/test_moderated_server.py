@@ -85,7 +85,7 @@ async def test_a_member_blocked_by_a_zero_quota_is_refused_privately_not_sent_to
         await w.run("quota", {"member": w.alice, "daily_images": 0}, user=m.staff.admin, subcommand="set")
         asked = await w.run("imagine", {"prompt": "a quiet pond"})
         assert is_ephemeral(asked)
-        assert "daily limit of 0" in asked.all_text(), asked.all_text()
+        assert "Your daily limit is 0 images" in asked.all_text(), asked.all_text()
         assert reviews(w, m) == []
         assert [(r["status"], r["charged_micros"]) for r in await w.ledger_rows()] == [("refused", 0)]
 

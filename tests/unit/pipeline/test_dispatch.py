@@ -88,6 +88,9 @@ class _Pipeline:
         self.admitting -= 1
         return Ticket(job=job, request=None, request_id=job.user_id, limits=Limits(None, None, None))  # type: ignore[arg-type]
 
+    async def recheck(self, ticket: Ticket) -> Ticket:
+        return ticket  # no limit changed
+
     async def execute(self, ticket: Ticket, live) -> None:
         self.events.append(("run", ticket.request_id))
         await self.release.wait()
