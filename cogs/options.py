@@ -13,8 +13,8 @@ from discord import app_commands
 
 from i18n import locale_of
 from image_gateway.catalog import InvalidOptionError, ModelSpec
-from pipeline.delivery import report_error
-from pipeline.explain import UserError
+from pipeline.delivery import report_error, withdraw_reply
+from pipeline.explain import AttachmentError, UserError
 from pipeline.job import ImageJob, Reference
 from pipeline.references import load_references, precheck
 
@@ -204,7 +204,12 @@ async def _defer_and_load(
     ephemeral: bool = False,
 ) -> None:
     await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-    job.references = await load_references(bot.services.http, attachments, job.model)
+    try:
+        job.references = await load_references(bot.services.http, attachments, job.model)
+    except AttachmentError:
+        if not ephemeral:  # the refusal is the member's alone: the public "thinking" reply goes
+            await withdraw_reply(interaction)
+        raise
 
 
 async def model_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -64,7 +64,13 @@ class CancelQueued(discord.ui.DynamicItem[discord.ui.Button], template=r"queue:c
 
 
 def _ended_text(row: LedgerRow, locale: str) -> str | None:
-    """What the message should have said, for a request that ended while it waited; None otherwise."""
+    """What the message should say now, for a request no longer in line whose message still shows
+    its place and Cancel: the reply it was could not be edited (its token expired while it waited;
+    the results then went to the channel), or the telling was lost. None for a row never admitted."""
+    if row.status == "pending":
+        return t("queue.cancel_running", locale)
+    if row.status == "settled":
+        return t("queue.cancel_ran", locale)
     if row.status != "released":
         return None
     if row.error_code in ("cancelled", "cannot_post", "channel_gone"):
@@ -73,7 +79,7 @@ def _ended_text(row: LedgerRow, locale: str) -> str | None:
         return t(f"queue.withdrawn.{row.error_code}", locale)
     if row.error_code in RESTART_CODES:
         return t("queue.cancel_restarted", locale)
-    return None
+    return t("queue.cancel_ended", locale)
 
 
 async def _tell(interaction: discord.Interaction, text: str) -> None:

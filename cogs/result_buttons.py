@@ -16,11 +16,12 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from cogs.checks import CLOCK_SLACK, is_buttons_request, is_moderator
+from cogs.checks import CLOCK_SLACK, REFERENCES_WINDOW, is_buttons_request, is_moderator
 from cogs.options import generate_with_attachments, job_from_interaction, pick_model, refuse_now, submitted_value
 from i18n import locale_of, t
 from image_gateway.catalog import InvalidOptionError
@@ -446,7 +447,8 @@ async def _request_messages(
     found = []
     closed = None if row.settled_at is None else row.settled_at + CLOCK_SLACK
     try:
-        start = row.created_at - CLOCK_SLACK
+        # A request made from images replied (deferred) before it was recorded: see REFERENCES_WINDOW.
+        start = row.created_at - CLOCK_SLACK - (REFERENCES_WINDOW if row.reference_images else timedelta(0))
         limit = HISTORY_SCAN if closed is None else None  # closed: its close ends the reading
         async for other in channel.history(limit=limit, after=start, oldest_first=True):
             if closed is not None and other.created_at > closed:

@@ -304,6 +304,7 @@ TEXTS: dict[str, str] = {
     ),
     "attachment.not_from_discord": "is not a file stored on Discord, so it was not used.",
     "attachment.download_failed": "could not be downloaded from Discord. Please try again.",
+    "attachment.gone": "is no longer on Discord (its message was deleted). Nothing was made.",
     "error.no_images_in_message": "That message has no images to edit. Pick a message with image attachments.",
     # "Edit with Seedream" (message context menu)
     "edit.modal_title": "Edit with Seedream",
@@ -358,6 +359,9 @@ TEXTS: dict[str, str] = {
     "queue.cancel_button": "Cancel",
     "queue.cancel_not_yours": "Only the member who asked for these images can cancel them.",
     "queue.cancel_too_late": "This request is no longer waiting in the queue, so it can't be cancelled.",
+    "queue.cancel_running": "This request is no longer waiting: it is being made now, so it can't be cancelled.",
+    "queue.cancel_ran": "This request is no longer waiting: it was made, and its images were posted in this channel.",
+    "queue.cancel_ended": "This request is no longer waiting: it ended without images. You were not charged.",
     "queue.cancel_restarted": (
         "This request was stopped when the bot restarted, so there is nothing to cancel. You were not charged."
     ),

@@ -176,11 +176,7 @@ class InteractionSink:
         """The public reply deleted, then `text` as a private follow-up (while the deferred reply
         is there, Discord makes the first follow-up that reply, public whatever it asks); False
         when the reply could not be deleted (the caller edits it instead)."""
-        if not await self.reply_ready():
-            return False
-        try:
-            await self.interaction.delete_original_response()
-        except discord.HTTPException:
+        if not await self.reply_ready() or not await withdraw_reply(self.interaction):
             return False
         try:
             await self.interaction.followup.send(text, ephemeral=True, wait=True)
@@ -303,6 +299,16 @@ async def report_failure(sink: InteractionSink | ChannelSink, error: Exception) 
         await sink.fail(error)
     except (*DISCORD_ERRORS, DeliveryError):
         log.warning("could not tell the member that request %s failed", sink.ticket.request_id)
+
+
+async def withdraw_reply(interaction: discord.Interaction) -> bool:
+    """Delete the deferred (public) reply, so that a follow-up can be private: while it is there,
+    Discord makes the first follow-up that reply, public whatever it asks. False if it stayed."""
+    try:
+        await interaction.delete_original_response()
+    except discord.HTTPException:
+        return False
+    return True
 
 
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:

@@ -184,6 +184,8 @@ async def _download(http: aiohttp.ClientSession, attachment: AttachmentLike, pos
                 name, "is over 10 MB", "over_size_limit", position=position, limit=MAX_REFERENCE_BYTES // MB
             ) from None
         log.warning("attachment %s could not be downloaded: %s", name, error)
+        if error.status in (403, 404):  # its message was deleted (Discord's CDN drops the file): no try will do
+            raise AttachmentError(name, "is no longer on Discord", "gone", position=position) from None
         raise AttachmentError(name, "could not be downloaded", "download_failed", position=position) from None
 
 
