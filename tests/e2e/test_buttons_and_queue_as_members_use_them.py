@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import re
 
+import pytest
+
 from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
 from tests.e2e.staff import add_staff
 from tests.e2e.test_queue import buttons, content, delivered
-from tests.e2e.test_result_buttons import is_ephemeral, pick, press, result_message
+from tests.e2e.test_result_buttons import _text_input_id, is_ephemeral, pick, press, result_message
 
 FAST = {"progress_edit_seconds": 0.2, "image_max_retries": 0}
 MANAGE_MESSAGES = 1 << 13
@@ -194,22 +196,28 @@ async def test_an_upscale_choice_after_the_quota_ran_out_is_refused_privately_an
         ]
 
 
-async def test_a_required_role_set_after_the_result_refuses_its_buttons_before_anything(tmp_path):
+@pytest.mark.parametrize("setting", ["required-role", "channels add"])
+async def test_a_server_setting_made_after_the_result_refuses_its_buttons_before_anything(tmp_path, setting):
+    # A required role, or allowed channels without this one: Re-roll, Upscale and Variation are
+    # refused privately, naming what is needed; Delete (no image made) still tidies up.
     async with world(tmp_path, start=False) as w:
         staff = add_staff(w)
         await w.start_bot()
         first = await w.run("imagine", {"prompt": "a sailing ship", "count": 2})
         request_id = (await w.ledger_rows())[0]["id"]
-        await w.run("settings", {"role": staff.artists}, user=staff.admin, subcommand="required-role")
+        if setting == "required-role":
+            option, named = {"role": staff.artists}, f"<@&{staff.artists.id}>"
+        else:
+            option, named = {"channel": staff.mods_channel}, f"<#{staff.mods_channel.id}>"
+        await w.run("settings", option, user=staff.admin, subcommand=setting)
         message = result_message(first)
         for action in ("reroll", "upscale", "variation"):
             refused = await press(w, message, action, request_id)
             assert is_ephemeral(refused) and refused.modal is None, (action, refused.kinds())
-            assert f"<@&{staff.artists.id}>" in refused.all_text(), refused.all_text()
+            assert named in refused.all_text(), (action, refused.all_text())
+        deleted = await press(w, message, "delete", request_id)
+        assert deleted.all_text() == "Deleted.", deleted.all_text()
         assert len(w.gateway.generation_requests) == 1
-
-
-from tests.e2e.test_result_buttons import _text_input_id  # noqa: E402
 
 
 async def _busy_alice(w):

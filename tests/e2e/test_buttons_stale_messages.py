@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.doubles.discord_double.cdn import AttachmentStore
 from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
+from tests.e2e.staff import add_staff
 from tests.e2e.test_buttons_and_queue_as_members_use_them import FAST, _row_of, _until
+from tests.e2e.test_edit import image_bytes
 from tests.e2e.test_queue import POSITION, buttons, content
 from tests.e2e.test_result_buttons import _text_input_id, is_ephemeral, pick, press, result_message
 
@@ -74,27 +78,6 @@ async def test_presses_while_the_bot_is_stopping_are_told_privately_and_cost_not
         assert [r["command"] for r in rows] == ["imagine", "imagine"], rows
 
 
-from tests.e2e.staff import add_staff  # noqa: E402
-
-
-async def test_buttons_in_a_channel_no_longer_allowed_are_refused_naming_the_channels(tmp_path):
-    async with world(tmp_path, start=False) as w:
-        staff = add_staff(w)
-        await w.start_bot()
-        first = await w.run("imagine", {"prompt": "a windmill", "count": 2})
-        request_id = (await w.ledger_rows())[0]["id"]
-        await w.run("settings", {"channel": staff.mods_channel}, user=staff.admin, subcommand="channels add")
-        message = result_message(first)
-        for action in ("reroll", "upscale", "variation"):
-            refused = await press(w, message, action, request_id)
-            assert is_ephemeral(refused) and refused.modal is None, (action, refused.kinds())
-            assert f"<#{staff.mods_channel.id}>" in refused.all_text(), (action, refused.all_text())
-        # Delete is not an image command: the member may still tidy up their own result.
-        deleted = await press(w, message, "delete", request_id)
-        assert deleted.all_text() == "Deleted.", deleted.all_text()
-        assert len(w.gateway.generation_requests) == 1
-
-
 async def test_a_variation_with_a_blocked_or_blank_prompt_is_refused_privately_and_costs_nothing(tmp_path):
     async with world(tmp_path, start=False) as w:
         staff = add_staff(w)
@@ -115,9 +98,6 @@ async def test_a_variation_with_a_blocked_or_blank_prompt_is_refused_privately_a
         assert all((r["charged_micros"] or 0) == 0 for r in (await w.ledger_rows())[1:])
 
 
-from tests.e2e.test_edit import image_bytes  # noqa: E402
-
-
 def _slow_cdn(monkeypatch, seconds: float):
     """Discord's CDN serving each attachment after `seconds`; returns its own handler, to restore."""
     serve = AttachmentStore.handle
@@ -130,42 +110,26 @@ def _slow_cdn(monkeypatch, seconds: float):
     return serve
 
 
-async def test_upscale_of_a_series_whose_reference_took_seconds_asks_which_image(tmp_path, monkeypatch):
+@pytest.mark.parametrize("count", [2, 3])
+async def test_upscale_of_a_series_whose_reference_took_seconds_asks_which_image(tmp_path, monkeypatch, count):
     # A /series made from a large photo on a slow link: its reply (deferred before the download)
-    # carries image 1 and is older than the request's row by the download time.
+    # carries image 1 and is older than the request's row by the download time. Every image is
+    # offered, and nothing is made before the member chooses.
     serve = _slow_cdn(monkeypatch, 4.0)
     async with world(tmp_path, flavour="aiearth", gateway={"per_image_latency": 0.1}) as w:
         photo = ("cat.png", image_bytes("PNG"), "image/png")
-        series = await w.run("series", {"prompt": "the cat's day in 3 images", "count": 3}, attachments=[photo],
-                             timeout=40)  # fmt: skip
+        series = await w.run("series", {"prompt": f"the cat's day in {count} images", "count": count},
+                             attachments=[photo], timeout=40)  # fmt: skip
         await series.wait_for_final(timeout=20, quiet=0.5)
         row = (await w.ledger_rows())[-1]
-        assert row["images_delivered"] == 3, row
-        monkeypatch.setattr(AttachmentStore, "handle", serve)
-        calls = len(w.gateway.generation_requests)
-        asked = await press(w, result_message(series), "upscale", row["id"])
-        menus = [c for m in asked.messages for r in m.get("components") or [] for c in r["components"]
-                 if c.get("type") == 3]  # fmt: skip
-        assert menus and [o["value"] for o in menus[0]["options"]] == ["1", "2", "3"], (
-            f"no choice of the 3 images; the press answered {asked.all_text()!r} with {len(asked.files())} file(s), "
-            f"{len(w.gateway.generation_requests) - calls} new generation(s)"
-        )
-
-
-async def test_upscale_of_a_two_image_series_whose_reference_took_seconds_does_not_pick_for_the_member(
-    tmp_path, monkeypatch
-):
-    serve = _slow_cdn(monkeypatch, 4.0)
-    async with world(tmp_path, flavour="aiearth", gateway={"per_image_latency": 0.1}) as w:
-        photo = ("cat.png", image_bytes("PNG"), "image/png")
-        series = await w.run("series", {"prompt": "the cat's day in 2 images", "count": 2}, attachments=[photo],
-                             timeout=40)  # fmt: skip
-        await series.wait_for_final(timeout=20, quiet=0.5)
-        row = (await w.ledger_rows())[-1]
+        assert row["images_delivered"] == count, row
         monkeypatch.setattr(AttachmentStore, "handle", serve)
         calls = len(w.gateway.generation_requests)
         asked = await press(w, result_message(series), "upscale", row["id"])
         made = len(w.gateway.generation_requests) - calls
-        assert made == 0 and "Which image" in asked.all_text(), (
-            f"the press made {made} image(s) without asking which; it answered {asked.all_text()!r}"
+        menus = [c for m in asked.messages for r in m.get("components") or [] for c in r["components"]
+                 if c.get("type") == 3]  # fmt: skip
+        offered = [o["value"] for o in menus[0]["options"]] if menus else []
+        assert made == 0 and offered == [str(n) for n in range(1, count + 1)], (
+            f"offered {offered}, made {made} image(s); the press answered {asked.all_text()!r}"
         )
