@@ -615,6 +615,7 @@ def make_client(
         timeout=settings.image_timeout_seconds,
         max_retries=settings.image_max_retries if max_retries is None else max_retries,
         max_result_bytes=settings.max_result_mb * 1024 * 1024,  # an answer's cap follows the results' own
+        max_calls=settings.max_concurrent_requests,
     )
 
 

@@ -31,6 +31,7 @@ is not retried (the gateway may have made and billed the images).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -306,6 +307,7 @@ class ImageClient:
         backoff_base: float = 0.5,
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        max_calls: int | None = None,
     ) -> None:
         url = (base_url or preset.base_url).rstrip("/")
         if not url:
@@ -323,6 +325,11 @@ class ImageClient:
         self._image_limit = image_text_limit(max_result_bytes)  # of an answer, per image (module docstring)
         self._sleep = sleep
         self._stream_refused = False  # the gateway refused "stream" (see `_generate`)
+        # Generation calls in flight, all requests together (MAX_CONCURRENT_REQUESTS): a count on a
+        # gateway without "n" is one call per image, and the account's own limit counts calls.
+        self._calls: contextlib.AbstractAsyncContextManager[object] = (
+            asyncio.Semaphore(max_calls) if max_calls else contextlib.nullcontext()
+        )
 
     @property
     def preset(self) -> Preset:
@@ -338,8 +345,9 @@ class ImageClient:
             async for event in self._fan_out(req):
                 yield event
             return
-        async for event in self._generate(req):
-            yield event
+        async with self._calls:
+            async for event in self._generate(req):
+                yield event
 
     async def list_models(self) -> list[str]:
         """Model ids from GET {base}/models (the OpenAI list shape)."""
@@ -600,8 +608,9 @@ class ImageClient:
 
         async def run(single: GenerationRequest) -> None:
             try:
-                async for event in self._generate(single):
-                    await queue.put(("event", event))
+                async with self._calls:
+                    async for event in self._generate(single):
+                        await queue.put(("event", event))
             except Exception as exc:  # handed to the consumer below, never lost
                 await queue.put(("error", exc))
             finally:
