@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 # Discord's codes for a webhook/interaction token that no longer works.
 EXPIRED_TOKEN_CODES = {50027, 10015, 10062}
+UNKNOWN_MESSAGE = 10008
 
 # The controls under a finished result (Re-roll, Variation, Upscale, Delete). cogs/result_buttons.py
 # installs them at load; every sink attaches `result_view(ticket)` to its summary message.
@@ -73,6 +74,16 @@ def token_expired(error: discord.HTTPException) -> bool:
     return error.code in EXPIRED_TOKEN_CODES or error.status == 401
 
 
+def reply_deleted(error: discord.HTTPException) -> bool:
+    """The interaction's reply was deleted (by the member or a moderator)."""
+    return error.status == 404 and error.code == UNKNOWN_MESSAGE
+
+
+def reply_gone(error: discord.HTTPException) -> bool:
+    """The reply cannot be edited any more: its token expired, or it was deleted."""
+    return token_expired(error) or reply_deleted(error)
+
+
 def acknowledge(interaction: discord.Interaction) -> asyncio.Task[None] | None:
     """Defer the interaction's reply ("thinking…") in the background, so that the request runs
     meanwhile (the gateway call starts without waiting for Discord's answer); None if it is
@@ -114,7 +125,8 @@ class InteractionSink:
         return not self._use_channel
 
     def lose_reply(self) -> None:
-        """The reply is gone for good (an edit found its token expired): results go to the channel."""
+        """The reply is gone for good (an edit found its token expired, or the reply deleted):
+        results go to the channel, mentioning the member."""
         self._use_channel = True
 
     def can_deliver(self) -> bool:
@@ -193,7 +205,7 @@ class InteractionSink:
         try:
             await self.interaction.edit_original_response(**fields)
         except discord.HTTPException as error:
-            if not token_expired(error):
+            if not reply_gone(error):
                 raise
             self._use_channel = True
             return False
@@ -306,8 +318,8 @@ async def withdraw_reply(interaction: discord.Interaction) -> bool:
     Discord makes the first follow-up that reply, public whatever it asks. False if it stayed."""
     try:
         await interaction.delete_original_response()
-    except discord.HTTPException:
-        return False
+    except discord.HTTPException as error:
+        return reply_deleted(error)  # deleted already: withdrawn all the same
     return True
 
 

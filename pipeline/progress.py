@@ -19,7 +19,7 @@ from typing import Protocol
 import discord
 
 from i18n import t
-from pipeline.delivery import DISCORD_ERRORS, ChannelSink, InteractionSink, token_expired
+from pipeline.delivery import DISCORD_ERRORS, ChannelSink, InteractionSink, reply_gone
 from pipeline.explain import UserError
 from pipeline.queue import FairQueue, Place, Withdrawn
 from pipeline.runner import Outcome, ReadyImage, ResultSink, Ticket
@@ -188,7 +188,7 @@ class LiveStatus:
             await self.sink.interaction.edit_original_response(**fields)
         except DISCORD_ERRORS as error:
             log.info("request %s: progress edit failed (%s)", self.ticket.request_id, _why(error))
-            if isinstance(error, discord.HTTPException) and token_expired(error):
+            if isinstance(error, discord.HTTPException) and reply_gone(error):
                 self._quiet = True
                 self.sink.lose_reply()
             return False
