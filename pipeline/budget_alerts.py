@@ -10,6 +10,7 @@ month's one, said too early and with the wrong amount.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import discord
 
@@ -33,30 +34,34 @@ class BudgetAlerts:
         """A `Pipeline` settled hook."""
         if settlement.cost_micros == 0:
             return
-        job = ticket.job
-        budget = await self.quotas.budget(job.guild_id)
+        # the month the request's cost counts in, even if it has ended
+        await self.check(ticket.job.guild_id, ticket.reserved_at or utc_now())
+
+    async def check(self, guild_id: int, moment: datetime) -> None:
+        """Warn if the settled spend of `moment`'s month has reached the share set with /budget:
+        after a settlement, and at start for what the books closed then (a crash's requests)."""
+        budget = await self.quotas.budget(guild_id)
         if budget is None or budget.warn_percent is None or budget.warn_channel_id is None:
             return
-        now = ticket.reserved_at or utc_now()  # the month the request's cost counts in, even if it has ended
-        month_start, _ = period_bounds("month", now)
-        spent = await self.reports.settled_cost(job.guild_id, month_start, next_utc_month(now))
+        month_start, _ = period_bounds("month", moment)
+        spent = await self.reports.settled_cost(guild_id, month_start, next_utc_month(moment))
         if spent * 100 < budget.monthly_micros * budget.warn_percent:
             return
-        month = now.strftime("%Y-%m")
-        if not await self.quotas.claim_warning(job.guild_id, month, budget.warn_percent):
+        month = moment.strftime("%Y-%m")
+        if not await self.quotas.claim_warning(guild_id, month, budget.warn_percent):
             return
         try:
-            await self._post(job.guild_id, budget, spent, month)
+            await self._post(guild_id, budget, spent, month)
         except BaseException as error:
             # Not posted: the claim goes back, or the month would pass without a warning even once
             # the channel is fixed; the next settlement tries again.
-            await self.quotas.unclaim_warning(job.guild_id, month, budget.warn_percent)
+            await self.quotas.unclaim_warning(guild_id, month, budget.warn_percent)
             if not isinstance(error, discord.Forbidden | discord.NotFound | TypeError):
                 raise
             # The channel is gone or closed to the bot (/budget set refuses such a channel, but
             # that can change after): a line for the operator, not a traceback.
             log.warning("guild %s: the budget warning cannot be posted in channel %s (%s); give the bot "
-                        "access there or set the budget with another channel", job.guild_id,
+                        "access there or set the budget with another channel", guild_id,
                         budget.warn_channel_id, type(error).__name__)  # fmt: skip
 
     async def _post(self, guild_id: int, budget: Budget, spent: int, month: str) -> None:

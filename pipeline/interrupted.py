@@ -32,8 +32,13 @@ async def tell_interrupted(bot: SeedreamBot, request_ids: Sequence[int]) -> None
     they never can be (the channel gone, or closed to the bot); one Discord could not take now
     (a 5xx, a dropped connection, another stop) stays on it for the next start."""
     await bot.wait_until_ready()
+    spent: set[tuple[int, str]] = set()  # (server, month) whose spend the closing of the books raised
     for request_id in request_ids:
         row = await bot.storage.requests.get(request_id)
+        month = None if row is None or not row.cost_micros else (row.guild_id, f"{row.created_at:%Y-%m}")
+        if row is not None and month is not None and month not in spent:
+            spent.add(month)
+            await _warn_budget(bot, row)
         try:
             if row is not None:
                 await _tell(bot, row)
@@ -44,6 +49,16 @@ async def tell_interrupted(bot: SeedreamBot, request_ids: Sequence[int]) -> None
                         exc_info=True)  # fmt: skip
             continue
         await bot.storage.requests.told(request_id)
+
+
+async def _warn_budget(bot: SeedreamBot, row: LedgerRow) -> None:
+    """The budget warning a settlement would have posted, for spend the start's closing of the
+    books added (`Pipeline`'s settled hooks never saw it)."""
+    try:
+        await bot.budget_alerts.check(row.guild_id, row.created_at)
+    except Exception:
+        log.warning("guild %s: the budget warning could not be checked after the restart", row.guild_id,
+                    exc_info=True)  # fmt: skip
 
 
 async def _tell(bot: SeedreamBot, row: LedgerRow) -> None:
