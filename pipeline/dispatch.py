@@ -80,7 +80,8 @@ class Dispatcher:
         ticket, running = live.ticket, False
         try:
             await live.wait_turn(self.queue, place)
-            ticket = await self.pipeline.recheck(ticket)  # a limit lowered while it waited refuses it now
+            # a limit lowered while it waited refuses it now (not for what those behind it hold)
+            ticket = await self.pipeline.recheck(ticket, behind=self.queue.waiting_ids)
             await live.start()
             running = place.ran = True  # from here on `execute` closes the books, whatever happens
             await self.pipeline.execute(ticket, live)

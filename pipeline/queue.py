@@ -147,6 +147,10 @@ class FairQueue:
             self._idle.set()
         self._promote()
 
+    def waiting_ids(self) -> list[int]:
+        """The requests still in line: each one whose turn comes now was ahead of all of them."""
+        return [place.request_id for place in self._waiting if place.request_id is not None]
+
     # -- what a member sees ----------------------------------------------------------------
     def find(self, request_id: int) -> Place | None:
         return next((place for place in self._places if place.request_id == request_id), None)

@@ -313,13 +313,14 @@ class Pipeline:
             return ticket
         return replace(ticket, limits=await self.limits(ticket.job), limits_revision=revision)
 
-    async def recheck(self, ticket: Ticket) -> Ticket:
+    async def recheck(self, ticket: Ticket, *, behind: Callable[[], Sequence[int]] = tuple) -> Ticket:
         """When its turn comes: a request admitted under limits lowered since (a budget set to 0
-        while it waited) is checked against them again; over them it is released and
-        ``QuotaExceeded`` raised, before anything is asked of the gateway."""
+        while it waited) is checked against them again, counting what is spent and held by the
+        requests ahead of it, not by those `behind` it in line (first come, first served); over
+        them it is released and ``QuotaExceeded`` raised, before anything is asked of the gateway."""
         current = await self.current_limits(ticket)
         if current is not ticket:
-            await self.ledger.recheck(ticket.request_id, limits=current.limits)
+            await self.ledger.recheck(ticket.request_id, limits=current.limits, behind=behind())
         return current
 
     def _release_orphan(self, reserving: asyncio.Future[int]) -> None:

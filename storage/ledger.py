@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -60,7 +60,7 @@ class Ledger(Protocol):
         self, request: RequestRecord, *, limits: Limits, now: datetime | None = None, as_if_unspent: bool = False
     ) -> None: ...
 
-    async def recheck(self, request_id: int, *, limits: Limits) -> None: ...
+    async def recheck(self, request_id: int, *, limits: Limits, behind: Sequence[int] = ()) -> None: ...
 
     async def record_refusal(self, request: RequestRecord, *, error_code: str, now: datetime | None = None) -> int: ...
 
@@ -279,11 +279,12 @@ class SqliteLedger:
             raise reserved.refusal
         return reserved.request_id
 
-    async def recheck(self, request_id: int, *, limits: Limits) -> None:
+    async def recheck(self, request_id: int, *, limits: Limits, behind: Sequence[int] = ()) -> None:
         """A pending request checked again against `limits` (changed since it was reserved: a budget
         lowered while it waited in line), counting everything spent and held in its day and month
-        but itself. Over them it is released, its error code the limit's, and ``QuotaExceeded``
-        raised, in one transaction; a request no longer pending passes."""
+        but itself and the requests `behind` it (still waiting in line: first come, first served).
+        Over them it is released, its error code the limit's, and ``QuotaExceeded`` raised, in one
+        transaction; a request no longer pending passes."""
 
         def tx(conn: sqlite3.Connection) -> QuotaExceeded | None:
             row = conn.execute(_PENDING_ROW_SQL, (request_id,)).fetchone()
@@ -292,12 +293,24 @@ class SqliteLedger:
                 return None
             guild_id, user_id, images, amount, created_ms = row
             moment = from_epoch_ms(created_ms)
-            month_first, month_end = month_days(moment)
-            params = {"guild_id": guild_id, "user_id": user_id, "day": day_key(created_ms),
+            day, (month_first, month_end) = day_key(created_ms), month_days(moment)
+            params = {"guild_id": guild_id, "user_id": user_id, "day": day,
                       "month_first": month_first, "month_end": month_end}  # fmt: skip
             images_today, member_month, guild_month = conn.execute(_COUNTERS_SQL, params).fetchone()
-            others = (images_today - images, member_month - amount, guild_month - amount)  # its own taken out
-            refusal = _check_limits(limits, moment, images=images, amount=amount, counters=others)
+            # its own hold taken out, and what those behind it hold in the same day and month
+            for other in [request_id, *behind]:
+                held = conn.execute(_PENDING_ROW_SQL, (other,)).fetchone()
+                if held is None or held[0] != guild_id:
+                    continue
+                held_day = day_key(held[4])
+                if not month_first <= held_day < month_end:
+                    continue
+                guild_month -= held[3]
+                if held[1] == user_id:
+                    member_month -= held[3]
+                    images_today -= held[2] if held_day == day else 0
+            refusal = _check_limits(limits, moment, images=images, amount=amount,
+                                    counters=(images_today, member_month, guild_month))
             if refusal is not None:
                 conn.execute(_RELEASE_SQL, {"id": request_id, "error_code": refusal.kind,
                                             "now": epoch_ms(self._moment(None))})  # fmt: skip

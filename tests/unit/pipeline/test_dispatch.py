@@ -88,7 +88,7 @@ class _Pipeline:
         self.admitting -= 1
         return Ticket(job=job, request=None, request_id=job.user_id, limits=Limits(None, None, None))  # type: ignore[arg-type]
 
-    async def recheck(self, ticket: Ticket) -> Ticket:
+    async def recheck(self, ticket: Ticket, *, behind) -> Ticket:
         return ticket  # no limit changed
 
     async def execute(self, ticket: Ticket, live) -> None:
