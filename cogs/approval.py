@@ -49,6 +49,7 @@ UNPOSTED_SECONDS = 10 * 60  # a waiting request with no review message by then n
 # under it (approved/rejected by, or why it could not run); a longer prompt goes in an embed.
 REVIEW_CONTENT_MAX = 1500
 EMBED_DESCRIPTION_MAX = 4096
+EMBEDS_TOTAL_MAX = 6000  # Discord's limit on all of a message's embeds together
 
 
 # -- the request, stored -----------------------------------------------------------------
@@ -104,17 +105,32 @@ class _LinkedReference:
 
 
 # -- the moderators' message ---------------------------------------------------------------
-def review_text(approval_id: int, job: ImageJob, *, attached: int, locale: str) -> tuple[str, discord.Embed | None]:
+def review_text(
+    approval_id: int, job: ImageJob, *, attached: int, locale: str
+) -> tuple[str, list[discord.Embed]]:
     """The review message: moderators read the whole prompt (a preview would let a member hide
-    words after it), in the text when it fits, else in an embed under it. `attached`: how many of
-    the reference images (the first ones) are attached; none: they are linked."""
+    words after it), in the text when it fits, else in an embed under it; and every reference
+    image, attached (`attached`: how many, the first ones) or linked, the links in an embed of
+    their own when the text cannot hold them (a signed CDN link with a long non-Latin file name is
+    hundreds of characters)."""
     prompt = whole_prompt(job.prompt)
     text = _review_lines(approval_id, job, t("approval.prompt", locale, prompt=f"**{prompt}**"),
                          attached=attached, locale=locale)
     if len(text) <= REVIEW_CONTENT_MAX:
-        return text, None
+        return text, []
     below = t("approval.prompt_below", locale, length=len(job.prompt))
-    return _review_lines(approval_id, job, below, attached=attached, locale=locale), discord.Embed(description=prompt)
+    embeds = [discord.Embed(description=prompt)]
+    text = _review_lines(approval_id, job, below, attached=attached, locale=locale)
+    if len(text) <= REVIEW_CONTENT_MAX:
+        return text, embeds
+    text = _review_lines(approval_id, job, below, attached=attached, locale=locale, links_below=True)
+    linked = list(enumerate(job.references, start=1))[attached:]
+    room = EMBEDS_TOTAL_MAX - len(prompt)
+    links = "\n".join(f"[{n}. {as_typed(ref.filename)}]({ref.url})" for n, ref in linked)
+    if len(links) > min(room, EMBED_DESCRIPTION_MAX):  # the names go: the links stay
+        links = "\n".join(f"[{t('approval.reference_number', locale, number=n)}]({ref.url})" for n, ref in linked)
+    embeds.append(discord.Embed(description=links[: min(room, EMBED_DESCRIPTION_MAX)]))
+    return text, embeds
 
 
 def whole_prompt(prompt: str) -> str:
@@ -132,7 +148,9 @@ def whole_prompt(prompt: str) -> str:
     return f"```\n{shown}\n```"
 
 
-def _review_lines(approval_id: int, job: ImageJob, prompt_line: str, *, attached: int, locale: str) -> str:
+def _review_lines(
+    approval_id: int, job: ImageJob, prompt_line: str, *, attached: int, locale: str, links_below: bool = False
+) -> str:
     model = job.model
     cost = t("approval.cost_unknown", locale) if model.price_micros is None else format_usd(
         model.price_micros * job.count
@@ -148,10 +166,12 @@ def _review_lines(approval_id: int, job: ImageJob, prompt_line: str, *, attached
     if count and attached >= count:
         lines.append(t("approval.references_attached", locale, count=count))
     elif attached:  # the rest linked: moderators see every image they approve
+        links = t("approval.links_below", locale) if links_below else _links(job.references[attached:])
         lines.append(t("approval.references_partly_attached", locale, count=count, attached=attached,
-                       missing=count - attached, links=_links(job.references[attached:])))
+                       missing=count - attached, links=links))
     elif count:
-        lines.append(t("approval.references_linked", locale, links=_links(job.references)))
+        links = t("approval.links_below", locale) if links_below else _links(job.references)
+        lines.append(t("approval.references_linked", locale, links=links))
     return "\n".join(lines)
 
 
@@ -204,10 +224,10 @@ async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction
         discord.File(io.BytesIO(ref.data), filename=_reference_filename(i, ref.filename, ref.format))
         for i, ref in enumerate(job.references[:attached])
     ]
-    text, embed = review_text(approval_id, job, attached=attached, locale=review_locale)
+    text, embeds = review_text(approval_id, job, attached=attached, locale=review_locale)
     try:
         message = await channel.send(
-            text, embed=embed, files=files, view=review_view(approval_id, review_locale)
+            text, embeds=embeds, files=files, view=review_view(approval_id, review_locale)
         )
     except discord.HTTPException:
         log.warning("approval %s: could not post to the moderators' channel", approval_id, exc_info=True)

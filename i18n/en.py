@@ -73,6 +73,8 @@ TEXTS: dict[str, str] = {
         "message), the other {missing}: {links}"
     ),
     "approval.references_linked": "Reference images: {links}",
+    "approval.links_below": "linked below",
+    "approval.reference_number": "Image {number}",
     "approval.approve": "Approve",
     "approval.reject": "Reject",
     "approval.decided_approved": "✅ Approved by {moderator}.",

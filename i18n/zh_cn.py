@@ -47,6 +47,8 @@ TEXTS: dict[str, str] = {
     "approval.references_attached": "参考图：{count} 张，见下方附件",
     "approval.references_partly_attached": "参考图：{count} 张，下方附上前 {attached} 张（Discord 单条消息有大小上限），其余 {missing} 张：{links}",
     "approval.references_linked": "参考图：{links}",
+    "approval.links_below": "链接见下方",
+    "approval.reference_number": "图 {number}",
     "approval.approve": "批准",
     "approval.reject": "拒绝",
     "approval.decided_approved": "✅ 已由 {moderator} 批准。",

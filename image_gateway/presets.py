@@ -180,6 +180,7 @@ _TOP_LEVEL = {"models", "default_model"}
 # Discord takes at most 100 characters in an autocomplete choice's value, and refuses the whole
 # list of suggestions for one longer: the model suggestions send model ids.
 MAX_MODEL_ID_CHARS = 100
+MAX_MODEL_LABEL_CHARS = 100  # a label longer than a model id helps no one, and fills result lines
 
 
 class CatalogError(ValueError):
@@ -237,6 +238,11 @@ def _checked(spec: ModelSpec, here: str) -> ModelSpec:
         raise CatalogError(
             f"{here}: the model id has {len(spec.id)} characters; members pick models from Discord's "
             f"suggestions, which take at most {MAX_MODEL_ID_CHARS}"
+        )
+    if len(spec.label) > MAX_MODEL_LABEL_CHARS:
+        raise CatalogError(
+            f"{here}: the label has {len(spec.label)} characters; it is shown on every result and in "
+            f"Discord's suggestions, so at most {MAX_MODEL_LABEL_CHARS}"
         )
     if spec.max_prompt_chars < 1:
         raise CatalogError(f"{here}: max_prompt_chars must be at least 1, not {spec.max_prompt_chars}")

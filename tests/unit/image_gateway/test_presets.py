@@ -203,6 +203,21 @@ def test_a_wrong_catalog_default_model_names_the_file_and_the_models_offered(tmp
     )
 
 
+def test_a_label_too_long_for_a_result_line_stops_the_start(tmp_path):
+    # It goes into "Generating ... with {label}" and every result's line: 2,000 characters of it
+    # and Discord refuses the results (they were made and billed, and never posted).
+    path = _catalog(tmp_path, f'[models."doubao-seedream-5-0-260128"]\nlabel = "{"Seedream 5.0 Lite " * 110}"\n')
+    with pytest.raises(CatalogError) as caught:
+        build_catalog(get_preset("aiearth"), catalog_file=path)
+    assert str(caught.value) == (
+        f"{path}: [models.'doubao-seedream-5-0-260128']: the label has 1980 characters; it is shown on every "
+        "result and in Discord's suggestions, so at most 100"
+    )
+    path = _catalog(tmp_path, f'[models."doubao-seedream-5-0-260128"]\nlabel = "{"图" * 100}"\n')
+    models = build_catalog(get_preset("aiearth"), catalog_file=path).models
+    assert models["doubao-seedream-5-0-260128"].label == "图" * 100
+
+
 def test_a_model_id_too_long_for_discords_suggestions_stops_the_start(tmp_path):
     # Discord refuses every model suggestion when one value is over 100 characters.
     long_id = "vendor/bytedance/" + "doubao-seedream-5-0-260128-" * 4 + "preview"
