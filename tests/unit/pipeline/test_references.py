@@ -156,8 +156,11 @@ async def test_a_missing_file_and_an_oversized_body_are_refused(cdn, http):
     del cdn.files["gone.png"]
     with pytest.raises(AttachmentError) as caught:
         await load_references(http, [gone], SEEDREAM_4_0)
-    assert caught.value.code == "download_failed"
-    assert "could not be downloaded" in explain(caught.value, "en-US")
+    # its message deleted: no try will bring it back, so none is suggested
+    assert caught.value.code == "gone"
+    assert explain(caught.value, "en-US") == (
+        "The attachment `gone.png` is no longer on Discord (its message was deleted). Nothing was made."
+    )
     # Discord said it was small; the body says otherwise: the download stops at the cap.
     lying = cdn.attachment("lying.png", b"\x89PNG" + bytes(MAX_REFERENCE_BYTES))
     lying.size = 100
