@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from image_gateway.money import format_usd
 from storage import Limits, Storage
 from tests.unit.storage.conftest import counters_match_rows
 
@@ -37,3 +38,24 @@ async def assert_books_balanced(storage: Storage, limits: Limits | None = None) 
             ):
                 assert limit is None or used <= limit
     return rows
+
+
+async def assert_screens_show_the_books(w, people, *, admin, budget_micros: int, daily_limit) -> None:
+    """What the owner's /budget show and each member's /usage say is what the rows say: the
+    server's spend and what is left of the budget, each member's images today (against
+    `daily_limit(member)`) and spend this month."""
+    rows = [dict(r) for r in await w.storage.db.fetchall("SELECT * FROM requests")]
+    spent = sum(r["cost_micros"] for r in rows)
+    shown = await w.discord.invoke_command("budget", {}, user=admin, guild=w.guild, channel=w.channel,
+                                           subcommand="show")  # fmt: skip
+    text = (await shown.wait_for_final(timeout=15)).all_text()
+    assert f"Spent this month: {format_usd(spent)}, left: {format_usd(budget_micros - spent)}" in text, text
+    for member in people:
+        mine = [r for r in rows if r["user_id"] == member.id]
+        usage = await w.discord.invoke_command("usage", {}, user=member, guild=w.guild, channel=w.channel)
+        text = (await usage.wait_for_final(timeout=10)).all_text()
+        images, charged = sum(r["images_delivered"] or 0 for r in mine), sum(r["charged_micros"] for r in mine)
+        assert f"Images today: {images} of {daily_limit(member)}" in text, (member.username, text)
+        assert f"Spent this month: {format_usd(charged)}" in text, (member.username, text)
+        left = format_usd(max(budget_micros - spent, 0))
+        assert f"Server budget left this month: {left} of {format_usd(budget_micros)}" in text, text

@@ -16,7 +16,7 @@ from typing import Any
 
 from image_gateway.money import format_usd
 from tests.doubles.image_gateway_double import Fault
-from tests.e2e.books import assert_books_balanced
+from tests.e2e.books import assert_books_balanced, assert_screens_show_the_books
 from tests.e2e.harness import world
 from tests.e2e.test_edit import image_bytes
 from tests.e2e.test_reports import csv_rows
@@ -330,15 +330,8 @@ async def test_a_busy_day_on_a_community_server_keeps_every_book_and_every_scree
         assert (csv_cost, csv_charged) == (spent, total_charged)
         assert f"Total spend: {format_usd(spent)} (charged to members for delivered images: " \
                f"{format_usd(total_charged)})" in report.all_text(), report.all_text()
-        shown = (await admin_cmd("budget", "show", {})).all_text()
-        assert f"Spent this month: {format_usd(spent)}, left: {format_usd(budget_micros - spent)}" in shown, shown
-        for u in people:
-            usage = await d.invoke_command("usage", {}, user=u, guild=w.guild, channel=w.channel)
-            text = (await usage.wait_for_final(timeout=10)).all_text()
-            limit = 7 if u.id in patron_ids else 6
-            assert f"Images today: {delivered[u.id]} of {limit}" in text, (u.username, text)
-            assert f"Spent this month: {format_usd(charged[u.id])}" in text, (u.username, text)
-            assert f"Server budget left this month: {format_usd(budget_micros - spent)} of $8.10" in text, text
+        await assert_screens_show_the_books(w, people, admin=admin, budget_micros=budget_micros,
+                                            daily_limit=lambda u: 7 if u.id in patron_ids else 6)  # fmt: skip
 
         # The warnings: one for 50% of $6.48, one for 75% of $8.10 if it was reached.
         warned = [m["content"] for m in d.channel_messages(mods)]

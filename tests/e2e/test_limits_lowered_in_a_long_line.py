@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 
 from image_gateway.money import format_usd
 from tests.doubles.image_gateway_double import Fault
-from tests.e2e.books import assert_books_balanced
+from tests.e2e.books import assert_books_balanced, assert_screens_show_the_books
 from tests.e2e.harness import world
 from tests.e2e.test_busy_day import BAD_TEXT, buttons, image_count, quiet_queue, records
 from tests.e2e.test_edit import image_bytes
@@ -126,14 +126,8 @@ async def test_limits_lowered_while_a_long_line_waits_apply_at_each_turn(tmp_pat
                     if charged[u.id] != PRICE * received[u.id] or delivered[u.id] != received[u.id]}
         assert mismatch == {}, mismatch
 
-        shown = (await admin_cmd("budget", "show", {})).all_text()
-        assert f"Spent this month: {format_usd(spent)}, left: {format_usd(2_430_000 - spent)}" in shown, shown
-        for u in people:
-            usage = await d.invoke_command("usage", {}, user=u, guild=w.guild, channel=w.channel)
-            text = (await usage.wait_for_final(timeout=10)).all_text()
-            limit = 1 if u.id in patron_ids else 6
-            assert f"Images today: {delivered[u.id]} of {limit}" in text, (u.username, text)
-            assert f"Spent this month: {format_usd(charged[u.id])}" in text, (u.username, text)
+        await assert_screens_show_the_books(w, people, admin=admin, budget_micros=2_430_000,
+                                            daily_limit=lambda u: 1 if u.id in patron_ids else 6)  # fmt: skip
         statuses = Counter((r["status"], r["error_code"]) for r in rows)
         assert statuses[("settled", None)] >= 3, statuses
         bad_lines = [line for line in w.logs.lines if line.startswith(("ERROR", "CRITICAL")) or "Traceback" in line]
