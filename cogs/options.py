@@ -163,9 +163,9 @@ async def generate_with_attachments(
     with MAX_REQUESTS_PER_MEMBER in flight, a restart): the place is claimed first, and held over
     the download. After the defer (downloads take time): download, check and convert each
     attachment, then `bot.generate`, which checks again. A refusal after the defer (a bad image,
-    or a limit another request used up meanwhile) goes through the same funnel and replaces the
-    thinking message. Without attachments there is nothing to download: `bot.generate` checks and
-    defers as for /imagine.
+    or a limit another request used up meanwhile) goes through the same funnel, privately: the
+    public thinking message is withdrawn first. Without attachments there is nothing to download:
+    `bot.generate` checks and defers as for /imagine.
     """
     job = job_from_interaction(bot, interaction, reference_count=len(attachments), **options)
     precheck(attachments)
@@ -192,6 +192,12 @@ async def generate_with_attachments(
                 await report_error(interaction, UserError("queue.restarting", code="restarting"))
                 return
         # Given back just before `Dispatcher.run` claims again: no await between the two.
+        try:
+            await bot.generate(interaction, job)
+        except Exception:  # refused at admission (a limit another request used up meanwhile)
+            await withdraw_reply(interaction)  # the public "thinking" goes: the refusal is private
+            raise
+        return
     await bot.generate(interaction, job)
 
 

@@ -11,7 +11,7 @@ from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
 from tests.e2e.staff import add_staff
 from tests.e2e.test_buttons_and_queue_as_members_use_them import FAST, _row_of, _until
-from tests.e2e.test_edit import image_bytes
+from tests.e2e.test_edit import image_bytes, slow_cdn
 from tests.e2e.test_queue import POSITION, buttons, content
 from tests.e2e.test_result_buttons import _text_input_id, is_ephemeral, pick, press, result_message
 
@@ -98,24 +98,12 @@ async def test_a_variation_with_a_blocked_or_blank_prompt_is_refused_privately_a
         assert all((r["charged_micros"] or 0) == 0 for r in (await w.ledger_rows())[1:])
 
 
-def _slow_cdn(monkeypatch, seconds: float):
-    """Discord's CDN serving each attachment after `seconds`; returns its own handler, to restore."""
-    serve = AttachmentStore.handle
-
-    async def slow(self, request):
-        await asyncio.sleep(seconds)
-        return await serve(self, request)
-
-    monkeypatch.setattr(AttachmentStore, "handle", slow)
-    return serve
-
-
 @pytest.mark.parametrize("count", [2, 3])
 async def test_upscale_of_a_series_whose_reference_took_seconds_asks_which_image(tmp_path, monkeypatch, count):
     # A /series made from a large photo on a slow link: its reply (deferred before the download)
     # carries image 1 and is older than the request's row by the download time. Every image is
     # offered, and nothing is made before the member chooses.
-    serve = _slow_cdn(monkeypatch, 4.0)
+    serve = slow_cdn(monkeypatch, 4.0)
     async with world(tmp_path, flavour="aiearth", gateway={"per_image_latency": 0.1}) as w:
         photo = ("cat.png", image_bytes("PNG"), "image/png")
         series = await w.run("series", {"prompt": f"the cat's day in {count} images", "count": count},

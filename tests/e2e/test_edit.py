@@ -12,6 +12,7 @@ from PIL import Image
 
 import pipeline.runner as runner
 from image_gateway.catalog import SEEDREAM_4_0, SEEDREAM_4_5, SEEDREAM_5_0
+from tests.doubles.discord_double.cdn import AttachmentStore
 from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
 from tests.e2e.staff import add_staff, is_ephemeral
@@ -459,3 +460,31 @@ async def test_a_file_one_byte_over_10_mb_is_told_a_size_over_the_limit(tmp_path
         zh = (await w.run("edit", {"prompt": "修一下"}, attachments=[over], locale="zh-CN")).all_text()
     assert en == "The attachment `big.png` is 10.1 MB; the limit is 10 MB."  # not "is 10.0 MB"
     assert zh == "附件 `big.png` 大小为 10.1 MB，上限为 10 MB。"
+
+
+async def test_a_limit_used_up_while_the_images_download_is_told_privately(tmp_path, monkeypatch):
+    # One image a day. While the /edit's photo downloads (after the public "thinking"), the same
+    # member's /imagine takes the day's image: the /edit is refused at admission, privately.
+    slow_cdn(monkeypatch, 1.5)
+    async with world(tmp_path, default_daily_images=1) as w:
+        photo = ("cat.png", image_bytes("PNG"), "image/png")
+        edit = await w.discord.invoke_command("edit", {"prompt": "make it blue"}, user=w.alice, guild=w.guild,
+                                              channel=w.channel, attachments=[photo])  # fmt: skip
+        await edit.wait_for_ack(timeout=10)
+        assert len((await w.run("imagine", {"prompt": "a cat"})).files()) == 1
+        await edit.wait_for_final(timeout=15, quiet=0.5)
+        assert "daily limit of 1" in edit.all_text(), edit.all_text()
+        assert [bool(m["flags"] & 64) for m in edit.messages] == [True], edit.messages
+        assert edit.files() == [] and len(w.gateway.generation_requests) == 1
+
+
+def slow_cdn(monkeypatch, seconds: float):
+    """Discord's CDN serving each attachment after `seconds`; returns its own handler, to restore."""
+    serve = AttachmentStore.handle
+
+    async def slow(self, request):
+        await asyncio.sleep(seconds)
+        return await serve(self, request)
+
+    monkeypatch.setattr(AttachmentStore, "handle", slow)
+    return serve
