@@ -32,12 +32,12 @@ async def tell_interrupted(bot: SeedreamBot, request_ids: Sequence[int]) -> None
     they never can be (the channel gone, or closed to the bot); one Discord could not take now
     (a 5xx, a dropped connection, another stop) stays on it for the next start."""
     await bot.wait_until_ready()
-    spent: set[tuple[int, str]] = set()  # (server, month) whose spend the closing of the books raised
+    checked: set[tuple[int, str]] = set()  # (server, month) whose budget warning was checked
     for request_id in request_ids:
         row = await bot.storage.requests.get(request_id)
-        month = None if row is None or not row.cost_micros else (row.guild_id, f"{row.created_at:%Y-%m}")
-        if row is not None and month is not None and month not in spent:
-            spent.add(month)
+        month = (row.guild_id, f"{row.created_at:%Y-%m}") if row is not None else None
+        if row is not None and row.cost_micros and month not in checked:
+            checked.add(month)
             await _warn_budget(bot, row)
         try:
             if row is not None:
