@@ -245,6 +245,7 @@ class _StreamState:
         self.billed: int | None = None
         self.done = False
         self.steps = 0  # images, failed images and completions so far: what restarts the idle time
+        self.indexes: set[int] = set()  # the images told of so far, by image_index
 
     def handle(self, name: str, data: str) -> GeneratedImage | FailedImage | None:
         if data.strip() == "[DONE]":
@@ -264,27 +265,34 @@ class _StreamState:
             self.billed = _billed(payload.get("usage"), self.generated)
             self.steps += 1
             return None
-        index = payload.get("image_index")
+        stated = payload.get("image_index")
+        index = stated if isinstance(stated, int) and not isinstance(stated, bool) else self.seen
         error = _stated_error(payload.get("error"))
-        if kind.endswith("partial_failed") or (error and "image_index" in payload):
-            self.seen += 1
-            self.steps += 1
-            index = index if isinstance(index, int) and not isinstance(index, bool) else self.seen - 1
-            return _failed(index, error, self.secrets)
-        if error:
+        failed = kind.endswith("partial_failed") or bool(error and "image_index" in payload)
+        if not failed and error:
             # An error naming no image (SEEDREAM-API.md documents only partial_failed per image):
             # the whole request failed, as the same error without a stream would say (its code
             # decides the class: an overdue account is the operator's to fix, not an image lost).
             detail = error if isinstance(error, dict) else {"message": str(error)}
             raise make_status_error(500, json.dumps({"error": detail}), {}, secrets=self.secrets)
-        index = index if isinstance(index, int) and not isinstance(index, bool) else self.seen
-        if kind.endswith("partial_succeeded"):
-            event = _item_event(index, payload, self.secrets)
+        if not (failed or kind.endswith("partial_succeeded")):
+            return None  # unknown event types (progress, keep-alive) are ignored
+        if index in self.indexes:
+            # The same image told twice (a retransmission, or a failure after its success): the
+            # first word on it stands. Counted again, it would be posted and charged twice, or
+            # called refused, and take the place of the request's last image.
+            log.warning("gateway stream: skipped a second event for image %d", index)
+            return None
+        self.indexes.add(index)
+        if failed:
             self.seen += 1
             self.steps += 1
-            self.generated += isinstance(event, GeneratedImage)
-            return event
-        return None  # unknown event types (progress, keep-alive) are ignored
+            return _failed(index, error, self.secrets)
+        event = _item_event(index, payload, self.secrets)
+        self.seen += 1
+        self.steps += 1
+        self.generated += isinstance(event, GeneratedImage)
+        return event
 
     def completed(self) -> Completed:
         if self.seen == 0 and self.billed is None:

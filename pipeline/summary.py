@@ -77,6 +77,10 @@ def outcome_text(outcome: Outcome, locale: object) -> str:
         # The gateway answered with fewer than asked (a series' model stops when the story ends;
         # a gateway may ignore n): nothing failed, but the member should not wonder where they went.
         lines.append(t("result.fewer", locale, made=outcome.billed, requested=requested))
+    elif outcome.billed > (sent := outcome.delivered + outcome.lost + outcome.unposted):
+        # Counted made (usage.generated_images) but never sent: the server pays for them, the
+        # member does not, and should not wonder where they went either.
+        lines.append(t("result.unsent", locale, billed=outcome.billed, sent=sent))
     lines.append(quota_left_text(outcome, locale))
     return "\n".join(lines)
 
