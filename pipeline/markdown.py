@@ -3,6 +3,12 @@
 `discord.utils.escape_markdown` leaves all but the first masked link of a line live (its link
 pattern is greedy), so a member's second "[free nitro](https://...)" would be posted as the bot's
 own link: every bracket that no backslash escapes is escaped here as well.
+
+Nor does anything in it turn the bot's own words around: an explicit direction control (a
+right-to-left override, an embedding or an isolate) runs to the end of the line in every client
+when it is not closed, so "**<prompt>** was rejected by Mia. You were not charged." would read
+backwards after a member's U+202E. They are invisible, and dropped; right-to-left text itself
+(Arabic, Hebrew) needs none of them.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ import re
 import discord
 
 _LIVE_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")  # after an even run of backslashes: not escaped
+_DIRECTION_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])  # LRE..RLO, LRI..PDI
 
 
 def as_typed(text: str) -> str:
-    """`text` escaped so that Discord shows it as typed: no bold, spoiler, heading or masked link."""
-    return _LIVE_BRACKET.sub(r"\1\\\2", discord.utils.escape_markdown(text))
+    """`text` escaped so that Discord shows it as typed: no bold, spoiler, heading or masked link,
+    and no direction control left open to turn what follows it around."""
+    return _LIVE_BRACKET.sub(r"\1\\\2", discord.utils.escape_markdown(text.translate(_DIRECTION_CONTROLS)))

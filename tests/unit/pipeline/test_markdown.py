@@ -54,3 +54,13 @@ def test_a_gateways_text_carries_no_control_characters():
     body = '{"error": {"code": "InvalidParameter", "message": "bad size\\u001b[1A\\u001b[2K fake\\u0007 \\u202eok"}}'
     text = str(make_status_error(400, body, {}))
     assert "bad size" in text and not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]", text), repr(text)
+
+
+def test_a_direction_control_in_a_prompt_does_not_turn_the_bots_words_around():
+    # An override (U+202E) or isolate a member leaves open runs to the end of the line: the bot's
+    # "was rejected by Mia. You were not charged." after the prompt was drawn backwards.
+    for prompt in ("a castle \u202ein the night", "\u2067right to left", "\u2069\u202bstray closer first"):
+        shown = prompt_preview(prompt)
+        assert not re.search("[\u202a-\u202e\u2066-\u2069]", shown), repr(shown)
+    assert prompt_preview("a castle \u202ein the night") == "a castle in the night"
+    assert prompt_preview("قلعة في الليل") == "قلعة في الليل"  # right-to-left text itself is kept
