@@ -19,7 +19,7 @@ from i18n import locale_of, t
 from image_gateway.catalog import InvalidOptionError
 from pipeline.explain import UserError
 from pipeline.moderation import InvalidTermError, compile_term, term_key
-from pipeline.permissions import bot_can_post
+from pipeline.permissions import bot_can_review
 from storage.guild_config import GuildConfig
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ class AdminModeration(commands.Cog):
         if channel_id is None:
             raise UserError("settings.approval_needs_channel", code="approval_needs_channel")
         target = interaction.guild.get_channel_or_thread(channel_id) if interaction.guild else None
-        if not isinstance(target, discord.TextChannel | discord.Thread) or not bot_can_post(target):
+        if not isinstance(target, discord.TextChannel | discord.Thread) or not bot_can_review(target):
             # every member's request would be refused, or posted where no moderator sees it
             raise UserError("settings.approval_cannot_post", code="approval_cannot_post", channel=f"<#{channel_id}>")
         new = await self.configs.update(guild_id, approval=True, approval_channel_id=channel_id)

@@ -30,7 +30,7 @@ from pipeline.delivery import DISCORD_ERRORS, report_error
 from pipeline.explain import MAX_MESSAGE, UserError, explain, is_expected
 from pipeline.job import ImageJob
 from pipeline.markdown import as_typed
-from pipeline.permissions import PostableChannel, bot_can_post, can_post
+from pipeline.permissions import PostableChannel, bot_can_post, bot_can_review, can_post
 from pipeline.references import load_references
 from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE, Ticket
 from pipeline.summary import prompt_preview
@@ -225,14 +225,17 @@ async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction
         for i, ref in enumerate(job.references[:attached])
     ]
     text, embeds = review_text(approval_id, job, attached=attached, locale=review_locale)
-    try:
-        message = await channel.send(
-            text, embeds=embeds, files=files, view=review_view(approval_id, review_locale)
-        )
-    except discord.HTTPException:
-        log.warning("approval %s: could not post to the moderators' channel", approval_id, exc_info=True)
+    message = None
+    if bot_can_review(channel):  # else Discord would drop its embeds: moderators would not read it all
+        try:
+            message = await channel.send(text, embeds=embeds, files=files, view=review_view(approval_id, review_locale))
+        except discord.HTTPException:
+            log.warning("approval %s: could not post to the moderators' channel", approval_id, exc_info=True)
+    else:
+        log.warning("approval %s: the bot may not post, attach or embed in the moderators' channel", approval_id)
+    if message is None:
         await approvals.mark_failed(approval_id)
-        raise UserError("approval.channel_unavailable", code="approval_channel_unavailable") from None
+        raise UserError("approval.channel_unavailable", code="approval_channel_unavailable")
     await approvals.set_review_message(approval_id, channel.id, message.id)
     await interaction.edit_original_response(content=t("approval.submitted", locale_of(interaction)))
 

@@ -108,7 +108,7 @@ TEXTS: dict[str, str] = {
     "approval.member_failed_blocked": "{member}, an image request of yours was approved by {moderator} but could not run: {reason}",
     # /blocklist and /settings (admins)
     "settings.approval_cannot_post": (
-        "The bot cannot post in {channel} (it needs to see the channel, send messages and attach files), so "
+        "The bot cannot post in {channel} (it needs to see the channel, send messages, attach files and embed links), so "
         "moderators would never see the requests there. Give it those permissions, or choose another channel."
     ),
     "settings.term_added": "Blocked term added. Prompts that contain it are refused.",

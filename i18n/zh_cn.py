@@ -71,7 +71,7 @@ TEXTS: dict[str, str] = {
     "approval.member_rejected": "{member}，你的图片请求 **{prompt}** 已被 {moderator} 拒绝。未向你计费。",
     "approval.member_failed": "{member}，你的图片请求 **{prompt}** 已由 {moderator} 批准，但无法执行：{reason}",
     "approval.member_failed_blocked": "{member}，你的一个图片请求已由 {moderator} 批准，但无法执行：{reason}",
-    "settings.approval_cannot_post": "机器人无法在 {channel} 发消息（需要查看频道、发送消息和附加文件的权限），版主将看不到那里的请求。请授予这些权限，或选择其他频道。",
+    "settings.approval_cannot_post": "机器人无法在 {channel} 发消息（需要查看频道、发送消息、附加文件和嵌入链接的权限），版主将看不到那里的请求。请授予这些权限，或选择其他频道。",
     "settings.term_added": "已添加屏蔽词。包含该词的提示词将被拒绝。",
     "settings.term_exists": "该词已在屏蔽列表中。",
     "settings.term_removed": "已移除屏蔽词。",

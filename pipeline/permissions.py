@@ -27,7 +27,11 @@ def can_post(permissions: discord.Permissions, *, thread: bool) -> bool:
 
 def bot_can_post(channel: PostableChannel) -> bool:
     """Whether the bot may post results in `channel` now. A locked thread takes posts only from
-    those who may manage threads (an archived one is reopened by a post)."""
+    those who may manage threads (an archived one is reopened by a post). Not in a server that
+    removed the bot: discord.py keeps the channel and the bot's member in its objects, but the
+    server is no longer the bot's (GUILD_DELETE), and Discord refuses every post there."""
+    if not _still_joined(channel.guild):
+        return False
     me = channel.guild.me
     if me is None:  # the server is unavailable right now: cannot tell, the post will say
         return True
@@ -41,9 +45,28 @@ def bot_can_post(channel: PostableChannel) -> bool:
     return can_post(permissions, thread=thread)
 
 
+def bot_can_review(channel: PostableChannel) -> bool:
+    """Whether moderators can read a review the bot posts in `channel`: it may post there and embed
+    (a long prompt, the linked images are in embeds, which Discord drops without Embed Links,
+    leaving moderators to approve words they never saw)."""
+    if not bot_can_post(channel):
+        return False
+    me = channel.guild.me
+    try:
+        return me is None or channel.permissions_for(me).embed_links
+    except discord.ClientException:  # a thread whose parent is not cached: cannot tell
+        return True
+
+
+def _still_joined(guild: discord.Guild) -> bool:
+    # The client's own list of servers (Client.get_guild), reached from the channel's state: the
+    # channel may be a copy a removal left behind.
+    return guild._state._get_guild(guild.id) is not None  # no public way from a channel
+
+
 def bot_can_say(guild: discord.Guild | None, channel_id: int) -> bool:
     """Whether the bot may post a text message (no files) in that channel or thread of `guild`."""
-    channel = guild.get_channel_or_thread(channel_id) if guild is not None else None
+    channel = guild.get_channel_or_thread(channel_id) if guild is not None and _still_joined(guild) else None
     if not isinstance(channel, discord.abc.Messageable) or not hasattr(channel, "permissions_for"):
         return False  # gone, a category or a forum; a voice channel's text chat is fine
     return can_say(channel.permissions_for(channel.guild.me), thread=isinstance(channel, discord.Thread))

@@ -18,6 +18,7 @@ from tests.e2e.test_approval import approval_world, button
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 ATTACH_FILES = 1 << 15
+EMBED_LINKS = 1 << 14
 SEND_MESSAGES_IN_THREADS = 1 << 38
 QUOTAS = {"default_daily_images": 20, "default_monthly_usd": "5", "guild_monthly_budget_usd": "10"}
 
@@ -152,10 +153,11 @@ async def test_a_command_sent_from_a_dm_is_refused_clearly_and_costs_nothing(tmp
 
 
 # -- 5: admin settings naming a channel --------------------------------------------------------------
-@pytest.mark.parametrize("missing", [VIEW_CHANNEL, ATTACH_FILES])
-async def test_approval_mode_refuses_a_moderators_channel_without_view_or_attach(tmp_path, missing):
+@pytest.mark.parametrize("missing", [VIEW_CHANNEL, ATTACH_FILES, EMBED_LINKS])
+async def test_approval_mode_refuses_a_moderators_channel_without_view_attach_or_embed(tmp_path, missing):
     # (Send Messages is covered in test_approval.) Without Attach Files the reference images of
-    # /edit requests could not go on the review message; without View Channel nothing can.
+    # /edit requests could not go on the review message; without View Channel nothing can; without
+    # Embed Links Discord drops the review's embeds, where a long prompt is read in full.
     async with world(tmp_path, start=False) as w:
         staff = add_staff(w)
         await w.start_bot()
@@ -164,3 +166,17 @@ async def test_approval_mode_refuses_a_moderators_channel_without_view_or_attach
                          subcommand="approval")
         assert f"The bot cannot post in <#{staff.mods_channel.id}>" in on.all_text(), on.all_text()
         assert not w.bot.storage.guild_config.get(w.guild.id).needs_approval
+
+
+async def test_a_moderators_channel_that_lost_embed_links_gets_no_review_moderators_cannot_read(tmp_path):
+    # Approval mode was set while the bot could embed; then Embed Links was taken away. A review
+    # posted there would show "in full below" over nothing (Discord drops the embed), and the
+    # moderators would approve words they never saw: the member is refused, nothing is charged.
+    async with world(tmp_path, start=False) as w:
+        staff = await approval_world(w)
+        await w.discord.set_overwrites(staff.mods_channel, bot_denied(w, EMBED_LINKS))
+        inter = await w.run("imagine", {"prompt": "a calm landscape with soft light " * 55})
+        assert "cannot post in the moderators' channel" in inter.all_text(), inter.all_text()
+        assert is_ephemeral(inter)
+        assert w.discord.channel_messages(staff.mods_channel) == []
+        assert w.gateway.generation_requests == [] and await w.ledger_rows() == []
