@@ -21,7 +21,7 @@ from i18n import locale_of, t
 from image_gateway.catalog import ModelSpec
 from pipeline.delivery import report_error
 from pipeline.explain import UserError
-from pipeline.references import looks_like_image
+from pipeline.references import looks_like_image, precheck
 
 if TYPE_CHECKING:
     from bot import SeedreamBot
@@ -125,6 +125,7 @@ class Edit(commands.Cog):
         if interaction.guild_id is None:
             raise UserError("error.guild_only", code="guild_only")
         images, model, total = images_and_model(self.bot, interaction.guild_id, message)
+        precheck(images)  # what Discord's metadata tells (a 6240x2656 4K result) is told before typing too
         # a member the server refuses is told before typing
         job = job_from_interaction(
             self.bot, interaction, command="edit", prompt="", model=model.id, size=None, reference_count=len(images)

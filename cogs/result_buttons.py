@@ -239,11 +239,16 @@ async def _upscale_choices(interaction: discord.Interaction, row: LedgerRow, mod
 def _can_be_reference(image: discord.Attachment) -> bool:
     """Whether the reference checks pass on Discord's metadata (a boosted server's uploads may be
     over 10 MB): one that does not is not offered (it would be its prompt drawn again)."""
+    return _reference_refusal(image) is None
+
+
+def _reference_refusal(image: discord.Attachment) -> AttachmentError | None:
+    """Why `image` cannot be a reference, as far as Discord's metadata tells; None if it can."""
     try:
         precheck([image])
-    except AttachmentError:
-        return False
-    return True
+    except AttachmentError as why:
+        return why
+    return None
 
 
 def _pixels(image: discord.Attachment) -> int | None:
@@ -320,6 +325,10 @@ async def variation(interaction: discord.Interaction, request_id: int) -> None:
     the result's image. A result without its image is told now, not after the member typed."""
     row = await _own_request(interaction, request_id)
     images = await _result_images(interaction, row)
+    refusals = {number: _reference_refusal(image) for number, image in images.items()}
+    usable = [number for number, why in refusals.items() if why is None]
+    if not usable:  # e.g. a 4K result at 21:9, wider than a reference may be: told before typing
+        raise refusals[min(refusals)]  # type: ignore[misc]
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     model = _variation_model(bot, row)
     # a member the server refuses is told before typing
@@ -328,7 +337,7 @@ async def variation(interaction: discord.Interaction, request_id: int) -> None:
     )
     await bot.pipeline.check_access(job)
     limit = model.max_prompt_chars  # the form takes what the variation will
-    modal = VariationModal(row, limit, locale_of(interaction), sorted(images))
+    modal = VariationModal(row, limit, locale_of(interaction), usable)
     # Stopped before it is sent, so discord.py keeps no copy of it: the submission is answered by
     # `on_variation_submit` alone, by custom_id, also after a restart or the modal's timeout.
     modal.stop()
@@ -341,7 +350,8 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
     row = await _own_request(interaction, request_id)
     images = await _result_images(interaction, row)
     number = unicodedata.normalize("NFKC", number).strip()  # "２" typed with a Chinese input method is 2
-    chosen = min(images) if not number else int(number) if number.isdecimal() and number.isascii() else None
+    first = min((n for n, image in images.items() if _can_be_reference(image)), default=min(images))  # as the form
+    chosen = first if not number else int(number) if number.isdecimal() and number.isascii() else None
     if chosen not in images:
         numbers = _numbers_text(images, locale_of(interaction))
         raise UserError("buttons.no_such_image", code="bad_option", numbers=numbers)
@@ -417,10 +427,10 @@ async def _usable_result_image(
     10 MB); else None and why."""
     try:
         image = await _result_image(interaction, row, number)
-        precheck([image])
-    except (UserError, AttachmentError) as why:
+    except UserError as why:
         return None, why
-    return image, None
+    why = _reference_refusal(image)
+    return (image, None) if why is None else (None, why)
 
 
 def _image_number(filename: str, request_id: int) -> int | None:

@@ -381,7 +381,9 @@ async def test_an_attachment_url_off_discord_is_refused_before_anything_is_fetch
             w.channel, w.bob, "", attachments=[("inside.png", image_bytes("PNG"), "image/png")]
         )
         message["attachments"][0]["url"] = "http://169.254.169.254/latest/meta-data"
-        menu = await _open_menu_and_submit(w, message, "sharpen")
+        menu = await w.discord.invoke_message_command(MENU, message, user=w.alice)  # refused before its form
+        await menu.wait_for_final(timeout=10, quiet=0.3)
+        assert menu.modal is None, menu.modal
         assert "`inside.png` is not a file stored on Discord" in menu.all_text() and is_ephemeral(menu)
 
         assert w.discord.store.fetches == 0  # nor was any real attachment downloaded
