@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.e2e.books import assert_books_balanced
 from tests.e2e.harness import world
 from tests.e2e.staff import add_staff, eventually
@@ -259,25 +261,10 @@ async def _waiting_in(w, channel):
     return waiting
 
 
-async def test_a_request_waiting_in_a_thread_that_is_deleted_leaves_the_line_unbilled(tmp_path):
-    async with world(tmp_path, start=False, gateway={"latency": 1.0}, max_concurrent_requests=1, **QUOTAS) as w:
-        thread = w.discord.add_thread(w.channel, "ideas")
-        await w.start_bot()
-        await _waiting_in(w, thread)
-        w.discord.channels.pop(thread.id)
-        w.guild.threads.pop(thread.id)
-        await w.discord.dispatch("THREAD_DELETE", {"id": str(thread.id), "guild_id": str(w.guild.id),
-                                                   "parent_id": str(w.channel.id), "type": 11})
-        rows = await rows_closed(w, 2)
-        await asyncio.sleep(0.5)
-        assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["a running fox"]
-        mine = next(r for r in rows if r["user_id"] == w.alice.id)
-        assert (mine["status"], mine["error_code"], mine["cost_micros"]) == ("released", "channel_gone", 0)
-        await assert_books_balanced(w.storage)
-
-
-async def test_a_request_waiting_in_a_thread_whose_channel_is_deleted_leaves_the_line_unbilled(tmp_path):
-    # Discord sends CHANNEL_DELETE for the parent only; its threads go with it.
+@pytest.mark.parametrize("deleted", ["thread", "its channel"])
+async def test_a_request_waiting_in_a_deleted_thread_leaves_the_line_unbilled(tmp_path, deleted):
+    # The thread deleted (THREAD_DELETE), or its channel (Discord sends CHANNEL_DELETE for the
+    # parent only; its threads go with it).
     async with world(tmp_path, start=False, gateway={"latency": 1.0}, max_concurrent_requests=1, **QUOTAS) as w:
         parent = w.discord.add_channel(w.guild, "forum-ish")
         thread = w.discord.add_thread(parent, "ideas")
@@ -285,7 +272,11 @@ async def test_a_request_waiting_in_a_thread_whose_channel_is_deleted_leaves_the
         await _waiting_in(w, thread)
         w.discord.channels.pop(thread.id)
         w.guild.threads.pop(thread.id)
-        await w.discord.delete_channel(parent)
+        if deleted == "thread":
+            await w.discord.dispatch("THREAD_DELETE", {"id": str(thread.id), "guild_id": str(w.guild.id),
+                                                       "parent_id": str(parent.id), "type": 11})
+        else:
+            await w.discord.delete_channel(parent)
         rows = await rows_closed(w, 2)
         await asyncio.sleep(0.5)
         assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["a running fox"]
