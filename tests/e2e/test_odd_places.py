@@ -111,20 +111,27 @@ async def test_results_in_a_thread_after_the_defer_was_refused_go_to_the_thread(
         assert posted[0]["mentions"] and [u["id"] for u in posted[0]["mentions"]] == [str(w.alice.id)]
 
 
+async def _waiting_in(w, channel=None):
+    """Bob's request runs (in the main channel); Alice's waits behind it in `channel` (the main
+    one by default). Both interactions, running first."""
+    running = await w.discord.invoke_command("imagine", {"prompt": "a running fox"}, user=w.bob,
+                                             guild=w.guild, channel=w.channel)
+    async with asyncio.timeout(10):
+        while not w.gateway.generation_requests:
+            await asyncio.sleep(0.02)
+    waiting = await w.discord.invoke_command("imagine", {"prompt": "a waiting fox"}, user=w.alice,
+                                             guild=w.guild, channel=channel or w.channel)
+    await waiting.wait_for_ack(10)
+    await asyncio.sleep(0.2)
+    return running, waiting
+
+
 async def test_the_bot_removed_from_the_server_while_a_request_waits_in_line(tmp_path):
     # The server removes the bot (GUILD_DELETE without "unavailable") while Alice's request
     # waits behind Bob's, both with live replies. Nothing is left pending, the bot logs no bug, and
     # what is charged matches what reached someone.
     async with world(tmp_path, gateway={"latency": 1.0}, max_concurrent_requests=1, **QUOTAS) as w:
-        running = await w.discord.invoke_command("imagine", {"prompt": "a running fox"}, user=w.bob,
-                                                 guild=w.guild, channel=w.channel)
-        async with asyncio.timeout(10):
-            while not w.gateway.generation_requests:
-                await asyncio.sleep(0.02)
-        waiting = await w.discord.invoke_command("imagine", {"prompt": "a waiting fox"}, user=w.alice,
-                                                 guild=w.guild, channel=w.channel)
-        await waiting.wait_for_ack(10)
-        await asyncio.sleep(0.2)
+        running, waiting = await _waiting_in(w)
         await w.discord.dispatch("GUILD_DELETE", {"id": str(w.guild.id)})
         rows = await rows_closed(w, 2, timeout=30)
         await asyncio.sleep(0.5)
@@ -167,15 +174,7 @@ async def test_a_server_outage_guild_delete_unavailable_does_not_lose_a_waiting_
     # GUILD_DELETE with "unavailable": true is Discord's outage, not a removal: the waiting request
     # still runs and is delivered in its reply, charged once.
     async with world(tmp_path, gateway={"latency": 0.8}, max_concurrent_requests=1, **QUOTAS) as w:
-        await w.discord.invoke_command("imagine", {"prompt": "a running fox"}, user=w.bob,
-                                       guild=w.guild, channel=w.channel)
-        async with asyncio.timeout(10):
-            while not w.gateway.generation_requests:
-                await asyncio.sleep(0.02)
-        waiting = await w.discord.invoke_command("imagine", {"prompt": "a waiting fox"}, user=w.alice,
-                                                 guild=w.guild, channel=w.channel)
-        await waiting.wait_for_ack(10)
-        await asyncio.sleep(0.1)
+        _, waiting = await _waiting_in(w)
         await w.discord.dispatch("GUILD_DELETE", {"id": str(w.guild.id), "unavailable": True})
         rows = await rows_closed(w, 2)
         await waiting.wait_for_final(timeout=20)
@@ -193,15 +192,8 @@ async def test_the_bot_removed_from_the_server_while_a_request_with_an_expired_r
     # unbilled rather than made for nobody."
     async with world(tmp_path, discord={"token_ttl": 0.5}, gateway={"latency": 1.5},
                      max_concurrent_requests=1, **QUOTAS) as w:
-        await w.discord.invoke_command("imagine", {"prompt": "a running fox"}, user=w.bob,
-                                       guild=w.guild, channel=w.channel)
-        async with asyncio.timeout(10):
-            while not w.gateway.generation_requests:
-                await asyncio.sleep(0.02)
-        waiting = await w.discord.invoke_command("imagine", {"prompt": "a waiting fox"}, user=w.alice,
-                                                 guild=w.guild, channel=w.channel)
-        await waiting.wait_for_ack(10)
-        await asyncio.sleep(0.6)  # her token has expired
+        await _waiting_in(w)
+        await asyncio.sleep(0.4)  # her token has expired
         # removed: every later request for the server's channels is refused
         w.discord.fail_next(100, status=403, path=f"^/channels/{w.channel.id}/",
                             body={"code": 50001, "message": "Missing Access"})
@@ -245,20 +237,6 @@ async def test_an_approved_request_waiting_in_line_when_the_bot_is_removed_from_
         mine = next(r for r in rows if r["user_id"] == w.alice.id)
         assert "a waiting fox" not in asked and mine["cost_micros"] == 0, (asked, mine["status"], mine["cost_micros"])
         await assert_books_balanced(w.storage)
-
-
-async def _waiting_in(w, channel):
-    """Bob's request runs (in the main channel); Alice's waits behind it in `channel`."""
-    await w.discord.invoke_command("imagine", {"prompt": "a running fox"}, user=w.bob,
-                                   guild=w.guild, channel=w.channel)
-    async with asyncio.timeout(10):
-        while not w.gateway.generation_requests:
-            await asyncio.sleep(0.02)
-    waiting = await w.discord.invoke_command("imagine", {"prompt": "a waiting fox"}, user=w.alice,
-                                             guild=w.guild, channel=channel)
-    await waiting.wait_for_ack(10)
-    await asyncio.sleep(0.2)
-    return waiting
 
 
 @pytest.mark.parametrize("deleted", ["thread", "its channel"])
