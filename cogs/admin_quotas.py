@@ -287,6 +287,9 @@ class AdminQuotas(commands.Cog):
                    old=t("quota.nothing", locale) if old is None else format_usd(old.monthly_micros))]
         lines.append(_warn_text(new, locale))
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
+        # A budget set at or below what the month has spent already: no settlement may ever come
+        # (every request is refused now) to post its warning, so it is checked here.
+        await self.bot.budget_alerts.check(guild_id, self.bot.storage.ledger.now())
 
     @budget.command(name="show", description="The server's monthly budget, this month's spend and recent changes")
     async def budget_show(self, interaction: discord.Interaction) -> None:

@@ -111,12 +111,14 @@ def operator_hint(error: BaseException) -> str | None:
 def _quota_refusal(error: QuotaExceeded, locale: object | None) -> str:
     """Which way a limit refuses: it allows nothing (0), or less than the request on any day or
     month (waiting for it to reset would not help: neither is told it resets); it is reached
-    (used up); or this request would take it past."""
+    (used up, or too little is left for even one image: asking for fewer would not help); or this
+    request would take it past."""
+    one_image = error.requested // max(error.images, 1)
     if error.limit == 0:
         how = "none"
     elif error.requested > error.limit:
         how = "too_big"
-    elif error.used >= error.limit:
+    elif error.used + one_image > error.limit:
         how = "reached"
     else:
         how = "past"

@@ -35,6 +35,7 @@ class QuotaExceeded(StorageError):
         requested: int,
         resets_at: datetime,
         *,
+        images: int = 1,
         request_id: int | None = None,
     ) -> None:
         super().__init__(
@@ -45,5 +46,6 @@ class QuotaExceeded(StorageError):
         self.limit = limit
         self.used = used
         self.requested = requested
+        self.images = images  # of the request: a money limit's `requested` is their price together
         self.resets_at = resets_at
         self.request_id = request_id  # the 'refused' row, for the audit trail

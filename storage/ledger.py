@@ -205,8 +205,10 @@ def _check_limits(
         ("guild_budget", limits.guild_monthly_micros, guild_month, amount, next_utc_month(moment)),
     )
     for kind, limit, used, requested, resets_at in checks:
-        if limit is not None and used + requested > limit:
-            return QuotaExceeded(kind, limit, used, requested, resets_at)
+        # A limit of 0 allows nothing, not even an image that costs nothing (a gateway without
+        # prices): "a budget set to 0 stops everything".
+        if limit is not None and (used + requested > limit or limit == 0):
+            return QuotaExceeded(kind, limit, used, requested, resets_at, images=images)
     return None
 
 

@@ -189,10 +189,16 @@ async def test_budget_warning_is_posted_once_when_the_share_is_reached(tmp_path)
         assert "30%" in warning["content"]
 
         # A raised budget is a new line to cross: its warning comes when that is reached.
-        await budget(w, "set", {"amount": "2", "warn_percent": 30, "warn_channel": mods})
+        await budget(w, "set", {"amount": "2", "warn_percent": 40, "warn_channel": mods})
+        assert len(w.discord.channel_messages(mods)) == 1  # $0.648: 32% of $2
         await w.run("imagine", {"prompt": "d"})  # $0.810: 40% of $2
         assert len(w.discord.channel_messages(mods)) == 2
         assert "$0.81 of its monthly image budget of $2.00" in w.discord.channel_messages(mods)[-1]["content"]
+
+        # One already crossed when it is set (every later request may be refused): warned at once.
+        await budget(w, "set", {"amount": "1", "warn_percent": 40, "warn_channel": mods})
+        assert len(w.discord.channel_messages(mods)) == 3
+        assert "$0.81 of its monthly image budget of $1.00" in w.discord.channel_messages(mods)[-1]["content"]
 
 
 async def test_budget_warning_counts_what_was_spent_not_what_is_held_for_requests_in_progress(tmp_path):

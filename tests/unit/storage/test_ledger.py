@@ -199,8 +199,11 @@ async def test_limits_are_checked_in_order_and_zero_means_nothing(storage: Stora
     with pytest.raises(QuotaExceeded) as caught:
         await reserve(storage.ledger, limits=Limits(None, 0, 0))
     assert caught.value.kind == "monthly_usd"
-    # a free model (price 0) passes money limits of 0
-    await reserve(storage.ledger, unit_price_micros=0, limits=Limits(None, 0, 0))
+    # a money limit of 0 stops a free model (price 0, or a gateway without prices) too
+    with pytest.raises(QuotaExceeded) as caught:
+        await reserve(storage.ledger, unit_price_micros=0, limits=Limits(None, None, 0))
+    assert caught.value.kind == "guild_budget"
+    await reserve(storage.ledger, unit_price_micros=0, limits=Limits(None, 1, 1))
 
 
 async def test_refused_rows_do_not_count(storage: Storage) -> None:

@@ -131,9 +131,11 @@ class LedgerMachine(RuleBasedStateMachine):
         lim = self.limits
         if lim.daily_images is not None and self.images_today(guild, user, moment) + images > lim.daily_images:
             return "daily_images"
-        if lim.monthly_micros is not None and self.member_month(guild, user, moment) + amount > lim.monthly_micros:
+        # a money limit of 0 allows nothing, not even a free image
+        monthly, budget = lim.monthly_micros, lim.guild_monthly_micros
+        if monthly is not None and (self.member_month(guild, user, moment) + amount > monthly or monthly == 0):
             return "monthly_usd"
-        if lim.guild_monthly_micros is not None and self.guild_month(guild, moment) + amount > lim.guild_monthly_micros:
+        if budget is not None and (self.guild_month(guild, moment) + amount > budget or budget == 0):
             return "guild_budget"
         return None
 
@@ -169,7 +171,7 @@ class LedgerMachine(RuleBasedStateMachine):
         expected = self.expected_refusal(guild, user, moment, images, price)
         if isinstance(outcome, QuotaExceeded):
             assert outcome.kind == expected
-            assert outcome.used + outcome.requested > outcome.limit
+            assert outcome.used + outcome.requested > outcome.limit or outcome.limit == 0
             reset = next_utc_midnight(moment) if outcome.kind == "daily_images" else next_utc_month(moment)
             assert outcome.resets_at == reset
             row = Row(guild, user, moment, images, price, status="refused")
