@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -84,7 +85,7 @@ class Settings(BaseSettings):
         pair: tuple[str, str] | None = None  # the last one, for a decimal comma that split it
         for item in filter(None, (part.strip() for part in value.split(","))):
             model, sep, usd = (text.strip() for text in item.partition("="))
-            if not sep and pair is not None and item.isdigit() and pair[1].removeprefix("$").isdigit():
+            if not sep and pair is not None and _DIGITS.fullmatch(item) and pair[1].removeprefix("$").isdigit():
                 raise ValueError(_comma_in_price(*pair, item))
             if not sep or not model:
                 raise ValueError(f"expected model=usd pairs separated by commas, got {item!r}")
@@ -220,9 +221,12 @@ def _usd(text: str, *, cap: int, example: str, subject: str = "") -> Decimal:
     return Decimal(micros) / MICROS_PER_USD
 
 
+_DIGITS = re.compile(r"[0-9]+(?:\.[0-9]*)?")  # what follows a thousands separator or a decimal comma
+
+
 def _comma_in_price(model: str, usd: str, digits: str) -> str:
-    """`model=0,035` split at its comma: the pairs' separator took it for the next pair."""
-    if usd.removeprefix("$") == "0" or len(digits) <= 2:
+    """`model=0,035` (or `1,000.50`) split at its comma: the pairs' separator took it for the next pair."""
+    if "." not in digits and (usd.removeprefix("$") == "0" or len(digits) <= 2):
         hint = f"write decimals with a dot: {model}={usd}.{digits}"
     else:
         hint = "write the price without a thousands separator"

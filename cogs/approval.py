@@ -61,6 +61,7 @@ def job_record(job: ImageJob, review_locale: str) -> dict[str, Any]:
         "model": job.model.id,
         "size": job.size,
         "count": job.count,
+        "price_micros": job.model.price_micros,  # the price the review shows (`_job` holds it to that)
         "seed": job.seed,
         "series": job.series,
         "watermark": job.watermark,
@@ -415,6 +416,12 @@ async def _job(bot: SeedreamBot, interaction: discord.Interaction, approval: App
     today's, not those of when they asked) and its reference images loaded again (checked like
     any other)."""
     job = job_from_record(bot, approval)
+    reviewed, price = approval.job.get("price_micros"), job.model.price_micros
+    if reviewed is not None and price is not None and price > reviewed:
+        # The operator raised the price after the review (a restart with new IMAGE_PRICES): the
+        # moderator approved what the review said it costs, not more.
+        raise UserError("approval.price_rose", code="price_rose", reviewed=format_usd(reviewed * job.count),
+                        now=format_usd(price * job.count))
     job.role_ids = await _current_roles(interaction.guild, approval.user_id)
     references = _references(interaction, approval)
     if references:

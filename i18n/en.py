@@ -55,6 +55,7 @@ TEXTS: dict[str, str] = {
         "channel. You were not charged."
     ),
     "approval.cannot_post_there": "the bot can no longer post in {channel}, where the results would go",
+    "approval.price_rose": "its price went up from {reviewed} to {now} after it was reviewed, so nothing was made; ask again to have it reviewed at the new price",
     "approval.channel_gone": "the channel where it was asked has been deleted, so nothing was made",
     "approval.member_not_told": "{member} could not be told in {channel} (the bot cannot post there); please let them know.",
     "approval.member_not_told_gone": "{member} could not be told: the channel where they asked was deleted. Please let them know.",

@@ -35,6 +35,7 @@ TEXTS: dict[str, str] = {
     "approval.already_waiting": "你的同一个请求已在等待版主审核，审核结果会在本频道通知你。这次没有重复提交，在此之前不会计费。",
     "approval.cannot_post_here": "已开启审核模式，批准后的请求会发在这个频道，但机器人无法在此发消息（需要查看频道、发送消息和附加文件的权限）。请联系服务器管理员，或换一个频道。未向你计费。",
     "approval.cannot_post_there": "机器人已无法在 {channel} 发消息，结果无处可发",
+    "approval.price_rose": "审核后价格从 {reviewed} 涨到了 {now}，未生成任何图片；请重新提交，按新价格审核",
     "approval.channel_gone": "发起请求的频道已被删除，未生成任何图片",
     "approval.member_not_told": "无法在 {channel} 通知 {member}（机器人无法在那里发消息），请另行告知。",
     "approval.member_not_told_gone": "无法通知 {member}：他们发起请求的频道已被删除。请另行告知。",
