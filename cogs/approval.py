@@ -13,6 +13,7 @@ told it was already decided.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import re
@@ -329,18 +330,26 @@ class ApprovalButton(
 async def decide(bot: SeedreamBot, interaction: discord.Interaction, approval_id: int, action: Action) -> None:
     require_moderator(interaction)
     approvals = bot.storage.approvals
+    review = interaction.message
     approval = await approvals.decide(approval_id, "approved" if action == "approve" else "rejected",
-                                      by=interaction.user.id)
+                                      by=interaction.user.id, review_message_id=review.id if review else None)
     if approval is None:
-        await _already_decided(bot, interaction, approval_id)
+        await _already_decided(bot, interaction, approval_id, review.id if review else None)
         return
     moderator = as_typed(interaction.user.display_name)  # a name with Markdown in it is shown as typed
     review_locale = approval.job.get("review_locale", approval.job["locale"])
-    content = interaction.message.content if interaction.message else ""
+    content = review.content if review else ""
     decision_key = "approval.decided_approved" if action == "approve" else "approval.decided_rejected"
-    await interaction.response.edit_message(
-        content=_decided(content, decision_key, review_locale, moderator=interaction.user.mention), view=None
-    )
+    decided = _decided(content, decision_key, review_locale, moderator=interaction.user.mention)
+    try:
+        await interaction.response.edit_message(content=decided, view=None)
+    except discord.HTTPException as error:
+        # The review deleted as it was pressed, or the press answered too late: the decision is
+        # taken all the same (it is stored), so it must run, or its member be told, as any other.
+        log.warning("approval %s: the review could not show the decision (%s); carrying it out", approval.id,
+                    getattr(error, "code", None) or error.status)
+        with contextlib.suppress(discord.HTTPException):  # the moderator hears it, if the press can still answer
+            await interaction.response.send_message(decided, ephemeral=True)
     if action == "reject":
         await _audit(bot, approval, interaction.user.id, "request.rejected")
         if not await _tell_member(bot, approval, "approval.member_rejected", moderator=moderator):
@@ -452,10 +461,15 @@ def _references(interaction: discord.Interaction, approval: Approval) -> list[An
     return [*attached, *(_LinkedReference(ref["filename"], ref["url"]) for ref in stored[len(attached):])]
 
 
-async def _already_decided(bot: SeedreamBot, interaction: discord.Interaction, approval_id: int) -> None:
+async def _already_decided(
+    bot: SeedreamBot, interaction: discord.Interaction, approval_id: int, review_message_id: int | None
+) -> None:
     locale = locale_of(interaction)
     approval = await bot.storage.approvals.get(approval_id)
-    if approval is None or approval.decided_by is None:
+    other = approval is not None and None not in (approval.review_message_id, review_message_id) and (
+        approval.review_message_id != review_message_id
+    )  # the number is another request's now (a database started afresh)
+    if approval is None or approval.decided_by is None or other:
         text = t("approval.unknown", locale)
     else:
         text = t("approval.already_decided", locale, status=t(f"approval.status_{approval.status}", locale),
@@ -507,10 +521,13 @@ async def _say_not_told(interaction: discord.Interaction, approval: Approval) ->
     """The moderator hears, privately, that the member did not (and why): they can tell them otherwise."""
     gone = await _channel_deleted(interaction.client, approval.channel_id)  # type: ignore[arg-type]
     key = "approval.member_not_told_gone" if gone else "approval.member_not_told"
-    await interaction.followup.send(
-        t(key, locale_of(interaction), member=f"<@{approval.user_id}>", channel=f"<#{approval.channel_id}>"),
-        ephemeral=True,
-    )
+    try:
+        await interaction.followup.send(
+            t(key, locale_of(interaction), member=f"<@{approval.user_id}>", channel=f"<#{approval.channel_id}>"),
+            ephemeral=True,
+        )
+    except DISCORD_ERRORS:  # the press was never answered (too late): nothing more can be said through it
+        log.warning("approval %s: could not tell the moderator that the member was not told", approval.id)
 
 
 async def _audit(

@@ -85,14 +85,20 @@ class ApprovalStore:
         return None if row is None else _approval(row)
 
     async def decide(
-        self, approval_id: int, status: Literal["approved", "rejected"], *, by: int, now: datetime | None = None
+        self, approval_id: int, status: Literal["approved", "rejected"], *, by: int, now: datetime | None = None,
+        review_message_id: int | None = None,
     ) -> Approval | None:
-        """Decide a pending request; None when it is unknown or was already decided."""
+        """Decide a pending request; None when it is unknown or was already decided, or when
+        `review_message_id` (the message whose button was pressed) is not its review: a database
+        started afresh numbers its requests from 1 again, and an old review's button must not
+        decide a new request no moderator saw there."""
         async with self._db.transaction() as tx:
             row = await tx.fetchone(
                 f"UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? "  # noqa: S608
-                f"WHERE id = ? AND status = 'pending' RETURNING {_FIELDS}",
-                (status, by, epoch_ms(as_utc(now)), approval_id),
+                "WHERE id = ? AND status = 'pending' "
+                "AND (? IS NULL OR review_message_id IS NULL OR review_message_id = ?) "
+                f"RETURNING {_FIELDS}",
+                (status, by, epoch_ms(as_utc(now)), approval_id, review_message_id, review_message_id),
             )
         return None if row is None else _approval(row)
 
