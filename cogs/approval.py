@@ -425,10 +425,11 @@ async def _job(bot: SeedreamBot, interaction: discord.Interaction, approval: App
     today's, not those of when they asked) and its reference images loaded again (checked like
     any other)."""
     job = job_from_record(bot, approval)
-    reviewed, price = approval.job.get("price_micros"), job.model.price_micros
-    if reviewed is not None and price is not None and price > reviewed:
-        # The operator raised the price after the review (a restart with new IMAGE_PRICES): the
-        # moderator approved what the review said it costs, not more.
+    # The operator raised the price after the review (a restart with new IMAGE_PRICES, or one set
+    # where none was: the books had it at $0): the moderator approved what the review said it
+    # costs, not more. Requests stored before reviews kept their price are not held to one.
+    reviewed, price = approval.job.get("price_micros") or 0, job.model.price_micros or 0
+    if "price_micros" in approval.job and price > reviewed:
         raise UserError("approval.price_rose", code="price_rose", reviewed=format_usd(reviewed * job.count),
                         now=format_usd(price * job.count))
     job.role_ids = await _current_roles(interaction.guild, approval.user_id)

@@ -15,6 +15,9 @@ from storage.requests import LedgerRow
 # NTP time on any server; a wider margin would let a request recorded just after an old message
 # (a database wiped and the bot restarted within it) pass for that message's own.
 CLOCK_SLACK = timedelta(seconds=3)
+# How long after its request ended a message carrying its buttons can be posted (the summary
+# after the last upload, through Discord's rate limits): far less than this.
+POSTED_WITHIN = timedelta(minutes=15)
 # How long fetching and checking a request's reference images can take (they download together,
 # each within its timeout; converting one takes seconds), between its reply and its record.
 REFERENCES_WINDOW = timedelta(seconds=DOWNLOAD_TIMEOUT + 30)
@@ -22,8 +25,9 @@ REFERENCES_WINDOW = timedelta(seconds=DOWNLOAD_TIMEOUT + 30)
 
 def is_buttons_request(row: LedgerRow | None, interaction: discord.Interaction) -> bool:
     """Whether `row`, found under the request id a button carries, is the request the button was
-    made for. A database started afresh reuses ids: a row of another server, or one made after the
-    message that carries the button, is another request, and the button's own is gone.
+    made for. A database started afresh reuses ids: a row of another server, one made after the
+    message that carries the button, or one that ended long before it, is another request, and
+    the button's own is gone.
 
     A request is recorded before its reply, except one made from images: its reply is deferred
     before they are fetched and checked, and recorded after (`REFERENCES_WINDOW`). That wider
@@ -38,7 +42,11 @@ def is_buttons_request(row: LedgerRow | None, interaction: discord.Interaction) 
     asked = message.interaction_metadata
     own_reply = asked is not None and asked.user.id == row.user_id
     slack = CLOCK_SLACK + (REFERENCES_WINDOW if row.reference_images and own_reply else timedelta(0))
-    return row.created_at <= message.created_at + slack
+    if row.created_at > message.created_at + slack:
+        return False
+    # Nor one that ended long before the message came: an older database (DATABASE_URL pointed
+    # back at it) holds other requests under the same ids, ended before this one was asked.
+    return row.settled_at is None or message.created_at <= row.settled_at + POSTED_WITHIN
 
 
 def is_admin(interaction: discord.Interaction) -> bool:
