@@ -221,7 +221,7 @@ async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction
         raise UserError("approval.already_waiting", code="already_waiting")
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
-    attached = _attachable(job, channel.guild.filesize_limit)
+    attached = _attachable(job, min(channel.guild.filesize_limit, interaction.filesize_limit))
     files = [
         discord.File(io.BytesIO(ref.data), filename=_reference_filename(i, ref.filename, ref.format))
         for i, ref in enumerate(job.references[:attached])
@@ -375,7 +375,11 @@ async def _run_approved(
             raise UserError("approval.channel_gone", code="channel_gone")  # noqa: TRY301 - told like any refusal
         if not bot_can_post(channel):  # lost since the member asked: nothing is made for nobody
             raise UserError("approval.cannot_post_there", code="cannot_post_there", channel=f"<#{channel.id}>")  # noqa: TRY301
-        await bot.generate_in_channel(channel, await _job(bot, interaction, approval), admitted=admitted)
+        # Fitted to the upload limit Discord reports for this server (the approving press's), not
+        # discord.py's table of boost levels, which Discord's limits have outrun before.
+        upload_limit = min(channel.guild.filesize_limit, interaction.filesize_limit)
+        await bot.generate_in_channel(channel, await _job(bot, interaction, approval), admitted=admitted,
+                                      upload_limit=upload_limit)
     except Exception as error:
         if tickets:  # it ran: the member was told in their channel, the books are closed
             log.exception("approval %s: request %s failed", approval.id, tickets[0].request_id)

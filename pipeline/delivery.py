@@ -152,7 +152,7 @@ class InteractionSink:
         first = self._posted == 0
         header = batch_text(self.ticket, self.locale, images, first=first)  # "Images 11–15 of …" after the first
         with _uploading():
-            if not (first and await self._edit_original(content=header, attachments=_files(images))):
+            if not (first and await self._edit_original(images, content=header)):
                 await self._send(header, images)
         self._posted += len(images)
 
@@ -162,7 +162,7 @@ class InteractionSink:
         view = result_view(self.ticket)
         extra = {"view": view} if view is not None else {}
         with _uploading():
-            if not (self._posted == 0 and await self._edit_original(content=text, attachments=_files(images), **extra)):
+            if not (self._posted == 0 and await self._edit_original(images, content=text, **extra)):
                 await self._send(text, images, view=view)
         self._posted += len(images)
 
@@ -197,11 +197,15 @@ class InteractionSink:
             await self._send(text)
         return True
 
-    async def _edit_original(self, **fields) -> bool:
-        """Edit the interaction's reply; False when there is none (the defer was refused, or the
-        token expired): the caller posts to the channel instead."""
+    async def _edit_original(self, images: Sequence[ReadyImage] | None = None, **fields) -> bool:
+        """Edit the interaction's reply (with `images` as its files); False when there is none (the
+        defer was refused, or the token expired): the caller posts to the channel instead. The
+        files are made only for an edit that is sent: a `discord.File` left unsent keeps its file's
+        `close` switched off, and the image would never give back its memory."""
         if not await self.reply_ready():
             return False
+        if images is not None:
+            fields["attachments"] = _files(images)
         try:
             await self.interaction.edit_original_response(**fields)
         except discord.HTTPException as error:

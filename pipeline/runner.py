@@ -43,6 +43,9 @@ MAX_FILES_BYTES_PER_MESSAGE = MAX_REQUEST_BYTES - REQUEST_HEADROOM
 # Waits before each further try to close the books the database refused (a full disk): 5 s to about an hour.
 SETTLE_RETRY_DELAYS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 600.0, 600.0, 600.0)
 MAX_IMAGINE_COUNT = 4
+# A result this large to re-encode (a 4K PNG, ~35 MB; a 2K one is 6-12 MB) waits for any other one
+# being re-encoded: two at once took the bot to ~600 MB on a series of 15.
+LARGE_DECODE_BYTES = 16 * MB
 
 AdmissionCheck = Callable[[ImageJob], Awaitable[None]]
 LimitsSource = Callable[[ImageJob], Awaitable[Limits]]
@@ -73,11 +76,16 @@ class ReadyImage:
 
     @property
     def size(self) -> int:
-        """Its length in bytes (the file's position is kept)."""
-        position = self.file.tell()
-        end = self.file.seek(0, io.SEEK_END)
-        self.file.seek(position)
-        return end
+        """Its length in bytes."""
+        return _length(self.file)
+
+
+def _length(file: IO[bytes]) -> int:
+    """The file's length in bytes (its position is kept)."""
+    position = file.tell()
+    end = file.seek(0, io.SEEK_END)
+    file.seek(position)
+    return end
 
 
 class StoppedAfter(asyncio.CancelledError):
@@ -193,6 +201,7 @@ class Pipeline:
         self.checks = list(checks)
         self.settled = list(settled)
         self._cpu = asyncio.Semaphore(cpu_slots)
+        self._decoding_large = asyncio.Lock()
         self.memory = MemoryBudget(options.result_memory_bytes)
         self._background: set[asyncio.Task[None]] = set()
         # Requests whose settle the database refused after delivery, retried in the background.
@@ -669,7 +678,10 @@ class Pipeline:
                 handed_over = True
                 fitted, ext = file, checked
             else:
-                async with self._cpu:  # the only place a whole image is decoded: cpu_slots at a time
+                # The only place a whole image is decoded: cpu_slots at a time, and one large one
+                # (a 4K PNG: its bytes, pixels and flattened copy are ~150 MB) at a time.
+                large = self._decoding_large if _length(file) > LARGE_DECODE_BYTES else contextlib.nullcontext()
+                async with large, self._cpu:
                     handed_over = True  # from here the worker thread owns the file
                     fitted, ext = await _off_loop(_check_and_fit, file, upload_limit, limit, self.memory)
         finally:
