@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.e2e.harness import world
-from tests.e2e.test_admin_quotas import MANAGE_GUILD, PRICE, budget, quota, server
+from tests.e2e.test_admin_quotas import PRICE, budget, quota, server
 from tests.e2e.test_reports import csv_rows, spend
 
 SEEDREAM_5 = "doubao-seedream-5-0-260128"
@@ -45,10 +44,7 @@ async def test_a_budget_of_zero_stops_an_unpriced_gateway_too(tmp_path):
     # refusal for a $0 budget says "no images can be made here until a moderator raises it".
     # On aiearth without IMAGE_PRICES (no prices built in) every image is $0, and 0 + 0 is not past
     # a limit of 0: the owner's emergency stop must stop those too.
-    async with world(tmp_path, flavour="aiearth", start=False) as w:
-        admins = w.discord.add_role(w.guild, "Admins", MANAGE_GUILD)
-        w.admin = w.discord.add_user("admin")
-        w.discord.add_member(w.guild, w.admin, roles=[admins])
+    async with server(tmp_path, flavour="aiearth") as w:
         await w.start_bot()
         saved = await budget(w, "set", {"amount": "0"})
         assert "$0.00" in saved.all_text(), saved.all_text()
@@ -60,10 +56,7 @@ async def test_a_budget_of_zero_stops_an_unpriced_gateway_too(tmp_path):
 async def test_a_member_limit_of_zero_dollars_blocks_on_an_unpriced_gateway(tmp_path):
     # /quota set monthly_usd:0 - the bot's own words for it: "Your monthly limit is $0.00: you
     # cannot make images in this server", also when the price is $0.
-    async with world(tmp_path, flavour="aiearth", start=False) as w:
-        admins = w.discord.add_role(w.guild, "Admins", MANAGE_GUILD)
-        w.admin = w.discord.add_user("admin")
-        w.discord.add_member(w.guild, w.admin, roles=[admins])
+    async with server(tmp_path, flavour="aiearth") as w:
         await w.start_bot()
         await quota(w, "set", {"member": w.alice, "monthly_usd": "0"})
         made = await w.run("imagine", {"prompt": "blocked member"})
@@ -112,11 +105,8 @@ async def test_warning_at_exactly_the_threshold_and_once_a_month(tmp_path):
 
 async def test_tiny_price_adds_up_exactly_everywhere(tmp_path):
     # $0.0035 per image (aiearth's published price order of magnitude): 3 + 4 + 1 images.
-    async with world(tmp_path, flavour="aiearth", image_prices=f"{SEEDREAM_5}=0.0035", start=False,
-                     default_monthly_usd="0.03") as w:
-        admins = w.discord.add_role(w.guild, "Admins", MANAGE_GUILD)
-        w.admin = w.discord.add_user("admin")
-        w.discord.add_member(w.guild, w.admin, roles=[admins])
+    async with server(tmp_path, flavour="aiearth", image_prices=f"{SEEDREAM_5}=0.0035",
+                      default_monthly_usd="0.03") as w:
         await w.start_bot()
         first = await w.run("imagine", {"prompt": "a", "count": 3})
         assert "cost $0.0105" in first.all_text(), first.all_text()
@@ -161,10 +151,7 @@ async def test_monthly_limit_lowered_below_spend_mid_month(tmp_path):
 async def test_a_budget_of_zero_stops_a_model_priced_at_zero(tmp_path):
     # The same with the price written explicitly as 0 (IMAGE_PRICES=...=0; no "no price" warning at
     # start either): /budget set 0 "stops everything not yet sent to the gateway".
-    async with world(tmp_path, flavour="aiearth", image_prices=f"{SEEDREAM_5}=0", start=False) as w:
-        admins = w.discord.add_role(w.guild, "Admins", MANAGE_GUILD)
-        w.admin = w.discord.add_user("admin")
-        w.discord.add_member(w.guild, w.admin, roles=[admins])
+    async with server(tmp_path, flavour="aiearth", image_prices=f"{SEEDREAM_5}=0") as w:
         await w.start_bot()
         await budget(w, "set", {"amount": "0"})
         made = await w.run("imagine", {"prompt": "after the stop"})

@@ -8,7 +8,7 @@ from decimal import Decimal
 from storage.models import RequestRecord
 from tests.e2e.harness import API_KEY, make_settings, world
 from tests.e2e.staff import add_staff, eventually
-from tests.e2e.test_admin_quotas import MANAGE_GUILD, PRICE, budget
+from tests.e2e.test_admin_quotas import PRICE, budget, server
 from tests.e2e.test_approval import button, review_message
 from tests.e2e.test_midnight import UNLIMITED
 from tests.e2e.test_reports import csv_rows, spend
@@ -16,12 +16,6 @@ from tests.e2e.test_startup import _env, _run_bot
 
 SEEDREAM_4 = "doubao-seedream-4-0-250828"
 NEW_PRICE = "0.5"
-
-
-def with_admin(w):
-    admins = w.discord.add_role(w.guild, "Admins", MANAGE_GUILD)
-    w.admin = w.discord.add_user("admin")
-    w.discord.add_member(w.guild, w.admin, roles=[admins])
 
 
 async def restart_with(w, **settings):
@@ -36,8 +30,7 @@ async def test_a_crash_is_settled_at_the_price_of_its_reservation_after_a_price_
     # is closed at the next start, which runs with the price raised to $0.50: the server pays
     # 2 x $0.162, the member 1 x $0.162, and the notice, /spend, its CSV and /usage say so; a new
     # request pays the new price.
-    async with world(tmp_path, start=False) as w:
-        with_admin(w)
+    async with server(tmp_path) as w:
         await w.start_bot()
         record = RequestRecord(w.guild.id, w.channel.id, w.alice.id, "imagine", SEEDREAM_4, "2K",
                                "cut short", 2, PRICE, locale="en-US")
@@ -89,9 +82,8 @@ async def test_approval_charges_no_more_than_the_moderator_was_shown_after_a_pri
 
 async def test_prices_with_many_decimals_as_the_operator_wrote_them(tmp_path):
     # $0.0035 and $0.000001 are kept to the micro-dollar and shown exactly.
-    async with world(tmp_path, flavour="aiearth", start=False,
-                     image_prices="doubao-seedream-5-0-260128=0.0035,doubao-seedream-4-5-251128=$0.000001") as w:
-        with_admin(w)
+    async with server(tmp_path, flavour="aiearth",
+                      image_prices="doubao-seedream-5-0-260128=0.0035,doubao-seedream-4-5-251128=$0.000001") as w:
         await w.start_bot()
         a = await w.run("imagine", {"prompt": "a", "count": 3})
         assert "cost $0.0105" in a.all_text(), a.all_text()

@@ -99,7 +99,8 @@ async def test_results_in_a_thread_after_the_defer_was_refused_go_to_the_thread(
     async with world(tmp_path, start=False, gateway={"latency": 0.3}, **QUOTAS) as w:
         thread = w.discord.add_thread(w.channel, "ideas")
         await w.start_bot()
-        w.discord.fail_next(20, status=503, method="POST", path="/callback$")
+        w.discord.fail_next(1, status=404, method="POST", path="/callback$",
+                            body={"code": 10062, "message": "Unknown interaction"})  # came after the 3 s
         await w.discord.invoke_command("imagine", {"prompt": "a red fox"}, user=w.alice, guild=w.guild,
                                        channel=thread)
         [row] = await rows_closed(w, 1, timeout=60)
