@@ -113,9 +113,9 @@ async def test_refusals_name_the_next_utc_midnight_and_month_in_both_languages(t
         assert f"<t:{midnight}:R>重置" in zh, zh
     async with server(tmp_path / "m", default_monthly_usd="0.2") as w:
         await w.start_bot()
-        await w.run("imagine", {"prompt": "one"})  # $0.162 of $0.20
+        await w.run("imagine", {"prompt": "one"})  # $0.162 of $0.20: not enough left for one more
         month = int(next_utc_month(utc_now()).timestamp())
         en = (await w.run("imagine", {"prompt": "two"})).all_text()
-        assert f"wait until it resets <t:{month}:R>." in en, en
+        assert "You have reached your monthly limit of $0.20" in en and f"It resets <t:{month}:R>." in en, en
         zh = (await w.run("imagine", {"prompt": "two"}, locale="zh-CN")).all_text()
         assert f"<t:{month}:R>重置" in zh, zh
