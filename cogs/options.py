@@ -216,6 +216,9 @@ async def _defer_and_load(
         if not ephemeral:  # the refusal is the member's alone: the public "thinking" reply goes
             await withdraw_reply(interaction)
         raise
+    if job.size is None:  # neither the member nor the server chose one: the first image's shape
+        first = job.references[0]
+        job.size = job.model.size_shaped_like(first.width, first.height) or job.size
 
 
 async def model_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -7,6 +7,7 @@ language, and `detail`, the same in English for logs.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -235,6 +236,22 @@ class ModelSpec:
             return int(match[1]) * int(match[2])
         return self.max_pixels if size is not None and size == self.largest_size else None
 
+    def size_shaped_like(self, width: int, height: int) -> str | None:
+        """For a request that gives an image and names no size: the Seedream preset (SEEDREAM-API.md)
+        nearest the image's shape, at the model's default scale (4K presets where the default is 4K,
+        else 2K), so that a 16:9 photo is not remade square (Seedream's default, 2048x2048, or the
+        gateway's when none is sent). None where the model takes no WxH (SeedEdit's "adaptive",
+        GPT Image's list) or none of the presets (a custom model's own limits)."""
+        if self.max_references == 0 or self.min_pixels is None or self.max_pixels is None or min(width, height) <= 0:
+            return None
+        square_4k = PRESETS_4K[0][0] * PRESETS_4K[0][1]
+        presets = PRESETS_4K if (self.pixels(self.default_size) or 0) >= square_4k else PRESETS_2K
+        shape = math.log(width / height)
+        for w, h in sorted(presets, key=lambda preset: abs(math.log(preset[0] / preset[1]) - shape)):
+            if self._wxh_problem(w, h) is None:
+                return f"{w}x{h}"
+        return None
+
     @staticmethod
     def _is_wxh(size: str | None) -> bool:
         return size is not None and _WXH.match(size) is not None
@@ -331,6 +348,13 @@ def _is_blank(char: str) -> bool:
 
 
 # -- the built-in models (facts from shared/SEEDREAM-API.md) -----------------------------------
+
+# Seedream's recommended sizes, square first (SEEDREAM-API.md), each shape also turned upright
+# (21:9 is listed only wide).
+_WIDE_2K = ((2048, 2048), (2304, 1728), (2848, 1600), (2496, 1664), (3136, 1344))
+_WIDE_4K = ((4096, 4096), (4704, 3520), (5504, 3040), (4992, 3328), (6240, 2656))
+PRESETS_2K = tuple(dict.fromkeys([*_WIDE_2K, *((h, w) for w, h in _WIDE_2K)]))
+PRESETS_4K = tuple(dict.fromkeys([*_WIDE_4K, *((h, w) for w, h in _WIDE_4K)]))
 
 _SEEDREAM_INPUTS = ("png", "jpeg", "webp", "bmp", "tiff", "gif")
 _BOTH_RESPONSES = ("url", "b64_json")

@@ -16,6 +16,8 @@ class Reference:
     data: bytes
     format: str
     converted: bool = False  # re-encoded for the model: the bytes at `url` are not these
+    width: int = 0  # as its header tells (0: not known)
+    height: int = 0
 
 
 @dataclass

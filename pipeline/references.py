@@ -202,7 +202,8 @@ async def _check(attachment: AttachmentLike, data: bytes, model: ModelSpec, posi
     if converted:
         log.info("attachment %s converted to %s for %s", name, fmt, model.id)
     # A converted image has no Discord URL of its own: it always travels as a data URI.
-    return Reference(filename=name, url=attachment.url, data=prepared, format=fmt, converted=converted)
+    return Reference(filename=name, url=attachment.url, data=prepared, format=fmt, converted=converted,
+                     width=info.width, height=info.height)  # fmt: skip
 
 
 async def _decoding(pixels: int, work: Callable[..., T], *args: object) -> T:

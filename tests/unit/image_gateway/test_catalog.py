@@ -1,3 +1,4 @@
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -256,3 +257,20 @@ def test_format_usd(micros, text):
 )
 def test_pixels_of_a_size_where_the_size_tells_them(spec, size, pixels):
     assert spec.pixels(size) == pixels
+
+
+@pytest.mark.parametrize(
+    ("spec", "shape", "expected"),
+    [
+        (SEEDREAM_4_0, (1920, 1080), "2848x1600"),
+        (SEEDREAM_5_0, (3024, 4032), "1728x2304"),
+        (SEEDREAM_4_5, (6000, 375), "3136x1344"),  # 16:1, the widest preset
+        (replace(SEEDREAM_4_0, default_size="4K"), (1920, 1080), "5504x3040"),  # at the default's scale
+        (replace(SEEDREAM_4_0, max_aspect=2), (6000, 375), "2848x1600"),  # the nearest the model takes
+        (SEEDEDIT_3_I2I, (1920, 1080), None),  # "adaptive" only
+        (SEEDREAM_3_T2I, (1920, 1080), None),  # takes no image
+        (SEEDREAM_4_0, (0, 0), None),  # dimensions unknown
+    ],
+)
+def test_a_size_shaped_like_an_image(spec, shape, expected):
+    assert spec.size_shaped_like(*shape) == expected
