@@ -489,7 +489,8 @@ async def _tell_member(bot: SeedreamBot, approval: Approval, key: str, **params:
         log.warning("approval %s: the member's channel is gone; they were not told", approval.id)
         return False
     text = _fitted(MAX_MESSAGE, key, approval.job["locale"], member=f"<@{approval.user_id}>",
-                   prompt=prompt_preview(approval.job["prompt"]), **params)
+                   prompt=prompt_preview(approval.job["prompt"]), asked=f"<t:{approval.created_at // 1000}:f>",
+                   **params)  # fmt: skip
     try:
         await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(approval.user_id)]))
     except DISCORD_ERRORS:

@@ -104,7 +104,8 @@ TEXTS: dict[str, str] = {
         "{member}, your image request **{prompt}** was withdrawn: its review message was removed before a "
         "moderator decided. You were not charged; ask again if you still want it."
     ),
-    "approval.member_rejected": "{member}, your image request **{prompt}** was rejected by {moderator}. You were not charged.",
+    # Without the prompt: what a moderator rejected is not repeated in the member's channel.
+    "approval.member_rejected": "{member}, your image request of {asked} was rejected by {moderator}. You were not charged.",
     "approval.member_failed": "{member}, your image request **{prompt}** was approved by {moderator} but could not run: {reason}",
     "approval.member_failed_blocked": "{member}, an image request of yours was approved by {moderator} but could not run: {reason}",
     # /blocklist and /settings (admins)

@@ -69,7 +69,7 @@ TEXTS: dict[str, str] = {
     "approval.already_decided": "该请求已被 {moderator} {status}。",
     "approval.unknown": "该审核请求已不存在。",
     "approval.member_withdrawn": "{member}，你的图片请求 **{prompt}** 已撤回：版主作出决定前，它的审核消息被删除了。未向你计费；如仍需要，请重新提交。",
-    "approval.member_rejected": "{member}，你的图片请求 **{prompt}** 已被 {moderator} 拒绝。未向你计费。",
+    "approval.member_rejected": "{member}，你在 {asked} 提交的图片请求已被 {moderator} 拒绝。未向你计费。",
     "approval.member_failed": "{member}，你的图片请求 **{prompt}** 已由 {moderator} 批准，但无法执行：{reason}",
     "approval.member_failed_blocked": "{member}，你的一个图片请求已由 {moderator} 批准，但无法执行：{reason}",
     "settings.approval_cannot_post": "机器人无法在 {channel} 发消息（需要查看频道、发送消息、附加文件和嵌入链接的权限），版主将看不到那里的请求。请授予这些权限，或选择其他频道。",

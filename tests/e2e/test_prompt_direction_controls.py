@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.e2e.harness import world
 from tests.e2e.staff import add_staff, eventually
-from tests.e2e.test_approval import button, review_message
+from tests.e2e.test_approval import review_message
 
 OPENERS = {"\u202a", "\u202b", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068"}  # LRE RLE LRO RLO LRI RLI FSI
 CLOSERS = {"\u202c", "\u2069"}  # PDF PDI
@@ -37,24 +37,23 @@ def lines_reordered_after(text: str, marker: str) -> list[str]:
 PROMPT = "a castle \u202ein the night MARK"  # the member's "in the night MARK" shown right to left, as typed
 
 
-async def test_a_rejection_told_in_the_channel_is_not_reversed_by_the_members_prompt(tmp_path):
-    # "<@alice>, your image request **a castle \u202e... MARK** was rejected by Mod Mia. You were not
-    # charged.": the member's override is never closed, so "was rejected by Mod Mia. You were not
-    # charged." is drawn reversed in everyone's client. README: the prompt is shown "as typed";
-    # the bot's words after it should stay the bot's (the override isolated, e.g. closed with
-    # U+202C/U+2069 or the prompt wrapped in FSI...PDI, or the controls dropped from the preview).
+async def test_a_withdrawal_told_in_the_channel_is_not_reversed_by_the_members_prompt(tmp_path, monkeypatch):
+    # "<@alice>, your image request **a castle \u202e... MARK** was withdrawn: ...": were the member's
+    # override never closed, "was withdrawn: its review message was removed..." would be drawn
+    # reversed in everyone's client. README: the prompt is shown "as typed"; the bot's words after
+    # it should stay the bot's (the controls are dropped from the preview).
+    monkeypatch.setattr("cogs.approval.ORPHAN_SWEEP_SECONDS", 0.2)
     async with world(tmp_path, start=False) as w:
         staff = add_staff(w)
         await w.start_bot()
         await w.run("settings", {"mode": "on", "channel": staff.mods_channel}, user=staff.admin,
                     subcommand="approval")
         await w.run("imagine", {"prompt": PROMPT})
-        message = review_message(w, staff)
-        pressed = await w.discord.click_button(message, button(message, "reject"), user=staff.moderator)
-        await pressed.wait_for_final()
-        await eventually(lambda: any("rejected" in (m.get("content") or "")
+        w.discord.messages[int(review_message(w, staff)["id"])].deleted = True  # a moderator tidied up
+        await eventually(lambda: any("withdrawn" in (m.get("content") or "")
                                      for m in w.discord.channel_messages(w.channel)))
         text = "\n".join(m.get("content") or "" for m in w.discord.channel_messages(w.channel))
+        assert "MARK" in text
         assert lines_reordered_after(text, "MARK") == [], text
 
 
