@@ -18,7 +18,15 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from image_gateway.money import MAX_PRICE_USD, MAX_USD, MICROS_PER_USD, AmountTooLarge, price_to_micros, read_usd
+from image_gateway.money import (
+    MAX_PRICE_USD,
+    MAX_USD,
+    MICROS_PER_USD,
+    AmountTooLarge,
+    FinerThanMicros,
+    price_to_micros,
+    read_usd,
+)
 from storage import sqlite_path_from_url
 
 MAX_BUDGET_USD = MAX_USD  # /budget's and /quota's cap
@@ -92,7 +100,7 @@ class Settings(BaseSettings):
             if model in prices:
                 raise ValueError(f"{model} is priced twice; keep one price for it")
             subject = f"{model}: a price per image"
-            prices[model] = _usd(usd, cap=MAX_PRICE_USD, example="0.035 or $0.035", subject=subject)
+            prices[model] = _usd(usd, cap=MAX_PRICE_USD, example="0.035 or $0.035", subject=subject, exact=True)
             pair = (model, usd)
         return prices
 
@@ -205,13 +213,15 @@ def _url(
     return value
 
 
-def _usd(text: str, *, cap: int, example: str, subject: str = "") -> Decimal:
+def _usd(text: str, *, cap: int, example: str, subject: str = "", exact: bool = False) -> Decimal:
     """An amount in USD read by `read_usd`, as /budget reads it ("5", "12.50", "$1,000", "12,50",
-    "0,162"), at most `cap` dollars; ValueError says what is wanted (of `subject`, else of the
-    setting) without repeating the value."""
+    "0,162"), at most `cap` dollars (`exact`: to the micro-dollar, not rounded); ValueError says
+    what is wanted (of `subject`, else of the setting) without repeating the value."""
     said = f"{subject} is " if subject else ""
     try:
-        micros = read_usd(text)
+        micros = read_usd(text, exact=exact)
+    except FinerThanMicros as finer:
+        raise ValueError(f"{said}{finer}") from None
     except AmountTooLarge:
         micros = None
     except (ValueError, TypeError):

@@ -22,6 +22,14 @@ class AmountTooLarge(ValueError):
     """An amount over `MAX_USD`."""
 
 
+class FinerThanMicros(ValueError):
+    """A price with digits past the micro-dollar: the books would keep it rounded, and every
+    image's cost would differ from the price written ("0.0000005" would be $0.000001)."""
+
+
+FINER_THAN_MICROS = "finer than a micro-dollar; write at most 6 decimal places"
+
+
 def usd_to_micros(usd: Decimal | str | int | float) -> int:
     """Convert a USD amount ("0.135", Decimal("0.135"), 2) to micro-dollars (135000).
 
@@ -31,7 +39,7 @@ def usd_to_micros(usd: Decimal | str | int | float) -> int:
     if isinstance(usd, bool):
         raise TypeError("a price cannot be a boolean")
     try:
-        amount = Decimal(usd) if isinstance(usd, Decimal | int) else Decimal(str(usd).strip())
+        amount = _decimal(usd)
     except InvalidOperation:
         raise ValueError(f"not a price in USD: {str(usd)[:40]!r}") from None
     if not amount.is_finite() or amount < 0:
@@ -42,7 +50,11 @@ def usd_to_micros(usd: Decimal | str | int | float) -> int:
         raise ValueError(f"not a price in USD: {str(usd)[:40]!r}") from None
 
 
-def read_usd(text: str) -> int:
+def _decimal(usd: Decimal | str | int | float) -> Decimal:
+    return Decimal(usd) if isinstance(usd, Decimal | int) else Decimal(str(usd).strip())
+
+
+def read_usd(text: str, *, exact: bool = False) -> int:
     """An amount as people write it: "12.50", "$12.50", "US$12.50", "1,000", "12,50", in full width
     too -> micro-dollars.
 
@@ -50,7 +62,8 @@ def read_usd(text: str) -> int:
     or two digits is a decimal comma ("12,5", "12,50"), as is one after a lone 0, which groups
     nothing ("0,162": one Seedream image, not $162). Anything else, less than a micro-dollar
     that is not zero, or negative raises ValueError; over `MAX_USD`, `AmountTooLarge` (SQLite
-    keeps 64-bit integers, and no budget needs more).
+    keeps 64-bit integers, and no budget needs more). `exact` (a price): digits past the
+    micro-dollar raise `FinerThanMicros` instead of being rounded.
     """
     # NFKC: as typed with a Chinese input method ("＄１２．５０" is "$12.50")
     cleaned = unicodedata.normalize("NFKC", text).strip().removeprefix("US$").removeprefix("$").strip()
@@ -61,6 +74,8 @@ def read_usd(text: str) -> int:
     elif "," in cleaned:
         raise ValueError("not an amount")
     micros = usd_to_micros(cleaned)
+    if exact and Decimal(cleaned) * MICROS_PER_USD != micros:
+        raise FinerThanMicros(FINER_THAN_MICROS)
     if micros == 0 and Decimal(cleaned) != 0:  # "0.0000001": less than a micro-dollar is no limit anyone means
         raise ValueError("less than a micro-dollar")
     if micros > MAX_USD * MICROS_PER_USD:
@@ -69,9 +84,12 @@ def read_usd(text: str) -> int:
 
 
 def price_to_micros(usd: Decimal | str | int | float) -> int:
-    """`usd_to_micros` for a price per image, refused over `MAX_PRICE_USD`: a typo such as 1e30
-    would otherwise pass the checks and overflow SQLite's 64-bit integers at every request."""
+    """`usd_to_micros` for a price per image, refused over `MAX_PRICE_USD` (a typo such as 1e30
+    would otherwise pass the checks and overflow SQLite's 64-bit integers at every request) and
+    with digits past the micro-dollar (rounded, every image's cost would differ from the price)."""
     micros = usd_to_micros(usd)
+    if _decimal(usd) * MICROS_PER_USD != micros:
+        raise FinerThanMicros(FINER_THAN_MICROS)
     if micros > MAX_PRICE_USD * MICROS_PER_USD:
         raise ValueError(f"a price per image must be at most ${MAX_PRICE_USD:,}, got {str(usd).strip()[:40]}")
     return micros

@@ -96,3 +96,14 @@ def test_a_gateway_websocket_url_may_have_a_query():
         _settings(discord_gateway_url="wss://gateway.example/?v=10").discord_gateway_url
         == "wss://gateway.example/?v=10"
     )
+
+
+def test_a_price_finer_than_a_micro_dollar_is_refused_not_rounded():
+    # The books keep micro-dollars: 0.0000005 used to become $0.000001 an image without a word, so
+    # /spend disagreed with the price the operator wrote by 100%.
+    said = _refusal(image_prices="doubao-seedream-5-0-260128=0.0000005")
+    assert said == (
+        "IMAGE_PRICES is invalid: doubao-seedream-5-0-260128: a price per image is finer than a micro-dollar; "
+        "write at most 6 decimal places"
+    )
+    assert str(_settings(image_prices="m=0.162500").image_prices["m"]) == "0.1625"  # trailing zeros are exact

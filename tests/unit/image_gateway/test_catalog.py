@@ -209,7 +209,7 @@ def test_builtin_ids_and_facts():
         ("0.162", 162_000),
         ("2", 2_000_000),
         (0, 0),
-        ("0.0000005", 1),
+        ("0.0000005", 1),  # an amount is rounded; a price is refused (test_settings)
         (0.135, 135_000),
     ],
 )

@@ -123,6 +123,7 @@ def test_catalog_file_keeps_gateway_pixel_floor(tmp_path):
         ('[models."doubao-seedream-4-5-251128"]\nmax_references = "many"\n', "max_references must be int"),
         ('[models."doubao-seedream-4-5-251128"]\nsize_tiers = "2K"\n', "size_tiers must be a list"),
         ('[models."doubao-seedream-4-5-251128"]\nprice_usd = "-1"\n', "price_usd"),
+        ('[models."doubao-seedream-4-5-251128"]\nprice_usd = 0.0405001\n', "price_usd: finer than a micro-dollar"),
         ('colour = "blue"\n', "unknown key 'colour'"),
         ('default_model = "nope"\n', "default_model 'nope'"),
         ("[models\n", "cannot read"),
