@@ -119,6 +119,7 @@ class SeedreamBot(commands.Bot):
             limits=self.limits_for,
             limits_revision=self.limits_resolver.revision,
             settled=(self.budget_alerts.after_settle,),
+            refused=(self.budget_alerts.after_refusal,),
             options=pipeline_options(services.settings),
             checks=moderation_checks(services.storage.guild_config, role_exists=self._role_exists),
         )

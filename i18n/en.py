@@ -453,6 +453,11 @@ TEXTS: dict[str, str] = {
         "⚠️ This server has spent {spent} of its monthly image budget of {budget} in {month} (UTC): the "
         "{percent}% warning threshold is reached."
     ),
+    "budget.exhausted": (
+        "⚠️ This server has spent {spent} of its monthly image budget of {budget} in {month} (UTC): less than one "
+        "image's price is left, so image requests are refused until the month ends or an admin raises the budget "
+        "with /budget set."
+    ),
     "audit.line": "{when} {actor}: {old} → {new}",
     # reports (/spend, /history)
     "spend.title.day": "Spend today ({start}, UTC)",

@@ -301,6 +301,7 @@ TEXTS: dict[str, str] = {
     "budget.change.amount_warn": "每月 {amount}，达到 {percent}% 时在 {channel} 预警",
     "budget.month": "{year} 年 {month} 月",
     "budget.warning": "⚠️ 本服务器 {month}（UTC）已花费 {spent}，每月图片预算为 {budget}，已达到 {percent}% 的预警线。",
+    "budget.exhausted": "⚠️ 本服务器 {month}（UTC）已花费 {spent}，每月图片预算为 {budget}：剩余不足一张图片的价格，图片请求将被拒绝，直到本月结束或管理员用 /预算 设定 提高预算。",
     "audit.line": "{when} {actor}：{old} → {new}",
     "spend.title.day": "今日花费（{start}，UTC）",
     "spend.title.week": "最近 7 天的花费（{start} 至 {end}，UTC）",

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import IO, Protocol, TypeVar
@@ -28,7 +28,7 @@ from pipeline.images import ImageRejected, check_container, fit_to_limit, inspec
 from pipeline.job import ImageJob, Reference
 from pipeline.series_prompt import fit_series_prompt
 from pipeline.spool import MB, HeldImage, MemoryBudget, Spool
-from storage.ledger import Ledger, Limits, RequestRecord, Settlement, UsageSnapshot
+from storage.ledger import Ledger, Limits, QuotaExceeded, RequestRecord, Settlement, UsageSnapshot
 from storage.models import day_key, epoch_ms, month_days
 
 T = TypeVar("T")
@@ -50,6 +50,8 @@ LARGE_DECODE_BYTES = 16 * MB
 AdmissionCheck = Callable[[ImageJob], Awaitable[None]]
 LimitsSource = Callable[[ImageJob], Awaitable[Limits]]
 SettledHook = Callable[["Ticket", Settlement], Awaitable[None]]  # after money was spent, e.g. budget warnings
+# after a limit refused a request (in the background, never delaying the refusal): budget warnings
+RefusedHook = Callable[[ImageJob, QuotaExceeded, datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ class Pipeline:
         options: PipelineOptions,
         checks: Sequence[AdmissionCheck] = (),
         settled: Sequence[SettledHook] = (),
+        refused: Sequence[RefusedHook] = (),
         cpu_slots: int = 2,
         limits_revision: Callable[[], int] = lambda: 0,
     ) -> None:
@@ -200,6 +203,7 @@ class Pipeline:
         self.options = options
         self.checks = list(checks)
         self.settled = list(settled)
+        self.refused = list(refused)
         self._cpu = asyncio.Semaphore(cpu_slots)
         self._decoding_large = asyncio.Lock()
         self.memory = MemoryBudget(options.result_memory_bytes)
@@ -295,7 +299,8 @@ class Pipeline:
         reserved; `admit` checks again after the step."""
         request = await self.screen(job)
         limits = await self.limits(job)
-        await self.ledger.check(_record(job, request), limits=limits)
+        with self._hearing_refusals(job):
+            await self.ledger.check(_record(job, request), limits=limits)
 
     async def admit(self, job: ImageJob) -> Ticket:
         """Validate, run the admission checks, and reserve the worst-case cost."""
@@ -305,7 +310,8 @@ class Pipeline:
         reserved_at = self.ledger.now()
         reserving = asyncio.ensure_future(self.ledger.reserve(_record(job, request), limits=limits, now=reserved_at))
         try:
-            request_id = await asyncio.shield(reserving)
+            with self._hearing_refusals(job):
+                request_id = await asyncio.shield(reserving)
         except asyncio.CancelledError:
             # Stopped while reserving (a shutdown): the reservation may still commit. It is
             # released then, rather than holding the member's quota until the next start.
@@ -329,8 +335,22 @@ class Pipeline:
         them it is released and ``QuotaExceeded`` raised, before anything is asked of the gateway."""
         current = await self.current_limits(ticket)
         if current is not ticket:
-            await self.ledger.recheck(ticket.request_id, limits=current.limits, behind=behind())
+            with self._hearing_refusals(ticket.job):
+                await self.ledger.recheck(ticket.request_id, limits=current.limits, behind=behind())
         return current
+
+    @contextlib.contextmanager
+    def _hearing_refusals(self, job: ImageJob) -> Iterator[None]:
+        """A limit's refusal raised inside is passed on, and heard by the `refused` hooks meanwhile."""
+        try:
+            yield
+        except QuotaExceeded as refusal:
+            moment = self.ledger.now()
+            for hook in self.refused:
+                task = asyncio.create_task(_quietly(hook(job, refusal, moment)), name=f"refused-{job.guild_id}")
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            raise
 
     def _release_orphan(self, reserving: asyncio.Future[int]) -> None:
         if reserving.cancelled() or reserving.exception() is not None:
@@ -750,6 +770,13 @@ class _BilledCheckpoint:
                             exc_info=True)  # fmt: skip
                 return
             self._written = value
+
+
+async def _quietly(hook: Awaitable[None]) -> None:
+    try:
+        await hook
+    except Exception:  # a hook never changes what the member is told
+        log.exception("a refusal hook failed")
 
 
 async def _to_the_end(closing: Awaitable[T]) -> T:

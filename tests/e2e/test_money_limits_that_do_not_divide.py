@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tests.e2e.staff import eventually
 from tests.e2e.test_admin_quotas import PRICE, budget, quota, server
 from tests.e2e.test_reports import csv_rows, spend
 
@@ -83,6 +84,25 @@ async def test_budget_lowered_below_what_is_spent_posts_its_warning(tmp_path):
         assert any("$0.972 of its monthly image budget of $0.50" in text for text in warnings), warnings
 
 
+
+async def test_a_warning_at_100_percent_comes_when_the_budget_cannot_take_one_more_image(tmp_path):
+    # $1.00 at $0.162 an image stops at $0.972 (97%): spend never reaches the 100% an owner chose,
+    # so the warning used to never come while every member was being refused.
+    async with server(tmp_path) as w:
+        mods = w.discord.add_channel(w.guild, "mods")
+        await w.start_bot()
+        await budget(w, "set", {"amount": "1", "warn_percent": 100, "warn_channel": mods})
+        await w.run("imagine", {"prompt": "a", "count": 3})
+        refused = (await w.run("imagine", {"prompt": "b", "count": 4})).all_text()  # $0.514 left: 3 fit
+        assert "budget" in refused, refused
+        await w.run("imagine", {"prompt": "c", "count": 3})  # $0.972
+        assert w.discord.channel_messages(mods) == []  # nothing said while an image still fits
+        for prompt in ("d", "e"):
+            assert "budget" in (await w.run("imagine", {"prompt": prompt}, user=w.bob)).all_text()
+        await eventually(lambda: w.discord.channel_messages(mods))
+        [warning] = w.discord.channel_messages(mods)
+        assert "spent $0.972 of its monthly image budget of $1.00" in warning["content"], warning
+        assert "less than one image's price is left" in warning["content"], warning
 
 
 async def test_warning_at_exactly_the_threshold_and_once_a_month(tmp_path):
