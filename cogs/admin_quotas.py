@@ -8,6 +8,7 @@ and their audit entries are written by `storage.quotas`; the precedence is `pipe
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -259,7 +260,7 @@ class AdminQuotas(commands.Cog):
         guild_id = interaction.guild_id
         assert guild_id is not None
         quotas = self.bot.storage.quotas
-        if amount.strip().casefold() in OFF_WORDS:
+        if unicodedata.normalize("NFKC", amount).strip().casefold() in OFF_WORDS:  # "ｏｆｆ" too, as amounts are read
             if warn_percent or warn_channel is not None:
                 raise UserError("budget.warn_without_amount", code="bad_option")
             await quotas.set_budget(guild_id, None, actor_id=interaction.user.id)

@@ -36,6 +36,7 @@ from pipeline.references import load_references
 from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE, Ticket
 from pipeline.summary import prompt_preview
 from storage.approvals import Approval
+from storage.errors import QuotaExceeded
 
 if TYPE_CHECKING:
     from bot import SeedreamBot
@@ -394,13 +395,14 @@ async def _run_approved(
                      request_id=getattr(error, "request_id", None))  # a quota's 'refused' ledger row
         # Each of the three is told even if telling another fails: the review, the moderator, the member.
         failed = _decided(content, "approval.decided_failed", review_locale, moderator=interaction.user.mention,
-                          reason=explain(error, review_locale))
+                          reason=_why_for_moderators(error, approval, review_locale))
         try:
             await interaction.edit_original_response(content=failed)
         except DISCORD_ERRORS:
             log.warning("approval %s: could not say on its review message that it failed", approval.id, exc_info=True)
         try:
-            await interaction.followup.send(explain(error, locale_of(interaction)), ephemeral=True)
+            why = _why_for_moderators(error, approval, locale_of(interaction))
+            await interaction.followup.send(why, ephemeral=True)
         except DISCORD_ERRORS:
             log.warning("approval %s: could not tell the moderator why it failed", approval.id, exc_info=True)
         moderator = as_typed(interaction.user.display_name)  # shown as typed, Markdown and all
@@ -411,6 +413,16 @@ async def _run_approved(
         if not await _tell_member(bot, approval, told, moderator=moderator,
                                   reason=explain(error, approval.job["locale"])):
             await _say_not_told(interaction, approval)
+
+
+def _why_for_moderators(error: BaseException, approval: Approval, locale: str | None) -> str:
+    """Why an approved request could not run, as moderators read it: the member's own limit is
+    named as the member's (the member's notice says "your"), anything else as the member reads it."""
+    if isinstance(error, QuotaExceeded) and error.kind in ("daily_images", "monthly_usd"):
+        show = str if error.kind == "daily_images" else format_usd
+        return t(f"approval.member_limit.{error.kind}", locale, member=f"<@{approval.user_id}>",
+                 limit=show(error.limit), used=show(error.used), requested=show(error.requested))  # fmt: skip
+    return explain(error, locale)
 
 
 async def _reopen(

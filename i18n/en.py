@@ -82,6 +82,14 @@ TEXTS: dict[str, str] = {
     "approval.decided_approved": "✅ Approved by {moderator}.",
     "approval.decided_rejected": "❌ Rejected by {moderator}.",
     "approval.decided_failed": "⚠️ Approved by {moderator}, but it could not run: {reason}",
+    # why, as moderators read it: the member's own limit is theirs, not the reader's ("your")
+    "approval.member_limit.daily_images": (
+        "{member}'s daily limit of {limit} image(s) does not allow it now (used {used}, it asks for {requested})."
+    ),
+    "approval.member_limit.monthly_usd": (
+        "{member}'s monthly limit of {limit} does not allow it now ({used} spent or held for requests in progress, "
+        "it needs {requested})."
+    ),
     "interrupted.delivered": (
         "{member} The bot restarted while your request “{prompt}” was running: {delivered} of {requested} "
         "image(s) reached you and you were charged {charged} for them; the rest were not charged."
@@ -210,7 +218,7 @@ TEXTS: dict[str, str] = {
         "This asks for {requested} images, more than your daily limit of {limit} allows on any day. Ask for fewer."
     ),
     "error.quota.daily_images.none": (
-        "Your daily limit is 0 images: you cannot make images in this server. Ask a moderator if that is a mistake."
+        "Your daily limit is 0 images: you cannot make images in this server. Ask an admin if that is a mistake."
     ),
     "error.quota.monthly_usd.reached": (
         "You have reached your monthly limit of {limit} ({used} spent or held for requests in progress, "
@@ -225,7 +233,7 @@ TEXTS: dict[str, str] = {
         "Ask for fewer images or a cheaper model."
     ),
     "error.quota.monthly_usd.none": (
-        "Your monthly limit is {limit}: you cannot make images in this server. Ask a moderator if that is a mistake."
+        "Your monthly limit is {limit}: you cannot make images in this server. Ask an admin if that is a mistake."
     ),
     "error.quota.guild_budget.reached": (
         "This server's monthly image budget of {limit} is used up ({used} spent or held for requests in progress, "
@@ -240,7 +248,7 @@ TEXTS: dict[str, str] = {
         "Ask for fewer images or a cheaper model."
     ),
     "error.quota.guild_budget.none": (
-        "This server's monthly image budget is {limit}: no images can be made here until a moderator raises it."
+        "This server's monthly image budget is {limit}: no images can be made here until an admin raises it."
     ),
     "error.content_filter": (
         "The content filter refused this request. Please rephrase your prompt or use other images. "

@@ -56,6 +56,8 @@ TEXTS: dict[str, str] = {
     "approval.decided_approved": "✅ 已由 {moderator} 批准。",
     "approval.decided_rejected": "❌ 已由 {moderator} 拒绝。",
     "approval.decided_failed": "⚠️ 已由 {moderator} 批准，但无法执行：{reason}",
+    "approval.member_limit.daily_images": "{member} 的每日上限 {limit} 张图片现在不允许此请求（已用 {used}，本次需要 {requested}）。",
+    "approval.member_limit.monthly_usd": "{member} 的每月限额 {limit} 现在不允许此请求（已花费及进行中请求预留 {used}，本次需要 {requested}）。",
     "interrupted.delivered": (
         "{member} 你的请求“{prompt}”运行时机器人重启了：{requested} 张中有 {delivered} 张已送达，"
         "为此收费 {charged}；其余未收费。"
