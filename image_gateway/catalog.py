@@ -51,6 +51,9 @@ _EDGES = re.compile(rf"^[\s{_ZERO_WIDTH}]+|[\s{_ZERO_WIDTH}]+$")
 _BLANK_CATEGORIES = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp", "Mn"})
 _BLANK_FILLERS = frozenset("\u3164\u2800\u115f\u1160\uffa0")
 _WXH = re.compile(r"^\s*(\d{1,6})\s*[x×*]\s*(\d{1,6})\s*$", re.IGNORECASE)
+# Sizes by name that some model makes ("4K", "adaptive"): another model does not make them, but
+# they are sizes, and a member who types one is told so, not that it "is not a size".
+_NAMED_SIZE = re.compile(r"[1-9]K|adaptive|auto", re.IGNORECASE)
 
 
 class InvalidOptionError(ValueError):
@@ -181,6 +184,9 @@ class ModelSpec:
             if text.casefold() == known.casefold():
                 return known
         match = _WXH.match(text)
+        if match is None and _NAMED_SIZE.fullmatch(text):
+            named = text.upper() if text[0].isdigit() else text.lower()
+            raise self._size_error("not_accepted", f"{named} is not one of the sizes it takes", named)
         if match is None:
             raise self._size_error("not_a_size", f"{_shown(size)} is not a size", _short(size))
         width, height = int(match[1]), int(match[2])

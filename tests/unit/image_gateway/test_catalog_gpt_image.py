@@ -38,7 +38,7 @@ def test_gpt_image_2_takes_custom_sizes_within_openais_rules(size, expected):
         ("800x800", "too_few_pixels"),  # 640,000 < 655,360
         ("2560x816", "too_wide"),  # just over 3:1
         ("0x1024", "empty"),
-        ("2K", "not_a_size"),
+        ("2K", "not_accepted"),  # a size, only not one this model makes
     ],
 )
 def test_gpt_image_2_refuses_sizes_outside_the_rules(size, reason):
