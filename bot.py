@@ -665,6 +665,16 @@ async def run(settings: Settings, preset: Preset) -> None:
                     await bot.start(settings.discord_token.get_secret_value())
                 except (aiohttp.ClientError, OSError, TimeoutError) as error:
                     raise DiscordUnreachable(discord_host(settings), error) from None
+                except discord.HTTPException as error:
+                    if bot.user is not None:  # logged in: a real answer of Discord's, a bug to show
+                        raise
+                    # Something answered the login, not as Discord does: a proxy's error page, a URL
+                    # without its /api/v10, an address Discord's Cloudflare refuses (1020).
+                    raise DiscordUnreachable(
+                        discord_host(settings),
+                        f"it answered HTTP {error.status} to the login, not as Discord's API does "
+                        "(check DISCORD_API_BASE_URL)",
+                    ) from None
                 except AttributeError:
                     # discord.py's reconnect reads the websocket it never had when the first
                     # connect to the gateway failed (the API answered, the gateway did not); one
@@ -722,6 +732,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ValidationError as error:
         print(f"configuration error: {redact(describe_validation_error(error), raw_secrets())}", file=sys.stderr)
+        return 2
+    except ValueError as error:  # a settings file that is not text
+        print(f"configuration error: {error}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, settings.secrets())
     try:

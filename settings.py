@@ -271,16 +271,26 @@ def raw_secrets(env_file: str | Path = ENV_FILE) -> tuple[str, ...]:
     return tuple({value.strip() for name, value in written if name in SECRET_NAMES and value.strip()})
 
 
+_SETTING_NAME = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+")  # how every setting is named: SOME_NAME
+
+
 def unknown_settings(env_file: str | Path = ENV_FILE) -> list[str]:
     """What looks meant as a setting but is none, said by name (never its value): every name in
     `env_file` that is not a setting, and an environment variable whose name is close to one's
     (`GUILD_MONTHLY_BUDGET=50` would otherwise leave the budget unlimited without a word)."""
     known = [name.upper() for name in Settings.model_fields]
     written = set(_env_file(env_file))
-    notes = []
+    secrets = [secret.upper() for secret in raw_secrets(env_file)]
+    notes, unnamed = [], 0
     for name in sorted(written.difference(known)):
+        if not _SETTING_NAME.fullmatch(name) or any(name in secret or secret in name for secret in secrets):
+            unnamed += 1  # a value on a line of its own (a key pasted twice): never repeated
+            continue
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
         notes.append(f"{name} in {env_file} is not a setting" + (f"; did you mean {close[0]}?" if close else ""))
+    if unnamed:
+        notes.append(f"{unnamed} line(s) in {env_file} are not NAME=value settings (not shown, a key could be in "
+                     "them); they are ignored")
     for name in sorted({name.upper() for name in os.environ}.difference(known, written)):
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
         if close:
@@ -289,5 +299,9 @@ def unknown_settings(env_file: str | Path = ENV_FILE) -> list[str]:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings; raises `ValidationError` (format it with `describe_validation_error`)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read settings; raises `ValidationError` (format it with `describe_validation_error`), or
+    ValueError for a settings file that is not UTF-8 text."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError:  # saved by a Windows editor in its own code page, or as UTF-16
+        raise ValueError(f"{ENV_FILE} is not UTF-8 text; save it as UTF-8 (Notepad: Save as, Encoding UTF-8)") from None

@@ -99,9 +99,10 @@ MIN_SECRET_LENGTH = 4  # shorter values are placeholders, and replacing them wou
 
 def replace_secrets(text: str, secrets: Iterable[str], replacement: str) -> str:
     """`text` with every secret, and every run of `SECRET_FRAGMENT` or more of a secret's characters
-    (an error page that echoes the key without its "sk-", or split by markup), replaced."""
+    (an error page that echoes the key without its "sk-", or split by markup), replaced, in any
+    case (a name read from a settings file is shown in capitals: a key pasted as one is a key)."""
     for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
-        text = text.replace(secret, replacement)
+        text = re.compile(re.escape(secret), re.IGNORECASE).sub(lambda _: replacement, text)
         if len(secret) > SECRET_FRAGMENT:
             text = _replace_fragments(text, secret, replacement)
     return text
@@ -113,7 +114,7 @@ def _replace_fragments(text: str, secret: str, replacement: str) -> str:
         if found.start() < i:
             continue  # inside a run already taken out
         end = found.end()
-        while end < len(text) and text[found.start() : end + 1] in secret:
+        while end < len(text) and text[found.start() : end + 1].lower() in secret.lower():
             end += 1
         out += [text[i : found.start()], replacement]
         i = end
@@ -124,7 +125,7 @@ def _replace_fragments(text: str, secret: str, replacement: str) -> str:
 @functools.lru_cache(maxsize=8)
 def _fragment_pattern(secret: str) -> re.Pattern[str]:
     windows = {secret[i : i + SECRET_FRAGMENT] for i in range(len(secret) - SECRET_FRAGMENT + 1)}
-    return re.compile("|".join(re.escape(window) for window in sorted(windows)))
+    return re.compile("|".join(re.escape(window) for window in sorted(windows)), re.IGNORECASE)
 
 
 def scrub(text: object, secrets: Iterable[str] = ()) -> str:

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from log_setup import RedactingFormatter, hide_reconnects_until_ready, setup_logging
+from log_setup import RedactingFormatter, hide_reconnects_until_ready, redact, setup_logging
 
 
 @pytest.fixture
@@ -70,3 +70,11 @@ def test_a_log_line_cannot_be_forged_or_overwritten_by_what_it_quotes():
     assert lines[0].startswith("WARNING prompt 'p' refused: a cat\\x0a2026-01-01 INFO"), lines[0]
     assert "\x1b" not in lines[0] and "\u202e" not in lines[0] and "[redacted]" in lines[0]
     assert lines[1] == "Traceback (most recent call last):" and lines[-1] == "RuntimeError: boom"
+
+
+def test_a_secret_is_taken_out_whatever_its_case():
+    # A name read from .env is shown in capitals: a key pasted as one came out upper-cased, whole.
+    key = "sk-live-0a1b2c3d4e5f6a7b8c9d"
+    assert redact(f"warning: {key.upper()} in .env", [key]) == "warning: [redacted] in .env"
+    assert "0A1B2C3D4E5F6A7B" not in redact(f"echo: x{key.upper()[8:]}", [key])  # a piece of it, too
+    assert redact("a Seedream image", ["sk-live-0a1b2c3d4e5f6a7b8c9d"]) == "a Seedream image"
