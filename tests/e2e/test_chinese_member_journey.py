@@ -10,7 +10,7 @@ from PIL import Image
 
 from tests.doubles.image_gateway_double import Fault
 from tests.e2e.harness import world
-from tests.e2e.staff import add_staff, eventually, is_ephemeral
+from tests.e2e.staff import add_staff, eventually
 
 ZH = "zh-CN"
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -28,7 +28,8 @@ async def test_full_width_sizes_from_a_chinese_input_method_are_read_as_typed_in
     async with world(tmp_path, start=False) as w:
         w.guild.preferred_locale = ZH
         await w.start_bot()
-        typed = ["２Ｋ", "２ｋ", "２０４８×２０４８", "２０４８ｘ２０４８", "２０４８Ｘ２０４８", "２０４８　＊　２０４８"]
+        typed = ["２Ｋ", "２ｋ", "２０４８×２０４８", "２０４８ｘ２０４８", "２０４８Ｘ２０４８",
+                 "２０４８　＊　２０４８"]  # fmt: skip
         for size in typed:
             done = await w.run("imagine", {"prompt": "一只猫", "size": size}, locale=ZH)
             assert len(done.files()) == 1, (size, done.all_text())

@@ -112,8 +112,9 @@ async def test_custom_gateway_with_label_model_and_dollar_prices_checks_and_star
     async with ImageGatewayDouble(flavour="aiearth", api_key=API_KEY) as gw, DiscordDouble() as dd:
         env = _env(
             DISCORD_TOKEN=dd.bot_token, DISCORD_API_BASE_URL=dd.api_base, DISCORD_GATEWAY_URL=dd.gateway_url,
-            IMAGE_PROVIDER="Custom", IMAGE_API_KEY=f"  {API_KEY}\r", IMAGE_API_BASE_URL=f"{gw.base_url}/images/generations",
-            IMAGE_MODEL="seedream 4.5", IMAGE_PRICES="doubao-seedream-4-5-251128=$0.04, doubao-seedream-5-0-260128=0.035",
+            IMAGE_PROVIDER="Custom", IMAGE_API_KEY=f"  {API_KEY}\r",
+            IMAGE_API_BASE_URL=f"{gw.base_url}/images/generations", IMAGE_MODEL="seedream 4.5",
+            IMAGE_PRICES="doubao-seedream-4-5-251128=$0.04, doubao-seedream-5-0-260128=0.035",
             DATABASE_URL=f"sqlite:///{tmp_path / 'custom.db'}", LOG_LEVEL="warning",
         )  # fmt: skip
         code, out = await _run_bot("--check", env=env, cwd=tmp_path, timeout=30)
