@@ -38,7 +38,7 @@ from pipeline.spend_report import GroupBy, SpendReport
 from pipeline.summary import prompt_preview
 from storage.approvals import Approval
 from storage.models import from_epoch_ms
-from storage.reports import Period, period_bounds
+from storage.reports import Period, Share, period_bounds
 from storage.requests import LedgerRow
 
 if TYPE_CHECKING:
@@ -132,8 +132,7 @@ class Reports(commands.Cog):
                         images=share.images_billed) for share in report.by_model]
         if member is None and report.by_member:
             lines.append(t("spend.top_members", locale))
-            lines += [t("spend.share", locale, name=f"<@{share.key}>", amount=format_usd(share.cost_micros),
-                        images=share.images_billed) for share in report.by_member[:TOP_MEMBERS]]
+            lines += [_member_share(share, locale) for share in report.by_member[:TOP_MEMBERS]]
         return "\n".join(lines)
 
     async def _labels(self, report: SpendReport, by: GroupBy, guild: discord.Guild | None) -> dict[str, str]:
@@ -272,6 +271,16 @@ def _short(prompt: str) -> str:
 
 def _created(entry: LedgerRow | Approval) -> datetime:
     return from_epoch_ms(entry.created_at) if isinstance(entry, Approval) else entry.created_at
+
+
+def _member_share(share: Share, locale: str) -> str:
+    """A member's line of /spend: the server's cost, and what the member was charged when it is
+    less (images billed that never reached them), as /usage and /history tell it."""
+    if share.charged_micros == share.cost_micros:
+        return t("spend.share", locale, name=f"<@{share.key}>", amount=format_usd(share.cost_micros),
+                 images=share.images_billed)  # fmt: skip
+    return t("spend.share_charged", locale, name=f"<@{share.key}>", amount=format_usd(share.cost_micros),
+             images=share.images_billed, charged=format_usd(share.charged_micros))  # fmt: skip
 
 
 async def setup(bot: SeedreamBot) -> None:

@@ -479,6 +479,7 @@ TEXTS: dict[str, str] = {
     "spend.by_model": "Per model:",
     "spend.top_members": "Top members:",
     "spend.share": "· {name}: {amount} ({images} image(s))",
+    "spend.share_charged": "· {name}: {amount} ({images} image(s); charged {charged})",
     "spend.others": "others",
     "spend.no_chart": "No chart: the bot needs matplotlib for it (the `charts` extra).",
     "spend.reserved": "Of which {amount} is held for requests in progress (spent when they deliver, given back if not).",

@@ -316,6 +316,7 @@ TEXTS: dict[str, str] = {
     "spend.by_model": "按模型：",
     "spend.top_members": "花费最多的成员：",
     "spend.share": "· {name}：{amount}（{images} 张图片）",
+    "spend.share_charged": "· {name}：{amount}（{images} 张图片；向其计费 {charged}）",
     "spend.others": "其他",
     "spend.no_chart": "无法生成图表：机器人需要安装 matplotlib（`charts` 扩展）。",
     "spend.reserved": "其中 {amount} 为进行中请求的预留（交付后计入花费，未交付则退回）。",

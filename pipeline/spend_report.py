@@ -49,12 +49,14 @@ class SpendReport(SpendFigures):
 def _shares(rows: Sequence[LedgerRow], key: Callable[[LedgerRow], str]) -> tuple[Share, ...]:
     cost: Counter[str] = Counter()
     images: Counter[str] = Counter()
+    charged: Counter[str] = Counter()
     for row in rows:
         if row.status == "settled":
             cost[key(row)] += row.cost_micros
             images[key(row)] += row.images_billed or 0
+            charged[key(row)] += row.charged_micros
     return tuple(
-        Share(k, cost[k], images[k]) for k in sorted(cost, key=lambda k: (-cost[k], -images[k], k))
+        Share(k, cost[k], images[k], charged[k]) for k in sorted(cost, key=lambda k: (-cost[k], -images[k], k))
     )
 
 

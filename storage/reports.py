@@ -53,6 +53,7 @@ class Share:
     key: str  # model id, or member id as text
     cost_micros: int
     images_billed: int
+    charged_micros: int  # what members were charged (for their images that arrived)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def _day(number: int) -> date:
 
 
 def _ranked(rows: Sequence[tuple]) -> tuple[Share, ...]:
-    shares = [Share(str(key), int(cost), int(images)) for key, cost, images in rows]
+    shares = [Share(str(key), int(cost), int(images), int(charged)) for key, cost, images, charged in rows]
     return tuple(sorted(shares, key=lambda s: (-s.cost_micros, -s.images_billed, s.key)))
 
 
@@ -115,18 +116,21 @@ class _Period:
         statuses: Counter[str] = Counter()
         model_cost: Counter[str] = Counter()
         model_images: Counter[str] = Counter()
+        model_charged: Counter[str] = Counter()
         model_days: dict[str, Counter[date]] = defaultdict(Counter)
-        for status, model, day, count, cost, _charged, billed, _delivered in groups:
+        for status, model, day, count, cost, charged, billed, _delivered in groups:
             statuses[status] += count
             if status == "settled":
                 model_cost[model] += cost
                 model_images[model] += billed
+                model_charged[model] += charged
             if cost:
                 model_days[model][_day(day)] += cost
         settled = [group for group in groups if group[0] == "settled"]
-        by_model = _ranked([(model, model_cost[model], model_images[model]) for model in model_cost])
+        by_model = _ranked([(m, model_cost[m], model_images[m], model_charged[m]) for m in model_cost])
         by_member = _ranked(self.cursor(
-            "user_id, SUM(cost_micros), SUM(COALESCE(images_billed, 0))", "AND status = 'settled' GROUP BY user_id"
+            "user_id, SUM(cost_micros), SUM(COALESCE(images_billed, 0)), SUM(charged_micros)",
+            "AND status = 'settled' GROUP BY user_id",
         ).fetchall())
         per_day: dict[GroupBy, dict[str, dict[date, int]]] = {"model": {}, "member": {}}
         others_per_day: dict[GroupBy, dict[date, int]] = {"model": {}, "member": {}}
