@@ -2,9 +2,11 @@
 
 Retries and time (IMAGE_MAX_RETRIES, IMAGE_TIMEOUT_SECONDS):
 
-* Retried: 429, every 5xx, and a connection that never opened (refused, DNS, TLS: the gateway
-  cannot have the request). Never a 429 or 5xx whose code names a missing model or an account
-  problem (errors.py classifies those by the code: waiting does not fix them), never another 4xx,
+* Retried: 429, every 5xx but a generation's 504 and 524, and a connection that never opened
+  (refused, DNS, TLS: the gateway cannot have the request). Never a 429 or 5xx whose code names a
+  missing model or an account problem (errors.py classifies those by the code: waiting does not
+  fix them), never a generation's 504 or 524 (a proxy's "gateway timeout": the gateway behind it
+  had the request and may still make and bill the images), never another 4xx,
   never an answer that began (a 2xx may already be generating, and billed), never a connection
   dropped after the request was sent, and never a timeout: the gateway may still make and bill
   the images, and a second call could pay twice.
@@ -44,6 +46,7 @@ import aiohttp
 
 from image_gateway.catalog import ModelSpec
 from image_gateway.errors import (
+    GATEWAY_TIMEOUTS,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -575,6 +578,8 @@ class ImageClient:
         request dropped after it was sent may still be made and billed); never a timeout (see the
         module docstring)."""
         if isinstance(error, APIStatusError):
+            if unsent_only and error.status in GATEWAY_TIMEOUTS:
+                return False  # a proxy gave up waiting: the gateway behind it may still make and bill them
             return isinstance(error, RateLimitError | InternalServerError)
         if isinstance(error, APITimeoutError):
             return False

@@ -93,6 +93,7 @@ def strip_secrets(text: object, secrets: Iterable[str] = ()) -> str:
     return replace_secrets(out, secrets, "")
 
 
+GATEWAY_TIMEOUTS = (504, 524)  # a proxy in front gave up waiting (524: Cloudflare's): the request got through
 SECRET_FRAGMENT = 12  # this many characters of a secret in a row are taken out too: a cut-off key is still a key
 MIN_SECRET_LENGTH = 4  # shorter values are placeholders, and replacing them would garble text
 

@@ -12,6 +12,7 @@ import re
 from i18n import CATALOGS, t
 from image_gateway.catalog import AllowedSizes, InvalidOptionError, format_usd
 from image_gateway.errors import (
+    GATEWAY_TIMEOUTS,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -149,6 +150,8 @@ def _explain(error: BaseException, locale: object | None) -> str:
             return t("error.attachment", locale, name=error.name, reason=reason)
         case APIStatusError() if error.is_content_filter:
             return t("error.content_filter", locale)
+        case APIStatusError() if error.status in GATEWAY_TIMEOUTS:
+            return t("error.timeout", locale)
         case RateLimitError() | InternalServerError():
             return t("error.busy", locale)
         case AuthenticationError():

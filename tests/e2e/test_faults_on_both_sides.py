@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiohttp import web
 
 from storage import Limits
@@ -65,6 +66,20 @@ async def test_a_proxy_html_error_page_on_every_try_is_busy_without_the_html(tmp
         assert len(w.gateway.generation_requests) == 3  # a 502 before any answer: nothing made, retried
         text = inter.all_text()
         assert "busy" in text and "<html" not in text.lower() and "nginx" not in text, text
+        [row] = await assert_books_balanced(w.storage, LIMITS)
+        assert (row["status"], row["charged_micros"]) == ("released", 0)
+
+
+@pytest.mark.parametrize("status", [504, 524])
+async def test_a_proxys_gateway_timeout_is_not_retried_for_the_gateway_may_still_bill(tmp_path, status):
+    # 504 (or Cloudflare's 524): the proxy in front gave up waiting, the gateway behind it had the
+    # request and may still make and bill the images; asked again, the server could pay twice.
+    async with world(tmp_path, image_max_retries=3, **QUOTAS) as w:
+        w.gateway.script(Fault.html(status), times=3)
+        inter = await w.run("imagine", {"prompt": "a cat"}, timeout=30)
+        assert len(w.gateway.generation_requests) == 1
+        text = inter.all_text()
+        assert "took too long" in text and "not charged" in text and "<html" not in text.lower(), text
         [row] = await assert_books_balanced(w.storage, LIMITS)
         assert (row["status"], row["charged_micros"]) == ("released", 0)
 
