@@ -121,7 +121,9 @@ class SeedreamBot(commands.Bot):
             settled=(self.budget_alerts.after_settle,),
             refused=(self.budget_alerts.after_refusal,),
             options=pipeline_options(services.settings),
-            checks=moderation_checks(services.storage.guild_config, role_exists=self._role_exists),
+            checks=moderation_checks(
+                services.storage.guild_config, role_exists=self._role_exists, channel_exists=self._channel_exists
+            ),
         )
         self.queue = FairQueue(
             concurrency=services.settings.max_concurrent_requests,
@@ -235,6 +237,10 @@ class SeedreamBot(commands.Bot):
     def _role_exists(self, guild_id: int, role_id: int) -> bool:
         guild = self.get_guild(guild_id)
         return guild is None or guild.get_role(role_id) is not None  # not cached: not known to be gone
+
+    def _channel_exists(self, guild_id: int, channel_id: int) -> bool:
+        guild = self.get_guild(guild_id)
+        return guild is None or guild.get_channel_or_thread(channel_id) is not None  # not cached: not known gone
 
     async def generate(self, interaction: discord.Interaction, job: ImageJob) -> None:
         """Admit (refusals answer privately, nothing spent), then wait in line and run while the

@@ -14,6 +14,7 @@ from cogs.options import (
     job_from_interaction,
     model_autocomplete,
     pick_model,
+    refuse_before_form,
     size_autocomplete,
     submitted_value,
 )
@@ -130,7 +131,7 @@ class Edit(commands.Cog):
         job = job_from_interaction(
             self.bot, interaction, command="edit", prompt="", model=model.id, size=None, reference_count=len(images)
         )
-        await self.bot.pipeline.check_access(job)
+        await refuse_before_form(self.bot, job)
         self._remember(message)
         modal = EditPromptModal(message.id, locale_of(interaction), model, used=len(images), total=total)
         # Stopped before it is sent, so discord.py keeps no copy of it: `on_edit_submit` alone

@@ -141,6 +141,12 @@ def _default_size(spec: ModelSpec, size: str | None) -> str | None:
     return size
 
 
+async def refuse_before_form(bot: SeedreamBot, job: ImageJob) -> None:
+    """Before a form asks for a prompt (the Edit menu's, Variation's): what no prompt could change
+    (`Pipeline.check_access`); in approval mode the limits as a moderator's decision would meet them."""
+    await bot.pipeline.check_access(job, as_if_unspent=bot.storage.guild_config.get(job.guild_id).needs_approval)
+
+
 async def refuse_now(bot: SeedreamBot, job: ImageJob) -> None:
     """Raise what `admit` would refuse `job` for now, before anything slow or private is done
     (`Pipeline.precheck`: options, moderation, limits); in approval mode the limits wait for the

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from cogs.checks import CLOCK_SLACK, REFERENCES_WINDOW, is_buttons_request, is_moderator
-from cogs.options import generate_with_attachments, job_from_interaction, pick_model, refuse_now, submitted_value
+from cogs.options import (
+    generate_with_attachments,
+    job_from_interaction,
+    pick_model,
+    refuse_before_form,
+    refuse_now,
+    submitted_value,
+)
 from i18n import locale_of, t
 from image_gateway.catalog import InvalidOptionError
 from pipeline.delivery import report_error, set_result_view
@@ -335,7 +342,7 @@ async def variation(interaction: discord.Interaction, request_id: int) -> None:
     job = job_from_interaction(
         bot, interaction, command="variation", prompt="", model=model.id, size=None, reference_count=1
     )
-    await bot.pipeline.check_access(job)
+    await refuse_before_form(bot, job)
     limit = model.max_prompt_chars  # the form takes what the variation will
     modal = VariationModal(row, limit, locale_of(interaction), usable)
     # Stopped before it is sent, so discord.py keeps no copy of it: the submission is answered by

@@ -39,6 +39,10 @@ TEXTS: dict[str, str] = {
         "Image commands here need a role that was deleted, so no one can use them. Ask a server admin to "
         "choose another with /settings required-role."
     ),
+    "moderation.channels_deleted": (
+        "Image commands are allowed only in channels that were all deleted, so no one can use them. Ask a server "
+        "admin to choose others with /settings channels."
+    ),
     "moderation.role_required": "You need the {role} role to use image commands on this server.",
     # approval mode
     "approval.submitted": (

@@ -30,6 +30,7 @@ TEXTS: dict[str, str] = {
     "moderation.blocked": "你的提示词被拒绝：其中含有本服务器不允许的内容。请修改后重试。未向你计费。",
     "moderation.wrong_channel": "在本服务器中，图片命令只能在 {channels} 中使用。",
     "moderation.role_deleted": "本服务器的图片命令所需的身份组已被删除，因此目前无人可以使用。请服务器管理员用 `/设置 必需身份组` 重新选择。",
+    "moderation.channels_deleted": "本服务器只允许在某些频道使用图片命令，但这些频道都已被删除，因此目前无人可以使用。请服务器管理员用 `/设置 频道` 重新选择。",
     "moderation.role_required": "你需要拥有 {role} 身份组才能在本服务器使用图片命令。",
     "approval.submitted": "你的请求已提交给版主审核。审核结果会在本频道通知你；在此之前不会计费。",
     "approval.already_waiting": "你的同一个请求已在等待版主审核，审核结果会在本频道通知你。这次没有重复提交，在此之前不会计费。",

@@ -196,13 +196,20 @@ def _regex_finds(pattern: _Pattern, text: str) -> bool:
 
 
 def moderation_checks(
-    configs: GuildConfigStore, *, role_exists: Callable[[int, int], bool] = lambda guild_id, role_id: True
+    configs: GuildConfigStore,
+    *,
+    role_exists: Callable[[int, int], bool] = lambda guild_id, role_id: True,
+    channel_exists: Callable[[int, int], bool] = lambda guild_id, channel_id: True,
 ) -> list[AdmissionCheck]:
-    """`role_exists(guild_id, role_id)`: whether the server still has that role (the bot's cache)."""
+    """`role_exists(guild_id, role_id)`, `channel_exists(guild_id, channel_id)`: whether the
+    server still has that role, that channel (the bot's cache)."""
     async def allowed_channel(job: ImageJob) -> None:
         allowed = configs.get(job.guild_id).allowed_channel_ids
         if allowed and job.channel_id not in allowed and job.parent_channel_id not in allowed:  # threads too
-            channels = Listing(f"<#{channel_id}>" for channel_id in allowed)
+            # a deleted channel is no place to send anyone (Discord shows it as #unknown)
+            channels = Listing(f"<#{channel_id}>" for channel_id in allowed if channel_exists(job.guild_id, channel_id))
+            if not channels:  # still closed (opening it would be the admins' call), but nowhere is open
+                raise UserError("moderation.channels_deleted", code="wrong_channel")
             raise UserError("moderation.wrong_channel", code="wrong_channel", channels=channels)
 
     async def required_role(job: ImageJob) -> None:

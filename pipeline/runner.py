@@ -263,8 +263,14 @@ class Pipeline:
     async def screen(self, job: ImageJob) -> GenerationRequest:
         """Validate and run the admission checks; nothing is reserved (approval mode asks first).
         A check's refusal (moderation) is kept as a 'refused' row, as a quota's is by the ledger:
-        the moderators' /history shows the attempt."""
-        request = self.build_request(job)
+        the moderators' /history shows the attempt. A rule no option changes (the allowed
+        channels, the required role) is told before a mistake in the options: a member in the
+        wrong channel is not taught the sizes first."""
+        try:
+            request = self.build_request(job)
+        except InvalidOptionError:
+            await self._check_unprompted(job)
+            raise
         for check in self.checks:
             try:
                 await check(job)
@@ -274,10 +280,18 @@ class Pipeline:
                 raise
         return request
 
-    async def check_access(self, job: ImageJob) -> None:
-        """Before a member is asked for a prompt (the Edit menu's and Variation's forms): the
-        checks that do not read one (the allowed channels, the required role), so that a member the
-        server will refuse is told before typing. Nothing is recorded: there is no request yet."""
+    async def check_access(self, job: ImageJob, *, as_if_unspent: bool = False) -> None:
+        """Before a member is asked for a prompt (the Edit menu's and Variation's forms): what no
+        prompt changes - the checks that do not read one (the allowed channels, the required role)
+        and the limits (a limit of 0, a day's images used up; `as_if_unspent` in approval mode, as
+        `screen_for_approval` does) - so that a member the server will refuse is told before
+        typing. Nothing is recorded: there is no request yet."""
+        await self._check_unprompted(job)
+        limits = await self.limits(job)
+        with self._hearing_refusals(job):
+            await self.ledger.check(_record(job, None), limits=limits, as_if_unspent=as_if_unspent)
+
+    async def _check_unprompted(self, job: ImageJob) -> None:
         for check in self.checks:
             if not getattr(check, "reads_prompt", False):
                 await check(job)
@@ -857,16 +871,18 @@ def _past_request(progress: Progress) -> bool:
     return True
 
 
-def _record(job: ImageJob, request: GenerationRequest) -> RequestRecord:
-    """What the ledger records of a request (`Ledger.reserve`, `Ledger.check`)."""
+def _record(job: ImageJob, request: GenerationRequest | None) -> RequestRecord:
+    """What the ledger records of a request (`Ledger.reserve`, `Ledger.check`); without `request`,
+    before a prompt is typed, what its limits are checked on."""
     return RequestRecord(
         guild_id=job.guild_id,
         channel_id=job.channel_id,
         user_id=job.user_id,
         command=job.command,
         model=job.model.id,
-        size=request.size or "",
-        prompt=job.model.validate_prompt(job.prompt),  # the member's own words, not the series sentence
+        size=(job.size if request is None else request.size) or "",
+        # the member's own words, not the series sentence
+        prompt="" if request is None else job.model.validate_prompt(job.prompt),
         images=job.count,
         unit_price_micros=job.model.price_micros or 0,
         reference_images=len(job.references),
