@@ -280,17 +280,19 @@ def _error_fields(body_text: str) -> tuple[str | None, str | None, str | None, s
     )
 
 
-def _error_class(status: int, code: str | None) -> type[APIStatusError]:
+def _error_class(status: int, code: str | None, message: str | None = None) -> type[APIStatusError]:
     """By the code where it names a missing model, an account problem or a refused key, else by
     the status: a 503 model_not_found is no passing outage, so it must not be retried nor told as
-    "busy", and a 400 one is the operator's model id, not the member's request."""
+    "busy", and a 400 one is the operator's model id, not the member's request. A content filter's
+    refusal is known by its code or its words (a gateway that wraps Ark's refusal in a 500 of its
+    own code): never retried, whatever the status."""
     if code in MODEL_NOT_FOUND_CODES:
         return NotFoundError
     if code in ACCOUNT_CODES:
         return PermissionDeniedError
     if code in AUTH_CODES:
         return AuthenticationError
-    if code in CONTENT_FILTER_CODES:  # a refusal of this prompt or image, whatever the status: no retry
+    if is_content_filter(code, message):  # a refusal of this prompt or image, whatever the status: no retry
         return BadRequestError
     return _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
 
@@ -326,7 +328,7 @@ def make_status_error(
     if message is None:  # secrets go before the text is cut, so no fragment of one is left
         message = _non_json_text(strip_secrets(body_text, secrets))
     message = scrub(message, secrets) or f"HTTP {status} with no error message"
-    cls = _error_class(status, code)
+    cls = _error_class(status, code, message)
     return cls(
         message,
         status=status,

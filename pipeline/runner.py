@@ -20,7 +20,7 @@ import aiohttp
 
 from image_gateway.catalog import InvalidOptionError
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
-from image_gateway.errors import InvalidResponseError
+from image_gateway.errors import APIStatusError, BadRequestError, InvalidResponseError, is_content_filter
 from image_gateway.money import format_usd
 from pipeline.explain import DeliveryError, UserError, is_expected, operator_hint
 from pipeline.fetch import FetchError, decode_b64_image, download_spooled
@@ -582,6 +582,8 @@ class Pipeline:
                     task.result().file.close()
         if progress.generated == 0 and not progress.refused:
             raise InvalidResponseError("the gateway answered without any image")
+        if progress.generated == 0 and (refusal := _whole_refusal(progress.refused)) is not None:
+            raise refusal  # the content filter refused every image: the member's business, told privately
         if progress.undelivered is not None and progress.delivered == 0:
             raise progress.undelivered  # nothing got through: reported as a failure, nothing charged
 
@@ -869,6 +871,18 @@ def _past_request(progress: Progress) -> bool:
         return False
     progress.extra += 1
     return True
+
+
+def _whole_refusal(refused: Sequence[FailedImage]) -> APIStatusError | None:
+    """The content filter's refusal of a request, when it refused every image that came back as
+    an item of its own (a series' `OutputImageSensitiveContentDetected` items or `partial_failed`
+    events), as a 400 of the same code would be: None when any failed otherwise."""
+    if not refused or not all(is_content_filter(image.code, image.message) for image in refused):
+        return None
+    first = refused[0]
+    if isinstance(first.error, APIStatusError):
+        return first.error
+    return BadRequestError(first.message or first.code, status=400, code=first.code)
 
 
 def _record(job: ImageJob, request: GenerationRequest | None) -> RequestRecord:

@@ -277,7 +277,9 @@ async def test_history_of_a_series_the_content_filter_refused_entirely_says_cont
             inter = await start(w, {"prompt": "three postcards", "count": 3})
             row = await settled(w)
             await inter.wait_for_final(timeout=10, quiet=0.5)
-            assert "3 of 3 were refused by the content filter" in inter.all_text()
+            # told privately, as a refused /imagine is: the public "thinking" reply goes
+            assert "The content filter refused this request" in inter.all_text(), inter.all_text()
+            assert "original_delete" in inter.kinds(), inter.kinds()
             assert (row["status"], row["cost_micros"]) == ("released", 0)
             history = (await w.run("history", {})).all_text()
             assert "content filter" in history, history
