@@ -19,8 +19,10 @@ TEXTS: dict[str, str] = {
     "result.quota_separator": ", ",
     "result.unlimited": "no limits",
     "result.working": "Generating {count} image(s) with {model}…",
-    "result.more": "Images {first}–{last} of **{prompt}**",
-    "result.more_one": "Image {number} of **{prompt}**",
+    # a request's images over several messages: each says which (and of how many) it holds
+    "result.numbers": "Images {first}–{last} of {total}",
+    "result.number": "Image {number} of {total}",
+    "result.more": "{numbers}: **{prompt}**",
     "size.auto": "auto",
     # usage
     "usage.title": "Your image usage",

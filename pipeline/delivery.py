@@ -167,11 +167,20 @@ class InteractionSink:
         self._posted += len(images)
 
     async def finish(self, outcome: Outcome) -> None:
+        """The summary (and the result's buttons) on the reply, else as a new message: an edit
+        Discord refused or whose connection dropped must not leave a member with images they paid
+        for and no cost, no buttons (at worst, a summary twice)."""
         text = outcome_text(outcome, self.locale)
         view = result_view(self.ticket) if outcome.delivered else None
         extra = {"view": view} if view is not None else {}
-        if outcome.delivered == 0 or not await self._edit_original(content=text, **extra):
-            await self._send(text, view=view)
+        if outcome.delivered:
+            try:
+                if await self._edit_original(content=text, **extra):
+                    return
+            except DISCORD_ERRORS as error:
+                log.warning("request %s: the summary could not be put on the reply (%s); sent as a new message",
+                            self.ticket.request_id, getattr(error, "status", None) or type(error).__name__)  # fmt: skip
+        await self._send(text, view=view)
 
     async def fail(self, error: BaseException) -> None:
         """Tell the member what went wrong, where they are looking. A refusal that is theirs alone

@@ -34,14 +34,20 @@ def header_text(ticket: Ticket, locale: object) -> str:
 
 def batch_text(ticket: Ticket, locale: object, images: Sequence[ReadyImage], *, first: bool) -> str:
     """The text over one message of images: the prompt on the request's first message, then
-    "Images 11–15 of …" (the numbers of the files, as the gateway numbered them)."""
-    if first or not images:
+    "Images 11–15 of 15: …" (the numbers of the files, as the gateway numbered them). A first
+    message that holds only some of them says which too ("Image 1 of 4"): a streamed series
+    runs for minutes, and its member sees that more are coming."""
+    total = ticket.job.count
+    if not images or (first and len(images) >= total):
         return header_text(ticket, locale)
-    prompt = prompt_preview(ticket.job.prompt)
     low, high = min(image.index for image in images) + 1, max(image.index for image in images) + 1
     if low == high:
-        return t("result.more_one", locale, number=low, prompt=prompt)
-    return t("result.more", locale, first=low, last=high, prompt=prompt)
+        numbers = t("result.number", locale, number=low, total=total)
+    else:
+        numbers = t("result.numbers", locale, first=low, last=high, total=total)
+    if first:
+        return f"{header_text(ticket, locale)}\n{numbers}"
+    return t("result.more", locale, numbers=numbers, prompt=prompt_preview(ticket.job.prompt))
 
 
 def outcome_text(outcome: Outcome, locale: object) -> str:
