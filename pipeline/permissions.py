@@ -30,6 +30,17 @@ def bot_can_post(channel: PostableChannel) -> bool:
     those who may manage threads (an archived one is reopened by a post). Not in a server that
     removed the bot: discord.py keeps the channel and the bot's member in its objects, but the
     server is no longer the bot's (GUILD_DELETE), and Discord refuses every post there."""
+    return _bot_may_post(channel, embeds=False)
+
+
+def bot_can_review(channel: PostableChannel) -> bool:
+    """Whether moderators can read a review the bot posts in `channel`: it may post there and embed
+    (a long prompt, the linked images are in embeds, which Discord drops without Embed Links,
+    leaving moderators to approve words they never saw)."""
+    return _bot_may_post(channel, embeds=True)
+
+
+def _bot_may_post(channel: PostableChannel, *, embeds: bool) -> bool:
     if not _still_joined(channel.guild):
         return False
     me = channel.guild.me
@@ -42,20 +53,7 @@ def bot_can_post(channel: PostableChannel) -> bool:
     thread = isinstance(channel, discord.Thread)
     if thread and channel.locked and not permissions.manage_threads:
         return False
-    return can_post(permissions, thread=thread)
-
-
-def bot_can_review(channel: PostableChannel) -> bool:
-    """Whether moderators can read a review the bot posts in `channel`: it may post there and embed
-    (a long prompt, the linked images are in embeds, which Discord drops without Embed Links,
-    leaving moderators to approve words they never saw)."""
-    if not bot_can_post(channel):
-        return False
-    me = channel.guild.me
-    try:
-        return me is None or channel.permissions_for(me).embed_links
-    except discord.ClientException:  # a thread whose parent is not cached: cannot tell
-        return True
+    return can_post(permissions, thread=thread) and (permissions.embed_links or not embeds)
 
 
 def _still_joined(guild: discord.Guild) -> bool:
