@@ -146,6 +146,20 @@ def is_content_filter(code: str | None, message: str | None = None) -> bool:
     return bool(message and _CONTENT_FILTER_WORDS.search(message))
 
 
+# A passing outage whatever its words say ("upstream moderation service unavailable"): only a
+# content filter's code makes one of these a refusal.
+_PASSING_STATUSES = frozenset({429, 502, 503, 504, 524})
+
+
+def _refused_by_filter(status: int, code: str | None, message: str | None) -> bool:
+    """A gateway error that is the content filter's refusal: by its code at any status, or by its
+    words at a status that is not a passing outage's (a 400, or a gateway's own 500 around Ark's
+    "may contain sensitive information")."""
+    if code and code in CONTENT_FILTER_CODES:
+        return True
+    return status not in _PASSING_STATUSES and is_content_filter(None, message)
+
+
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP-date; None if absent."""
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -220,7 +234,7 @@ class APIStatusError(GatewayError):
 
     @property
     def is_content_filter(self) -> bool:
-        return is_content_filter(self.code, self.message)
+        return _refused_by_filter(self.status, self.code, self.message)
 
     def __str__(self) -> str:
         code = f" {self.code}" if self.code else ""
@@ -292,7 +306,7 @@ def _error_class(status: int, code: str | None, message: str | None = None) -> t
         return PermissionDeniedError
     if code in AUTH_CODES:
         return AuthenticationError
-    if is_content_filter(code, message):  # a refusal of this prompt or image, whatever the status: no retry
+    if _refused_by_filter(status, code, message):  # a refusal of this prompt or image: no retry
         return BadRequestError
     return _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
 

@@ -202,8 +202,9 @@ async def _check(attachment: AttachmentLike, data: bytes, model: ModelSpec, posi
     if converted:
         log.info("attachment %s converted to %s for %s", name, fmt, model.id)
     # A converted image has no Discord URL of its own: it always travels as a data URI.
+    width, height = await asyncio.to_thread(_upright_size, data, info.width, info.height)
     return Reference(filename=name, url=attachment.url, data=prepared, format=fmt, converted=converted,
-                     width=info.width, height=info.height)  # fmt: skip
+                     width=width, height=height)  # fmt: skip
 
 
 async def _decoding(pixels: int, work: Callable[..., T], *args: object) -> T:
@@ -273,6 +274,20 @@ class _PixelBudget:
 
 def _check_and_convert(data: bytes, info: ImageInfo, accepted: tuple[str, ...]) -> tuple[bytes, str]:
     return check_reference(data, info, accepted, max_bytes=MAX_REFERENCE_BYTES)
+
+
+def _upright_size(data: bytes, width: int, height: int) -> tuple[int, int]:
+    """The size as the image is shown: a phone's portrait photo is stored 4032x3024 with an EXIF
+    orientation that turns it (5 to 8: a quarter turn)."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            orientation = im.getexif().get(_ORIENTATION, 1)
+    except Exception:  # any failure: the size as stored
+        return width, height
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+_ORIENTATION = 0x0112  # the EXIF tag
 
 
 def _header_size(data: bytes) -> tuple[int, int] | None:
