@@ -111,7 +111,10 @@ class SeedreamBot(commands.Bot):
         self.storage = services.storage
         self.preset = services.preset
         self.limits_resolver = LimitsResolver(services.storage.quotas, default_limits(services.settings))
-        self.budget_alerts = BudgetAlerts(self, services.storage.reports, services.storage.quotas)
+        self.budget_alerts = BudgetAlerts(
+            self, services.storage.reports, services.storage.quotas,
+            cheapest_image=min((spec.price_micros or 0 for spec in services.preset.models.values()), default=0),
+        )  # fmt: skip
         self.pipeline = Pipeline(
             client=services.client,
             ledger=services.storage.ledger,

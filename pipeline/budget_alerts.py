@@ -27,10 +27,13 @@ log = logging.getLogger(__name__)
 
 
 class BudgetAlerts:
-    def __init__(self, client: discord.Client, reports: ReportQueries, quotas: QuotaStore) -> None:
+    def __init__(
+        self, client: discord.Client, reports: ReportQueries, quotas: QuotaStore, *, cheapest_image: int = 0
+    ) -> None:
         self.client = client
         self.reports = reports
         self.quotas = quotas
+        self.cheapest_image = cheapest_image  # micro-dollars: the gateway's cheapest model's price
 
     async def after_settle(self, ticket, settlement: Settlement) -> None:
         """A `Pipeline` settled hook."""
@@ -41,11 +44,12 @@ class BudgetAlerts:
 
     async def after_refusal(self, job, refusal: QuotaExceeded, moment: datetime) -> None:
         """A `Pipeline` refused hook: the server's budget refused a request and what the month
-        has spent leaves less than one image. Spend may then never reach the threshold (a $1.00
-        budget at $0.162 an image stops at $0.972, 97%): the warning is given now instead, once, as
-        the threshold's would be. Money only held for requests in progress does not count."""
+        has spent leaves less than one image of the cheapest model. Spend may then never reach the
+        threshold (a $1.00 budget at $0.162 an image stops at $0.972, 97%): the warning is given
+        now instead, once, as the threshold's would be. Money only held for requests in progress
+        does not count, nor does a dearer model's price (a cheaper image may still fit)."""
         if refusal.kind == "guild_budget" and refusal.limit > 0:
-            await self.check(job.guild_id, moment, one_image=refusal.requested // max(refusal.images, 1))
+            await self.check(job.guild_id, moment, one_image=self.cheapest_image)
 
     async def check(self, guild_id: int, moment: datetime, *, one_image: int | None = None) -> None:
         """Warn if the settled spend of `moment`'s month has reached the share set with /budget:
