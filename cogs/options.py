@@ -49,7 +49,11 @@ def job_from_interaction(
     roles = tuple(role.id for role in getattr(member, "roles", ()))
     server = bot.storage.guild_config.get(interaction.guild_id)  # the server's defaults (/settings defaults)
     wanted = len(references or ()) if reference_count is None else reference_count
-    spec = pick_model(bot, model, server.default_model, references=wanted, series=series, size=size)
+    refused: InvalidOptionError | None = None
+    try:
+        spec = pick_model(bot, model, server.default_model, references=wanted, series=series, size=size)
+    except InvalidOptionError as error:  # told after the server's rules (`Pipeline.screen`)
+        spec, refused = bot.resolve_model(None), error
     return ImageJob(
         command=command,
         guild_id=interaction.guild_id,
@@ -66,6 +70,7 @@ def job_from_interaction(
         references=references or [],
         role_ids=roles,
         watermark=server.watermark,
+        refused_option=refused,
     )
 
 

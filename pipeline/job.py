@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from image_gateway.catalog import ModelSpec
+from image_gateway.catalog import InvalidOptionError, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,9 @@ class ImageJob:
     role_ids: tuple[int, ...] = ()
     watermark: bool | None = None  # None: the bot's IMAGE_WATERMARK setting
     parent_channel_id: int | None = None  # a thread's channel: allowed channels cover their threads
+    # A model option refused when the job was made (a model not offered, one that cannot do this):
+    # raised by `Pipeline.build_request`, after the server's rules, which no option changes.
+    refused_option: InvalidOptionError | None = None
 
     @property
     def images_requested(self) -> int:

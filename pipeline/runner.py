@@ -218,6 +218,8 @@ class Pipeline:
     def build_request(self, job: ImageJob) -> GenerationRequest:
         """Validate the job against the model; raises `InvalidOptionError` with what is allowed.
         The reference images are counted here and added when the request's turn comes."""
+        if job.refused_option is not None:
+            raise job.refused_option
         model = job.model
         if job.series:  # what the model cannot do at all comes first, whatever the images
             model.validate_series(job.count, len(job.references))
