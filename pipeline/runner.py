@@ -287,7 +287,8 @@ class Pipeline:
         prompt changes - the checks that do not read one (the allowed channels, the required role)
         and the limits (a limit of 0, a day's images used up; `as_if_unspent` in approval mode, as
         `screen_for_approval` does) - so that a member the server will refuse is told before
-        typing. Nothing is recorded: there is no request yet."""
+        typing. A limit's refusal is kept as a 'refused' row, as every quota refusal is (/history);
+        a rule's is not: there is no request yet."""
         await self._check_unprompted(job)
         limits = await self.limits(job)
         with self._hearing_refusals(job):

@@ -265,19 +265,24 @@ async def test_a_queued_upscale_choice_can_be_cancelled_and_costs_nothing(tmp_pa
 
 
 async def test_a_variation_submitted_at_the_daily_limit_is_refused_privately_and_costs_nothing(tmp_path):
-    async with world(tmp_path, default_daily_images=1) as w:
+    async with world(tmp_path, default_daily_images=2) as w:
         first = await w.run("imagine", {"prompt": "a quiet lake"})
         request_id = (await w.ledger_rows())[0]["id"]
         opened = await press(w, result_message(first), "variation", request_id)
         assert opened.modal is not None, opened.all_text()
+        await w.run("imagine", {"prompt": "the last one today"})  # the day's limit is used up meanwhile
         submitted = await w.discord.submit_modal(
             opened.modal["custom_id"], {_text_input_id(opened.modal): "a quiet lake at dawn"}, user=w.alice,
             from_interaction=opened,
         )  # fmt: skip
         await submitted.wait_for_final(timeout=15)
-        assert is_ephemeral(submitted) and "daily limit of 1" in submitted.all_text(), submitted.all_text()
-        assert len(w.gateway.generation_requests) == 1
-        assert [r["status"] for r in await w.ledger_rows()] == ["settled", "refused"]
+        assert is_ephemeral(submitted) and "daily limit of 2" in submitted.all_text(), submitted.all_text()
+        assert len(w.gateway.generation_requests) == 2
+        assert [r["status"] for r in await w.ledger_rows()] == ["settled", "settled", "refused"]
+        # Pressed again now, the form does not open: no prompt could change the limit.
+        again = await press(w, result_message(first), "variation", request_id)
+        assert again.modal is None and is_ephemeral(again) and "daily limit of 2" in again.all_text(), again.all_text()
+        assert [r["status"] for r in await w.ledger_rows()][3:] == ["refused"]  # kept, as every quota refusal is
 
 
 async def test_a_member_with_requests_in_flight_is_told_so_by_reroll_and_the_upscale_menu(tmp_path):
