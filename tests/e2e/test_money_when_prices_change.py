@@ -105,12 +105,14 @@ async def check_with_prices(tmp_path, prices: str) -> tuple[int, str]:
 
 
 async def test_check_shows_the_price_the_books_will_use(tmp_path):
-    # a price with more decimals than a micro-dollar is rounded (half up) to the
-    # micro-dollar the ledger keeps, and --check prints that price, not the one written.
-    code, out = await check_with_prices(tmp_path, "doubao-seedream-5-0-260128=0.1234567,"
+    # The ledger keeps micro-dollars: --check prints the price as the books use it ("1e-6" is
+    # $0.000001), and a price with more decimals than that is refused, not rounded.
+    code, out = await check_with_prices(tmp_path, "doubao-seedream-5-0-260128=0.123457,"
                                                   "doubao-seedream-4-5-251128=1e-6")
     assert code == 0, out
     assert "$0.123457" in out and "$0.000001" in out, out
+    code, out = await check_with_prices(tmp_path, "doubao-seedream-5-0-260128=0.1234567")
+    assert code == 2 and "finer than a micro-dollar" in out, out
 
 
 async def test_a_thousands_separator_in_a_price_is_named_as_such(tmp_path):
