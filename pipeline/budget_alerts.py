@@ -1,6 +1,6 @@
 """The budget warning: once a settlement takes a server's month spend to the share an admin
-chose with /budget (e.g. 80%), or the budget refuses a request with less than one image's price
-left (the share may then never be reached), post one message in the chosen channel - once per
+chose with /budget (e.g. 80%), or the budget refuses a request with less than the cheapest
+model's price left (the share may then never be reached), post one message in the chosen channel - once per
 month and threshold, even when several settlements cross it at the same time
 (`QuotaStore.claim_warning`).
 
