@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from image_gateway.money import (
@@ -131,15 +131,34 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at most ${MAX_BUDGET_USD:,}")
         return usd
 
+    @model_validator(mode="before")
+    @classmethod
+    def _trimmed(cls, data: object) -> object:
+        """Spaces around a value are the editor's (`LOG_LEVEL= INFO `, a quoted `" true "`), as
+        they are around a secret: every value is read without them, and one of spaces only is
+        not set, as an empty one is."""
+        if not isinstance(data, dict):
+            return data
+        trimmed = {key: value.strip() if isinstance(value, str) else value for key, value in data.items()}
+        return {key: value for key, value in trimmed.items() if value != ""}
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+        return value.upper() if isinstance(value, str) else value  # "info" is INFO
 
-    @field_validator("image_provider", mode="before")
+    @field_validator("image_provider", "image_response_format", "reference_images_as", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
-        return value.strip().lower() if isinstance(value, str) else value  # "AIEarth" is aiearth
+        return value.lower() if isinstance(value, str) else value  # "AIEarth" is aiearth, "URL" is url
+
+    @field_validator("discord_dev_guild_id")
+    @classmethod
+    def _server_id(cls, value: int | None) -> int | None:
+        """A server's id (Developer Mode, Copy Server ID); 0 would sync to no server, silently."""
+        if value is not None and value <= 0:
+            raise ValueError("must be a server's id (right-click the server, Copy Server ID), or left empty")
+        return value
 
     @field_validator("image_api_base_url")
     @classmethod

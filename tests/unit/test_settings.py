@@ -107,3 +107,25 @@ def test_a_price_finer_than_a_micro_dollar_is_refused_not_rounded():
         "write at most 6 decimal places"
     )
     assert str(_settings(image_prices="m=0.162500").image_prices["m"]) == "0.1625"  # trailing zeros are exact
+
+
+def test_values_are_read_without_the_spaces_and_case_an_editor_adds():
+    # `LOG_LEVEL= info `, `IMAGE_RESPONSE_FORMAT=B64_JSON`, a quoted " true ": each used to stop the
+    # start ("Input should be 'DEBUG', ..."), while IMAGE_PROVIDER was already read this way.
+    settings = _settings(
+        log_level=" info ", image_response_format="B64_JSON", reference_images_as=" URL", image_stream=" false ",
+        image_watermark=" TRUE", default_daily_images=" 5 ",
+    )
+    assert (settings.log_level, settings.image_response_format, settings.reference_images_as) == (
+        "INFO", "b64_json", "url")
+    assert (settings.image_stream, settings.image_watermark, settings.default_daily_images) == (False, True, 5)
+    assert _settings(default_daily_images="   ").default_daily_images is None  # blank is not set, as empty is
+
+
+def test_a_dev_server_id_of_zero_is_refused_not_a_silent_global_sync():
+    # DISCORD_DEV_GUILD_ID=0 used to sync the commands globally (an hour to appear) without a word.
+    assert _refusal(discord_dev_guild_id="0") == (
+        "DISCORD_DEV_GUILD_ID is invalid: must be a server's id (right-click the server, Copy Server ID), "
+        "or left empty"
+    )
+    assert _settings(discord_dev_guild_id=" 123456789012345678 ").discord_dev_guild_id == 123456789012345678
