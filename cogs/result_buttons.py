@@ -356,9 +356,8 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
     read again: the form may come back after a restart."""
     row = await _own_request(interaction, request_id)
     images = await _result_images(interaction, row)
-    number = unicodedata.normalize("NFKC", number).strip()  # "２" typed with a Chinese input method is 2
     first = min((n for n, image in images.items() if _can_be_reference(image)), default=min(images))  # as the form
-    chosen = first if not number else int(number) if number.isdecimal() and number.isascii() else None
+    chosen = first if not number.strip() else typed_number(number)
     if chosen not in images:
         numbers = _numbers_text(images, locale_of(interaction))
         raise UserError("buttons.no_such_image", code="bad_option", numbers=numbers)
@@ -369,6 +368,24 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
     await generate_with_attachments(
         bot, interaction, [image], command="variation", prompt=prompt, model=model.id, size=size,
     )  # fmt: skip
+
+
+_CHINESE_NUMERALS = {c: n for n, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
+_NUMBER_WORDS = re.compile(r"(?:第|#|№|no\.?|image|img)?\s*(?P<n>\S+?)\s*(?:张|張|号|號|个|幅|图|圖)?", re.IGNORECASE)
+
+
+def typed_number(text: str) -> int | None:
+    """An image's number as a member types it: `2`, `２` (a Chinese input method), `#2`, `第2张`,
+    `第二张`, `二`; None when it is no number."""
+    match = _NUMBER_WORDS.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    if match is None:
+        return None
+    word = match["n"]
+    if word.isascii() and word.isdecimal():
+        return int(word)
+    if len(word) == 2 and word[0] == "十" and word[1] in _CHINESE_NUMERALS:  # 十一 .. 十九
+        return 10 + _CHINESE_NUMERALS[word[1]]
+    return _CHINESE_NUMERALS.get(word) if len(word) == 1 else None
 
 
 def _numbers_text(numbers: Iterable[int], locale: str) -> str:

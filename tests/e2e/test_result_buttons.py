@@ -458,6 +458,23 @@ async def test_variation_of_a_result_with_several_images_starts_from_the_one_cho
         assert _reference_bytes(w.gateway.generation_requests[-1].json) == posted[2]
 
 
+async def test_variation_takes_the_image_number_as_a_chinese_member_types_it(tmp_path):
+    # "第2张" (the 2nd one) and "三" were refused as "choose one of them", though the form takes 3 characters.
+    async with world(tmp_path) as w:
+        first = await w.run("imagine", {"prompt": "three foxes", "count": 3})
+        request_id = (await w.ledger_rows())[0]["id"]
+        posted = [data for _name, data in sorted(first.files())]
+        for typed, number in (("第2张", 2), ("三", 3), ("#1", 1)):
+            opened = await press(w, result_message(first), "variation", request_id, locale="zh-CN")
+            submitted = await w.discord.submit_modal(
+                opened.modal["custom_id"], {"prompt": "夜晚的三只狐狸", "image": typed}, user=w.alice,
+                from_interaction=opened, locale="zh-CN",
+            )  # fmt: skip
+            await submitted.wait_for_final(timeout=15)
+            assert len(submitted.files()) == 1, (typed, submitted.all_text())
+            assert _reference_bytes(w.gateway.generation_requests[-1].json) == posted[number - 1], typed
+
+
 async def test_variation_of_a_series_offers_every_image_not_only_those_beside_the_buttons(tmp_path):
     # A streamed series posts its images as they come, after its first reply, which gets the
     # summary and the buttons at the end: the images are in the messages after the pressed one.
