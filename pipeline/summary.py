@@ -11,6 +11,7 @@ from pipeline.markdown import as_typed
 from pipeline.runner import Outcome, ReadyImage, Ticket
 
 PROMPT_PREVIEW = 300
+MODEL_CHOSEN_SIZES = ("adaptive", "auto")
 
 
 def prompt_preview(prompt: str, limit: int = PROMPT_PREVIEW) -> str:
@@ -50,6 +51,14 @@ def batch_text(ticket: Ticket, locale: object, images: Sequence[ReadyImage], *, 
     return t("result.more", locale, numbers=numbers, prompt=prompt_preview(ticket.job.prompt))
 
 
+def shown_size(asked: str | None, made: str | None) -> str | None:
+    """The size a result line shows: what was asked for ("2K", "2048x2048"), or what the gateway
+    says it made where the model chose ("adaptive": SeedEdit keeps its input's size; "auto")."""
+    if asked is None or (made and asked.lower() in MODEL_CHOSEN_SIZES):
+        return made or asked
+    return asked
+
+
 def outcome_text(outcome: Outcome, locale: object) -> str:
     ticket = outcome.ticket
     lines = [
@@ -58,7 +67,7 @@ def outcome_text(outcome: Outcome, locale: object) -> str:
             "result.details",
             locale,
             model=ticket.job.model.label,
-            size=ticket.request.size or outcome.size or t("size.auto", locale),
+            size=shown_size(ticket.request.size, outcome.size) or t("size.auto", locale),
             images=t("result.images", locale, count=outcome.delivered),
             cost=_cost_text(outcome, locale),
         ),

@@ -490,3 +490,15 @@ def slow_cdn(monkeypatch, seconds: float):
 
     monkeypatch.setattr(AttachmentStore, "handle", slow)
     return serve
+
+
+async def test_a_seededit_result_shows_the_size_it_was_made_at_not_adaptive(tmp_path):
+    # SeedEdit keeps its input's size ("adaptive"): the result line read "SeedEdit 3.0 · adaptive · 1 image(s)",
+    # the model's word for it, where the member wants the size they got.
+    photo = ("photo.png", image_bytes("PNG", size=(960, 640)), "image/png")
+    async with world(tmp_path, flavour="aiearth") as w:
+        inter = await w.run("edit", {"prompt": "add a hat", "model": "doubao-seededit-3-0-i2i-250628"},
+                            attachments=[photo])
+        assert len(inter.files()) == 1, inter.all_text()
+        assert w.gateway.generation_requests[-1].json["size"] == "adaptive"  # asked as the page says
+        assert "SeedEdit 3.0 · 960x640 · 1 image(s)" in inter.all_text(), inter.all_text()
