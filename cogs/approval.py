@@ -31,7 +31,7 @@ from pipeline.delivery import DISCORD_ERRORS, report_error
 from pipeline.explain import MAX_MESSAGE, UserError, explain, is_expected
 from pipeline.job import ImageJob
 from pipeline.markdown import as_typed
-from pipeline.permissions import PostableChannel, bot_can_post, bot_can_review, can_post
+from pipeline.permissions import PostableChannel, bot_can_post, bot_can_review, can_post_in
 from pipeline.references import load_references
 from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE, Ticket
 from pipeline.summary import prompt_preview
@@ -205,8 +205,9 @@ async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction
     await bot.pipeline.screen_for_approval(job)
     # Approved, it is posted in this channel: one the bot cannot post in would make (and bill)
     # images nobody gets, and a rejection nobody hears.
-    if not can_post(interaction.app_permissions, thread=isinstance(interaction.channel, discord.Thread)):
-        raise UserError("approval.cannot_post_here", code="cannot_post_here")
+    if not can_post_in(interaction.channel, interaction.app_permissions):  # as `bot_can_post` will
+        locked = isinstance(interaction.channel, discord.Thread) and interaction.channel.locked
+        raise UserError("approval.thread_locked" if locked else "approval.cannot_post_here", code="cannot_post_here")
     config = bot.storage.guild_config.get(job.guild_id)
     channel = await _channel(bot, config.approval_channel_id)
     if channel is None:

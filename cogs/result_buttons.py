@@ -515,11 +515,16 @@ async def delete(interaction: discord.Interaction, request_id: int) -> None:
 
 
 async def _delete(message: discord.Message) -> None:
-    """Gone already (a second press, or someone deleted it meanwhile) counts as deleted."""
+    """Gone already (a second press, or someone deleted it meanwhile) counts as deleted. Refused
+    (a channel or thread the bot may not see, where members can still use it: the replies need
+    no permission) is told to the member."""
     try:
         await message.delete()
     except discord.NotFound:
         log.info("message %s was already deleted", message.id)
+    except discord.Forbidden as error:
+        log.info("message %s: Discord refused to delete it: %s", message.id, error.text)
+        raise UserError("buttons.delete_forbidden", code="not_allowed") from None
 
 
 PRESSES = {"reroll": reroll, "variation": variation, "upscale": upscale, "delete": delete}

@@ -60,6 +60,10 @@ TEXTS: dict[str, str] = {
         "(it needs to see the channel, send messages and attach files). Ask a server admin, or use another "
         "channel. You were not charged."
     ),
+    "approval.thread_locked": (
+        "Approval mode is on, and an approved request is posted in this thread, but the thread is locked: the "
+        "bot cannot post here. Ask a moderator to unlock it, or use another channel. You were not charged."
+    ),
     "approval.cannot_post_there": "the bot can no longer post in {channel}, where the results would go",
     "approval.price_rose": "its price went up from {reviewed} to {now} after it was reviewed, so nothing was made; ask again to have it reviewed at the new price",
     "approval.channel_gone": "the channel where it was asked has been deleted, so nothing was made",
@@ -365,6 +369,10 @@ TEXTS: dict[str, str] = {
     "buttons.upscale_option": "Image {number}",
     "buttons.upscale_chosen_gone": "Image {number} of this result is no longer in this channel, so it can't be upscaled. Nothing was charged.",
     "buttons.deleted": "Deleted.",
+    "buttons.delete_forbidden": (
+        "Discord does not let the bot delete messages here (it cannot see this channel or thread). "
+        "Ask a moderator to delete the result, or an admin to let the bot see the channel."
+    ),
     "buttons.variation_title": "Variation of this image",
     "buttons.variation_prompt": "Prompt",
     "buttons.variation_image": "Which image ({first} to {last})",

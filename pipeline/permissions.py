@@ -25,9 +25,17 @@ def can_post(permissions: discord.Permissions, *, thread: bool) -> bool:
     return can_say(permissions, thread=thread) and permissions.attach_files
 
 
+def can_post_in(channel: object, permissions: discord.Permissions) -> bool:
+    """`can_post` in `channel` as it is: a locked thread takes posts only from those who may
+    manage threads (an archived one is reopened by a post)."""
+    thread = isinstance(channel, discord.Thread)
+    if thread and channel.locked and not permissions.manage_threads:
+        return False
+    return can_post(permissions, thread=thread)
+
+
 def bot_can_post(channel: PostableChannel) -> bool:
-    """Whether the bot may post results in `channel` now. A locked thread takes posts only from
-    those who may manage threads (an archived one is reopened by a post). Not in a server that
+    """Whether the bot may post results in `channel` now (`can_post_in`). Not in a server that
     removed the bot: discord.py keeps the channel and the bot's member in its objects, but the
     server is no longer the bot's (GUILD_DELETE), and Discord refuses every post there."""
     return _bot_may_post(channel, embeds=False)
@@ -50,10 +58,7 @@ def _bot_may_post(channel: PostableChannel, *, embeds: bool) -> bool:
         permissions = channel.permissions_for(me)
     except discord.ClientException:  # a thread whose parent is not cached: cannot tell
         return True
-    thread = isinstance(channel, discord.Thread)
-    if thread and channel.locked and not permissions.manage_threads:
-        return False
-    return can_post(permissions, thread=thread) and (permissions.embed_links or not embeds)
+    return can_post_in(channel, permissions) and (permissions.embed_links or not embeds)
 
 
 def _still_joined(guild: discord.Guild) -> bool:
