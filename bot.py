@@ -97,6 +97,9 @@ class Services:
 
 class SeedreamBot(commands.Bot):
     def __init__(self, services: Services, *, extensions: Sequence[str] = EXTENSIONS) -> None:
+        # The bot has no voice: discord.py's warnings that voice's libraries are missing would be
+        # two WARNING lines at every start for the operator to look into.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(

@@ -135,11 +135,12 @@ class Settings(BaseSettings):
     @classmethod
     def _trimmed(cls, data: object) -> object:
         """Spaces around a value are the editor's (`LOG_LEVEL= INFO `, a quoted `" true "`), as
-        they are around a secret: every value is read without them, and one of spaces only is
-        not set, as an empty one is."""
+        they are around a secret, and so are quotes the environment kept (`docker run --env-file`
+        and a compose file's `- IMAGE_API_KEY="sk-..."` pass them on, where `.env` drops them):
+        every value is read without them, and one of spaces only is not set, as an empty one is."""
         if not isinstance(data, dict):
             return data
-        trimmed = {key: value.strip() if isinstance(value, str) else value for key, value in data.items()}
+        trimmed = {key: _unquoted(value) if isinstance(value, str) else value for key, value in data.items()}
         return {key: value for key, value in trimmed.items() if value != ""}
 
     @field_validator("log_level", mode="before")
@@ -202,6 +203,14 @@ class Settings(BaseSettings):
     def secrets(self) -> tuple[str, ...]:
         """The values that must never appear in a message or a log line."""
         return (self.discord_token.get_secret_value(), self.image_api_key.get_secret_value())
+
+
+def _unquoted(value: str) -> str:
+    """`value` without the spaces around it and one pair of quotes around the rest."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1].strip()
+    return value
 
 
 def _url(
@@ -287,7 +296,8 @@ def raw_secrets(env_file: str | Path = ENV_FILE) -> tuple[str, ...]:
     (when `Settings.secrets` cannot be had): a key pasted on another setting's line must not be
     printed back."""
     written = [*_env_file(env_file).items(), *((name.upper(), value) for name, value in os.environ.items())]
-    return tuple({value.strip() for name, value in written if name in SECRET_NAMES and value.strip()})
+    values = [value for name, value in written if name in SECRET_NAMES]
+    return tuple({form for value in values for form in (value.strip(), _unquoted(value)) if form})
 
 
 _SETTING_NAME = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+")  # how every setting is named: SOME_NAME

@@ -51,6 +51,8 @@ class Usage(commands.Cog):
             left = max(limits.guild_monthly_micros - snap.guild_month_micros, 0)
             lines.append(t("usage.guild_budget", locale, left=format_usd(left),
                            limit=format_usd(limits.guild_monthly_micros)))
+        if any(model.price_micros is None for model in self.bot.preset.models.values()):
+            lines.append(t("usage.unpriced", locale))  # else "$0.00" reads as free
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
 

@@ -5,6 +5,7 @@ TEXTS: dict[str, str] = {
     "result.header": "**{prompt}**",
     "result.details": "{model} · {size} · {images} · cost {cost}",
     "result.images": "{count} image(s)",
+    "result.cost_unknown": "not known (no price is set for this model)",
     "result.cost_split": "{cost} (you pay {charged})",
     "result.refused": "{refused} of {total} were refused by the content filter and not charged.",
     "result.lost": "{lost} image(s) could not be fetched from the gateway or arrived damaged; you were not charged for them.",
@@ -31,6 +32,7 @@ TEXTS: dict[str, str] = {
     "usage.guild_budget": "Server budget left this month: {left} of {limit}",
     "usage.guild_spent": "Server spend this month: {used}",
     "usage.unlimited": "unlimited",
+    "usage.unpriced": "Images of models without a price set count as $0 here; the gateway may still bill them.",
     # moderation (refusals never name the blocked terms)
     "moderation.blocked": (
         "Your prompt was refused: it contains something this server does not allow. Please rephrase it. "

@@ -102,7 +102,11 @@ def outcome_text(outcome: Outcome, locale: object) -> str:
 
 def _cost_text(outcome: Outcome, locale: object) -> str:
     """What the server paid; and, when the member pays less (images made but not delivered),
-    what the member pays: "$0.324" alone next to "you were not charged" read as a contradiction."""
+    what the member pays: "$0.324" alone next to "you were not charged" read as a contradiction.
+    A model without a price (none published, none set) costs an amount the bot does not know: the
+    books count $0, and "$0.00" would tell the member it was free."""
+    if outcome.ticket.job.model.price_micros is None:
+        return t("result.cost_unknown", locale)
     cost = format_usd(outcome.cost_micros)
     if outcome.charged_micros == outcome.cost_micros:
         return cost

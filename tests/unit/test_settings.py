@@ -129,3 +129,13 @@ def test_a_dev_server_id_of_zero_is_refused_not_a_silent_global_sync():
         "or left empty"
     )
     assert _settings(discord_dev_guild_id=" 123456789012345678 ").discord_dev_guild_id == 123456789012345678
+
+
+def test_quotes_the_environment_kept_around_a_value_are_dropped():
+    # `docker run --env-file` and a compose file's `- IMAGE_API_KEY="sk-..."` pass the quotes on: the
+    # key was sent with them (every request refused by the gateway, the start silent), while a quoted
+    # IMAGE_PROVIDER stopped the start.
+    settings = Settings(_env_file=None, discord_token="'token-x'", image_provider='"aiearth"',
+                        image_api_key='"sk-k"', log_level="'debug'")  # fmt: skip
+    assert (settings.discord_token.get_secret_value(), settings.image_api_key.get_secret_value()) == ("token-x", "sk-k")
+    assert (settings.image_provider, settings.log_level) == ("aiearth", "DEBUG")
