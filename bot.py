@@ -254,6 +254,8 @@ class SeedreamBot(commands.Bot):
 
         In approval mode the request goes to the moderators instead (cogs.approval)."""
         if self.storage.guild_config.get(job.guild_id).needs_approval:
+            if self.queue.closed:  # stopping: a review posted now would wait for a bot going away
+                raise UserError("queue.restarting", code="restarting")
             await submit_for_approval(self, interaction, job)
             return
 

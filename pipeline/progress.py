@@ -70,6 +70,7 @@ class LiveStatus:
         self._cancel_view = cancel_view
         self._clock = clock
         self._stage = "generating"
+        self._stage_changed = asyncio.Event()
         self._started = clock()
         self._lock = asyncio.Lock()
         self._quiet = False
@@ -122,20 +123,28 @@ class LiveStatus:
         self._ticker = asyncio.create_task(self._tick(at_once), name=f"progress-{self.ticket.request_id}")
 
     async def stage(self, name: str) -> None:
-        self._stage = name
+        """A new stage is shown at once once the edits have begun (a member who has watched
+        "Generating… (12 s)" sees "Sending… to Discord" while a large upload goes up, not the
+        generating stage frozen); a request quicker than one interval still needs no edit."""
+        if name != self._stage:
+            self._stage = name
+            self._stage_changed.set()
 
     async def _tick(self, at_once: bool) -> None:
         shown = None
         if not at_once:
             await asyncio.sleep(self._interval)
         while True:
+            self._stage_changed.clear()
             async with self._lock:
                 if self._quiet:
                     return
                 text = self._running_text()
                 if text != shown and await self._edit_locked(content=text, view=None):
                     shown = text  # one that failed is tried again next time
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._stage_changed.wait()
 
     def _running_text(self) -> str:
         job = self.ticket.job
