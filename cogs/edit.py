@@ -116,10 +116,10 @@ class Edit(commands.Cog):
         model: str | None = None,
         size: str | None = None,
     ) -> None:
-        attachments = [a for a in (image, image2, image3, image4) if a is not None]
-        await generate_with_attachments(
-            self.bot, interaction, attachments, command="edit", prompt=prompt, model=model, size=size
-        )
+        await generate_with_attachments(  # empty options too: a bad image is named by its option's number
+            self.bot, interaction, (image, image2, image3, image4), command="edit", prompt=prompt, model=model,
+            size=size,
+        )  # fmt: skip
 
     async def edit_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """A form for the prompt; the images are the message's (`images_and_model`)."""

@@ -163,14 +163,21 @@ async def refuse_now(bot: SeedreamBot, job: ImageJob) -> None:
 
 
 async def generate_with_attachments(
-    bot: SeedreamBot, interaction: discord.Interaction, attachments: Sequence[discord.Attachment], **options: Any
+    bot: SeedreamBot,
+    interaction: discord.Interaction,
+    attachments: Sequence[discord.Attachment | None],
+    **options: Any,
 ) -> None:
     """The front doors with reference images (/edit, /series, "Edit with Seedream").
 
-    Before the defer (a refusal is private): each attachment's metadata, then everything `admit`
-    would refuse now (`Pipeline.precheck` on placeholder references: the options and the reference
-    count against the model, moderation, the member's and the server's limits; in approval mode
-    the limits wait for the approval, as for /imagine), and the queue's own refusals (a member
+    `attachments` in their options' order, None for an option left empty, so that a bad one is
+    named by the option the member attached it to (`image3`), not by its place among those given.
+
+    Before the defer (a refusal is private): everything `admit` would refuse now (`Pipeline.precheck`
+    on placeholder references: the options and the reference count against the model, moderation,
+    the member's and the server's limits; in approval mode the limits wait for the approval, as
+    for /imagine), then each attachment's metadata: what no change of images fixes comes first
+    (SeedEdit takes one image, whatever the second is like), and the queue's own refusals (a member
     with MAX_REQUESTS_PER_MEMBER in flight, a restart): the place is claimed first, and held over
     the download. After the defer (downloads take time): download, check and convert each
     attachment, then `bot.generate`, which checks again. A refusal after the defer (a bad image,
@@ -178,14 +185,15 @@ async def generate_with_attachments(
     public thinking message is withdrawn first. Without attachments there is nothing to download:
     `bot.generate` checks and defers as for /imagine.
     """
-    job = job_from_interaction(bot, interaction, reference_count=len(attachments), **options)
-    precheck(attachments)
-    if not attachments:
+    given = [attachment for attachment in attachments if attachment is not None]
+    job = job_from_interaction(bot, interaction, reference_count=len(given), **options)
+    if not given:
         await bot.generate(interaction, job)
         return
-    job.references = [Reference(a.filename, a.url, b"", "png") for a in attachments]
+    job.references = [Reference(a.filename, a.url, b"", "png") for a in given]
     if bot.storage.guild_config.get(job.guild_id).needs_approval:  # not queued until approved
         await refuse_now(bot, job)
+        precheck(attachments)
         # Private, as /imagine's: the acknowledgement ("sent to the moderators") is the member's own.
         await _defer_and_load(bot, interaction, job, attachments, ephemeral=True)
     else:
@@ -195,6 +203,7 @@ async def generate_with_attachments(
         with bot.queue.claim(job.user_id, preparing=True) as place:
             try:
                 await refuse_now(bot, job)
+                precheck(attachments)
                 await _defer_and_load(bot, interaction, job, attachments)
             except asyncio.CancelledError:
                 if not place.stopped:
@@ -216,7 +225,7 @@ async def _defer_and_load(
     bot: SeedreamBot,
     interaction: discord.Interaction,
     job: ImageJob,
-    attachments: Sequence[discord.Attachment],
+    attachments: Sequence[discord.Attachment | None],
     *,
     ephemeral: bool = False,
 ) -> None:

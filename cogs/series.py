@@ -42,9 +42,8 @@ class Series(commands.Cog):
         model: str | None = None,
         size: str | None = None,
     ) -> None:
-        attachments = [a for a in (image, image2, image3) if a is not None]
-        await generate_with_attachments(
-            self.bot, interaction, attachments,
+        await generate_with_attachments(  # empty options too: a bad image is named by its option's number
+            self.bot, interaction, (image, image2, image3),
             command="series", prompt=prompt, model=model, size=size, count=count, series=True,
         )  # fmt: skip
 

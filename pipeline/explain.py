@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 
 from i18n import CATALOGS, t
 from image_gateway.catalog import AllowedSizes, InvalidOptionError, format_usd
@@ -53,6 +54,18 @@ class AttachmentError(Exception):
         self.code = code
         self.position = position
         self.params = params
+
+
+class AttachmentErrors(AttachmentError):
+    """Several reference images that cannot be used, told in one answer: named one at a time, the
+    member would replace the first, send again, and only then hear of the next. To code that
+    looks at one refusal it is the first of them."""
+
+    def __init__(self, errors: Sequence[AttachmentError]) -> None:
+        first = errors[0]
+        super().__init__(first.name, first.reason, first.code, position=first.position, **first.params)
+        self.args = ("; ".join(str(error) for error in errors),)
+        self.errors = tuple(errors)
 
 
 class DeliveryError(Exception):
@@ -142,12 +155,10 @@ def _explain(error: BaseException, locale: object | None) -> str:
             return _invalid_option(error, locale)
         case QuotaExceeded():
             return _quota_refusal(error, locale)
+        case AttachmentErrors():
+            return _attachments(error.errors, locale)
         case AttachmentError():
-            key = f"attachment.{error.code}"
-            reason = t(key, locale, **error.params) if key in CATALOGS["en"] else error.reason
-            if error.position is not None:
-                return t("error.attachment_at", locale, position=error.position, name=error.name, reason=reason)
-            return t("error.attachment", locale, name=error.name, reason=reason)
+            return _attachment(error, locale)
         case APIStatusError() if error.is_content_filter:
             return t("error.content_filter", locale)
         case APIStatusError() if error.status in GATEWAY_TIMEOUTS:
@@ -182,6 +193,34 @@ def _explain(error: BaseException, locale: object | None) -> str:
         case DeliveryError():
             return t("error.delivery", locale)
     return t("error.unexpected", locale)
+
+
+def _attachment(error: AttachmentError, locale: object | None, name: str | None = None) -> str:
+    """One image's refusal, "Image 2 (`b.png`) is 10x10 pixels; ..." (`name`: the file's name as
+    shown, when shortened)."""
+    key = f"attachment.{error.code}"
+    reason = t(key, locale, **error.params) if key in CATALOGS["en"] else error.reason
+    name = error.name if name is None else name
+    if error.position is not None:
+        return t("error.attachment_at", locale, position=error.position, name=name, reason=reason)
+    return t("error.attachment", locale, name=name, reason=reason)
+
+
+def _attachments(errors: Sequence[AttachmentError], locale: object | None) -> str:
+    """One line per image, each worded as when it is refused alone. Long file names are shortened
+    (each to an equal share of what is left) rather than the message cut, which would drop the
+    last images from the answer."""
+    lines = [_attachment(error, locale) for error in errors]
+    over = sum(map(len, lines)) + len(lines) - 1 - MAX_MESSAGE
+    if over > 0:
+        names = sum(len(error.name) for error in errors)
+        share = max((names - over) // len(errors), 8)
+        lines = [_attachment(error, locale, _shorten(error.name, share)) for error in errors]
+    return "\n".join(lines)
+
+
+def _shorten(name: str, most: int) -> str:
+    return name if len(name) <= most else name[: most - 1] + "…"
 
 
 def _invalid_option(error: InvalidOptionError, locale: object | None) -> str:

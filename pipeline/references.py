@@ -14,10 +14,14 @@ to convert; ~4 bytes a pixel and more), so the checks of all requests together d
 ``DECODE_PIXELS`` at a time (one 6000x6000 image), and a request's references are checked one
 after another, in order, stopping at the first bad one.
 
-A bad attachment raises :class:`pipeline.explain.AttachmentError` naming it (and its position,
+A bad attachment raises :class:`pipeline.explain.AttachmentError` naming it (and its number,
 when there are several: pasted screenshots are all ``image.png``); its ``code`` is the
 ``ImageRejected`` code and selects the i18n sentence ``attachment.<code>``, so every member reads
-the reason in their own language.
+the reason in their own language. The number is that of the option it was attached to (``image3``:
+3), which is what the member sees: attachments are given in their options' order, ``None`` for an
+option left empty. :func:`precheck` names every attachment it refuses at once
+(:class:`pipeline.explain.AttachmentErrors`): nothing is downloaded, so there is no reason to stop
+at the first.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import yarl
 from PIL import Image
 
 from image_gateway.catalog import ModelSpec
-from pipeline.explain import AttachmentError
+from pipeline.explain import AttachmentError, AttachmentErrors
 from pipeline.fetch import FetchError, download
 from pipeline.images import (
     ImageInfo,
@@ -122,30 +126,44 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def precheck(attachments: Sequence[AttachmentLike]) -> None:
+def precheck(attachments: Sequence[AttachmentLike | None]) -> None:
     """Refuse from Discord's metadata alone (where it is stored, size, and dimensions when
-    Discord reports them)."""
+    Discord reports them). Every attachment refused is named, in one error: the member fixes
+    them all before sending again."""
+    refused = []
     for attachment, position in _numbered(attachments):
-        _check_origin(attachment, position)
-        if attachment.size > MAX_REFERENCE_BYTES:
-            raise _too_large(attachment.filename, attachment.size, position)
-        if attachment.width and attachment.height:
-            try:
-                _check_dimensions(
-                    attachment.width, attachment.height,
-                    max_side=MAX_SIDE, min_side=MIN_SIDE, max_aspect=MAX_ASPECT,
-                )  # fmt: skip
-            except ImageRejected as rejected:
-                dims = (attachment.width, attachment.height)
-                raise _rejected(attachment.filename, rejected, dims, position) from None
+        try:
+            _precheck_one(attachment, position)
+        except AttachmentError as error:
+            refused.append(error)
+    if len(refused) == 1:
+        raise refused[0]
+    if refused:
+        raise AttachmentErrors(refused)
+
+
+def _precheck_one(attachment: AttachmentLike, position: int | None) -> None:
+    _check_origin(attachment, position)
+    if attachment.size > MAX_REFERENCE_BYTES:
+        raise _too_large(attachment.filename, attachment.size, position)
+    if attachment.width and attachment.height:
+        try:
+            _check_dimensions(
+                attachment.width, attachment.height,
+                max_side=MAX_SIDE, min_side=MIN_SIDE, max_aspect=MAX_ASPECT,
+            )  # fmt: skip
+        except ImageRejected as rejected:
+            dims = (attachment.width, attachment.height)
+            raise _rejected(attachment.filename, rejected, dims, position) from None
 
 
 async def load_references(
-    http: aiohttp.ClientSession, attachments: Sequence[AttachmentLike], model: ModelSpec
+    http: aiohttp.ClientSession, attachments: Sequence[AttachmentLike | None], model: ModelSpec
 ) -> list[Reference]:
     """Download every attachment (concurrently), then check and convert them one at a time, in
     order, within the process's `DECODE_PIXELS`: the first bad one is raised, and the downloads
-    and checks of those after it are stopped."""
+    and checks of those after it are stopped. An option left empty (None) is skipped, counted
+    only in the numbers the others are named by."""
     numbered = _numbered(attachments)
     downloads = [asyncio.ensure_future(_download(http, attachment, position)) for attachment, position in numbered]
     try:
@@ -159,11 +177,14 @@ async def load_references(
         await asyncio.gather(*downloads, return_exceptions=True)  # failures after the first are not news
 
 
-def _numbered(attachments: Sequence[AttachmentLike]) -> list[tuple[AttachmentLike, int | None]]:
-    """Each attachment with its position (1, 2, ...) to name in a refusal; None when it is alone."""
-    if len(attachments) == 1:
-        return [(attachments[0], None)]
-    return [(attachment, position) for position, attachment in enumerate(attachments, start=1)]
+def _numbered(attachments: Sequence[AttachmentLike | None]) -> list[tuple[AttachmentLike, int | None]]:
+    """Each attachment with the number to name it by in a refusal: its option's (`image` 1,
+    `image3` 3, whichever were left empty: the member sees the options, not a count of what was
+    given); None when it is alone."""
+    given = [(attachment, number) for number, attachment in enumerate(attachments, start=1) if attachment is not None]
+    if len(given) == 1:
+        return [(given[0][0], None)]
+    return given
 
 
 def _check_origin(attachment: AttachmentLike, position: int | None) -> None:

@@ -20,7 +20,7 @@ from PIL import Image
 
 from image_gateway.catalog import SEEDEDIT_3_I2I, SEEDREAM_4_0
 from pipeline import references
-from pipeline.explain import AttachmentError, explain
+from pipeline.explain import MAX_MESSAGE, AttachmentError, AttachmentErrors, explain
 from pipeline.references import (
     MAX_REFERENCE_BYTES,
     is_discord_url,
@@ -186,6 +186,40 @@ def test_precheck_refuses_from_metadata_without_any_download():
         assert f"{width}x{height}" in explain(caught.value, "zh-CN")
     edge = Att("edge.png", "https://cdn.discordapp.com/attachments/1/2/e.png", MAX_REFERENCE_BYTES, 6000, 375)
     precheck([edge])  # 16:1, 10 MB
+
+
+def test_precheck_names_every_refused_attachment_by_its_option_in_one_answer():
+    """Nothing is downloaded yet, so every attachment the metadata refuses is told at once, each
+    by its option's number (None: an option left empty) and worded as when it is refused alone."""
+    url = "https://cdn.discordapp.com/attachments/1/2/x.png"
+    ok, icon = Att("ok.png", url, 1000, 100, 100), Att("icon.png", url, 1000, 10, 10)
+    strip = Att("s.png", url, 1000, 20, 400)
+    with pytest.raises(AttachmentError) as caught:
+        precheck([ok, None, icon])
+    assert not isinstance(caught.value, AttachmentErrors) and caught.value.position == 3
+    with pytest.raises(AttachmentErrors) as caught:
+        precheck([icon, None, ok, strip])
+    assert [(e.name, e.position) for e in caught.value.errors] == [("icon.png", 1), ("s.png", 4)]
+    assert explain(caught.value, "en-US") == (
+        "Image 1 (`icon.png`) is 10x10 pixels; each side must be at least 15 px.\n"
+        "Image 4 (`s.png`) is 20x400 pixels; the aspect ratio must be between 1:16 and 16:1."
+    )
+    assert explain(caught.value, "zh-CN").splitlines()[1].startswith("第 4 张图片（`s.png`）")
+    with pytest.raises(AttachmentError) as caught:  # one given, in `image2`: named alone
+        precheck([None, icon])
+    assert explain(caught.value, "en-US").startswith("The attachment `icon.png` ")
+
+
+def test_several_refusals_with_long_names_keep_every_image_within_discords_2000_characters():
+    """Long file names are shortened, not the answer cut: the last image is still named."""
+    names = [f"{i}{'x' * 900}.png" for i in range(4)]
+    with pytest.raises(AttachmentErrors) as caught:
+        precheck([Att(name, "https://cdn.discordapp.com/attachments/1/2/x.png", 1000, 10, 10) for name in names])
+    for locale in ("en-US", "zh-CN"):
+        text = explain(caught.value, locale)
+        assert len(text) <= MAX_MESSAGE and not text.endswith("…"), len(text)
+        assert [line.split("`")[1][0] for line in text.splitlines()] == ["0", "1", "2", "3"]
+        assert text.count("10x10") == 4
 
 
 def test_looks_like_image_uses_type_or_extension():
