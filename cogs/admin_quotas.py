@@ -18,7 +18,7 @@ from discord.ext import commands
 
 from cogs.checks import require_admin
 from i18n import locale_of, t
-from image_gateway.money import MAX_USD, AmountTooLarge, format_usd, read_usd
+from image_gateway.money import MAX_USD, AmountTooLarge, FinerThanMicros, format_usd, read_usd
 from pipeline.explain import MAX_MESSAGE, UserError
 from pipeline.limits import Explanation, Resolved, explain_limits
 from pipeline.permissions import bot_can_say
@@ -32,21 +32,40 @@ ADMIN = discord.Permissions(manage_guild=True)
 OFF_WORDS = frozenset({"off", "none", "clear", "remove", "关", "关闭", "无", "取消"})  # 关: the bot's own "off"
 MAX_LISTED_RULES = 25
 DEFAULT_WARN_PERCENT = 80
-def parse_usd(text: str) -> int:
-    """A member-typed amount (`read_usd`) in micro-dollars; refused in the member's words."""
+
+
+def is_off(text: str) -> bool:
+    """`off`, `none`, `关`...: the setting removed ("ｏｆｆ" too, as amounts are read)."""
+    return unicodedata.normalize("NFKC", text).strip().casefold() in OFF_WORDS
+
+
+def parse_usd(text: str, *, not_amount: str = "error.bad_amount") -> int:
+    """A member-typed amount (`read_usd`) in micro-dollars; refused in the member's words.
+
+    Exact to the micro-dollar, as prices are: a limit rounded to what the books keep would not
+    be the one typed ("5.9999999" saved as $6.00)."""
     shown = text.strip()[:20]
     try:
-        return read_usd(text)
+        return read_usd(text, exact=True)
     except AmountTooLarge:
         raise UserError("error.amount_too_large", code="bad_amount", value=shown, limit=f"${MAX_USD:,}") from None
+    except FinerThanMicros:
+        raise UserError("error.amount_too_fine", code="bad_amount", value=shown) from None
     except (ValueError, TypeError):
-        raise UserError("error.bad_amount", code="bad_amount", value=shown) from None
+        raise UserError(not_amount, code="bad_amount", value=shown) from None
 
 
 def target_text(kind: TargetKind, target_id: int, guild_id: int) -> str:
     if kind == "member":
         return f"<@{target_id}>"
     return "@everyone" if target_id == guild_id else f"<@&{target_id}>"
+
+
+def role_gone(guild: discord.Guild | None, rule: QuotaRule) -> bool:
+    """A role rule whose role the bot knows was deleted (a server not cached: not known gone)."""
+    if rule.kind != "role" or guild is None or rule.target_id == guild.id:
+        return False
+    return guild.get_role(rule.target_id) is None
 
 
 def rule_text(rule: QuotaRule | None, locale: str) -> str:
@@ -133,13 +152,16 @@ class AdminQuotas(commands.Cog):
             raise UserError("quota.clear_with_values", code="bad_option")
         if clear is None and daily_images is None and monthly_usd is None:
             raise UserError("quota.need_value", code="bad_option")
-        micros = parse_usd(monthly_usd) if monthly_usd is not None else None
+        # "off" removes the monthly setting, as it removes /budget's; any other word is refused
+        # naming the `clear` option (and exempt roles, for no limit at all)
+        off = monthly_usd is not None and is_off(monthly_usd)
+        micros = parse_usd(monthly_usd, not_amount="quota.bad_amount") if monthly_usd is not None and not off else None
 
         def change(rule: QuotaRule) -> QuotaRule:
             daily, monthly = rule.daily_images, rule.monthly_micros
             if clear in ("daily_images", "both"):
                 daily = None
-            if clear in ("monthly_usd", "both"):
+            if clear in ("monthly_usd", "both") or off:
                 monthly = None
             if daily_images is not None:
                 daily = daily_images
@@ -232,6 +254,12 @@ class AdminQuotas(commands.Cog):
               monthly=unlimited if defaults.monthly_micros is None else format_usd(defaults.monthly_micros)),
         ]
         rules = await self.bot.storage.quotas.all_rules(guild_id)
+        guild = self.bot.get_guild(guild_id)
+        if gone := [rule for rule in rules if role_gone(guild, rule)]:  # deleted while the bot was away
+            for rule in gone:
+                await self._drop_role_rule(guild_id, rule.target_id)
+            rules = [rule for rule in rules if rule not in gone]
+            lines.append(t("quota.show.deleted_roles", locale, count=len(gone)))
         if not rules:
             lines.append(t("quota.show.none", locale))
         for rule in rules[:MAX_LISTED_RULES]:
@@ -240,6 +268,19 @@ class AdminQuotas(commands.Cog):
         if len(rules) > MAX_LISTED_RULES:
             lines.append(t("quota.show.more", locale, count=len(rules) - MAX_LISTED_RULES))
         return lines
+
+    @commands.Cog.listener()
+    async def on_guild_role_delete(self, role: discord.Role) -> None:
+        """A deleted role's quota settings go with it: nobody can have it any more, and a deleted
+        role cannot be picked in /quota set to clear them."""
+        await self._drop_role_rule(role.guild.id, role.id)
+
+    async def _drop_role_rule(self, guild_id: int, role_id: int) -> None:
+        actor = self.bot.user.id if self.bot.user else 0  # audited as the bot's doing
+        await self.bot.storage.quotas.update_rule(
+            guild_id, "role", role_id, lambda _rule: QuotaRule("role", role_id), actor_id=actor,
+            action="quota.role_deleted",
+        )
 
     # -- /budget -------------------------------------------------------------------------
     @budget.command(name="set", description="Set the server's monthly budget, and optionally a warning")
@@ -260,7 +301,7 @@ class AdminQuotas(commands.Cog):
         guild_id = interaction.guild_id
         assert guild_id is not None
         quotas = self.bot.storage.quotas
-        if unicodedata.normalize("NFKC", amount).strip().casefold() in OFF_WORDS:  # "ｏｆｆ" too, as amounts are read
+        if is_off(amount):
             if warn_percent or warn_channel is not None:
                 raise UserError("budget.warn_without_amount", code="bad_option")
             await quotas.set_budget(guild_id, None, actor_id=interaction.user.id)
@@ -270,23 +311,29 @@ class AdminQuotas(commands.Cog):
             await interaction.response.send_message(text, ephemeral=True)
             return
         micros = parse_usd(amount)
-        current = await quotas.budget(guild_id)
-        percent, channel_id = (current.warn_percent, current.warn_channel_id) if current else (None, None)
-        if warn_percent is not None or warn_channel is not None:
+        moderators = self.bot.storage.guild_config.get(guild_id).approval_channel_id
+
+        def change(current: Budget | None) -> Budget:
+            """Built on the budget as stored in the same transaction: an amount-only change made at
+            the moment another admin sets a warning keeps that warning."""
+            percent, channel_id = (current.warn_percent, current.warn_channel_id) if current else (None, None)
+            if warn_percent is None and warn_channel is None:
+                return Budget(micros, percent, channel_id)
             percent = warn_percent if warn_percent is not None else (percent or DEFAULT_WARN_PERCENT)
-            moderators = self.bot.storage.guild_config.get(guild_id).approval_channel_id
             channel_id = warn_channel.id if warn_channel is not None else (
                 channel_id or moderators or interaction.channel_id
             )  # the moderators' channel (approval mode's) when there is one
-        if not percent:  # 0: no warning
-            percent = channel_id = None
-        elif (warn_percent is not None or warn_channel is not None) and not bot_can_say(interaction.guild, channel_id):
-            # a warning set or moved there would never arrive, and nobody would know
-            raise UserError("budget.warn_cannot_post", code="warn_cannot_post", channel=f"<#{channel_id}>")
-        old, new = await quotas.set_budget(guild_id, Budget(micros, percent, channel_id), actor_id=interaction.user.id)
+            if not percent:  # 0: no warning
+                return Budget(micros)
+            if not bot_can_say(interaction.guild, channel_id):
+                # a warning set or moved there would never arrive, and nobody would know
+                raise UserError("budget.warn_cannot_post", code="warn_cannot_post", channel=f"<#{channel_id}>")
+            return Budget(micros, percent, channel_id)
+
+        old, new = await quotas.update_budget(guild_id, change, actor_id=interaction.user.id)
         lines = [t("budget.saved", locale, amount=format_usd(micros),
                    old=t("quota.nothing", locale) if old is None else format_usd(old.monthly_micros))]
-        lines.append(_warn_text(new, locale))
+        lines.append(self._warn_text(guild_id, new, locale))
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
         # A budget set at or below what the month has spent already: no settlement may ever come
         # (every request is refused now) to post its warning, so it is checked here.
@@ -314,7 +361,7 @@ class AdminQuotas(commands.Cog):
         if reserved:  # counted by the budget already; /spend shows it once settled
             lines.append(t("spend.reserved", locale, amount=format_usd(reserved)))
         stored = await self.bot.storage.quotas.budget(guild_id)
-        lines.append(_warn_text(stored, locale))
+        lines.append(self._warn_text(guild_id, stored, locale))
         changes = await self.bot.storage.audit.recent(guild_id, limit=5, action_prefix="budget.")
         if changes:
             lines.append(t("budget.show.changes", locale))
@@ -323,6 +370,15 @@ class AdminQuotas(commands.Cog):
                                actor=f"<@{entry.actor_id}>", old=_budget_in_words(entry.old, locale),
                                new=_budget_in_words(entry.new, locale)))
         await interaction.response.send_message(clip("\n".join(lines)), ephemeral=True)
+
+    def _warn_text(self, guild_id: int, budget: Budget | None, locale: str) -> str:
+        if budget is None or budget.warn_percent is None or budget.warn_channel_id is None:
+            return t("budget.no_warning", locale)
+        guild = self.bot.get_guild(guild_id)
+        if guild is not None and guild.get_channel_or_thread(budget.warn_channel_id) is None:
+            # deleted since it was chosen: no warning can arrive there (not cached: not known gone)
+            return t("budget.warning_channel_gone", locale, percent=budget.warn_percent)
+        return t("budget.warning_at", locale, percent=budget.warn_percent, channel=f"<#{budget.warn_channel_id}>")
 
 
 _DESCRIBED_BUDGET = re.compile(
@@ -341,12 +397,6 @@ def _budget_in_words(described: str | None, locale: str) -> str:
         return t("budget.change.amount", locale, amount=found["amount"])
     return t("budget.change.amount_warn", locale, amount=found["amount"], percent=found["percent"],
              channel=f"<#{found['channel']}>")
-
-
-def _warn_text(budget: Budget | None, locale: str) -> str:
-    if budget is None or budget.warn_percent is None or budget.warn_channel_id is None:
-        return t("budget.no_warning", locale)
-    return t("budget.warning_at", locale, percent=budget.warn_percent, channel=f"<#{budget.warn_channel_id}>")
 
 
 def clip(text: str, limit: int = MAX_MESSAGE) -> str:

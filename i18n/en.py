@@ -420,6 +420,14 @@ TEXTS: dict[str, str] = {
     # quotas and budgets (/quota, /budget)
     "error.bad_amount": "`{value}` is not a dollar amount. Write it like 5 or 12.50.",
     "error.amount_too_large": "`{value}` is more than {limit}, the most a quota or budget can be.",
+    "error.amount_too_fine": (
+        "`{value}` is not a dollar amount the books can keep: write at most 6 decimal places "
+        "(they count micro-dollars, $0.000001)."
+    ),
+    "quota.bad_amount": (
+        "`{value}` is not a dollar amount. Write it like 5 or 12.50; to remove the monthly setting, use the "
+        "`clear` option (or write `off`); for no limit at all, make a role exempt with `/quota exempt`."
+    ),
     "quota.need_target": "Choose either a member or a role (one of them).",
     "quota.need_value": "Give a daily image quota, a monthly USD limit, or choose what to clear.",
     "quota.clear_with_values": "Either set values or clear them, not both at once.",
@@ -445,6 +453,7 @@ TEXTS: dict[str, str] = {
     "quota.show.rule": "· {target}: {rule}",
     "quota.show.none": "No member or role settings yet; the bot defaults apply.",
     "quota.show.more": "…and {count} more.",
+    "quota.show.deleted_roles": "Removed the settings of {count} deleted role(s): nobody can have those roles any more.",
     "quota.source.member": "the member's own setting",
     "quota.source.role": "role {role}, the most generous of the member's roles",
     "quota.source.exempt": "role {role} is exempt",
@@ -465,6 +474,10 @@ TEXTS: dict[str, str] = {
     "budget.warn_without_amount": "A warning needs a budget. Give an amount to warn about.",
     "budget.warning_at": "A warning goes to {channel} when {percent}% of the budget is spent.",
     "budget.no_warning": "No budget warning is set.",
+    "budget.warning_channel_gone": (
+        "The warning at {percent}% of the budget cannot arrive: its channel was deleted. "
+        "Choose another with `/budget set` and `warn_channel`."
+    ),
     "budget.show.title": "Server budget",
     "budget.show.spent": "Spent this month: {spent}",
     "budget.show.spent_of": "Spent this month: {spent}, left: {left}",

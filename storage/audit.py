@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.connection import Database
+from storage.connection import Database, Transaction
 from storage.models import epoch_ms, from_epoch_ms, utc_now
 
 MAX_VALUE_CHARS = 1000
@@ -67,6 +67,14 @@ def write_entry(
     conn.execute(
         _INSERT_SQL, (guild_id, actor_id, action, target, _clip(old), _clip(new), request_id, created)
     )
+
+
+async def add_entry(
+    tx: Transaction, guild_id: int, actor_id: int, action: str, target: str, old: object | None, new: object | None
+) -> None:
+    """`write_entry` inside a ``Database.transaction()`` (for changes decided on the event loop)."""
+    await tx.execute(_INSERT_SQL, (guild_id, actor_id, action, target, _clip(old), _clip(new), None,
+                                   epoch_ms(utc_now())))
 
 
 def _entry(row: sqlite3.Row) -> AuditEntry:

@@ -8,7 +8,6 @@ cache never holds something the database does not.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -54,18 +53,21 @@ class GuildConfigStore:
 
     async def update(self, guild_id: int, **values: object) -> GuildConfig:
         """Set some of required_role_id, approval, approval_channel_id, default_model, default_size,
-        watermark (None clears a value)."""
+        watermark (None clears a value).
+
+        Only the columns given are written: two admins changing different settings at once
+        (one the default model, the other the required role) must not put back each other's
+        old value from a cache read before either wrote. The cache then takes the row as stored."""
         unknown = set(values) - set(_COLUMNS)
         if unknown:
             raise TypeError(f"unknown guild setting(s): {sorted(unknown)}")
-        current = dataclasses.replace(self.get(guild_id), **values)
-        row = {name: _to_sql(getattr(current, name)) for name in _COLUMNS}
+        columns = [name for name in _COLUMNS if name in values]  # fixed names, in a fixed order
+        upsert = f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in columns)}" if columns else "DO NOTHING"
         async with self._db.transaction() as tx:
             await tx.execute(
-                f"INSERT INTO guild_config (guild_id, {', '.join(_COLUMNS)}) "  # noqa: S608 - fixed column names
-                f"VALUES (?, {', '.join('?' for _ in _COLUMNS)}) "
-                f"ON CONFLICT (guild_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS)}",
-                (guild_id, *row.values()),
+                f"INSERT INTO guild_config (guild_id{''.join(f', {c}' for c in columns)}) "  # noqa: S608 - fixed names
+                f"VALUES (?{', ?' * len(columns)}) ON CONFLICT (guild_id) {upsert}",
+                (guild_id, *(_to_sql(values[c]) for c in columns)),
             )
             return await self._refresh(tx, guild_id)
 

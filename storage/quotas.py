@@ -3,7 +3,7 @@
 A rule is what an admin set for one member or one role: a daily image quota and/or a
 monthly USD limit (None = not set at this level), and for roles an exemption (unlimited).
 How rules combine into a member's limits is `pipeline.limits`; this module only stores them.
-Every change is made and audited in one transaction (`storage.audit.write_entry`).
+Every change is made and audited in one transaction (`storage.audit.write_entry`, `add_entry`).
 
 The @everyone role has the server's id; a rule on it is the server's default for everyone.
 """
@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Literal
 
 from image_gateway.money import format_usd
-from storage.audit import write_entry
+from storage.audit import add_entry, write_entry
 from storage.connection import Database
 from storage.models import epoch_ms, utc_now
 
@@ -90,10 +90,11 @@ def _read_rule(conn: sqlite3.Connection, guild_id: int, kind: TargetKind, target
     return None if row is None else _rule(row)
 
 
+_BUDGET_SQL = "SELECT monthly_micros, warn_percent, warn_channel_id FROM guild_budgets WHERE guild_id = ?"
+
+
 def _read_budget(conn: sqlite3.Connection, guild_id: int) -> Budget | None:
-    row = conn.execute(
-        "SELECT monthly_micros, warn_percent, warn_channel_id FROM guild_budgets WHERE guild_id = ?", (guild_id,)
-    ).fetchone()
+    row = conn.execute(_BUDGET_SQL, (guild_id,)).fetchone()
     return None if row is None else Budget(row[0], row[1], row[2])
 
 
@@ -183,29 +184,37 @@ class QuotaStore:
         self, guild_id: int, budget: Budget | None, *, actor_id: int
     ) -> tuple[Budget | None, Budget | None]:
         """Set (or with None remove) the server's monthly budget; audited. Returns (old, new)."""
+        return await self.update_budget(guild_id, lambda _old: budget, actor_id=actor_id)
 
-        def tx(conn: sqlite3.Connection) -> tuple[Budget | None, Budget | None]:
-            old = _read_budget(conn, guild_id)
-            if budget is None:
-                conn.execute("DELETE FROM guild_budgets WHERE guild_id = ?", (guild_id,))
-            else:
-                conn.execute(
-                    "INSERT INTO guild_budgets (guild_id, monthly_micros, warn_percent, warn_channel_id, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET monthly_micros = excluded.monthly_micros,"
-                    " warn_percent = excluded.warn_percent, warn_channel_id = excluded.warn_channel_id,"
-                    " updated_at = excluded.updated_at",
-                    (guild_id, budget.monthly_micros, budget.warn_percent, budget.warn_channel_id,
-                     epoch_ms(utc_now())),
-                )
-            if old != budget:
-                write_entry(conn, guild_id, actor_id, "budget.set", "guild",
-                            old.describe() if old else None, budget.describe() if budget else None)
-            if _limits(old) != _limits(budget):  # a new amount or share: its warning may come again
-                conn.execute("DELETE FROM budget_warnings WHERE guild_id = ?", (guild_id,))
-            return old, budget
-
+    async def update_budget(
+        self, guild_id: int, change: Callable[[Budget | None], Budget | None], *, actor_id: int
+    ) -> tuple[Budget | None, Budget | None]:
+        """Read the server's budget, apply ``change`` (None: no budget of its own), store and audit
+        the result, all in one transaction: two admins at once each build on what the other wrote
+        (an amount-only change keeps the warning the other set a moment before). ``change`` runs
+        on the event loop while the transaction is open, so it may look at Discord's cache and
+        raise to refuse (nothing is written then); it must be quick. Returns (old, new)."""
         try:
-            return await self._db.run(tx)
+            async with self._db.transaction() as tx:
+                row = await tx.fetchone(_BUDGET_SQL, (guild_id,))
+                old = None if row is None else Budget(row[0], row[1], row[2])
+                new = change(old)
+                if new is None:
+                    await tx.execute("DELETE FROM guild_budgets WHERE guild_id = ?", (guild_id,))
+                else:
+                    await tx.execute(
+                        "INSERT INTO guild_budgets (guild_id, monthly_micros, warn_percent, warn_channel_id,"
+                        " updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+                        " monthly_micros = excluded.monthly_micros, warn_percent = excluded.warn_percent,"
+                        " warn_channel_id = excluded.warn_channel_id, updated_at = excluded.updated_at",
+                        (guild_id, new.monthly_micros, new.warn_percent, new.warn_channel_id, epoch_ms(utc_now())),
+                    )
+                if old != new:
+                    await add_entry(tx, guild_id, actor_id, "budget.set", "guild",
+                                    old.describe() if old else None, new.describe() if new else None)
+                if _limits(old) != _limits(new):  # a new amount or share: its warning may come again
+                    await tx.execute("DELETE FROM budget_warnings WHERE guild_id = ?", (guild_id,))
+                return old, new
         finally:
             self.revision += 1
 
