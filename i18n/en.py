@@ -185,6 +185,7 @@ TEXTS: dict[str, str] = {
     "option.name.model": "model",
     "option.name.guidance_scale": "guidance scale",
     "option.size.not_a_size": "`{value}` is not a size; {model} takes {allowed}.",
+    "option.size.gateway_refused": "the image service refused {value} ({said}); {model} takes {allowed}. You were not charged.",
     "option.size.not_accepted": "{value} is not one of the sizes {model} takes: {allowed}.",
     "option.size.empty": "{value} has a side of 0; {model} takes {allowed}.",
     "option.size.side_too_small": "{value} has a side under {limit} px; {model} takes {allowed}.",

@@ -128,6 +128,7 @@ TEXTS: dict[str, str] = {
     "option.name.model": "模型",
     "option.name.guidance_scale": "引导系数",
     "option.size.not_a_size": "`{value}` 不是有效的尺寸；{model} 支持 {allowed}。",
+    "option.size.gateway_refused": "图片服务拒绝了 {value}（{said}）；{model} 支持的尺寸：{allowed}。未向你计费。",
     "option.size.not_accepted": "{value} 不在 {model} 支持的尺寸之列：{allowed}。",
     "option.size.empty": "{value} 有一边为 0；{model} 支持 {allowed}。",
     "option.size.side_too_small": "{value} 有一边小于 {limit} 像素；{model} 支持 {allowed}。",

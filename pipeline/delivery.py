@@ -186,7 +186,7 @@ class InteractionSink:
         """Tell the member what went wrong, where they are looking. A refusal that is theirs alone
         (`is_private_refusal`: the content filter's, a limit's), like the bot's own refusals, is
         said privately, and the public reply ("thinking", or their place in line) taken away."""
-        text = explain(error, self.locale)
+        text = explain(error, self.locale, model=self.ticket.job.model, size=self.ticket.request.size)
         if self._posted == 0 and is_private_refusal(error) and await self._tell_privately(text):
             return
         if self._posted == 0 and await self._edit_original(content=text, attachments=[]):
@@ -278,7 +278,7 @@ class ChannelSink:
         await self.send(outcome_text(outcome, self.locale), view=view)
 
     async def fail(self, error: BaseException) -> None:
-        await self.send(explain(error, self.locale))
+        await self.send(explain(error, self.locale, model=self.ticket.job.model, size=self.ticket.request.size))
 
     def mentioned(self, content: str) -> str:
         return f"{self._member} {content}"

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from i18n import CATALOGS, t
-from image_gateway.catalog import AllowedSizes, InvalidOptionError, format_usd
+from image_gateway.catalog import AllowedSizes, InvalidOptionError, ModelSpec, format_usd
 from image_gateway.errors import (
     GATEWAY_TIMEOUTS,
     APIConnectionError,
@@ -84,8 +84,16 @@ class UserError(Exception):
         self.params = params
 
 
-def explain(error: BaseException, locale: object | None) -> str:
-    """The message a member sees for `error` (at most 2000 characters)."""
+def explain(
+    error: BaseException, locale: object | None, *, model: ModelSpec | None = None, size: str | None = None
+) -> str:
+    """The message a member sees for `error` (at most 2000 characters). `model` and `size`: what
+    the request asked, for a size the gateway refused (a rule of its own the bot's catalog does not
+    know), told as the bot's own refusal of a size is, with the sizes the model takes."""
+    if model is not None and size and isinstance(error, BadRequestError) and _named_field(error) == "size":
+        said = as_typed(error.message or error.code or "")
+        error = InvalidOptionError("size", f"the image service refused {size}: {said}", "gateway_refused",
+                                   value=size, said=said, model=model.label, allowed=model.allowed_sizes())  # fmt: skip
     return _clip(_explain(error, locale))
 
 
@@ -143,8 +151,13 @@ def _quota_refusal(error: QuotaExceeded, locale: object | None) -> str:
 
 def _bot_field(error: BadRequestError) -> str | None:
     """The request field a 400 names, when it is one the bot's configuration sets."""
-    named = error.param or (found.group(1) if (found := _NAMED_PARAMETER.search(error.message or "")) else None)
+    named = _named_field(error)
     return named if named in _BOT_FIELDS else None
+
+
+def _named_field(error: BadRequestError) -> str | None:
+    """The request field a 400 names: its `param`, or Ark's "The parameter `x` ..."."""
+    return error.param or (found.group(1) if (found := _NAMED_PARAMETER.search(error.message or "")) else None)
 
 
 def _explain(error: BaseException, locale: object | None) -> str:
