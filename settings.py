@@ -121,7 +121,7 @@ class Settings(BaseSettings):
         """Written as for /budget ("5", "$5", "$1,000", "12,50"), read by the same `read_usd`."""
         if not isinstance(value, str):
             return value
-        return _usd(value, cap=MAX_BUDGET_USD, example="5, 12.50, $1,000 or 12,50")
+        return _usd(value, cap=MAX_BUDGET_USD, example="5, 12.50, $1,000 or 12,50", exact=True)  # as /budget
 
     @field_validator("default_monthly_usd", "guild_monthly_budget_usd")
     @classmethod

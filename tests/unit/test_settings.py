@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from pydantic import ValidationError
 
@@ -139,3 +141,10 @@ def test_quotes_the_environment_kept_around_a_value_are_dropped():
                         image_api_key='"sk-k"', log_level="'debug'")  # fmt: skip
     assert (settings.discord_token.get_secret_value(), settings.image_api_key.get_secret_value()) == ("token-x", "sk-k")
     assert (settings.image_provider, settings.log_level) == ("aiearth", "DEBUG")
+
+
+def test_a_budget_finer_than_a_micro_dollar_is_refused_as_budget_refuses_it():
+    # Written "as for /budget", which refuses 5.9999999 rather than keep $6.00; the setting rounded it.
+    said = _refusal(guild_monthly_budget_usd="5.9999999")
+    assert said.startswith("GUILD_MONTHLY_BUDGET_USD is invalid:") and "6 decimal places" in said, said
+    assert _settings(default_monthly_usd="5.999999").default_monthly_usd == Decimal("5.999999")
