@@ -12,6 +12,7 @@ TEXTS: dict[str, str] = {
     "result.failed": "{failed} of {total} could not be made by the image service and were not charged.",
     "result.unposted": "{unposted} image(s) could not be posted (Discord refused the upload); you were not charged for them.",
     "result.fewer": "The image service made {made} of the {requested} image(s) asked for; only what you got is charged.",
+    "result.stopped_by_filter": "The content filter stopped the request before all {requested} image(s) were made; you were charged only for the images you got.",
     "result.stopped": "The request stopped before all {requested} image(s) were made; you were charged only for the images you got.",
     "result.unsent": "The image service counted {billed} image(s) made but sent {sent}; you were not charged for the missing ones.",
     "result.quota_left": "Left for you: {parts}.",

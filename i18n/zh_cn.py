@@ -11,6 +11,7 @@ TEXTS: dict[str, str] = {
     "result.failed": "{total} 张中有 {failed} 张图片服务未能生成，未计费。",
     "result.unposted": "有 {unposted} 张图片无法发布到 Discord（上传被拒绝），未向你计费。",
     "result.fewer": "图片服务只生成了所请求 {requested} 张中的 {made} 张；只按你收到的图片计费。",
+    "result.stopped_by_filter": "内容审核在 {requested} 张图片全部生成前中止了请求；只按你收到的图片计费。",
     "result.stopped": "请求在 {requested} 张图片全部生成前中止；只按你收到的图片计费。",
     "result.unsent": "图片服务计了 {billed} 张图片，但只发来 {sent} 张；缺少的图片未向你计费。",
     "result.quota_left": "你的剩余额度：{parts}。",

@@ -153,7 +153,9 @@ class Outcome:
     usage: UsageSnapshot
     unposted: int = 0  # fetched, but Discord refused to post them: not charged
     size: str | None = None  # what the gateway made, shown when the request named no size
-    stopped: bool = False  # it failed after some images were delivered: the rest were never made
+    # It failed after some images were delivered, and the rest were never made: "filter" (the
+    # content filter stopped it, e.g. a series mid-stream), "error" (anything else); "" it did not.
+    stopped: str = ""
 
 
 class ResultSink(Protocol):
@@ -415,7 +417,9 @@ class Pipeline:
             else:
                 log.exception("request %s failed after %d image(s)", ticket.request_id, progress.delivered)
             unmade = progress.generated + len(progress.refused) < progress.requested
-            return await self._summarize(ticket, sink, progress, cost, charged, stopped=unmade)
+            filtered = isinstance(exc, APIStatusError) and exc.is_content_filter
+            stopped = ("filter" if filtered else "error") if unmade else ""
+            return await self._summarize(ticket, sink, progress, cost, charged, stopped=stopped)
         except BaseException as exc:  # a shutdown: the dispatcher tells the member
             await _to_the_end(self._close_books(ticket, progress, error=exc))
             raise
@@ -478,7 +482,7 @@ class Pipeline:
             self._unsettled.pop(request_id, None)
 
     async def _summarize(
-        self, ticket: Ticket, sink: ResultSink, progress: Progress, cost: int, charged: int, *, stopped: bool = False
+        self, ticket: Ticket, sink: ResultSink, progress: Progress, cost: int, charged: int, *, stopped: str = ""
     ) -> Outcome:
         """The closed books as the member's summary, posted unless the results already carried it."""
         shown = progress.shown

@@ -87,7 +87,8 @@ def outcome_text(outcome: Outcome, locale: object) -> str:
     if outcome.unposted:
         lines.append(t("result.unposted", locale, unposted=outcome.unposted))
     if outcome.stopped:
-        lines.append(t("result.stopped", locale, requested=requested))
+        key = "result.stopped_by_filter" if outcome.stopped == "filter" else "result.stopped"
+        lines.append(t(key, locale, requested=requested))
     elif 0 < outcome.billed < requested - len(outcome.refused):
         # The gateway answered with fewer than asked (a series' model stops when the story ends;
         # a gateway may ignore n): nothing failed, but the member should not wonder where they went.

@@ -237,6 +237,20 @@ async def test_a_stream_that_fails_midway_stops_the_series_and_charges_what_arri
         assert len(inter.files()) == 2
 
 
+async def test_a_stream_the_content_filter_stops_midway_says_the_filter_stopped_it(tmp_path):
+    # The whole answer refused after one image (an "error" event, OutputImageSensitiveContentDetected):
+    # the summary used to say only that the request stopped, so the member could not tell that
+    # rephrasing, not trying again, was what would help.
+    async with world(tmp_path, flavour="aiearth", image_prices={"doubao-seedream-5-0-260128": "0.135"}) as w:
+        w.gateway.script(Fault.stream_error("OutputImageSensitiveContentDetected", after=1))
+        inter = await start(w, {"prompt": "a day of a fox", "count": 4})
+        row = await settled(w)
+        await inter.wait_for_final(timeout=10)
+        assert (row["images_delivered"], row["cost_micros"]) == (1, 135_000)
+        assert ("The content filter stopped the request before all 4 image(s) were made; "
+                "you were charged only for the images you got.") in inter.all_text(), inter.all_text()
+
+
 def _image_field(modal: dict) -> dict:
     return next(c for row in modal["components"] for c in row["components"] if c["custom_id"] == "image")
 
