@@ -210,10 +210,18 @@ class Reports(commands.Cog):
                    requested=row.images_requested, reason=_reason_in_words(row.error_code, locale))
         return t("history.line", locale, id=row.id, when=f"<t:{int(row.created_at.timestamp())}:f>",
                  member=f"<@{row.user_id}>", status=status, model=self._model_label(row.model),
-                 cost=_cost_in_words(row, locale), prompt=_short(row.prompt))
+                 cost=self._cost_in_words(row, locale), prompt=_short(row.prompt))
+
+    def _cost_in_words(self, row: LedgerRow, locale: str) -> str:
+        """`cost_in_words`, or "cost not known" for images of a model without a price (the books
+        count them $0, which is not what they cost)."""
+        spec = self.bot.preset.models.get(row.model)
+        if row.images_billed and not row.cost_micros and spec is not None and spec.price_micros is None:
+            return t("history.cost_unknown", locale)
+        return cost_in_words(row, locale)
 
 
-def _cost_in_words(row: LedgerRow, locale: str) -> str:
+def cost_in_words(row: LedgerRow, locale: str) -> str:
     """What the request cost the server, and what the member paid when that was less (images the
     gateway billed that never reached them are the server's cost, not the member's); while it runs,
     what it holds against the member's limit and the server's budget, as /usage counts it."""

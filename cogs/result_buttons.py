@@ -67,6 +67,7 @@ RESULT_FILE = re.compile(r"seedream-(?P<id>[0-9]+)-(?P<n>[0-9]+)\.\w+")  # pipel
 VARIATION_MODAL = re.compile(r"sd:variation-modal:(?P<id>[0-9]{1,19})")
 PROMPT_FIELD = "prompt"
 IMAGE_FIELD = "image"
+IMAGE_FIELD_CHARS = 8  # "15", "第十二张", "#3", "图片3": room for how members write a number
 
 
 class ResultButton(
@@ -371,7 +372,10 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
 
 
 _CHINESE_NUMERALS = {c: n for n, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
-_NUMBER_WORDS = re.compile(r"(?:第|#|№|no\.?|image|img)?\s*(?P<n>\S+?)\s*(?:张|張|号|號|个|幅|图|圖)?", re.IGNORECASE)
+_NUMBER_WORDS = re.compile(
+    r"(?:第|#|№|no\.?|image|img|图片|图|圖片|圖)?\s*(?P<n>\S+?)\s*(?:张|張|号|號|个|幅)?(?:图片|图|圖片|圖)?",
+    re.IGNORECASE,
+)
 
 
 def typed_number(text: str) -> int | None:
@@ -551,7 +555,7 @@ class VariationModal(discord.ui.Modal):
         if len(numbers) > 1:  # which of the result's images to start from (the first there is, to begin)
             self.add_item(discord.ui.TextInput(
                 label=t("buttons.variation_image", lang, first=numbers[0], last=numbers[-1])[:MODAL_TEXT_MAX],
-                custom_id=IMAGE_FIELD, default=str(numbers[0]), max_length=3, required=False,
+                custom_id=IMAGE_FIELD, default=str(numbers[0]), max_length=IMAGE_FIELD_CHARS, required=False,
             ))  # fmt: skip
 
 

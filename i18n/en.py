@@ -107,6 +107,11 @@ TEXTS: dict[str, str] = {
         "{member} The bot restarted while your request “{prompt}” was running: {delivered} of {requested} "
         "image(s) reached you and you were charged {charged} for them; the rest were not charged."
     ),
+    "interrupted.delivered_unpriced": (
+        "{member} The bot restarted while your request “{prompt}” was running: {delivered} of {requested} "
+        "image(s) reached you (no price is set for this model, so what they cost is not known); the rest were "
+        "not charged."
+    ),
     "interrupted.nothing": (
         "{member} The bot restarted while your request “{prompt}” was running. You were not charged for "
         "it; if its images did not arrive, please try again."
@@ -413,6 +418,10 @@ TEXTS: dict[str, str] = {
         "The bot is restarting, so this request was stopped. You were not charged for images you did not "
         "get; please try again in a minute."
     ),
+    "queue.stopped_delivered_unpriced": (
+        "The bot is restarting, so this request was stopped: {delivered} of {requested} image(s) reached you "
+        "(no price is set for this model, so what they cost is not known); the rest were not charged."
+    ),
     "queue.stopped_delivered": (
         "The bot is restarting, so this request was stopped: {delivered} of {requested} image(s) reached you "
         "and you were charged {charged} for them; the rest were not charged."
@@ -520,6 +529,7 @@ TEXTS: dict[str, str] = {
     "history.empty": "No requests yet.",
     "history.cost_split": "{cost} (charged {charged})",
     "history.cost_held": "{held} held",
+    "history.cost_unknown": "cost not known (no price set)",
     "history.line": "`#{id}` {when} {member} · {model} · {status} · {cost} · {prompt}",
     "history.status.settled": "delivered {delivered} of {requested}",
     "history.status.released": "nothing generated ({reason})",

@@ -68,6 +68,10 @@ TEXTS: dict[str, str] = {
         "{member} 你的请求“{prompt}”运行时机器人重启了：{requested} 张中有 {delivered} 张已送达，"
         "为此收费 {charged}；其余未收费。"
     ),
+    "interrupted.delivered_unpriced": (
+        "{member} 你的请求“{prompt}”运行时机器人重启了：{requested} 张中有 {delivered} 张已送达"
+        "（未给此模型设置价格，费用未知）；其余未收费。"
+    ),
     "interrupted.nothing": "{member} 你的请求“{prompt}”运行时机器人重启了。此请求未向你收费；如果图片没有送达，请重试。",
     "approval.reopened": "↩️ 机器人在这个请求开始前重启了，现重新等待审核。",
     "approval.restarting": "机器人正在重启，这个请求未能开始。它仍在等待审核：请在一分钟后机器人恢复时再次点击“批准”。",
@@ -258,6 +262,7 @@ TEXTS: dict[str, str] = {
     "queue.withdrawn.cannot_post": "机器人已无法在这里发消息，请求在开始前已撤回，未向你计费。",
     "queue.withdrawn.shutdown": "机器人正在重启，这个请求在开始前已被撤回，未向你计费。请一分钟后再试。",
     "queue.stopped": "机器人正在重启，这个请求已被中止。你没有收到的图片不会计费。请一分钟后再试。",
+    "queue.stopped_delivered_unpriced": "机器人正在重启，这个请求已被中止：{requested} 张中有 {delivered} 张已送达（未给此模型设置价格，费用未知）；其余未计费。",
     "queue.stopped_delivered": "机器人正在重启，这个请求已被中止：{requested} 张中有 {delivered} 张已送达，为此收费 {charged}；其余未计费。",
     "stage.generating": "正在使用 {model} 生成 {count} 张图片…（已用 {elapsed} 秒）",
     "stage.uploading": "正在把 {count} 张图片发送到 Discord…（已用 {elapsed} 秒）",
@@ -338,6 +343,7 @@ TEXTS: dict[str, str] = {
     "history.empty": "还没有请求。",
     "history.cost_split": "{cost}（扣费 {charged}）",
     "history.cost_held": "预留 {held}",
+    "history.cost_unknown": "费用未知（未设置价格）",
     "history.line": "`#{id}` {when} {member} · {model} · {status} · {cost} · {prompt}",
     "history.status.settled": "已送达 {delivered}/{requested} 张",
     "history.status.released": "未生成图片（{reason}）",

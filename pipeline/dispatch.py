@@ -106,6 +106,9 @@ class Dispatcher:
 def _stopped(stop: asyncio.CancelledError) -> UserError:
     """What a member whose request a shutdown stopped is told: with what reached them and what
     they were charged for it, when some of it did (a series cut short)."""
+    if isinstance(stop, StoppedAfter) and stop.charged_micros is None:  # "$0.00" would read as free
+        return UserError("queue.stopped_delivered_unpriced", code="shutdown", delivered=stop.delivered,
+                         requested=stop.requested)  # fmt: skip
     if isinstance(stop, StoppedAfter):
         return UserError("queue.stopped_delivered", code="shutdown", delivered=stop.delivered,
                          requested=stop.requested, charged=format_usd(stop.charged_micros))  # fmt: skip

@@ -7,6 +7,7 @@ header or a signed URL (gateway text is scrubbed by `image_gateway.errors.scrub`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Sequence
 
@@ -93,7 +94,7 @@ def explain(
     if model is not None and size and isinstance(error, BadRequestError) and _named_field(error) == "size":
         said = as_typed(error.message or error.code or "")
         error = InvalidOptionError("size", f"the image service refused {size}: {said}", "gateway_refused",
-                                   value=size, said=said, model=model.label, allowed=model.allowed_sizes())  # fmt: skip
+                                   value=size, said=said, model=model.label, allowed=_others(model, size))  # fmt: skip
     return _clip(_explain(error, locale))
 
 
@@ -147,6 +148,18 @@ def _quota_refusal(error: QuotaExceeded, locale: object | None) -> str:
     show = str if error.kind == "daily_images" else format_usd
     return t(f"error.quota.{error.kind}.{how}", locale, limit=show(error.limit), used=show(error.used),
              requested=show(error.requested), resets=f"<t:{int(error.resets_at.timestamp())}:R>")  # fmt: skip
+
+
+def _others(model: ModelSpec, refused: str) -> AllowedSizes:
+    """The sizes `model` takes as the catalog knows them, but the one the gateway just refused
+    (neither among the names nor as the example): the gateway knows a rule the catalog does not."""
+    allowed = model.allowed_sizes()
+    names = tuple(name for name in allowed.names if name.casefold() != refused.casefold())
+    example = allowed.example
+    if example is not None and example.casefold() == refused.casefold():
+        example = next((size for size in (model.largest_size, "2048x2048", "1024x1024")
+                        if size and "x" in size and size.casefold() != refused.casefold()), None)  # fmt: skip
+    return dataclasses.replace(allowed, names=names, example=example)
 
 
 def _bot_field(error: BadRequestError) -> str | None:

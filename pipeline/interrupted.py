@@ -66,15 +66,21 @@ async def _tell(bot: SeedreamBot, row: LedgerRow) -> None:
     if not isinstance(channel, discord.abc.Messageable):
         return
     guild = getattr(channel, "guild", None)
-    text = interrupted_text(row, getattr(guild, "preferred_locale", None))
+    spec = bot.preset.models.get(row.model)
+    priced = spec is None or spec.price_micros is not None
+    text = interrupted_text(row, getattr(guild, "preferred_locale", None), priced=priced)
     await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(row.user_id)]))
 
 
-def interrupted_text(row: LedgerRow, server_locale: object) -> str:
+def interrupted_text(row: LedgerRow, server_locale: object, *, priced: bool = True) -> str:
     """In the member's language when they asked, else the server's (rows from before it was kept).
     With nothing delivered on record the text stays true either way: a stop between posting the
-    images and recording it charges nothing."""
+    images and recording it charges nothing. `priced`: the model has a price (without one, the
+    books' $0 is not what the images cost, and is not said as if it were)."""
     params = {"member": f"<@{row.user_id}>", "prompt": prompt_preview(row.prompt)}
+    if row.images_delivered and not priced and not row.charged_micros:
+        return t("interrupted.delivered_unpriced", row.locale, server_locale, delivered=row.images_delivered,
+                 requested=row.images_requested, **params)  # fmt: skip
     if row.images_delivered:
         return t("interrupted.delivered", row.locale, server_locale, delivered=row.images_delivered,
                  requested=row.images_requested, charged=format_usd(row.charged_micros), **params)  # fmt: skip

@@ -94,11 +94,11 @@ class StoppedAfter(asyncio.CancelledError):
     """A shutdown stopped the request after some of its images were delivered; the books are
     closed, and this is what they came to, for the member's notice."""
 
-    def __init__(self, delivered: int, requested: int, charged_micros: int) -> None:
+    def __init__(self, delivered: int, requested: int, charged_micros: int | None) -> None:
         super().__init__(f"stopped after {delivered} of {requested} image(s)")
         self.delivered = delivered
         self.requested = requested
-        self.charged_micros = charged_micros
+        self.charged_micros = charged_micros  # None: the model has no price (the books count $0)
 
 
 @dataclass(frozen=True)
@@ -396,7 +396,8 @@ class Pipeline:
             if progress.delivered == 0 or isinstance(stop, StoppedAfter):
                 raise
             _billed, _cost, charged = _settled_figures(ticket.job, progress, 0)
-            raise StoppedAfter(progress.delivered, progress.requested, charged) from stop
+            priced = ticket.job.model.price_micros is not None
+            raise StoppedAfter(progress.delivered, progress.requested, charged if priced else None) from stop
 
     async def _execute(self, ticket: Ticket, sink: ResultSink, progress: Progress) -> Outcome:
         try:

@@ -31,3 +31,11 @@ def test_with_nothing_delivered_on_record_the_text_stays_true_either_way() -> No
     for delivered in (None, 0):
         text = interrupted_text(closed_row(delivered, 0), "en-US")
         assert "You were not charged for it; if its images did not arrive, please try again." in text
+
+
+def test_images_of_a_model_without_a_price_are_not_said_to_have_cost_nothing() -> None:
+    # The books count them $0 (no price set); "you were charged $0.00" would read as free.
+    text = interrupted_text(closed_row(10, 0), "en-US", priced=False)
+    assert "10 of 15 image(s) reached you (no price is set for this model, so what they cost is not known)" in text
+    assert "$0.00" not in text
+    assert "费用未知" in interrupted_text(closed_row(10, 0), "zh-CN", priced=False)
