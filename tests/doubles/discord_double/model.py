@@ -13,6 +13,7 @@ ADMINISTRATOR = 1 << 3
 ADD_REACTIONS = 1 << 6
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
 EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
@@ -21,7 +22,9 @@ CONNECT = 1 << 20
 SPEAK = 1 << 21
 CHANGE_NICKNAME = 1 << 26
 USE_APPLICATION_COMMANDS = 1 << 31
+MANAGE_THREADS = 1 << 34
 CREATE_PUBLIC_THREADS = 1 << 35
+CREATE_PRIVATE_THREADS = 1 << 36
 SEND_MESSAGES_IN_THREADS = 1 << 38
 ALL_PERMISSIONS = (1 << 51) - 1
 
@@ -54,6 +57,9 @@ DEFAULT_ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 GUILD_TEXT = 0
 DM = 1
 PUBLIC_THREAD = 11
+PRIVATE_THREAD = 12
+GUILD_FORUM = 15
+THREAD_TYPES = (10, PUBLIC_THREAD, PRIVATE_THREAD)
 
 
 @dataclass
@@ -121,30 +127,62 @@ class Channel:
     overwrites: list[dict[str, Any]] = field(default_factory=list)
     recipients: list[User] = field(default_factory=list)
     messages: list[Any] = field(default_factory=list)  # MessageRecord, in posting order
-    parent_id: int | None = None  # a thread's channel
+    parent_id: int | None = None  # a thread's channel (a forum's, for a forum post)
+    # A thread's own state (thread_metadata) and who is in it (the private thread's only viewers,
+    # with those who may manage threads).
+    owner_id: int | None = None
+    locked: bool = False
+    archived: bool = False
+    invitable: bool = True
+    member_ids: list[int] = field(default_factory=list)
+    created_at: str = field(default_factory=iso_now)
+    archived_at: str = field(default_factory=iso_now)
+    applied_tags: list[int] = field(default_factory=list)
+    available_tags: list[dict[str, Any]] = field(default_factory=list)  # a forum's tags
+    last_message_id: int | None = None  # a forum's: its latest post
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
+
+    def _last_message_id(self) -> str | None:
+        if self.last_message_id is not None:
+            return str(self.last_message_id)
+        return self.messages[-1].payload["id"] if self.messages else None
+
+    def thread_metadata(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "archived": self.archived,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": self.archived_at,
+            "locked": self.locked,
+            "create_timestamp": self.created_at,
+        }
+        if self.type == PRIVATE_THREAD:
+            data["invitable"] = self.invitable
+        return data
 
     def to_payload(self) -> dict[str, Any]:
-        if self.type == PUBLIC_THREAD:
-            return {
+        if self.is_thread:  # ThreadResponse
+            sent = len(self.messages)
+            data = {
                 "id": str(self.id),
-                "type": PUBLIC_THREAD,
+                "type": self.type,
                 "guild_id": str(self.guild_id),
                 "name": self.name,
                 "parent_id": str(self.parent_id),
-                "owner_id": str(self.parent_id),
-                "last_message_id": None,
+                "owner_id": str(self.owner_id if self.owner_id is not None else self.parent_id),
+                "last_message_id": self._last_message_id(),
                 "rate_limit_per_user": 0,
                 "flags": 0,
-                "message_count": len(self.messages),
-                "member_count": 1,
-                "total_message_sent": len(self.messages),
-                "thread_metadata": {
-                    "archived": False,
-                    "auto_archive_duration": 1440,
-                    "archive_timestamp": iso_now(),
-                    "locked": False,
-                },
+                "message_count": sent,
+                "member_count": max(1, min(50, len(self.member_ids))),
+                "total_message_sent": sent,
+                "thread_metadata": self.thread_metadata(),
             }
+            if self.type == PUBLIC_THREAD:
+                data["applied_tags"] = [str(t) for t in self.applied_tags]
+            return data
         if self.type == DM:
             return {
                 "id": str(self.id),
@@ -153,7 +191,7 @@ class Channel:
                 "flags": 0,
                 "recipients": [u.to_payload() for u in self.recipients],
             }
-        return {
+        data = {
             "id": str(self.id),
             "type": self.type,
             "guild_id": str(self.guild_id),
@@ -162,11 +200,24 @@ class Channel:
             "parent_id": None,
             "topic": self.topic,
             "nsfw": self.nsfw,
-            "last_message_id": None,
+            "last_message_id": self._last_message_id(),
             "rate_limit_per_user": 0,
             "flags": 0,
             "permission_overwrites": list(self.overwrites),
         }
+        if self.type == GUILD_FORUM:  # GuildChannelResponse's forum fields
+            data.update(
+                {
+                    "available_tags": [dict(t) for t in self.available_tags],
+                    "default_reaction_emoji": None,
+                    "default_sort_order": None,
+                    "default_forum_layout": 0,
+                    "default_tag_setting": None,
+                    "default_auto_archive_duration": 1440,
+                    "default_thread_rate_limit_per_user": 0,
+                }
+            )
+        return data
 
     def live_messages(self) -> list[dict[str, Any]]:
         """Current payloads of the messages still in the channel, oldest first."""
@@ -273,7 +324,8 @@ class Guild:
                 "member_count": len(self.members),
                 "channels": [c.to_payload() for c in self.channels.values()],
                 "members": [m.to_payload() for m in members],
-                "threads": [t.to_payload() for t in self.threads.values()],
+                "threads": [t.to_payload() for t in self.threads.values()
+                            if not t.archived and self.permissions_for(bot_id, t) & VIEW_CHANNEL],
                 "presences": [],
                 "voice_states": [],
                 "stage_instances": [],
@@ -285,7 +337,22 @@ class Guild:
         return data
 
     def permissions_for(self, user_id: int, channel: Channel | None = None) -> int:
-        """Discord's permission algorithm: base from roles, then channel overwrites."""
+        """Discord's permission algorithm: base from roles, then channel overwrites. A thread has
+        its parent channel's permissions, as they are now; a private thread is seen only by its
+        members and those who may manage threads (anyone else has no permission there at all)."""
+        if channel is not None and channel.is_thread:
+            parent = self.channels.get(channel.parent_id) if channel.parent_id is not None else None
+            perms = self._channel_permissions(user_id, parent if parent is not None else channel)
+            if (
+                channel.type == PRIVATE_THREAD
+                and user_id not in channel.member_ids
+                and not perms & MANAGE_THREADS
+            ):
+                return 0
+            return perms
+        return self._channel_permissions(user_id, channel)
+
+    def _channel_permissions(self, user_id: int, channel: Channel | None) -> int:
         if user_id == self.owner_id:
             return ALL_PERMISSIONS
         member = self.members.get(user_id)
@@ -297,8 +364,6 @@ class Guild:
                 perms |= role.permissions
         if perms & ADMINISTRATOR:
             return ALL_PERMISSIONS
-        if channel is not None and channel.parent_id is not None:  # a thread: its channel's, as they are now
-            channel = self.channels.get(channel.parent_id, channel)
         if channel is None or not channel.overwrites:
             return perms
         by_id = {int(o["id"]): o for o in channel.overwrites}

@@ -8,7 +8,16 @@ from aiohttp import web
 
 from . import responses
 from .messages import check_limits, is_empty, pinged_user_ids
-from .model import ATTACH_FILES, DM, SEND_MESSAGES, VIEW_CHANNEL, Channel
+from .model import (
+    ATTACH_FILES,
+    DM,
+    GUILD_FORUM,
+    MANAGE_THREADS,
+    SEND_MESSAGES,
+    SEND_MESSAGES_IN_THREADS,
+    VIEW_CHANNEL,
+    Channel,
+)
 from .routing import RestRequest, router
 
 if TYPE_CHECKING:
@@ -22,6 +31,7 @@ UNKNOWN_CHANNEL, UNKNOWN_GUILD, UNKNOWN_MEMBER, UNKNOWN_MESSAGE, UNKNOWN_USER = 
     10013,
 )
 UNKNOWN_COMMAND, UNKNOWN_ROLE = 10063, 10011
+MISSING_ACCESS, MISSING_PERMISSIONS, NON_TEXT_CHANNEL, THREAD_LOCKED = 50001, 50013, 50008, 160005
 
 
 # -- identity -----------------------------------------------------------------------------
@@ -195,43 +205,70 @@ async def get_member(dd: DiscordDouble, req: RestRequest) -> web.Response:
 
 
 # -- channels and their messages -------------------------------------------------------------
+# Every /channels/{id}/... route answers as Discord does for the bot: 404 Unknown Channel for a
+# channel that does not exist, then 403 Missing Access (50001) where the bot cannot see it (no
+# View Channel there; for a thread, in its parent; for a private thread, not a member of it and
+# no Manage Threads). Interaction callbacks and the interaction webhook need no channel permission.
 def _channel(dd: DiscordDouble, req: RestRequest) -> Channel | None:
     cid = req.params["channel_id"]
     return dd.channels.get(int(cid)) if cid.isdigit() else None
 
 
-def _bot_can(dd: DiscordDouble, channel: Channel, needed: int) -> bool:
+def _bot_permissions(dd: DiscordDouble, channel: Channel) -> int | None:
+    """The bot's permissions in a guild channel or thread; None in a DM (no permissions apply)."""
     if channel.type == DM or channel.guild_id is None:
-        return True
-    perms = dd.guilds[channel.guild_id].permissions_for(dd.bot_user.id, channel)
-    return perms & needed == needed
+        return None
+    return dd.guilds[channel.guild_id].permissions_for(dd.bot_user.id, channel)
+
+
+def _visible_channel(dd: DiscordDouble, req: RestRequest) -> tuple[Channel | None, web.Response | None]:
+    channel = _channel(dd, req)
+    if channel is None:
+        return None, responses.unknown("Channel", UNKNOWN_CHANNEL)
+    perms = _bot_permissions(dd, channel)
+    if perms is not None and not perms & VIEW_CHANNEL:
+        return None, responses.error(403, MISSING_ACCESS, "Missing Access")
+    return channel, None
+
+
+def _refuse_post(dd: DiscordDouble, channel: Channel, has_files: bool) -> web.Response | None:
+    """Why Discord refuses the bot's message in `channel` (seen already), or None. In a thread the
+    bot needs Send Messages in Threads (not Send Messages), and a locked thread takes posts only
+    from those who may manage threads. A forum holds posts (threads), no messages of its own."""
+    if channel.type == GUILD_FORUM:
+        return responses.error(400, NON_TEXT_CHANNEL, "Cannot send messages in a non-text channel")
+    perms = _bot_permissions(dd, channel)
+    if perms is None:
+        return None
+    needed = (SEND_MESSAGES_IN_THREADS if channel.is_thread else SEND_MESSAGES) | (ATTACH_FILES if has_files else 0)
+    if perms & needed != needed:
+        return responses.error(403, MISSING_PERMISSIONS, "Missing Permissions")
+    if channel.is_thread and channel.locked and not perms & MANAGE_THREADS:
+        return responses.error(403, THREAD_LOCKED, "Thread is locked")
+    return None
 
 
 @router.add("GET", "/channels/{channel_id}")
 async def get_channel(dd: DiscordDouble, req: RestRequest) -> web.Response:
-    channel = _channel(dd, req)
-    return (
-        responses.json_response(channel.to_payload())
-        if channel
-        else responses.unknown("Channel", UNKNOWN_CHANNEL)
-    )
+    channel, err = _visible_channel(dd, req)
+    return err or responses.json_response(channel.to_payload())  # type: ignore[union-attr]
 
 
 @router.add("POST", "/channels/{channel_id}/typing")
 async def trigger_typing(dd: DiscordDouble, req: RestRequest) -> web.Response:
-    channel = _channel(dd, req)
-    return responses.no_content() if channel else responses.unknown("Channel", UNKNOWN_CHANNEL)
+    _channel_seen, err = _visible_channel(dd, req)
+    return err or responses.no_content()
 
 
 @router.add("POST", "/channels/{channel_id}/messages")
 async def create_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
-    channel = _channel(dd, req)
+    channel, err = _visible_channel(dd, req)
     if channel is None:
-        return responses.unknown("Channel", UNKNOWN_CHANNEL)
+        return err or responses.unknown("Channel", UNKNOWN_CHANNEL)
     files = req.body.files
-    needed = VIEW_CHANNEL | SEND_MESSAGES | (ATTACH_FILES if files else 0)
-    if not _bot_can(dd, channel, needed):
-        return responses.error(403, 50013, "Missing Permissions")
+    refused = _refuse_post(dd, channel, bool(files))
+    if refused is not None:
+        return refused
     size_limit = (
         dd.guilds[channel.guild_id].attachment_size_limit if channel.guild_id else dd.dm_attachment_size_limit
     )
@@ -258,14 +295,16 @@ async def create_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
     )
     record.payload["mentions"] = [dd.users[u].to_payload() for u in pinged_user_ids(req.message) if u in dd.users]
     dd.store_message(record)
+    if channel.is_thread and channel.archived:  # a post reopens an archived (unlocked) thread
+        await dd.update_thread(channel, archived=False)
     return responses.json_response(record.payload)
 
 
 @router.add("GET", "/channels/{channel_id}/messages")
 async def list_messages(dd: DiscordDouble, req: RestRequest) -> web.Response:
-    channel = _channel(dd, req)
+    channel, err = _visible_channel(dd, req)
     if channel is None:
-        return responses.unknown("Channel", UNKNOWN_CHANNEL)
+        return err or responses.unknown("Channel", UNKNOWN_CHANNEL)
     limit = int(req.query.get("limit", "50") or 50)
     return responses.json_response(page_of_messages(channel.live_messages(), req.query, limit))
 
@@ -293,6 +332,8 @@ def page_of_messages(messages: list[dict[str, Any]], query: Any, limit: int) -> 
 
 
 def _message(dd: DiscordDouble, req: RestRequest):
+    """The live message of the route's channel, or None (Unknown Message); the channel checked
+    first by `_visible_channel`."""
     mid = req.params["message_id"]
     rec = dd.messages.get(int(mid)) if mid.isdigit() else None
     if rec is None or rec.deleted or str(rec.channel_id) != req.params["channel_id"] or rec.ephemeral:
@@ -302,12 +343,18 @@ def _message(dd: DiscordDouble, req: RestRequest):
 
 @router.add("GET", "/channels/{channel_id}/messages/{message_id}")
 async def get_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    _seen, err = _visible_channel(dd, req)
+    if err is not None:
+        return err
     rec = _message(dd, req)
     return responses.json_response(rec.payload) if rec else responses.unknown("Message", UNKNOWN_MESSAGE)
 
 
 @router.add("PATCH", "/channels/{channel_id}/messages/{message_id}")
 async def edit_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    _seen, err = _visible_channel(dd, req)
+    if err is not None:
+        return err
     rec = _message(dd, req)
     if rec is None:
         return responses.unknown("Message", UNKNOWN_MESSAGE)
@@ -326,6 +373,9 @@ async def edit_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
 
 @router.add("DELETE", "/channels/{channel_id}/messages/{message_id}")
 async def delete_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    _seen, err = _visible_channel(dd, req)
+    if err is not None:
+        return err
     rec = _message(dd, req)
     if rec is None:
         return responses.unknown("Message", UNKNOWN_MESSAGE)
@@ -335,6 +385,9 @@ async def delete_message(dd: DiscordDouble, req: RestRequest) -> web.Response:
 
 @router.add("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me")
 async def add_reaction(dd: DiscordDouble, req: RestRequest) -> web.Response:
+    _seen, err = _visible_channel(dd, req)
+    if err is not None:
+        return err
     rec = _message(dd, req)
     if rec is None:
         return responses.unknown("Message", UNKNOWN_MESSAGE)

@@ -21,7 +21,7 @@ from .bodies import Body, UploadedFile, read_body
 from .cdn import AttachmentStore
 from .commands import CommandStore
 from .faults import ConnectionDropped, Fault, FaultInjector
-from .ids import SnowflakeFactory, make_bot_token, make_interaction_token
+from .ids import SnowflakeFactory, iso_now, make_bot_token, make_interaction_token
 from .interactions import (
     APPLICATION_COMMAND,
     MESSAGE_COMPONENT,
@@ -44,7 +44,11 @@ from .model import (
     DEFAULT_BOT_PERMISSIONS,
     DEFAULT_EVERYONE_PERMISSIONS,
     DM,
+    GUILD_FORUM,
+    GUILD_TEXT,
+    PRIVATE_THREAD,
     PUBLIC_THREAD,
+    VIEW_CHANNEL,
     Channel,
     Guild,
     Member,
@@ -274,11 +278,16 @@ class DiscordDouble:
         return channel
 
     async def delete_channel(self, channel: Channel) -> None:
-        """Delete a channel as an admin would: connected bots hear CHANNEL_DELETE."""
+        """Delete a channel as an admin would: connected bots hear CHANNEL_DELETE (its threads and
+        a forum's posts go with it, with no event of their own)."""
         payload = channel.to_payload()
         self.channels.pop(channel.id, None)
         if channel.guild_id is not None:
-            self.guilds[channel.guild_id].channels.pop(channel.id, None)
+            guild = self.guilds[channel.guild_id]
+            guild.channels.pop(channel.id, None)
+            for thread in [t for t in guild.threads.values() if t.parent_id == channel.id]:
+                guild.threads.pop(thread.id, None)
+                self.channels.pop(thread.id, None)
         if self.sessions:
             await self.dispatch("CHANNEL_DELETE", payload)
 
@@ -298,14 +307,138 @@ class DiscordDouble:
         if self.sessions:
             await self.dispatch("CHANNEL_UPDATE", channel.to_payload())
 
-    def add_thread(self, channel: Channel, name: str = "thread") -> Channel:
-        """A public thread in `channel` (created before the bot connects: listed in GUILD_CREATE)."""
-        assert channel.guild_id is not None
-        thread = Channel(self.snowflakes.next(), name, guild_id=channel.guild_id, type=PUBLIC_THREAD,
-                         parent_id=channel.id, overwrites=channel.overwrites)  # fmt: skip
-        self.guilds[channel.guild_id].threads[thread.id] = thread
+    def add_thread(
+        self,
+        channel: Channel,
+        name: str = "thread",
+        *,
+        owner: User | None = None,
+        locked: bool = False,
+        archived: bool = False,
+    ) -> Channel:
+        """A public thread (11) in `channel` (created before the bot connects: listed in
+        GUILD_CREATE if active and the bot may see it; see `announce_thread`). Its permissions are
+        its channel's; `locked`/`archived` are its thread_metadata (see `update_thread`)."""
+        return self._new_thread(channel, name, PUBLIC_THREAD, owner=owner, locked=locked, archived=archived)
+
+    def add_private_thread(
+        self,
+        channel: Channel,
+        name: str = "private",
+        *,
+        members: Sequence[User] = (),
+        owner: User | None = None,
+        locked: bool = False,
+        archived: bool = False,
+        invitable: bool = True,
+    ) -> Channel:
+        """A private thread (12) in a text channel: seen only by its `members` (the owner is one;
+        add the bot with `members=[dd.bot_user, ...]`) and those who may manage threads."""
+        assert channel.type == GUILD_TEXT, "private threads live in text channels"
+        thread = self._new_thread(channel, name, PRIVATE_THREAD, owner=owner or (members[0] if members else None),
+                                  locked=locked, archived=archived)  # fmt: skip
+        thread.invitable = invitable
+        for user in members:
+            if user.id not in thread.member_ids:
+                thread.member_ids.append(user.id)
+        return thread
+
+    def add_forum(
+        self,
+        guild: Guild,
+        name: str = "forum",
+        *,
+        overwrites: Sequence[dict[str, Any]] = (),
+        topic: str | None = None,
+        nsfw: bool = False,
+        tags: Sequence[str] = (),
+    ) -> Channel:
+        """A forum channel (15): it holds posts (threads, `add_forum_post`), no messages of its own."""
+        forum = self.add_channel(guild, name, overwrites=overwrites, topic=topic, nsfw=nsfw)
+        forum.type = GUILD_FORUM
+        forum.available_tags = [
+            {"id": str(self.snowflakes.next()), "name": tag, "moderated": False, "emoji_id": None, "emoji_name": None}
+            for tag in tags
+        ]
+        return forum
+
+    def add_forum_post(
+        self,
+        forum: Channel,
+        name: str = "post",
+        *,
+        owner: User | None = None,
+        content: str = "",
+        tags: Sequence[str] = (),
+        locked: bool = False,
+        archived: bool = False,
+    ) -> Channel:
+        """A post in `forum`: a public thread (11) whose parent is the forum, opened by `owner`'s
+        starter message (the message's id is the thread's, as Discord makes them)."""
+        assert forum.type == GUILD_FORUM, "a forum post needs a forum (add_forum)"
+        post = self._new_thread(forum, name, PUBLIC_THREAD, owner=owner, locked=locked, archived=archived)
+        by_name = {t["name"]: int(t["id"]) for t in forum.available_tags}
+        post.applied_tags = [by_name[t] for t in tags]
+        author = self.users.get(post.owner_id or 0) or self.owner
+        record = self.factory.create(
+            channel_id=post.id, author=author, message={"content": content or name}, files=[]
+        )
+        record.payload["id"] = str(post.id)
+        self.store_message(record)
+        forum.last_message_id = post.id
+        return post
+
+    def _new_thread(
+        self, channel: Channel, name: str, kind: int, *, owner: User | None, locked: bool, archived: bool
+    ) -> Channel:
+        assert channel.guild_id is not None and not channel.is_thread
+        guild = self.guilds[channel.guild_id]
+        owner_id = owner.id if owner is not None else guild.owner_id
+        thread = Channel(self.snowflakes.next(), name, guild_id=channel.guild_id, type=kind,
+                         parent_id=channel.id, overwrites=channel.overwrites, owner_id=owner_id,
+                         locked=locked, archived=archived, member_ids=[owner_id])  # fmt: skip
+        guild.threads[thread.id] = thread
         self.channels[thread.id] = thread
         return thread
+
+    async def announce_thread(self, thread: Channel) -> None:
+        """Tell the connected bot about a thread made while it is connected (THREAD_CREATE with
+        `newly_created`, as Discord sends it to those who may see the thread)."""
+        guild = self.guilds[thread.guild_id or 0]
+        if self.sessions and guild.permissions_for(self.bot_user.id, thread) & VIEW_CHANNEL:
+            await self.dispatch("THREAD_CREATE", {**thread.to_payload(), "newly_created": True})
+
+    async def update_thread(
+        self, thread: Channel, *, locked: bool | None = None, archived: bool | None = None
+    ) -> None:
+        """A moderator (or Discord) locks, unlocks, archives or reopens the thread: connected bots
+        hear THREAD_UPDATE."""
+        assert thread.is_thread
+        if locked is not None:
+            thread.locked = locked
+        if archived is not None and archived != thread.archived:
+            thread.archived, thread.archived_at = archived, iso_now()
+        if self.sessions:
+            await self.dispatch("THREAD_UPDATE", thread.to_payload())
+
+    async def add_thread_member(self, thread: Channel, user: User) -> None:
+        """`user` joins (or is added to) the thread. The bot added to a thread hears THREAD_CREATE
+        with its thread member, as from Discord; others' joins are THREAD_MEMBERS_UPDATE, sent
+        only to sessions with the GUILD_MEMBERS intent."""
+        assert thread.is_thread and thread.guild_id is not None
+        if user.id in thread.member_ids:
+            return
+        thread.member_ids.append(user.id)
+        member = {"id": str(thread.id), "user_id": str(user.id), "join_timestamp": iso_now(), "flags": 0}
+        if user.id == self.bot_user.id:
+            if self.sessions:
+                await self.dispatch("THREAD_CREATE", {**thread.to_payload(), "member": member})
+            return
+        update = {"id": str(thread.id), "guild_id": str(thread.guild_id),
+                  "member_count": len(thread.member_ids), "added_members": [member]}  # fmt: skip
+        for session in list(self.sessions):
+            if session.intents & gateway_ws.GUILD_MEMBERS_INTENT:
+                await session.send(gateway_ws.DISPATCH, update, "THREAD_MEMBERS_UPDATE")
 
     def add_role(self, guild: Guild, name: str, permissions: int = 0) -> Role:
         role = Role(self.snowflakes.next(), guild.id, name, permissions, position=len(guild.roles))
