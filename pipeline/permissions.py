@@ -27,11 +27,19 @@ def can_post(permissions: discord.Permissions, *, thread: bool) -> bool:
 
 def can_post_in(channel: object, permissions: discord.Permissions) -> bool:
     """`can_post` in `channel` as it is: a locked thread takes posts only from those who may
-    manage threads (an archived one is reopened by a post)."""
+    manage threads (an archived one is reopened by a post), a private thread only from its members."""
     thread = isinstance(channel, discord.Thread)
-    if thread and channel.locked and not permissions.manage_threads:
+    if thread and (channel.locked or _unseen_private(channel)) and not permissions.manage_threads:
         return False
     return can_post(permissions, thread=thread)
+
+
+def _unseen_private(thread: discord.Thread) -> bool:
+    """A private thread Discord never told the bot of: it is not one of its members (Discord sends
+    a private thread, at the start and when the bot is added, only to those who may see it), and
+    may not post there, whatever its parent channel's permissions say (discord.py gives a thread
+    its parent's). A member's command still works there: the reply needs no permission."""
+    return thread.type is discord.ChannelType.private_thread and thread.guild.get_thread(thread.id) is None
 
 
 def bot_can_post(channel: PostableChannel) -> bool:
