@@ -29,17 +29,28 @@ def can_post_in(channel: object, permissions: discord.Permissions) -> bool:
     """`can_post` in `channel` as it is: a locked thread takes posts only from those who may
     manage threads (an archived one is reopened by a post), a private thread only from its members."""
     thread = isinstance(channel, discord.Thread)
-    if thread and (channel.locked or _unseen_private(channel)) and not permissions.manage_threads:
+    return can_post(permissions, thread=thread) and not _closed_thread(channel, permissions)
+
+
+def _closed_thread(channel: object, permissions: discord.Permissions) -> bool:
+    """A thread the bot may not post in whatever its permissions: locked, or private and not its."""
+    if not isinstance(channel, discord.Thread) or permissions.manage_threads:
         return False
-    return can_post(permissions, thread=thread)
+    return bool(channel.locked) or _unseen_private(channel)
 
 
 def _unseen_private(thread: discord.Thread) -> bool:
-    """A private thread Discord never told the bot of: it is not one of its members (Discord sends
-    a private thread, at the start and when the bot is added, only to those who may see it), and
-    may not post there, whatever its parent channel's permissions say (discord.py gives a thread
-    its parent's). A member's command still works there: the reply needs no permission."""
-    return thread.type is discord.ChannelType.private_thread and thread.guild.get_thread(thread.id) is None
+    """An active private thread Discord never told the bot of: it is not one of its members
+    (Discord sends an active private thread, at the start and when the bot is added, only to those
+    who may see it), and may not post there, whatever its parent channel's permissions say
+    (discord.py gives a thread its parent's). A member's command still works there: the reply
+    needs no permission. An archived thread leaves discord.py's cache, so its absence says
+    nothing: the bot's post reopens it when the bot is a member."""
+    return (
+        thread.type is discord.ChannelType.private_thread
+        and not thread.archived
+        and thread.guild.get_thread(thread.id) is None
+    )
 
 
 def bot_can_post(channel: PostableChannel) -> bool:
@@ -80,4 +91,6 @@ def bot_can_say(guild: discord.Guild | None, channel_id: int) -> bool:
     channel = guild.get_channel_or_thread(channel_id) if guild is not None and _still_joined(guild) else None
     if not isinstance(channel, discord.abc.Messageable) or not hasattr(channel, "permissions_for"):
         return False  # gone, a category or a forum; a voice channel's text chat is fine
-    return can_say(channel.permissions_for(channel.guild.me), thread=isinstance(channel, discord.Thread))
+    permissions = channel.permissions_for(channel.guild.me)
+    thread = isinstance(channel, discord.Thread)
+    return can_say(permissions, thread=thread) and not _closed_thread(channel, permissions)
