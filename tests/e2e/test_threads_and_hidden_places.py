@@ -20,6 +20,7 @@ from tests.e2e.books import assert_books_balanced
 from tests.e2e.harness import World, world
 from tests.e2e.staff import add_staff, eventually, is_ephemeral
 from tests.e2e.test_approval import approval_world, button
+from tests.e2e.test_odd_places import rows_closed
 from tests.e2e.test_result_buttons import press, result_message
 
 PRICE = 162_000  # Seedream 4.0 on gogogotoken.com, per image
@@ -44,15 +45,6 @@ async def lock(w: World, thread) -> None:
     payload["thread_metadata"]["locked"] = True
     await w.discord.dispatch("THREAD_UPDATE", payload)
     await asyncio.sleep(0.1)
-
-
-async def rows_closed(w: World, count: int, timeout: float = 30.0) -> list[dict]:
-    async with asyncio.timeout(timeout):
-        while True:
-            rows = await w.ledger_rows()
-            if len(rows) >= count and all(r["status"] != "pending" for r in rows):
-                return rows
-            await asyncio.sleep(0.05)
 
 
 async def test_delete_in_a_thread_the_bot_cannot_see_says_so_instead_of_a_bot_failure(tmp_path):
