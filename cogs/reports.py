@@ -109,6 +109,16 @@ class Reports(commands.Cog):
                 for file in files:
                     file.close()
 
+    def _unpriced(self, model_id: str) -> bool:
+        """A model of the catalog without a price: the books count its images $0."""
+        spec = self.bot.preset.models.get(model_id)
+        return spec is not None and spec.price_micros is None
+
+    def _model_share(self, share: Share, locale: str) -> str:
+        amount = t("history.cost_unknown", locale) if self._unpriced(share.key) and not share.cost_micros else (
+            format_usd(share.cost_micros))
+        return t("spend.share", locale, name=self._model_label(share.key), amount=amount, images=share.images_billed)
+
     def _model_label(self, model_id: str) -> str:
         spec = self.bot.preset.models.get(model_id)
         return spec.label if spec is not None else model_id
@@ -128,8 +138,9 @@ class Reports(commands.Cog):
                        refused=report.statuses.get("refused", 0), released=report.statuses.get("released", 0)))
         if report.by_model:
             lines.append(t("spend.by_model", locale))
-            lines += [t("spend.share", locale, name=self._model_label(share.key), amount=format_usd(share.cost_micros),
-                        images=share.images_billed) for share in report.by_model]
+            lines += [self._model_share(share, locale) for share in report.by_model]
+            if any(self._unpriced(share.key) and share.images_billed for share in report.by_model):
+                lines.append(t("usage.unpriced", locale))  # else "$0.00" reads as free
         if member is None and report.by_member:
             lines.append(t("spend.top_members", locale))
             lines += [_member_share(share, locale) for share in report.by_member[:TOP_MEMBERS]]
@@ -215,8 +226,7 @@ class Reports(commands.Cog):
     def _cost_in_words(self, row: LedgerRow, locale: str) -> str:
         """`cost_in_words`, or "cost not known" for images of a model without a price (the books
         count them $0, which is not what they cost)."""
-        spec = self.bot.preset.models.get(row.model)
-        if row.images_billed and not row.cost_micros and spec is not None and spec.price_micros is None:
+        if row.images_billed and not row.cost_micros and self._unpriced(row.model):
             return t("history.cost_unknown", locale)
         return cost_in_words(row, locale)
 
@@ -244,6 +254,7 @@ def _in_words(kind: str, value: str | None, locale: str) -> str:
 # 429 and 5xx rows), or the error's class when the gateway gave no code.
 _REASONS = {
     "APITimeoutError": "timeout",
+    "GatewayTimeout": "timeout",  # a proxy's 504/524 (pipeline.runner._error_code)
     "RateLimitError": "busy",
     "InternalServerError": "busy",
     "RateLimitExceeded": "busy",

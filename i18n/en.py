@@ -448,7 +448,10 @@ TEXTS: dict[str, str] = {
     "quota.exempt_flag": "exempt (unlimited)",
     "quota.nothing": "no setting",
     "quota.unlimited": "unlimited",
-    "quota.exempt_saved": "{target} is now exempt from quotas: its members have no daily or monthly limit.",
+    "quota.exempt_saved": (
+        "{target} is now exempt from quotas: its members have no daily or monthly limit from the server or their "
+        "roles. A limit set for one member still applies to that member."
+    ),
     "quota.exempt_removed": "{target} is no longer exempt; its quota settings apply again.",
     "quota.exempt_already": "{target} is already exempt from quotas; nothing changed.",
     "quota.exempt_not_exempt": "{target} is not exempt from quotas; nothing changed.",

@@ -279,7 +279,7 @@ TEXTS: dict[str, str] = {
     "quota.exempt_flag": "豁免（不限）",
     "quota.nothing": "未设置",
     "quota.unlimited": "不限",
-    "quota.exempt_saved": "{target} 现已豁免配额：其成员没有每日和每月限制。",
+    "quota.exempt_saved": "{target} 现已豁免配额：其成员不受服务器和身份组的每日、每月限制；为单个成员设置的限制仍对该成员有效。",
     "quota.exempt_removed": "{target} 不再豁免，其配额设置重新生效。",
     "quota.exempt_already": "{target} 已豁免配额，未做任何更改。",
     "quota.exempt_not_exempt": "{target} 未被豁免配额，未做任何更改。",

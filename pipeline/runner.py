@@ -20,7 +20,13 @@ import aiohttp
 
 from image_gateway.catalog import InvalidOptionError
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
-from image_gateway.errors import APIStatusError, BadRequestError, InvalidResponseError, is_content_filter
+from image_gateway.errors import (
+    GATEWAY_TIMEOUTS,
+    APIStatusError,
+    BadRequestError,
+    InvalidResponseError,
+    is_content_filter,
+)
 from image_gateway.money import format_usd
 from pipeline.explain import DeliveryError, UserError, is_expected, operator_hint
 from pipeline.fetch import FetchError, decode_b64_image, download_spooled
@@ -913,6 +919,11 @@ def _record(job: ImageJob, request: GenerationRequest | None) -> RequestRecord:
 
 
 def _error_code(error: BaseException) -> str:
+    """What the ledger keeps of why a request failed: the gateway's own code, else the error's
+    kind. A proxy's 504/524 is kept as "GatewayTimeout" whatever its page says, as the member was
+    told (`explain`): /history then gives the same reason."""
+    if isinstance(error, APIStatusError) and error.status in GATEWAY_TIMEOUTS:
+        return "GatewayTimeout"
     code = getattr(error, "code", None)
     if isinstance(code, str) and code:
         return code[:64]
