@@ -31,7 +31,7 @@ from i18n import CATALOGS, locale_of, t
 from image_gateway.errors import ACCOUNT_CODES, AUTH_CODES, MODEL_NOT_FOUND_CODES, is_content_filter
 from image_gateway.money import format_usd
 from pipeline.explain import UserError
-from pipeline.report_chart import MAX_SERIES, chart_available, render_chart
+from pipeline.report_chart import MAX_SERIES, Label, chart_available, render_chart
 from pipeline.report_csv import fit_csv, write_csv
 from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE
 from pipeline.spend_report import GroupBy, SpendReport
@@ -93,7 +93,8 @@ class Reports(commands.Cog):
             room = min(interaction.filesize_limit, MAX_FILES_BYTES_PER_MESSAGE)
             if chart_available():
                 labels = await self._labels(report, chart_by, interaction.guild)
-                png = await asyncio.to_thread(render_chart, report, chart_by, labels, t("spend.others", locale))
+                others = (t("spend.others", locale), t("spend.others", "en-US"))  # the latter without a CJK font
+                png = await asyncio.to_thread(render_chart, report, chart_by, labels, others)
                 files.append(discord.File(io.BytesIO(png), filename=f"{stem}.png"))
                 room = min(interaction.filesize_limit, MAX_FILES_BYTES_PER_MESSAGE - len(png))
             else:
@@ -146,20 +147,22 @@ class Reports(commands.Cog):
             lines += [_member_share(share, locale) for share in report.by_member[:TOP_MEMBERS]]
         return "\n".join(lines)
 
-    async def _labels(self, report: SpendReport, by: GroupBy, guild: discord.Guild | None) -> dict[str, str]:
+    async def _labels(self, report: SpendReport, by: GroupBy, guild: discord.Guild | None) -> dict[str, Label]:
         keys = list(report.daily(by))  # the chart's own series, at most MAX_SERIES
         if by == "model":
             return {key: self._model_label(key) for key in keys}
         return {key: await self._member_name(int(key), guild) for key in keys}
 
-    async def _member_name(self, user_id: int, guild: discord.Guild | None) -> str:
+    async def _member_name(self, user_id: int, guild: discord.Guild | None) -> Label:
         person = (guild.get_member(user_id) if guild else None) or self.bot.get_user(user_id)
         if person is None:
             try:
                 person = await self.bot.fetch_user(user_id)
             except discord.HTTPException:
                 return str(user_id)
-        return person.display_name
+        # A name the chart cannot draw (Chinese, without a CJK font on this machine) would be
+        # empty boxes: the account's username (letters, digits, _ and .) is drawn instead.
+        return (person.display_name, person.name)
 
     @app_commands.command(name="history", description="The latest requests: yours, or anyone's for moderators")
     @app_commands.guild_only()

@@ -7,6 +7,7 @@ a worker thread): call ``render_chart`` through ``asyncio.to_thread``. matplotli
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import io
 from collections.abc import Mapping
@@ -18,7 +19,10 @@ from pipeline.spend_report import MAX_SERIES, GroupBy, SpendReport
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["MAX_SERIES", "chart_available", "chart_series", "draw_chart", "render_chart"]
+__all__ = ["MAX_SERIES", "Label", "chart_available", "chart_series", "draw_chart", "render_chart"]
+# A series' name, or its choices: the first the legend's fonts can draw, else the last (a Chinese
+# name needs a CJK font, which a plain server lacks: drawn anyway, it is a row of empty boxes).
+Label = str | tuple[str, ...]
 _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei")
 
 
@@ -26,11 +30,31 @@ def chart_available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def _fonts() -> list[str]:
+@functools.cache
+def _fonts() -> tuple[str, ...]:
     from matplotlib import font_manager  # noqa: PLC0415 - optional dependency
 
     installed = {font.name for font in font_manager.fontManager.ttflist}
-    return ["DejaVu Sans", *(name for name in _CJK_FONTS if name in installed)]
+    return ("DejaVu Sans", *(name for name in _CJK_FONTS if name in installed))
+
+
+@functools.cache
+def _drawable() -> frozenset[int]:
+    """The characters the legend's fonts have glyphs for."""
+    from matplotlib import font_manager, ft2font  # noqa: PLC0415 - optional dependency
+
+    covered: set[int] = set()
+    for name in _fonts():
+        path = font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False)
+        covered.update(ft2font.FT2Font(path).get_charmap())
+    return frozenset(covered)
+
+
+def _shown(label: Label) -> str:
+    if isinstance(label, str):
+        return label
+    glyphs = _drawable()
+    return next((text for text in label if all(ord(c) in glyphs or c.isspace() for c in text)), label[-1])
 
 
 def chart_series(report: SpendReport, by: GroupBy, others: str) -> dict[str, dict]:
@@ -43,19 +67,20 @@ def chart_series(report: SpendReport, by: GroupBy, others: str) -> dict[str, dic
     return series
 
 
-def render_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, str], others: str) -> bytes:
+def render_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, Label], others: Label) -> bytes:
     """PNG bytes. ``labels`` names the series (model id or member id -> text shown)."""
     out = io.BytesIO()
     draw_chart(report, by, labels, others).savefig(out, format="png")
     return out.getvalue()
 
 
-def draw_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, str], others: str) -> Figure:
+def draw_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, Label], others: Label) -> Figure:
     """The chart as a matplotlib figure (on an Agg canvas), laid out, not yet saved."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - optional dependency
     from matplotlib.figure import Figure  # noqa: PLC0415
 
     days = report.days
+    others = _shown(others)
     series = chart_series(report, by, others)
 
     figure = Figure(figsize=(8, 4.5), dpi=100)
@@ -66,7 +91,7 @@ def draw_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, str], othe
     for key, per_day in series.items():
         # floats only for drawing; the amounts themselves stay integer micro-dollars
         heights = [float(Decimal(per_day.get(day, 0)).scaleb(-6)) for day in days]
-        axes.bar(positions, heights, bottom=bottom, label=labels.get(key, key), width=0.8)
+        axes.bar(positions, heights, bottom=bottom, label=_shown(labels.get(key, key)), width=0.8)
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     step = max(1, len(days) // 10)
     axes.set_xticks(positions[::step], [day.strftime("%m-%d") for day in days[::step]])
@@ -77,6 +102,6 @@ def draw_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, str], othe
     if series:
         # Outside the plot area, to its right: inside, up to seven entries would cover the bars.
         axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
-                    prop={"family": _fonts(), "size": "small"})
+                    prop={"family": list(_fonts()), "size": "small"})
     figure.tight_layout()  # makes room for the legend beside the plot
     return figure
