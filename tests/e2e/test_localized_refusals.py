@@ -64,5 +64,5 @@ async def test_the_allowed_sizes_read_naturally_in_both_languages(tmp_path):
         options = {"prompt": "a cat", "size": "1024x1024", "model": "doubao-seedream-4-5-251128"}
         zh = (await w.run("imagine", options, locale=ZH)).all_text()
         en = (await w.run("imagine", options, locale=EN)).all_text()
-        assert "2K、4K 或总像素在 3,686,400 到 16,777,216 之间的宽x高（例如 2048x2048）" in zh, zh
+        assert "2K、4K 或总像素在 3,686,400 到 16,777,216 之间的宽×高（例如 2048x2048）" in zh, zh
         assert "2K, 4K, or WxH between 3,686,400 and 16,777,216 pixels (e.g. 2048x2048)" in en, en

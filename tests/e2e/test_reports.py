@@ -261,7 +261,7 @@ async def test_history_shows_what_the_member_paid_when_the_server_paid_more(tmp_
         en = (await w.run("history", {})).all_text()
         assert "$0.162 (charged $0.00) · a lost cat" in en
         assert "$0.162 · a found cat" in en
-        assert "$0.162（扣费 $0.00） · a lost cat" in (await w.run("history", {}, locale="zh-CN")).all_text()
+        assert "$0.162（向成员计费 $0.00） · a lost cat" in (await w.run("history", {}, locale="zh-CN")).all_text()
 
 
 async def test_history_keeps_entries_whole_and_says_how_many_did_not_fit(tmp_path):

@@ -23,7 +23,7 @@ def test_a_member_who_got_some_images_is_told_how_many_and_what_they_paid() -> N
         "<@42> The bot restarted while your request “fifteen \\*frames\\*” was running: 10 of 15 image(s) "
         "reached you and you were charged $1.35 for them; the rest were not charged."
     )
-    assert "15 张中有 10 张已送达，为此收费 $1.35" in interrupted_text(closed_row(10, 10 * 135_000), "zh-CN")
+    assert "15 张中有 10 张已送达，为此向你计费 $1.35" in interrupted_text(closed_row(10, 10 * 135_000), "zh-CN")
 
 
 def test_with_nothing_delivered_on_record_the_text_stays_true_either_way() -> None:

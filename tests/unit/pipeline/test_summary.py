@@ -46,7 +46,7 @@ def test_other_per_image_failures_are_not_blamed_on_the_content_filter():
     assert "2 of 4 could not be made by the image service and were not charged." in text
     assert "content filter" not in text
     zh = outcome_text(outcome(SERVER_ERROR, EMPTY), "zh-CN")
-    assert "4 张中有 2 张图片服务未能生成，未计费。" in zh
+    assert "4 张中有 2 张未能由图片服务生成，未计费。" in zh
     assert "内容审核" not in zh
 
 
