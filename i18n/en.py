@@ -251,6 +251,10 @@ TEXTS: dict[str, str] = {
         "This needs {requested}, more than your monthly limit of {limit} allows in any month. "
         "Ask for fewer images or a cheaper model."
     ),
+    "error.quota.monthly_usd.too_big_one": (
+        "One image of this model costs {requested}, more than your monthly limit of {limit} allows in any month. "
+        "Choose a cheaper model if there is one, or ask an admin to raise your limit."
+    ),
     "error.quota.monthly_usd.none": (
         "Your monthly limit is {limit}: you cannot make images in this server. Ask an admin if that is a mistake."
     ),
@@ -265,6 +269,10 @@ TEXTS: dict[str, str] = {
     "error.quota.guild_budget.too_big": (
         "This needs {requested}, more than this server's whole monthly image budget of {limit}. "
         "Ask for fewer images or a cheaper model."
+    ),
+    "error.quota.guild_budget.too_big_one": (
+        "One image of this model costs {requested}, more than this server's whole monthly image budget of {limit}. "
+        "Choose a cheaper model if there is one, or ask an admin to raise the budget."
     ),
     "error.quota.guild_budget.none": (
         "This server's monthly image budget is {limit}: no images can be made here until an admin raises it."

@@ -173,6 +173,8 @@ TEXTS: dict[str, str] = {
     "error.quota.monthly_usd.none": "你的每月限额为 {limit}，无法在本服务器生成图片。如有疑问，请联系管理员。",
     "error.quota.guild_budget.reached": "本服务器每月 {limit} 的图片预算已用完（已花费及进行中请求预留 {used}，本次需要 {requested}）。{resets}重置。",
     "error.quota.guild_budget.past": "本次请求会超出本服务器每月 {limit} 的图片预算（已花费及进行中请求预留 {used}，本次需要 {requested}）。请减少数量，或等到{resets}重置。",
+    "error.quota.monthly_usd.too_big_one": "这个模型一张图片就要 {requested}，超过了你每月 {limit} 的全部限额。如有更便宜的模型可以换用，或请管理员提高你的限额。",
+    "error.quota.guild_budget.too_big_one": "这个模型一张图片就要 {requested}，超过了本服务器每月 {limit} 的全部图片预算。如有更便宜的模型可以换用，或请管理员提高预算。",
     "error.quota.guild_budget.too_big": "本次需要 {requested}，超过了本服务器每月 {limit} 的全部图片预算。请减少数量或换用更便宜的模型。",
     "error.quota.guild_budget.none": "本服务器每月的图片预算为 {limit}，在管理员提高预算之前无法生成图片。",
     "error.content_filter": "内容审核拒绝了本次请求。请修改提示词或更换图片。未向你计费。",

@@ -102,6 +102,17 @@ async def test_budget_refusal_when_only_the_request_is_too_big_does_not_say_used
         assert len((await w.run("imagine", {"prompt": "c", "count": 3})).files()) == 3
 
 
+async def test_one_image_dearer_than_the_whole_budget_is_not_told_to_ask_for_fewer(tmp_path):
+    # $0.10 budget, one image at $0.162: "Ask for fewer images" was said to a request for one.
+    async with server(tmp_path) as w:
+        await w.start_bot()
+        await budget(w, "set", {"amount": "0.10"})
+        refused = (await w.run("imagine", {"prompt": "a"})).all_text()
+        assert refused.startswith("One image of this model costs $0.162, more than this server's whole monthly "
+                                  "image budget of $0.10."), refused
+        assert "fewer" not in refused, refused
+
+
 async def test_exempt_role_does_not_bypass_the_server_budget(tmp_path):
     async with server(tmp_path) as w:
         vip = w.discord.add_role(w.guild, "VIP")
