@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import discord
@@ -35,13 +36,10 @@ class Usage(commands.Cog):
         )
         limits = await self.bot.limits_for(probe)
         snap = await self.bot.storage.ledger.usage(interaction.guild_id, user.id)
-        unlimited = t("usage.unlimited", locale)
         lines = [
             f"**{t('usage.title', locale)}**",
-            t("usage.images_today", locale, used=snap.images_today,
-              limit=unlimited if limits.daily_images is None else limits.daily_images),
-            t("usage.spend_month", locale, used=format_usd(snap.member_month_micros),
-              limit=unlimited if limits.monthly_micros is None else format_usd(limits.monthly_micros)),
+            _of_limit("usage.images_today", locale, snap.images_today, limits.daily_images, str),
+            _of_limit("usage.spend_month", locale, snap.member_month_micros, limits.monthly_micros, format_usd),
         ]
         if snap.pending_micros:  # the limits count it already; it becomes spend, or comes back, when they end
             lines.append(t("spend.reserved", locale, amount=format_usd(snap.pending_micros)))
@@ -54,6 +52,13 @@ class Usage(commands.Cog):
         if any(model.price_micros is None for model in self.bot.preset.models.values()):
             lines.append(t("usage.unpriced", locale))  # else "$0.00" reads as free
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+
+def _of_limit(key: str, locale: str, used: int, limit: int | None, shown: Callable[[int], str]) -> str:
+    """"Images today: 3 of 20", or "Images today: 3 (no limit)" ("3 of unlimited" read badly)."""
+    if limit is None:
+        return t(f"{key}_unlimited", locale, used=shown(used))
+    return t(key, locale, used=shown(used), limit=shown(limit))
 
 
 async def setup(bot: SeedreamBot) -> None:

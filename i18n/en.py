@@ -30,9 +30,10 @@ TEXTS: dict[str, str] = {
     "usage.title": "Your image usage",
     "usage.images_today": "Images today: {used} of {limit}",
     "usage.spend_month": "Spent this month: {used} of {limit}",
+    "usage.images_today_unlimited": "Images today: {used} (no limit)",
+    "usage.spend_month_unlimited": "Spent this month: {used} (no limit)",
     "usage.guild_budget": "Server budget left this month: {left} of {limit}",
     "usage.guild_spent": "Server spend this month: {used}",
-    "usage.unlimited": "unlimited",
     "usage.unpriced": "Images of models without a price set count as $0 here; the gateway may still bill them.",
     # moderation (refusals never name the blocked terms)
     "moderation.blocked": (
