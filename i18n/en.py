@@ -411,7 +411,8 @@ TEXTS: dict[str, str] = {
         "This request was stopped when the bot restarted, so there is nothing to cancel. You were not charged."
     ),
     "queue.member_busy": (
-        "You already have {limit} request(s) waiting or running. Please wait until one of them finishes."
+        "You already have {limit} request(s) waiting or running. Please wait until one of them finishes, "
+        "or press Cancel on one that is waiting."
     ),
     "queue.restarting": "The bot is restarting; please try again in a minute.",
     "queue.withdrawn.cancelled": "Cancelled. You were not charged.",
@@ -499,7 +500,7 @@ TEXTS: dict[str, str] = {
     "budget.no_warning": "No budget warning is set.",
     "budget.warning_channel_gone": (
         "The warning at {percent}% of the budget cannot arrive: its channel was deleted. "
-        "Choose another with `/budget set` and `warn_channel`."
+        "Choose another with `/budget set`, giving the amount again and `warn_channel`."
     ),
     "budget.show.title": "Server budget",
     "budget.show.spent": "Spent this month: {spent}",

@@ -258,7 +258,7 @@ TEXTS: dict[str, str] = {
     "queue.cancel_ran": "这个请求已不在排队中：已经生成，图片已发到本频道。",
     "queue.cancel_ended": "这个请求已不在排队中：已结束，没有生成图片。未向你计费。",
     "queue.cancel_restarted": "机器人重启时这个请求已被中止，无需取消。未向你计费。",
-    "queue.member_busy": "你已有 {limit} 个请求正在排队或生成。请等其中一个完成后再试。",
+    "queue.member_busy": "你已有 {limit} 个请求正在排队或生成。请等其中一个完成后再试，或在排队中的请求上点“取消”。",
     "queue.restarting": "机器人正在重启，请一分钟后再试。",
     "queue.withdrawn.cancelled": "已取消，未向你计费。",
     "queue.withdrawn.channel_gone": "这个频道已被删除，请求在开始前已撤回，未向你计费。",

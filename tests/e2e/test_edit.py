@@ -401,7 +401,8 @@ async def test_queue_refusals_come_privately_before_the_defer_and_any_download(t
 
         busy = await w.run("edit", {"prompt": "a hat"}, attachments=[good])
         assert busy.all_text() == (
-            "You already have 1 request(s) waiting or running. Please wait until one of them finishes."
+            "You already have 1 request(s) waiting or running. Please wait until one of them finishes, "
+            "or press Cancel on one that is waiting."
         )
         assert busy.callback_type == 4 and is_ephemeral(busy)  # no public defer first
         message = await w.discord.post_user_message(w.channel, w.bob, "", attachments=[good])
