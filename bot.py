@@ -226,6 +226,14 @@ class SeedreamBot(commands.Bot):
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
         self._withdraw_in(payload.thread_id)
 
+    async def on_thread_remove(self, thread: discord.Thread) -> None:
+        """The bot was removed from a thread. discord.py keeps it in its cache, where
+        `pipeline.permissions` would take a private one for a thread the bot is in: it leaves
+        the cache, as Discord's next start would leave it out (its requests then are not made
+        for nobody once their reply is gone)."""
+        if thread.type is discord.ChannelType.private_thread:
+            thread.guild._remove_thread(thread)  # discord.py has no public way
+
     def _withdraw_in(self, channel_id: int) -> None:
         """Requests waiting to post in a channel now deleted leave the line, released: the
         gateway would make, and bill, images that could go nowhere."""
