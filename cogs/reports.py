@@ -110,14 +110,16 @@ class Reports(commands.Cog):
                 for file in files:
                     file.close()
 
-    def _unpriced(self, model_id: str) -> bool:
-        """A model of the catalog without a price: the books count its images $0."""
+    def _cost_unknown(self, model_id: str, cost_micros: int, images_billed: int | None) -> bool:
+        """Images billed at $0 whose price is not known: made while the model had no price (the
+        books count them $0), whether or not it has one now or is still offered. Only a model
+        priced at $0 on purpose makes them free."""
         spec = self.bot.preset.models.get(model_id)
-        return spec is not None and spec.price_micros is None
+        return bool(images_billed) and not cost_micros and (spec is None or spec.price_micros != 0)
 
     def _model_share(self, share: Share, locale: str) -> str:
-        amount = t("history.cost_unknown", locale) if self._unpriced(share.key) and not share.cost_micros else (
-            format_usd(share.cost_micros))
+        unknown = self._cost_unknown(share.key, share.cost_micros, share.images_billed)
+        amount = t("history.cost_unknown", locale) if unknown else format_usd(share.cost_micros)
         return t("spend.share", locale, name=self._model_label(share.key), amount=amount, images=share.images_billed)
 
     def _model_label(self, model_id: str) -> str:
@@ -140,7 +142,7 @@ class Reports(commands.Cog):
         if report.by_model:
             lines.append(t("spend.by_model", locale))
             lines += [self._model_share(share, locale) for share in report.by_model]
-            if any(self._unpriced(share.key) and share.images_billed for share in report.by_model):
+            if any(self._cost_unknown(share.key, share.cost_micros, share.images_billed) for share in report.by_model):
                 lines.append(t("usage.unpriced", locale))  # else "$0.00" reads as free
         if member is None and report.by_member:
             lines.append(t("spend.top_members", locale))
@@ -229,7 +231,7 @@ class Reports(commands.Cog):
     def _cost_in_words(self, row: LedgerRow, locale: str) -> str:
         """`cost_in_words`, or "cost not known" for images of a model without a price (the books
         count them $0, which is not what they cost)."""
-        if row.images_billed and not row.cost_micros and self._unpriced(row.model):
+        if self._cost_unknown(row.model, row.cost_micros, row.images_billed):
             return t("history.cost_unknown", locale)
         return cost_in_words(row, locale)
 

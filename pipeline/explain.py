@@ -140,8 +140,8 @@ def _quota_refusal(error: QuotaExceeded, locale: object | None) -> str:
     if error.limit == 0:
         how = "none"
     elif error.requested > error.limit:
-        # one image over a money limit: "ask for fewer images" cannot help
-        how = "too_big_one" if error.images == 1 and error.kind != "daily_images" else "too_big"
+        # one image alone over a money limit: "ask for fewer images" cannot help
+        how = "too_big_one" if one_image > error.limit and error.kind != "daily_images" else "too_big"
     elif error.used + one_image > error.limit:
         how = "reached"
     else:

@@ -91,7 +91,8 @@ def draw_chart(report: SpendReport, by: GroupBy, labels: Mapping[str, Label], ot
     for key, per_day in series.items():
         # floats only for drawing; the amounts themselves stay integer micro-dollars
         heights = [float(Decimal(per_day.get(day, 0)).scaleb(-6)) for day in days]
-        axes.bar(positions, heights, bottom=bottom, label=_shown(labels.get(key, key)), width=0.8)
+        label = _shown(labels.get(key, key))  # matplotlib leaves a label starting with "_" out of the legend
+        axes.bar(positions, heights, bottom=bottom, label=f" {label}" if label.startswith("_") else label, width=0.8)
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     step = max(1, len(days) // 10)
     axes.set_xticks(positions[::step], [day.strftime("%m-%d") for day in days[::step]])
