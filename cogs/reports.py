@@ -35,7 +35,7 @@ from pipeline.report_chart import MAX_SERIES, Label, chart_available, render_cha
 from pipeline.report_csv import fit_csv, write_csv
 from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE
 from pipeline.spend_report import GroupBy, SpendReport
-from pipeline.summary import prompt_preview
+from pipeline.summary import cost_not_known, prompt_preview
 from storage.approvals import Approval
 from storage.models import from_epoch_ms
 from storage.reports import Period, Share, period_bounds
@@ -111,11 +111,7 @@ class Reports(commands.Cog):
                     file.close()
 
     def _cost_unknown(self, model_id: str, cost_micros: int, images_billed: int | None) -> bool:
-        """Images billed at $0 whose price is not known: made while the model had no price (the
-        books count them $0), whether or not it has one now or is still offered. Only a model
-        priced at $0 on purpose makes them free."""
-        spec = self.bot.preset.models.get(model_id)
-        return bool(images_billed) and not cost_micros and (spec is None or spec.price_micros != 0)
+        return cost_not_known(self.bot.preset.models.get(model_id), cost_micros, images_billed)
 
     def _model_share(self, share: Share, locale: str) -> str:
         unknown = self._cost_unknown(share.key, share.cost_micros, share.images_billed)

@@ -18,7 +18,7 @@ import discord
 
 from i18n import t
 from image_gateway.money import format_usd
-from pipeline.summary import prompt_preview
+from pipeline.summary import cost_not_known, prompt_preview
 
 if TYPE_CHECKING:
     from bot import SeedreamBot
@@ -66,9 +66,8 @@ async def _tell(bot: SeedreamBot, row: LedgerRow) -> None:
     if not isinstance(channel, discord.abc.Messageable):
         return
     guild = getattr(channel, "guild", None)
-    spec = bot.preset.models.get(row.model)
-    priced = spec is None or spec.price_micros is not None
-    text = interrupted_text(row, getattr(guild, "preferred_locale", None), priced=priced)
+    unknown = cost_not_known(bot.preset.models.get(row.model), row.charged_micros, row.images_delivered)
+    text = interrupted_text(row, getattr(guild, "preferred_locale", None), priced=not unknown)
     await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(row.user_id)]))
 
 
