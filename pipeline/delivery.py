@@ -21,13 +21,14 @@ from i18n import locale_of
 from pipeline.explain import DeliveryError, explain, is_expected, is_private_refusal, operator_hint
 from pipeline.permissions import PostableChannel, bot_can_post
 from pipeline.runner import Outcome, ReadyImage, Ticket
-from pipeline.summary import batch_text, outcome_text, working_text
+from pipeline.summary import batch_text, one_line, outcome_text, working_text
 
 log = logging.getLogger(__name__)
 
 # Discord's codes for a webhook/interaction token that no longer works.
 EXPIRED_TOKEN_CODES = {50027, 10015, 10062}
 UNKNOWN_MESSAGE = 10008
+MAX_ALT_TEXT = 1024  # characters of an attachment's description
 
 # The controls under a finished result (Re-roll, Variation, Upscale, Delete). cogs/result_buttons.py
 # installs them at load; every sink attaches `result_view(ticket)` to its summary message.
@@ -45,10 +46,14 @@ def result_view(ticket: Ticket) -> discord.ui.View | None:
 
 
 def _files(images: Sequence[ReadyImage]) -> list[discord.File]:
-    """Streamed from the spooled files (rewound: a retry or a fallback reads them again)."""
+    """Streamed from the spooled files (rewound: a retry or a fallback reads them again), each
+    with its alt text (what a screen reader says of it; Discord takes 1,024 characters)."""
     for image in images:
         image.file.seek(0)
-    return [discord.File(image.file, filename=image.filename) for image in images]  # type: ignore[arg-type]
+    return [
+        discord.File(image.file, filename=image.filename, description=one_line(image.description, MAX_ALT_TEXT) or None)  # type: ignore[arg-type]
+        for image in images
+    ]
 
 
 # What a message to Discord may meet: its refusal, or the connection failing on the way (discord.py

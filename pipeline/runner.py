@@ -81,6 +81,7 @@ class ReadyImage:
     index: int
     filename: str
     file: IO[bytes]
+    description: str = ""  # what it shows, for those who cannot see it: the member's prompt
 
     @property
     def size(self) -> int:
@@ -738,7 +739,10 @@ class Pipeline:
             if not handed_over:
                 file.close()
         return ReadyImage(
-            index=event.index, filename=f"seedream-{ticket.request_id}-{event.index + 1}.{ext}", file=fitted
+            index=event.index,
+            filename=f"seedream-{ticket.request_id}-{event.index + 1}.{ext}",
+            file=fitted,
+            description=ticket.job.prompt,
         )
 
 

@@ -19,10 +19,13 @@ def prompt_preview(prompt: str, limit: int = PROMPT_PREVIEW) -> str:
     shown as typed: nothing in it renders as a spoiler, a strikethrough, a masked link or bold (the
     bot would otherwise post a member's "[free nitro](https://...)" as its own link), and no
     backslash at the cut end escapes what follows."""
-    text = " ".join(prompt.split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return as_typed(text)
+    return as_typed(one_line(prompt, limit))
+
+
+def one_line(text: str, limit: int) -> str:
+    """`text` on one line (runs of spaces and line breaks made one space), cut to `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def working_text(ticket: Ticket, locale: object) -> str:
