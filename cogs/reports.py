@@ -28,6 +28,7 @@ from discord.ext import commands
 from cogs.admin_quotas import clip, fit_lines
 from cogs.checks import is_moderator, require_admin
 from i18n import CATALOGS, locale_of, t
+from image_gateway.catalog import cost_not_known
 from image_gateway.errors import ACCOUNT_CODES, AUTH_CODES, MODEL_NOT_FOUND_CODES, is_content_filter
 from image_gateway.money import format_usd
 from pipeline.explain import UserError
@@ -35,7 +36,7 @@ from pipeline.report_chart import MAX_SERIES, Label, chart_available, render_cha
 from pipeline.report_csv import fit_csv, write_csv
 from pipeline.runner import MAX_FILES_BYTES_PER_MESSAGE
 from pipeline.spend_report import GroupBy, SpendReport
-from pipeline.summary import cost_not_known, prompt_preview
+from pipeline.summary import prompt_preview
 from storage.approvals import Approval
 from storage.models import from_epoch_ms
 from storage.reports import Period, Share, period_bounds

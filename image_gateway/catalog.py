@@ -349,6 +349,14 @@ class ModelSpec:
         return replace(self, price_micros=price_micros)
 
 
+def cost_not_known(model: ModelSpec | None, cost_micros: int, images_billed: int | None) -> bool:
+    """Images billed at $0 whose price is not known: made while their model had no price (the
+    books count them $0), whether it has one now or is offered still. Only a model priced at $0
+    on purpose makes them free; "$0.00" would otherwise tell a member or an owner they were.
+    Results, a restart's notices, /history and /spend all judge by this one rule."""
+    return bool(images_billed) and not cost_micros and (model is None or model.price_micros != 0)
+
+
 def _is_blank(char: str) -> bool:
     return char in _BLANK_FILLERS or unicodedata.category(char) in _BLANK_CATEGORIES
 

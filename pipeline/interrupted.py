@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 import discord
 
 from i18n import t
+from image_gateway.catalog import cost_not_known
 from image_gateway.money import format_usd
-from pipeline.summary import cost_not_known, prompt_preview
+from pipeline.summary import prompt_preview
 
 if TYPE_CHECKING:
     from bot import SeedreamBot

@@ -18,7 +18,7 @@ from typing import IO, Protocol, TypeVar
 
 import aiohttp
 
-from image_gateway.catalog import InvalidOptionError
+from image_gateway.catalog import InvalidOptionError, cost_not_known
 from image_gateway.client import Completed, FailedImage, GeneratedImage, GenerationRequest, ImageClient
 from image_gateway.errors import (
     GATEWAY_TIMEOUTS,
@@ -402,9 +402,9 @@ class Pipeline:
         except asyncio.CancelledError as stop:
             if progress.delivered == 0 or isinstance(stop, StoppedAfter):
                 raise
-            _billed, _cost, charged = _settled_figures(ticket.job, progress, 0)
-            priced = ticket.job.model.price_micros is not None
-            raise StoppedAfter(progress.delivered, progress.requested, charged if priced else None) from stop
+            billed, cost, charged = _settled_figures(ticket.job, progress, 0)
+            unknown = cost_not_known(ticket.job.model, cost, billed)
+            raise StoppedAfter(progress.delivered, progress.requested, None if unknown else charged) from stop
 
     async def _execute(self, ticket: Ticket, sink: ResultSink, progress: Progress) -> Outcome:
         try:

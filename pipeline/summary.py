@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from i18n import t
-from image_gateway.catalog import ModelSpec, format_usd
+from image_gateway.catalog import cost_not_known, format_usd
 from image_gateway.errors import is_content_filter
 from pipeline.markdown import as_typed
 from pipeline.runner import Outcome, ReadyImage, Ticket
@@ -52,13 +52,6 @@ def batch_text(ticket: Ticket, locale: object, images: Sequence[ReadyImage], *, 
     if first:
         return f"{header_text(ticket, locale)}\n{numbers}"
     return t("result.more", locale, numbers=numbers, prompt=prompt_preview(ticket.job.prompt))
-
-
-def cost_not_known(model: ModelSpec | None, cost_micros: int, images_billed: int | None) -> bool:
-    """Images billed at $0 whose price is not known: made while their model had no price (the
-    books count them $0), whether it has one now or is offered still. Only a model priced at $0
-    on purpose makes them free; "$0.00" would otherwise tell a member or an owner they were."""
-    return bool(images_billed) and not cost_micros and (model is None or model.price_micros != 0)
 
 
 def shown_size(asked: str | None, made: str | None) -> str | None:
@@ -114,9 +107,9 @@ def outcome_text(outcome: Outcome, locale: object) -> str:
 def _cost_text(outcome: Outcome, locale: object) -> str:
     """What the server paid; and, when the member pays less (images made but not delivered),
     what the member pays: "$0.324" alone next to "you were not charged" read as a contradiction.
-    A model without a price (none published, none set) costs an amount the bot does not know: the
-    books count $0, and "$0.00" would tell the member it was free."""
-    if outcome.ticket.job.model.price_micros is None:
+    Images of a model without a price (none published, none set) cost an amount the bot does not
+    know (`cost_not_known`)."""
+    if cost_not_known(outcome.ticket.job.model, outcome.cost_micros, outcome.billed):
         return t("result.cost_unknown", locale)
     cost = format_usd(outcome.cost_micros)
     if outcome.charged_micros == outcome.cost_micros:
