@@ -164,10 +164,26 @@ class ModelSpec:
         names = (*self.size_tiers, *self.fixed_sizes)
         if not self.accepts_wxh:
             return AllowedSizes(names)
-        example = self.default_size if self._is_wxh(self.default_size) else "2048x2048"
         return AllowedSizes(
-            names, self.min_pixels, self.max_pixels, self.min_side, self.max_side, example
+            names, self.min_pixels, self.max_pixels, self.min_side, self.max_side, self.example_wxh()
         )  # fmt: skip
+
+    def example_wxh(self, *, besides: str | None = None) -> str | None:
+        """A WxH this model takes, to show as an example: its default size, else its largest, else a
+        common square, else the smallest square its rules allow; never `besides` (a size the
+        gateway refused). None when it takes no WxH."""
+        if not self.accepts_wxh or self.min_pixels is None:
+            return None
+        step = self.size_multiple
+        side = max(math.isqrt(self.min_pixels - 1) + 1, self.min_side or 1)
+        smallest = -(-side // step) * step
+        for size in (self.default_size, self.largest_size, "2048x2048", "1024x1024", f"{smallest}x{smallest}"):
+            match = _WXH.match(size or "")
+            if match is None or (besides is not None and size.casefold() == besides.casefold()):
+                continue
+            if self._wxh_problem(int(match[1]), int(match[2])) is None:
+                return f"{int(match[1])}x{int(match[2])}"
+        return None
 
     def allowed_sizes_text(self) -> str:
         """Human list of what `size` may be, e.g. "2K, 4K, or WxH between 3,686,400 and ... pixels"."""

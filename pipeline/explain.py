@@ -156,11 +156,7 @@ def _others(model: ModelSpec, refused: str) -> AllowedSizes:
     (neither among the names nor as the example): the gateway knows a rule the catalog does not."""
     allowed = model.allowed_sizes()
     names = tuple(name for name in allowed.names if name.casefold() != refused.casefold())
-    example = allowed.example
-    if example is not None and example.casefold() == refused.casefold():
-        example = next((size for size in (model.largest_size, "2048x2048", "1024x1024")
-                        if size and "x" in size and size.casefold() != refused.casefold()), None)  # fmt: skip
-    return dataclasses.replace(allowed, names=names, example=example)
+    return dataclasses.replace(allowed, names=names, example=model.example_wxh(besides=refused))
 
 
 def _bot_field(error: BadRequestError) -> str | None:

@@ -88,6 +88,26 @@ def test_allowed_sizes_text():
     )
 
 
+def test_the_example_size_is_one_the_model_takes_and_never_the_refused_one():
+    # Every built-in model's example passes its own rules.
+    for spec in BUILTIN_MODELS.values():
+        if spec.accepts_wxh:
+            example = spec.example_wxh()
+            assert spec.normalize_size(example) == example, spec.id
+    # A catalog model whose default is a tier and whose sides stop at 1,536: not "2048x2048".
+    small = replace(SEEDREAM_4_0, id="small", default_size="1K", largest_size="1K", max_side=1536)
+    assert small.example_wxh() == "1024x1024"
+    assert small.allowed_sizes_text().endswith("(e.g. 1024x1024)")
+    # One taking only large squares in multiples of 64: its smallest, rounded up to the multiple.
+    large = replace(small, min_pixels=5_000_000, max_pixels=9_000_000, min_side=None, max_side=None,
+                    largest_size="4K", size_multiple=64)  # fmt: skip
+    assert large.example_wxh() == "2240x2240"
+    # The size the gateway refused is not the example offered back.
+    assert SEEDREAM_3_T2I.example_wxh(besides="1024x1024") == "2048x2048"
+    assert SEEDREAM_3_T2I.example_wxh(besides="2048X2048") == "1024x1024"
+    assert SEEDEDIT_3_I2I.example_wxh() is None
+
+
 def test_long_garbage_size_is_shortened_in_detail():
     with pytest.raises(InvalidOptionError) as info:
         SEEDREAM_4_5.normalize_size("z" * 500)
