@@ -9,6 +9,10 @@ right-to-left override, an embedding or an isolate) runs to the end of the line 
 when it is not closed, so "**<prompt>** was rejected by Mia. You were not charged." would read
 backwards after a member's U+202E. They are invisible, and dropped; right-to-left text itself
 (Arabic, Hebrew) needs none of them.
+
+Nor is a link in it previewed: Discord would show, under the bot's images, a preview of whatever
+a member's link points to (any picture from the web, past the server's blocked terms), as if it
+were part of the result. Each link is put in angle brackets: still a link, without the preview.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ import discord
 
 _LIVE_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")  # after an even run of backslashes: not escaped
 _DIRECTION_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])  # LRE..RLO, LRI..PDI
+# A link as Discord finds one in text, less the punctuation that ends a sentence or closes a bracket
+# around it; one already in angle brackets is left as it is.
+_LINK = re.compile(r"(?<!<)\bhttps?://[^\s<>]*[^\s<>.,;:!?)\]'\"]", re.IGNORECASE)
 
 
 def as_typed(text: str) -> str:
     """`text` escaped so that Discord shows it as typed: no bold, spoiler, heading or masked link,
-    and no direction control left open to turn what follows it around."""
-    return _LIVE_BRACKET.sub(r"\1\\\2", discord.utils.escape_markdown(text.translate(_DIRECTION_CONTROLS)))
+    no preview of a link, and no direction control left open to turn what follows it around."""
+    escaped = _LIVE_BRACKET.sub(r"\1\\\2", discord.utils.escape_markdown(text.translate(_DIRECTION_CONTROLS)))
+    return _LINK.sub(r"<\g<0>>", escaped)

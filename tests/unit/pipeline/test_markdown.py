@@ -30,6 +30,15 @@ def test_every_masked_link_of_a_line_is_escaped():
     assert as_typed("(a) [b]") == "(a) \\[b\\]"
 
 
+def test_a_link_is_shown_without_a_preview_of_what_it_points_to():
+    # Discord previews a bare link under the message: under the bot's result, a picture from
+    # anywhere on the web. In angle brackets it stays a link, without the preview.
+    assert as_typed("a cat like https://i.example/cat_1.gif, please") == "a cat like <https://i.example/cat_1.gif>, please"
+    assert as_typed("(see HTTP://a.example/x).") == "(see <HTTP://a.example/x>)."
+    assert as_typed("kept <https://a.example/y> as typed") == "kept <https://a.example/y> as typed"
+    assert prompt_preview("两只猫 https://i.example/猫.png") == "两只猫 <https://i.example/猫.png>"
+
+
 def test_the_review_of_a_prompt_too_long_to_escape_shows_it_in_a_code_block():
     # A 4,000-character prompt (GPT Image) whose escaped form is over an embed's 4,096 characters
     # went into the moderators' embed as typed: its masked link and spoiler rendered.
