@@ -30,7 +30,7 @@ from image_gateway.errors import (
 from image_gateway.money import format_usd
 from pipeline.explain import DeliveryError, UserError, is_expected, operator_hint
 from pipeline.fetch import FetchError, decode_b64_image, download_spooled
-from pipeline.images import ImageRejected, check_container, fit_to_limit, inspect_image, to_data_uri
+from pipeline.images import ImageInfo, ImageRejected, check_container, fit_to_limit, inspect_image, to_data_uri
 from pipeline.job import ImageJob, Reference
 from pipeline.series_prompt import fit_series_prompt
 from pipeline.spool import MB, HeldImage, MemoryBudget, Spool
@@ -82,6 +82,7 @@ class ReadyImage:
     filename: str
     file: IO[bytes]
     description: str = ""  # what it shows, for those who cannot see it: the member's prompt
+    made_size: str | None = None  # "640x480": the image as the gateway made it
 
     @property
     def size(self) -> int:
@@ -622,6 +623,8 @@ class Pipeline:
                 except (FetchError, ImageRejected) as exc:
                     progress.lost += 1
                     log.warning("request %s: a result image was lost: %s", ticket.request_id, exc)
+            # a gateway that says no size (302.ai): the size of what it sent
+            progress.size = progress.size or next((image.made_size for image in ready if image.made_size), None)
             messages = split_by_request_size(ready)
             try:
                 for images in messages:
@@ -727,22 +730,23 @@ class Pipeline:
             checked = _check_held(file, upload_limit, limit)
             if checked is not None:
                 handed_over = True
-                fitted, ext = file, checked
+                fitted, info = file, checked
             else:
                 # The only place a whole image is decoded: cpu_slots at a time, and one large one
                 # (a 4K PNG: its bytes, pixels and flattened copy are ~150 MB) at a time.
                 large = self._decoding_large if _length(file) > LARGE_DECODE_BYTES else contextlib.nullcontext()
                 async with large, self._cpu:
                     handed_over = True  # from here the worker thread owns the file
-                    fitted, ext = await _off_loop(_check_and_fit, file, upload_limit, limit, self.memory)
+                    fitted, info = await _off_loop(_check_and_fit, file, upload_limit, limit, self.memory)
         finally:
             if not handed_over:
                 file.close()
         return ReadyImage(
             index=event.index,
-            filename=f"seedream-{ticket.request_id}-{event.index + 1}.{ext}",
+            filename=f"seedream-{ticket.request_id}-{event.index + 1}.{info.format}",
             file=fitted,
             description=ticket.job.prompt,
+            made_size=f"{info.width}x{info.height}",
         )
 
 
@@ -828,7 +832,7 @@ async def _to_the_end(closing: Awaitable[T]) -> T:
         raise
 
 
-async def _off_loop(check, file: IO[bytes], *args) -> tuple[IO[bytes], str]:
+async def _off_loop(check, file: IO[bytes], *args) -> tuple[IO[bytes], ImageInfo]:
     """Run `check` in a worker thread. If the caller is cancelled meanwhile, the thread still
     runs to its end: the file it returns is closed then, so no memory or temporary file leaks."""
     future = asyncio.get_running_loop().run_in_executor(None, check, file, *args)
@@ -839,7 +843,7 @@ async def _off_loop(check, file: IO[bytes], *args) -> tuple[IO[bytes], str]:
         raise
 
 
-def _close_result(future: asyncio.Future[tuple[IO[bytes], str]]) -> None:
+def _close_result(future: asyncio.Future[tuple[IO[bytes], ImageInfo]]) -> None:
     if not future.cancelled() and future.exception() is None:
         future.result()[0].close()
 
@@ -847,39 +851,38 @@ def _close_result(future: asyncio.Future[tuple[IO[bytes], str]]) -> None:
 _RESULT_LIMITS = {"max_side": 65535, "min_side": 1, "max_aspect": 1000}  # a result is posted whatever its shape
 
 
-def _check_held(file: IO[bytes], upload_limit: int, max_bytes: int) -> str | None:
+def _check_held(file: IO[bytes], upload_limit: int, max_bytes: int) -> ImageInfo | None:
     """On the event loop, for a result held in memory that is posted as it is: its container
-    checked (`check_container`, well under a millisecond for a 2K JPEG), its format returned.
+    checked (`check_container`, well under a millisecond for a 2K JPEG), what it is returned.
     A hundred results at once queued for two worker threads used to wait ~0.15 s each, every
     trip to a thread costing a turn of the busy loop. None: it needs `_check_and_fit` (on disk,
     over the upload limit, or a container that cannot tell). Raises ImageRejected."""
     if not isinstance(file, HeldImage) or file.size > upload_limit:
         return None
-    info = check_container(file, max_bytes=max_bytes, **_RESULT_LIMITS)
-    return None if info is None else info.format
+    return check_container(file, max_bytes=max_bytes, **_RESULT_LIMITS)
 
 
 def _check_and_fit(
     file: IO[bytes], upload_limit: int, max_bytes: int, memory: MemoryBudget
-) -> tuple[IO[bytes], str]:
-    """Check the image and fit it to the upload limit: `file` itself when it already fits.
-    Runs in a worker thread (reading the whole file, Pillow) and owns `file`: whatever
-    happens, it is closed or handed on in the result."""
+) -> tuple[IO[bytes], ImageInfo]:
+    """Check the image and fit it to the upload limit: `file` itself when it already fits; with
+    the format posted and the size the gateway made. Runs in a worker thread (reading the whole
+    file, Pillow) and owns `file`: whatever happens, it is closed or handed on in the result."""
     try:
         data = file.read()
         file.seek(0)
         # Posted as it is: the container must be whole (CRCs, end marker); no pixel decode. To be
         # re-encoded: it is decoded anyway, so it gets the full check first.
         fits = len(data) <= upload_limit
-        inspect_image(data, max_bytes=max_bytes, decode=not fits, **_RESULT_LIMITS)
+        made = inspect_image(data, max_bytes=max_bytes, decode=not fits, **_RESULT_LIMITS)
         fitted, ext = fit_to_limit(data, upload_limit)
     except BaseException:
         file.close()
         raise
     if fitted is data:
-        return file, ext
+        return file, replace(made, format=ext)
     file.close()
-    return Spool.of(fitted, memory).finish(), ext
+    return Spool.of(fitted, memory).finish(), replace(made, format=ext)
 
 
 def _past_request(progress: Progress) -> bool:
