@@ -95,9 +95,13 @@ class ResultButton(
 
 
 def result_view(ticket: Ticket) -> discord.ui.View:
-    """The buttons for one result, labelled in the requester's language."""
+    """The buttons for one result, labelled in the requester's language. No Re-roll under a result
+    made from images: the bot does not keep them, so it could only refuse (`is_repeatable`; a
+    result posted before this rule still has the button, and a press is told why)."""
     view = discord.ui.View(timeout=None)
     for action in ACTIONS:
+        if action == "reroll" and ticket.job.references:
+            continue
         view.add_item(ResultButton(action, ticket.request_id, t(f"buttons.{action}", ticket.job.locale)))
     return view
 

@@ -26,6 +26,17 @@ def custom_ids(message: dict) -> list[str]:
     return [c["custom_id"] for row in message["components"] for c in row["components"]]
 
 
+def posted_with_re_roll(w, message: dict, request_id: int) -> dict:
+    """A result of images as an earlier version posted it, with a Re-roll button: such a result
+    gets none now, and a press of an old one is told why."""
+    payload = w.discord.messages[int(message["id"])].payload
+    assert f"sd:reroll:{request_id}" not in custom_ids(payload)
+    payload["components"][0]["components"].insert(
+        0, {"type": 2, "style": 1, "label": "Re-roll", "custom_id": f"sd:reroll:{request_id}"}
+    )
+    return payload
+
+
 def is_ephemeral(inter) -> bool:
     return bool(inter.callback_data and inter.callback_data.get("flags", 0) & EPHEMERAL)
 
@@ -124,7 +135,7 @@ async def test_upscale_regenerates_the_result_image_at_the_largest_size(tmp_path
         # That upscale was made from an image the bot does not keep: Re-roll cannot repeat it.
         upscale_id = (await w.ledger_rows())[-1]["id"]
         sent = len(w.gateway.generation_requests)
-        refused = await press(w, result_message(again), "reroll", upscale_id)
+        refused = await press(w, posted_with_re_roll(w, result_message(again), upscale_id), "reroll", upscale_id)
         assert "made from reference images" in refused.all_text() and is_ephemeral(refused)
         assert len(w.gateway.generation_requests) == sent
 
@@ -507,7 +518,7 @@ async def test_re_roll_of_a_series_made_from_images_is_refused_it_cannot_be_made
         row = (await w.ledger_rows())[-1]
         assert (row["command"], row["reference_images"]) == ("series", 1)
         sent = len(w.gateway.generation_requests)
-        refused = await press(w, result_message(first), "reroll", row["id"])
+        refused = await press(w, posted_with_re_roll(w, result_message(first), row["id"]), "reroll", row["id"])
         assert "made from reference images" in refused.all_text() and is_ephemeral(refused)
         assert len(w.gateway.generation_requests) == sent
 
@@ -521,7 +532,7 @@ async def test_re_roll_of_an_edit_written_before_the_ledger_counted_references_i
         async with w.storage.db.transaction() as tx:
             await tx.execute("UPDATE requests SET reference_images = 0 WHERE id = ?", (row["id"],))
         sent = len(w.gateway.generation_requests)
-        refused = await press(w, result_message(edited), "reroll", row["id"])
+        refused = await press(w, posted_with_re_roll(w, result_message(edited), row["id"]), "reroll", row["id"])
         assert "made from reference images" in refused.all_text() and is_ephemeral(refused)
         assert len(w.gateway.generation_requests) == sent
 

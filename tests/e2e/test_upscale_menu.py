@@ -13,7 +13,15 @@ from image_gateway.catalog import SEEDREAM_4_0, SEEDREAM_4_5, SEEDREAM_5_0
 from tests.e2e.harness import world
 from tests.e2e.staff import eventually
 from tests.e2e.test_approval import approval_world, button
-from tests.e2e.test_result_buttons import _reference_bytes, is_ephemeral, pick, press, result_message
+from tests.e2e.test_result_buttons import (
+    _reference_bytes,
+    custom_ids,
+    is_ephemeral,
+    pick,
+    posted_with_re_roll,
+    press,
+    result_message,
+)
 
 
 def _has_menu(inter) -> bool:
@@ -183,7 +191,8 @@ async def test_reroll_variation_delete_after_an_upscale_chosen_in_the_menu(tmp_p
         _within_discord_limits(_menu(asked))
         chosen = await pick(w, asked.messages[-1], request_id, 2)
         upscale_id = (await w.ledger_rows())[-1]["id"]
-        refused = await press(w, result_message(chosen), "reroll", upscale_id)
+        assert f"sd:reroll:{upscale_id}" not in custom_ids(result_message(chosen))  # made from an image
+        refused = await press(w, posted_with_re_roll(w, result_message(chosen), upscale_id), "reroll", upscale_id)
         assert "made from reference images" in refused.all_text() and is_ephemeral(refused)
         opened = await press(w, result_message(first), "variation", request_id)
         assert opened.modal is not None and "Which image (1 to 3)" in str(opened.modal["components"])
