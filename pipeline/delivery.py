@@ -114,6 +114,7 @@ class InteractionSink:
         self.upload_limit: int = interaction.filesize_limit
         self._posted = 0
         self._use_channel = False
+        self._reply_deleted = False  # deleted by the member or a moderator: its token still follows up
         self._acknowledged = acknowledged
 
     async def reply_ready(self) -> bool:
@@ -129,10 +130,14 @@ class InteractionSink:
                 self._use_channel = True
         return not self._use_channel
 
-    def lose_reply(self) -> None:
-        """The reply is gone for good (an edit found its token expired, or the reply deleted):
-        results go to the channel, mentioning the member."""
-        self._use_channel = True
+    def lose_reply(self, error: discord.HTTPException) -> None:
+        """An edit found the reply gone (`reply_gone`). Deleted: what follows goes as follow-ups,
+        new messages through the same token (which need no permission of the bot in the channel).
+        Its token expired: to the channel, mentioning the member."""
+        if token_expired(error):
+            self._use_channel = True
+        else:
+            self._reply_deleted = True
 
     def can_deliver(self) -> bool:
         """Whether results could reach the member now, as far as is known without asking Discord:
@@ -216,7 +221,7 @@ class InteractionSink:
         defer was refused, or the token expired): the caller posts to the channel instead. The
         files are made only for an edit that is sent: a `discord.File` left unsent keeps its file's
         `close` switched off, and the image would never give back its memory."""
-        if not await self.reply_ready():
+        if self._reply_deleted or not await self.reply_ready():
             return False
         if images is not None:
             fields["attachments"] = _files(images)
@@ -225,7 +230,7 @@ class InteractionSink:
         except discord.HTTPException as error:
             if not reply_gone(error):
                 raise
-            self._use_channel = True
+            self.lose_reply(error)
             return False
         return True
 
@@ -301,7 +306,11 @@ class ChannelSink:
     ) -> discord.Message:
         """A message mentioning the member; it notifies them if none did yet. A `passing` one (a
         place in line, deleted when the turn comes) notifies them without counting: the first
-        message of the results notifies them again, whenever the passing one was posted."""
+        message of the results notifies them again, whenever the passing one was posted. Where
+        the bot knows it may not post (`can_deliver`: a server that removed it, a permission
+        taken away) nothing is sent: Discord would refuse it, and counts refusals against a bot."""
+        if not self.can_deliver():
+            raise DeliveryError("the bot may not post in this channel")
         first = ChannelSink._notified.get(self.ticket.request_id) is not self.ticket
         if first:
             mentions = discord.AllowedMentions(users=[discord.Object(self.ticket.job.user_id)])

@@ -20,7 +20,7 @@ import discord
 
 from i18n import t
 from pipeline.delivery import DISCORD_ERRORS, ChannelSink, InteractionSink, reply_gone
-from pipeline.explain import UserError
+from pipeline.explain import DeliveryError, UserError
 from pipeline.queue import FairQueue, Place, Withdrawn
 from pipeline.runner import Outcome, ReadyImage, ResultSink, Ticket
 
@@ -97,7 +97,7 @@ class LiveStatus:
         # sink's own way, which posts in the channel when the reply is gone.
         try:
             await self.sink.fail(UserError(f"queue.withdrawn.{reason}", code=reason))
-        except DISCORD_ERRORS:
+        except (*DISCORD_ERRORS, DeliveryError):
             log.warning("request %s: could not tell the member it was withdrawn", self.ticket.request_id)
 
     # -- running -------------------------------------------------------------------------
@@ -199,7 +199,7 @@ class LiveStatus:
             log.info("request %s: progress edit failed (%s)", self.ticket.request_id, _why(error))
             if isinstance(error, discord.HTTPException) and reply_gone(error):
                 self._quiet = True
-                self.sink.lose_reply()
+                self.sink.lose_reply(error)
             return False
         if "view" in fields:
             self._cancel_shown = fields["view"] is not None
@@ -242,13 +242,13 @@ class ChannelStatus:
                 self._waiting = await asyncio.shield(self._posting)
             else:
                 await self._waiting.edit(content=self.sink.mentioned(text), view=view)
-        except DISCORD_ERRORS as error:  # best effort, as LiveStatus's edits
+        except (*DISCORD_ERRORS, DeliveryError) as error:  # best effort, as LiveStatus's edits
             log.info("request %s: could not show its place in line (%s)", self.ticket.request_id, _why(error))
 
     async def _waiting_message(self) -> discord.Message | None:
         """The place-in-line message, once its post (if one was under way) is through."""
         if self._waiting is None and self._posting is not None:
-            with contextlib.suppress(*DISCORD_ERRORS):
+            with contextlib.suppress(*DISCORD_ERRORS, DeliveryError):
                 self._waiting = await self._posting
         return self._waiting
 
@@ -273,7 +273,7 @@ class ChannelStatus:
                 await self._waiting.edit(content=self.sink.mentioned(text), view=None)
                 return
             await self.sink.fail(UserError(f"queue.withdrawn.{reason}", code=reason))
-        except DISCORD_ERRORS:
+        except (*DISCORD_ERRORS, DeliveryError):
             log.warning("request %s: could not tell the member it was withdrawn", self.ticket.request_id)
 
     async def quiet(self) -> None:
