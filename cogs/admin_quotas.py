@@ -325,7 +325,8 @@ class AdminQuotas(commands.Cog):
             )  # the moderators' channel (approval mode's) when there is one
             if not percent:  # 0: no warning
                 return Budget(micros)
-            if not bot_can_say(interaction.guild, channel_id):
+            guild = interaction.guild
+            if guild is None or not bot_can_say(guild.get_channel_or_thread(channel_id)):
                 # a warning set or moved there would never arrive, and nobody would know
                 raise UserError("budget.warn_cannot_post", code="warn_cannot_post", channel=f"<#{channel_id}>")
             return Budget(micros, percent, channel_id)

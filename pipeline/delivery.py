@@ -19,7 +19,7 @@ import discord
 
 from i18n import locale_of
 from pipeline.explain import DeliveryError, explain, is_expected, is_private_refusal, operator_hint
-from pipeline.permissions import PostableChannel, bot_can_post
+from pipeline.permissions import PostableChannel, bot_can_post, bot_can_say
 from pipeline.runner import Outcome, ReadyImage, Ticket
 from pipeline.summary import batch_text, one_line, outcome_text, working_text
 
@@ -307,9 +307,10 @@ class ChannelSink:
         """A message mentioning the member; it notifies them if none did yet. A `passing` one (a
         place in line, deleted when the turn comes) notifies them without counting: the first
         message of the results notifies them again, whenever the passing one was posted. Where
-        the bot knows it may not post (`can_deliver`: a server that removed it, a permission
-        taken away) nothing is sent: Discord would refuse it, and counts refusals against a bot."""
-        if not self.can_deliver():
+        the bot knows it may not post it (a server that removed it, a permission taken away)
+        nothing is sent: Discord would refuse it, and counts refusals against a bot."""
+        channel = self.channel
+        if isinstance(channel, PostableChannel) and not (bot_can_post(channel) if images else bot_can_say(channel)):
             raise DeliveryError("the bot may not post in this channel")
         first = ChannelSink._notified.get(self.ticket.request_id) is not self.ticket
         if first:

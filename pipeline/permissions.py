@@ -60,6 +60,12 @@ def bot_can_post(channel: PostableChannel) -> bool:
     return _bot_may_post(channel, embeds=False)
 
 
+def bot_can_say(channel: object) -> bool:
+    """Whether the bot may post a message without files in `channel` now (a notice to a member, a
+    budget warning). Not a channel that takes messages (gone: None; a category or a forum)."""
+    return isinstance(channel, PostableChannel) and _bot_may_post(channel, embeds=False, files=False)
+
+
 def bot_can_review(channel: PostableChannel) -> bool:
     """Whether moderators can read a review the bot posts in `channel`: it may post there and embed
     (a long prompt, the linked images are in embeds, which Discord drops without Embed Links,
@@ -67,7 +73,7 @@ def bot_can_review(channel: PostableChannel) -> bool:
     return _bot_may_post(channel, embeds=True)
 
 
-def _bot_may_post(channel: PostableChannel, *, embeds: bool) -> bool:
+def _bot_may_post(channel: PostableChannel, *, embeds: bool, files: bool = True) -> bool:
     if not _still_joined(channel.guild):
         return False
     me = channel.guild.me
@@ -77,7 +83,12 @@ def _bot_may_post(channel: PostableChannel, *, embeds: bool) -> bool:
         permissions = channel.permissions_for(me)
     except discord.ClientException:  # a thread whose parent is not cached: cannot tell
         return True
-    return can_post_in(channel, permissions) and (permissions.embed_links or not embeds)
+    if files:
+        allowed = can_post_in(channel, permissions)
+    else:
+        allowed = can_say(permissions, thread=isinstance(channel, discord.Thread))
+        allowed = allowed and not _closed_thread(channel, permissions)
+    return allowed and (permissions.embed_links or not embeds)
 
 
 def _still_joined(guild: discord.Guild) -> bool:
@@ -85,12 +96,3 @@ def _still_joined(guild: discord.Guild) -> bool:
     # channel may be a copy a removal left behind.
     return guild._state._get_guild(guild.id) is not None  # no public way from a channel
 
-
-def bot_can_say(guild: discord.Guild | None, channel_id: int) -> bool:
-    """Whether the bot may post a text message (no files) in that channel or thread of `guild`."""
-    channel = guild.get_channel_or_thread(channel_id) if guild is not None and _still_joined(guild) else None
-    if not isinstance(channel, discord.abc.Messageable) or not hasattr(channel, "permissions_for"):
-        return False  # gone, a category or a forum; a voice channel's text chat is fine
-    permissions = channel.permissions_for(channel.guild.me)
-    thread = isinstance(channel, discord.Thread)
-    return can_say(permissions, thread=thread) and not _closed_thread(channel, permissions)

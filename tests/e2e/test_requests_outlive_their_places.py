@@ -9,7 +9,8 @@ import asyncio
 from tests.doubles.image_gateway_double.models import FLAVOURS
 from tests.e2e.books import assert_books_balanced
 from tests.e2e.harness import make_settings, world
-from tests.e2e.staff import is_ephemeral
+from tests.e2e.staff import eventually, is_ephemeral
+from tests.e2e.test_approval import approval_world, button
 from tests.e2e.test_bot_permissions import ATTACH_FILES, SEND_MESSAGES, bot_denied
 from tests.e2e.test_result_buttons import _text_input_id, press, result_message
 
@@ -139,3 +140,25 @@ async def test_an_open_variation_form_submitted_after_its_model_left_the_catalog
             w.gateway.generation_requests[-1].json["model"], 35_000, 35_000)
         await assert_books_balanced(w.storage)
         assert bug_lines(w) == []
+
+
+async def test_an_approved_request_whose_channel_lost_attach_files_midway_is_told_in_words(tmp_path):
+    # The bot may still write where it may no longer attach files: the images cannot be posted
+    # (nothing is charged to the member) and the member is told so there, in a message without
+    # files; no upload is sent that Discord would refuse.
+    async with world(tmp_path, start=False, gateway={"latency": 1.0}, **QUOTAS) as w:
+        staff = await approval_world(w)
+        await w.run("imagine", {"prompt": "a moderated fox"})
+        [review] = w.discord.channel_messages(staff.mods_channel)
+        await w.discord.click_button(review, button(review, "approve"), user=staff.moderator)
+        await gateway_called(w)
+        await w.discord.set_overwrites(w.channel, bot_denied(w, ATTACH_FILES))
+        [row] = await rows_closed(w, 1)
+        await eventually(lambda: any(f"<@{w.alice.id}>" in (m.get("content") or "")
+                                     for m in w.discord.channel_messages(w.channel)))  # fmt: skip
+        [told] = [m for m in w.discord.channel_messages(w.channel) if f"<@{w.alice.id}>" in (m.get("content") or "")]
+        assert not told.get("attachments") and "not charged" in told["content"], told["content"]
+        assert (row["cost_micros"], row["charged_micros"]) == (PRICE, 0), row
+        refused = [r for r in w.discord.requests if r.status == 403]
+        assert refused == [], [(r.method, r.path) for r in refused]
+        await assert_books_balanced(w.storage)
