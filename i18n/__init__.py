@@ -7,6 +7,8 @@ from another language falls back to English rather than failing.
 
 from __future__ import annotations
 
+import string
+
 from i18n import en, zh_cn
 
 CATALOGS: dict[str, dict[str, str]] = {"en": en.TEXTS, "zh-CN": zh_cn.TEXTS}
@@ -36,10 +38,25 @@ class Listing(tuple):
     """A parameter of `t` that is a list: joined with the reader's list separator ("a, b"; "甲、乙")."""
 
 
+class _Plurals(string.Formatter):
+    """`{n:image|images}` is the word for the number `n` (an int, or a number already written out):
+    the first for 1, the second otherwise (English; Chinese words do not change with a number)."""
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        if "|" in format_spec:
+            one, other = format_spec.split("|", 1)
+            return one if str(value) == "1" else other
+        return super().format_field(value, format_spec)
+
+
+_PLURALS = _Plurals()
+
+
 def t(key: str, locale: object | None = None, fallback: object | None = None, /, **params: object) -> str:
     lang = language(locale, fallback)
     text = CATALOGS[lang].get(key) or en.TEXTS[key]
     if not params:
         return text
     separator = CATALOGS[lang].get("list.separator") or en.TEXTS["list.separator"]
-    return text.format(**{k: separator.join(map(str, v)) if isinstance(v, Listing) else v for k, v in params.items()})
+    values = {k: separator.join(map(str, v)) if isinstance(v, Listing) else v for k, v in params.items()}
+    return _PLURALS.vformat(text, (), values) if "|" in text else text.format(**values)

@@ -4,23 +4,23 @@ TEXTS: dict[str, str] = {
     # results
     "result.header": "**{prompt}**",
     "result.details": "{model} · {size} · {images} · cost {cost}",
-    "result.images": "{count} image(s)",
+    "result.images": "{count} {count:image|images}",
     "result.cost_unknown": "not known (no price is set for this model)",
     "result.cost_split": "{cost} (you pay {charged})",
     "result.refused": "{refused} of {total} were refused by the content filter and not charged.",
-    "result.lost": "{lost} image(s) could not be fetched from the gateway or arrived damaged; you were not charged for them.",
+    "result.lost": "{lost} {lost:image|images} could not be fetched from the gateway or arrived damaged; you were not charged for {lost:it|them}.",
     "result.failed": "{failed} of {total} could not be made by the image service and were not charged.",
-    "result.unposted": "{unposted} image(s) could not be posted (Discord refused the upload); you were not charged for them.",
-    "result.fewer": "The image service made {made} of the {requested} image(s) asked for; only what you got is charged.",
-    "result.stopped_by_filter": "The content filter stopped the request before all {requested} image(s) were made; you were charged only for the images you got.",
-    "result.stopped": "The request stopped before all {requested} image(s) were made; you were charged only for the images you got.",
-    "result.unsent": "The image service counted {billed} image(s) made but sent {sent}; you were not charged for the missing ones.",
+    "result.unposted": "{unposted} {unposted:image|images} could not be posted (Discord refused the upload); you were not charged for {unposted:it|them}.",
+    "result.fewer": "The image service made {made} of the {requested} images asked for; only what you got is charged.",
+    "result.stopped_by_filter": "The content filter stopped the request before all {requested} images were made; you were charged only for the images you got.",
+    "result.stopped": "The request stopped before all {requested} images were made; you were charged only for the images you got.",
+    "result.unsent": "The image service counted {billed} {billed:image|images} made but sent {sent}; you were not charged for the missing ones.",
     "result.quota_left": "Left for you: {parts}.",
-    "result.quota_images": "{left} image(s) today",
+    "result.quota_images": "{left} {left:image|images} today",
     "result.quota_usd": "{left} this month",
     "result.quota_separator": ", ",
     "result.unlimited": "no limits",
-    "result.working": "Generating {count} image(s) with {model}…",
+    "result.working": "Generating {count} {count:image|images} with {model}…",
     # a request's images over several messages: each says which (and of how many) it holds
     "result.numbers": "Images {first}–{last} of {total}",
     "result.number": "Image {number} of {total}",
@@ -81,7 +81,7 @@ TEXTS: dict[str, str] = {
     "approval.member": "Member: {member} in {channel}",
     "approval.prompt": "Prompt: {prompt}",
     "approval.prompt_below": "Prompt: {length} characters, in full below",
-    "approval.details": "{model} · {size} · {count} image(s) · costs at most {cost}",
+    "approval.details": "{model} · {size} · {count} {count:image|images} · costs at most {cost}",
     "approval.cost_unknown": "an unknown amount (no price set)",
     "approval.references_attached": "Reference images: {count}, attached below",
     "approval.references_partly_attached": (
@@ -98,7 +98,7 @@ TEXTS: dict[str, str] = {
     "approval.decided_failed": "⚠️ Approved by {moderator}, but it could not run: {reason}",
     # why, as moderators read it: the member's own limit is theirs, not the reader's ("your")
     "approval.member_limit.daily_images": (
-        "{member}'s daily limit of {limit} image(s) does not allow it now (used {used}, it asks for {requested})."
+        "{member}'s daily limit of {limit} {limit:image|images} does not allow it now (used {used}, it asks for {requested})."
     ),
     "approval.member_limit.monthly_usd": (
         "{member}'s monthly limit of {limit} does not allow it now ({used} spent or held for requests in progress, "
@@ -106,11 +106,11 @@ TEXTS: dict[str, str] = {
     ),
     "interrupted.delivered": (
         "{member} The bot restarted while your request “{prompt}” was running: {delivered} of {requested} "
-        "image(s) reached you and you were charged {charged} for them; the rest were not charged."
+        "{requested:image|images} reached you and you were charged {charged} for {delivered:it|them}; the rest were not charged."
     ),
     "interrupted.delivered_unpriced": (
         "{member} The bot restarted while your request “{prompt}” was running: {delivered} of {requested} "
-        "image(s) reached you (no price is set for this model, so what they cost is not known); the rest were "
+        "{requested:image|images} reached you (no price is set for this model, so what {delivered:it costs|they cost} is not known); the rest were "
         "not charged."
     ),
     "interrupted.nothing": (
@@ -214,24 +214,24 @@ TEXTS: dict[str, str] = {
     "option.guidance_scale.out_of_range": "The guidance scale must be {min} to {max}.",
     "option.images.none_taken": "{model} takes no reference images.",
     "option.images.needs_edit": "{model} changes images rather than drawing them: use /edit and attach the image to change.",
-    "option.images.exactly": "{model} needs exactly {max} reference image(s).",
+    "option.images.exactly": "{model} needs exactly {max} reference {max:image|images}.",
     "option.images.out_of_range": "{model} takes {min} to {max} reference images (you gave {count}).",
     "option.count.out_of_range": "Choose {min} to {max} images.",
     "option.count.series_not_supported": "{model} cannot make a series; pick Seedream 4.0 or newer.",
     "option.count.series_range": "A series has {min} to {max} images.",
     "option.count.series_range_with_references": (
-        "A series has {min} to {max} images with {references} reference images."
+        "A series has {min} to {max} images with {references} reference {references:image|images}."
     ),
     "option.prompt.empty": "The prompt is empty; describe the image you want.",
     "option.prompt.broken": "The prompt has a broken character (half of one, which is not text); type it again.",
     "option.prompt.too_long": "Prompts are limited to {limit} characters (this one has {length}).",
     "option.model.not_offered": "`{value}` is not offered here; choose {choices}.",
     "error.quota.daily_images.reached": (
-        "You have reached your daily limit of {limit} image(s) (used {used}, asked for {requested}). "
+        "You have reached your daily limit of {limit} {limit:image|images} (used {used}, asked for {requested}). "
         "It resets {resets}."
     ),
     "error.quota.daily_images.past": (
-        "This would take you past your daily limit of {limit} image(s) (used {used}, asked for {requested}). "
+        "This would take you past your daily limit of {limit} {limit:image|images} (used {used}, asked for {requested}). "
         "Ask for fewer, or wait until it resets {resets}."
     ),
     "error.quota.daily_images.too_big": (
@@ -411,8 +411,8 @@ TEXTS: dict[str, str] = {
         "This request was stopped when the bot restarted, so there is nothing to cancel. You were not charged."
     ),
     "queue.member_busy": (
-        "You already have {limit} request(s) waiting or running. Please wait until one of them finishes, "
-        "or press Cancel on one that is waiting."
+        "You already have {limit} {limit:request|requests} waiting or running. Please wait until {limit:it|one of them} "
+        "finishes, or press Cancel on {limit:it if it is|one that is} waiting."
     ),
     "queue.restarting": "The bot is restarting; please try again in a minute.",
     "queue.withdrawn.cancelled": "Cancelled. You were not charged.",
@@ -429,15 +429,15 @@ TEXTS: dict[str, str] = {
         "get; please try again in a minute."
     ),
     "queue.stopped_delivered_unpriced": (
-        "The bot is restarting, so this request was stopped: {delivered} of {requested} image(s) reached you "
-        "(no price is set for this model, so what they cost is not known); the rest were not charged."
+        "The bot is restarting, so this request was stopped: {delivered} of {requested} {requested:image|images} reached you "
+        "(no price is set for this model, so what {delivered:it costs|they cost} is not known); the rest were not charged."
     ),
     "queue.stopped_delivered": (
-        "The bot is restarting, so this request was stopped: {delivered} of {requested} image(s) reached you "
-        "and you were charged {charged} for them; the rest were not charged."
+        "The bot is restarting, so this request was stopped: {delivered} of {requested} {requested:image|images} reached you "
+        "and you were charged {charged} for {delivered:it|them}; the rest were not charged."
     ),
-    "stage.generating": "Generating {count} image(s) with {model}… ({elapsed} s)",
-    "stage.uploading": "Sending {count} image(s) to Discord… ({elapsed} s)",
+    "stage.generating": "Generating {count} {count:image|images} with {model}… ({elapsed} s)",
+    "stage.uploading": "Sending {count} {count:image|images} to Discord… ({elapsed} s)",
     # quotas and budgets (/quota, /budget)
     "error.bad_amount": "`{value}` is not a dollar amount. Write it like 5 or 12.50.",
     "error.amount_too_large": "`{value}` is more than {limit}, the most a quota or budget can be.",
@@ -453,7 +453,7 @@ TEXTS: dict[str, str] = {
     "quota.need_value": "Give a daily image quota, a monthly USD limit, or choose what to clear.",
     "quota.clear_with_values": "Either set values or clear them, not both at once.",
     "quota.saved": "Quota of {target} saved: {new} (before: {old}).",
-    "quota.daily": "{count} image(s) a day",
+    "quota.daily": "{count} {count:image|images} a day",
     "quota.monthly": "{amount} a month",
     "quota.exempt_flag": "exempt (unlimited)",
     "quota.nothing": "no setting",
@@ -477,7 +477,7 @@ TEXTS: dict[str, str] = {
     "quota.show.rule": "· {target}: {rule}",
     "quota.show.none": "No member or role settings yet; the bot defaults apply.",
     "quota.show.more": "…and {count} more.",
-    "quota.show.deleted_roles": "Removed the settings of {count} deleted role(s): nobody can have those roles any more.",
+    "quota.show.deleted_roles": "Removed the settings of {count} deleted {count:role|roles}: nobody can have {count:that role|those roles} any more.",
     "quota.source.member": "the member's own setting",
     "quota.source.role": "role {role}, the most generous of the member's roles",
     "quota.source.exempt": "role {role} is exempt",
@@ -531,8 +531,8 @@ TEXTS: dict[str, str] = {
     "spend.requests": "Requests: {count} ({refused} refused before anything was spent, {released} with nothing generated)",
     "spend.by_model": "Per model:",
     "spend.top_members": "Top members:",
-    "spend.share": "· {name}: {amount} ({images} image(s))",
-    "spend.share_charged": "· {name}: {amount} ({images} image(s); charged {charged})",
+    "spend.share": "· {name}: {amount} ({images} {images:image|images})",
+    "spend.share_charged": "· {name}: {amount} ({images} {images:image|images}; charged {charged})",
     "spend.others": "others",
     "spend.no_chart": "No chart: the bot needs matplotlib for it (the `charts` extra).",
     "spend.reserved": "Of which {amount} is held for requests in progress (spent when they deliver, given back if not).",
@@ -575,8 +575,8 @@ TEXTS: dict[str, str] = {
     "history.action.request.rejected": "rejected",
     "history.action.request.approval_failed": "approved, but could not run",
     "history.only_own": "You can see only your own requests. Moderators can see everyone's.",
-    "history.more": "…and {count} older one(s) that do not fit here.",
-    "history.approval_line": "`approval #{id}` {when} {member} · {model} · {count} image(s) · {status} · {prompt}",
+    "history.more": "…and {count} older {count:one|ones} that do not fit here.",
+    "history.approval_line": "`approval #{id}` {when} {member} · {model} · {count} {count:image|images} · {status} · {prompt}",
     "history.approval.pending": "waiting for a moderator's approval",
     "history.approval.approved": "approved by {moderator} {when}",
     "history.approval.rejected": "rejected by {moderator} {when}, nothing charged",

@@ -129,8 +129,8 @@ async def test_a_role_deleted_while_the_bot_was_away_has_its_rule_removed_when_s
         w.bot.get_guild(w.guild.id)._remove_role(vip.id)  # gone from the bot's view, no event seen
         shown = (await quota(w, "show", {})).all_text()
         assert f"<@&{vip.id}>" not in shown, shown
-        assert "Removed the settings of 1 deleted role(s)" in shown, shown
-        assert f"· <@{w.bob.id}>: 2 image(s) a day" in shown, shown
+        assert "Removed the settings of 1 deleted role: nobody can have that role any more." in shown, shown
+        assert f"· <@{w.bob.id}>: 2 images a day" in shown, shown
         assert [rule["target_id"] for rule in await rules(w)] == [w.bob.id]
 
 
@@ -161,7 +161,7 @@ async def test_quota_monthly_off_words_are_understood_or_point_to_clear(tmp_path
         for word in ("off", "none"):
             await quota(w, "set", {"member": w.bob, "monthly_usd": "5", "daily_images": 3})
             reply = (await quota(w, "set", {"member": w.bob, "monthly_usd": word})).all_text()
-            assert "saved: 3 image(s) a day (before: 3 image(s) a day, $5.00 a month)" in reply, (word, reply)
+            assert "saved: 3 images a day (before: 3 images a day, $5.00 a month)" in reply, (word, reply)
             [rule] = await rules(w)
             assert (rule["daily_images"], rule["monthly_micros"]) == (3, None), word
         reply = (await quota(w, "set", {"member": w.bob, "monthly_usd": "unlimited"})).all_text()
@@ -197,7 +197,7 @@ async def test_confirmations_reports_and_refusals_state_one_value(tmp_path):
         saved = (await budget(w, "set", {"amount": "＄１，０００"})).all_text()
         assert "now $1,000.00" in saved, saved
         saved = (await quota(w, "set", {"role": w.guild.id, "monthly_usd": ".5", "daily_images": 4})).all_text()
-        assert "4 image(s) a day, $0.50 a month" in saved, saved
+        assert "4 images a day, $0.50 a month" in saved, saved
         done = await w.run("imagine", {"prompt": "a cat"}, user=w.bob)
         assert len(done.files()) == 1
         usage = (await w.run("usage", {}, user=w.bob)).all_text()

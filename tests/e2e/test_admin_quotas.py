@@ -67,7 +67,7 @@ async def test_admin_commands_refuse_members_without_manage_server(tmp_path):
         assert await w.storage.audit.recent(w.guild.id) == []
         # The same command works for the admin.
         ok = await quota(w, "set", {"member": w.bob, "daily_images": 100})
-        assert "100 image(s) a day" in ok.all_text()
+        assert "100 images a day" in ok.all_text()
 
 
 async def test_precedence_member_then_most_generous_role_then_server_then_env(tmp_path):
@@ -89,12 +89,12 @@ async def test_precedence_member_then_most_generous_role_then_server_then_env(tm
         await quota(w, "exempt", {"role": vip})
 
         shown = (await quota(w, "show", {"member": w.alice})).all_text()
-        assert f"Daily images: 5 image(s) a day (from: role <@&{patrons.id}>" in shown
+        assert f"Daily images: 5 images a day (from: role <@&{patrons.id}>" in shown
         assert "Monthly limit: $20.00" in shown
-        assert "Daily images: 1 image(s) a day (from: the member's own setting)" in \
+        assert "Daily images: 1 image a day (from: the member's own setting)" in \
             (await quota(w, "show", {"member": dave})).all_text()
-        assert "Daily images: 3 image(s) a day" in (await quota(w, "show", {"member": w.bob})).all_text()
-        assert "Daily images: 2 image(s) a day (from: the server default (@everyone))" in \
+        assert "Daily images: 3 images a day" in (await quota(w, "show", {"member": w.bob})).all_text()
+        assert "Daily images: 2 images a day (from: the server default (@everyone))" in \
             (await quota(w, "show", {"member": carol})).all_text()
         assert f"Daily images: unlimited (from: role <@&{vip.id}> is exempt)" in \
             (await quota(w, "show", {"member": erin})).all_text()
@@ -118,7 +118,7 @@ async def test_every_change_is_audited_with_old_and_new_value(tmp_path):
         await w.start_bot()
         await quota(w, "set", {"member": w.bob, "daily_images": 3})
         saved = await quota(w, "set", {"member": w.bob, "monthly_usd": "$7.5"})
-        assert "3 image(s) a day, $7.50 a month (before: 3 image(s) a day)" in saved.all_text()
+        assert "3 images a day, $7.50 a month (before: 3 images a day)" in saved.all_text()
         await budget(w, "set", {"amount": "40"})
         await budget(w, "set", {"amount": "50", "warn_percent": 80})
         entries = list(reversed(await w.storage.audit.recent(w.guild.id)))

@@ -94,7 +94,7 @@ async def test_an_approved_request_counts_toward_the_members_limit_and_waits_rat
         await approve(w, staff, "second fox")
         await w.run("settings", {"mode": "off"}, user=staff.admin, subcommand="approval")
         busy = await w.run("imagine", {"prompt": "a third fox"})
-        assert "You already have 1 request(s) waiting or running" in busy.all_text()
+        assert "You already have 1 request waiting or running" in busy.all_text()
         await eventually(lambda: len(channel_files(w)) == 2, timeout=15)
         assert "could not run" not in channel_text(w)
         assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["first fox", "second fox"]

@@ -184,7 +184,7 @@ async def test_burst_with_member_limit_cancel_order_and_money(tmp_path):
         for h in handles:
             await h.wait_for_ack(timeout=10)
         assert [h for h in handles if h.rejections] == []  # all answered within Discord's 3 s
-        refused = [p for p, h in by_prompt.items() if "You already have 2 request(s)" in h.all_text()]
+        refused = [p for p, h in by_prompt.items() if "You already have 2 requests" in h.all_text()]
         assert refused == ["greedy 3"], refused  # one over the limit, refused privately, nothing reserved
         assert by_prompt["greedy 3"].callback_data["flags"] & 64
         # cancel the last one in line

@@ -155,10 +155,10 @@ async def test_reroll_progress_shows_the_stage_and_the_result_keeps_no_progress_
 async def test_the_summary_of_a_reroll_shows_what_is_left_of_the_quota(tmp_path):
     async with world(tmp_path, default_daily_images=5, default_monthly_usd="1") as w:
         first = await w.run("imagine", {"prompt": "a red door", "count": 2})
-        assert "Left for you: 3 image(s) today, $0.676 this month." in first.all_text(), first.all_text()
+        assert "Left for you: 3 images today, $0.676 this month." in first.all_text(), first.all_text()
         request_id = (await w.ledger_rows())[0]["id"]
         again = await press(w, result_message(first), "reroll", request_id)
-        assert "Left for you: 1 image(s) today, $0.352 this month." in again.all_text(), again.all_text()
+        assert "Left for you: 1 image today, $0.352 this month." in again.all_text(), again.all_text()
         rows = await w.ledger_rows()
         assert [(r["command"], r["charged_micros"]) for r in rows] == [("imagine", 2 * PRICE), ("reroll", 2 * PRICE)]
 
@@ -295,9 +295,9 @@ async def test_a_member_with_requests_in_flight_is_told_so_by_reroll_and_the_ups
                                        channel=w.channel)  # fmt: skip
         await _until(lambda: _row_of(w, "imagine", 2))
         rerolled = await press(w, result_message(first), "reroll", request_id)
-        assert is_ephemeral(rerolled) and "You already have 1 request(s)" in rerolled.all_text(), rerolled.all_text()
+        assert is_ephemeral(rerolled) and "You already have 1 request" in rerolled.all_text(), rerolled.all_text()
         chosen = await pick(w, asked.messages[-1], request_id, 1)
-        assert is_ephemeral(chosen) and "You already have 1 request(s)" in chosen.all_text(), chosen.all_text()
+        assert is_ephemeral(chosen) and "You already have 1 request" in chosen.all_text(), chosen.all_text()
         assert [r["command"] for r in await w.ledger_rows()] == ["imagine", "imagine"]
 
 

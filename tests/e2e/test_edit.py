@@ -401,13 +401,13 @@ async def test_queue_refusals_come_privately_before_the_defer_and_any_download(t
 
         busy = await w.run("edit", {"prompt": "a hat"}, attachments=[good])
         assert busy.all_text() == (
-            "You already have 1 request(s) waiting or running. Please wait until one of them finishes, "
-            "or press Cancel on one that is waiting."
+            "You already have 1 request waiting or running. Please wait until it finishes, "
+            "or press Cancel on it if it is waiting."
         )
         assert busy.callback_type == 4 and is_ephemeral(busy)  # no public defer first
         message = await w.discord.post_user_message(w.channel, w.bob, "", attachments=[good])
         menu = await _open_menu_and_submit(w, message, "sharpen")
-        assert "You already have 1 request(s)" in menu.all_text()
+        assert "You already have 1 request" in menu.all_text()
         assert menu.callback_type == 4 and is_ephemeral(menu)
 
         drain = asyncio.create_task(w.bot.queue.drain(30))  # a restart: waits for alice's request
@@ -494,7 +494,7 @@ def slow_cdn(monkeypatch, seconds: float):
 
 
 async def test_a_seededit_result_shows_the_size_it_was_made_at_not_adaptive(tmp_path):
-    # SeedEdit keeps its input's size ("adaptive"): the result line read "SeedEdit 3.0 · adaptive · 1 image(s)",
+    # SeedEdit keeps its input's size ("adaptive"): the result line read "SeedEdit 3.0 · adaptive · 1 image",
     # the model's word for it, where the member wants the size they got.
     photo = ("photo.png", image_bytes("PNG", size=(960, 640)), "image/png")
     async with world(tmp_path, flavour="aiearth") as w:
@@ -502,4 +502,4 @@ async def test_a_seededit_result_shows_the_size_it_was_made_at_not_adaptive(tmp_
                             attachments=[photo])
         assert len(inter.files()) == 1, inter.all_text()
         assert w.gateway.generation_requests[-1].json["size"] == "adaptive"  # asked as the page says
-        assert "SeedEdit 3.0 · 960x640 · 1 image(s)" in inter.all_text(), inter.all_text()
+        assert "SeedEdit 3.0 · 960x640 · 1 image" in inter.all_text(), inter.all_text()

@@ -36,7 +36,7 @@ async def run(w, options: dict, *, timeout: float = 60.0, final: bool = True):
     return await inter.wait_for_final(timeout=timeout, quiet=1.0)
 
 
-LOST = "1 image(s) could not be fetched from the gateway or arrived damaged; you were not charged"
+LOST = "1 image could not be fetched from the gateway or arrived damaged; you were not charged"
 GATEWAY_FAULTS = [
     # fault, settings, what the member reads, images the server paid for
     (Fault.hang(), {"image_timeout_seconds": 0.5}, "took too long", 0),
@@ -182,7 +182,7 @@ async def test_a_gateway_that_sends_more_images_than_asked_is_held_to_the_reques
         inter = await run(w, {"prompt": "a cat"})
         assert len(inter.files()) == 1
         assert w.gateway.file_fetches == 1  # the three extra images are not even downloaded
-        assert "1 image(s)" in inter.all_text() and "$0.162" in inter.all_text()
+        assert "1 image" in inter.all_text() and "$0.162" in inter.all_text()
         [row] = await assert_books_balanced(w.storage, limits)
         assert (row["images_billed"], row["images_delivered"]) == (1, 1)
         assert row["cost_micros"] == row["charged_micros"] == row["reserved_micros"] == PRICE
@@ -292,7 +292,7 @@ async def test_fewer_images_than_asked_are_explained_and_only_those_charged(tmp_
         w.gateway.script(Fault.partial(failed=(), count=2))  # answers count=4 with two images
         inter = await w.run("imagine", {"prompt": "a cat", "count": 4})
         assert len(inter.files()) == 2
-        assert "The image service made 2 of the 4 image(s) asked for" in inter.all_text()
+        assert "The image service made 2 of the 4 images asked for" in inter.all_text()
         [row] = await assert_books_balanced(w.storage, LIMITS)
         assert row["charged_micros"] == row["cost_micros"] == 2 * PRICE
         w.gateway.script(Fault.partial(failed=(1,), count=2))  # one made, one refused by its filter

@@ -119,7 +119,7 @@ async def test_a_series_whose_stream_goes_silent_keeps_and_charges_only_what_arr
         assert len(inter.files()) == 1
         assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 1, PRICE_5)
         text = inter.all_text()
-        assert "The request stopped before all 4 image(s) were made" in text, text
+        assert "The request stopped before all 4 images were made" in text, text
         assert "You were not charged." not in text
         await assert_books_balanced(w.storage)
 
@@ -146,7 +146,7 @@ async def test_a_series_stream_closed_cleanly_before_its_completion_event_charge
         assert (row["images_delivered"], row["charged_micros"]) == (1, PRICE_5)
         text = inter.all_text()
         assert "You were not charged." not in text, text
-        assert "1 image(s)" in text and "$0.135" in text, text
+        assert "1 image" in text and "$0.135" in text, text
         await assert_books_balanced(w.storage)
         no_bug_lines(w)
 

@@ -86,7 +86,7 @@ async def test_a_single_batch_is_one_edit_with_its_summary_buttons_and_what_is_l
         assert len(message["attachments"]) == 2
         assert message["components"], message  # the result buttons
         assert "$0.324" in message["content"]
-        assert "7 image(s) today" in message["content"]  # 10 - 1 - 2
+        assert "7 images today" in message["content"]  # 10 - 1 - 2
         assert "$4.514 this month" in message["content"]  # $5 - 3 x $0.162
         rows = await w.ledger_rows()
         assert [r["status"] for r in rows] == ["settled", "settled"]
@@ -137,6 +137,6 @@ async def test_results_too_large_for_one_request_go_in_several_messages_in_order
         assert [name.rsplit("-", 1)[1] for name in names] == ["1.png", "2.png", "3.png", "4.png"], inter.all_text()
         uploads = [sum(size for _name, size in r.files) for r in w.discord.requests if r.files]
         assert len(uploads) > 1 and max(uploads) <= MAX_REQUEST_FILES
-        assert any(m["components"] and "4 image(s)" in m["content"] for m in inter.messages), inter.all_text()
+        assert any(m["components"] and "4 images" in m["content"] for m in inter.messages), inter.all_text()
         [row] = await w.ledger_rows()
         assert (row["status"], row["images_delivered"]) == ("settled", 4)

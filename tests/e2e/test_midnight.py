@@ -76,7 +76,7 @@ async def test_summary_after_midnight_counts_images_left_today_from_today(tmp_pa
         snap = await w.storage.ledger.usage(w.guild.id, w.alice.id)
         assert snap.images_today == 3  # the ledger agrees: 7 left today
         text = inter.all_text()
-        assert "7 image(s) today" in text, text
+        assert "7 images today" in text, text
 
 
 async def test_budget_warning_for_a_month_crossed_by_a_request_settled_after_midnight(tmp_path):

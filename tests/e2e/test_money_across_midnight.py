@@ -50,7 +50,7 @@ async def test_a_request_across_midnight_counts_yesterday_everywhere(tmp_path):
         await budget(w, "set", {"amount": "10"})
         w.storage.ledger._clock = ReserveAt(yesterday)
         late = await w.run("imagine", {"prompt": "late", "count": 2})
-        assert "Left for you: 5 image(s) today" in late.all_text(), late.all_text()
+        assert "Left for you: 5 images today" in late.all_text(), late.all_text()
         await w.run("imagine", {"prompt": "today"})
         usage = (await w.run("usage", {})).all_text()
         assert "Images today: 1 of 5" in usage and "Spent this month: $0.486" in usage, usage

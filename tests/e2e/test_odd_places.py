@@ -68,8 +68,8 @@ async def test_one_member_in_two_servers_at_once_is_charged_in_each_server_only_
         await there.wait_for_final(timeout=20)
         assert (len(here.files()), len(there.files())) == (2, 1)
         # each reply says what is left in its own server
-        assert "18 image(s) today" in here.all_text(), here.all_text()
-        assert "19 image(s) today" in there.all_text(), there.all_text()
+        assert "18 images today" in here.all_text(), here.all_text()
+        assert "19 images today" in there.all_text(), there.all_text()
         rows = await rows_closed(w, 2)
         by_guild = {r["guild_id"]: r for r in rows}
         assert by_guild[w.guild.id]["charged_micros"] == 2 * PRICE

@@ -120,7 +120,7 @@ async def test_sigkill_midway_through_a_series_charges_what_arrived_and_usage_ag
         assert len(inter.files()) == 1
         async with BotProcess(dd, env, log_path=tmp_path / "bot.log"):
             told = (await wait_for_notice(dd, channel, alice.id))["content"]
-            assert "1 of 4 image(s) reached you and you were charged $0.135" in told, told
+            assert "1 of 4 images reached you and you were charged $0.135" in told, told
             async with open_storage(f"sqlite:///{db}") as storage:
                 [row] = await assert_books_balanced(storage, LIMITS)
             assert row["status"] == "settled"

@@ -14,7 +14,7 @@ FAST = {"progress_edit_seconds": 0.2, "image_max_retries": 0}
 
 async def test_the_uploading_stage_is_shown_while_the_images_go_up_to_discord(tmp_path):
     # Issue 5: "While it runs, the message shows the stage (generating, uploading) and elapsed time."
-    # The reply used to read "Generating 1 image(s) with Seedream 4.0… (0 s)" for the whole upload:
+    # The reply used to read "Generating 1 image with Seedream 4.0… (0 s)" for the whole upload:
     # the stage changed when the image came, but the next edit was an interval away, and the
     # progress edits stop before the upload. A new stage is now shown at once (once edits began).
     async with world(tmp_path, gateway={"latency": 0.5}, **FAST) as w:
@@ -29,7 +29,7 @@ async def test_the_uploading_stage_is_shown_while_the_images_go_up_to_discord(tm
         await inter.wait_for(lambda e: bool((e.message or {}).get("attachments")), timeout=10)
         await inter.wait_for_final(timeout=10)
         assert len(inter.files()) == 1
-        assert any(text.startswith("Sending 1 image(s) to Discord") for text in shown), shown
+        assert any(text.startswith("Sending 1 image to Discord") for text in shown), shown
 
 
 async def test_a_request_asked_during_a_shutdown_is_refused_in_approval_mode_too(tmp_path):

@@ -66,7 +66,7 @@ async def test_a_member_over_the_in_flight_limit_is_refused_and_nothing_is_reser
         await submit(w, w.alice, "one")
         await submit(w, w.alice, "two")
         refused = await w.run("imagine", {"prompt": "three"})
-        assert "You already have 2 request(s) waiting or running" in refused.all_text()
+        assert "You already have 2 requests waiting or running" in refused.all_text()
         assert refused.callback_type == 4 and refused.callback_data["flags"] & 64  # only alice sees it
         assert [row["prompt"] for row in await w.ledger_rows()] == ["one", "two"]
         other = await submit(w, w.bob, "bob's turn")  # other members are not limited by alice

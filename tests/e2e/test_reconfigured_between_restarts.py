@@ -52,7 +52,7 @@ async def test_moving_from_gogogotoken_com_to_gogogotoken_ai_keeps_the_books_and
 
         # the crash notice, at the reservation's price
         await eventually(lambda: "cut short" in channel_text(w))
-        assert "1 of 2 image(s) reached you and you were charged $0.162" in channel_text(w), channel_text(w)
+        assert "1 of 2 images reached you and you were charged $0.162" in channel_text(w), channel_text(w)
         # the books, unchanged: /history, /usage, /spend and its CSV
         history = await w.run("history", {}, user=w.alice)
         assert is_ephemeral(history)

@@ -119,7 +119,7 @@ async def test_daily_quota_refuses_with_the_limit_and_the_reset_time(tmp_path):
     async with world(tmp_path, default_daily_images=2) as w:
         first = await w.run("imagine", {"prompt": "a cat", "count": 2})
         assert len(first.files()) == 2
-        assert "0 image(s) today" in first.all_text()
+        assert "0 images today" in first.all_text()
         refused = await w.run("imagine", {"prompt": "a dog"})
         text = refused.all_text()
         assert "daily limit of 2" in text and "<t:" in text

@@ -143,7 +143,7 @@ async def test_every_report_agrees_with_the_ledger_after_a_busy_month(tmp_path):
                 f"{statuses.count('released')} with nothing generated)") in text, text
         model_cost = {m: sum(r["cost_micros"] for r in rows if r["model"] == m) for m in {r["model"] for r in rows}}
         assert f"· Seedream 4.0: {usd(model_cost['doubao-seedream-4-0-250828'])}" in text, text
-        assert f"· Seedream 4.5: {usd(model_cost[M45])} (2 image(s))" in text, text
+        assert f"· Seedream 4.5: {usd(model_cost[M45])} (2 images)" in text, text
         for member in people:
             mine = sum(r["cost_micros"] for r in rows if r["user_id"] == member.id)
             assert f"· <@{member.id}>: {usd(mine)}" in text, (member.username, text)
@@ -175,7 +175,7 @@ async def test_every_report_agrees_with_the_ledger_after_a_busy_month(tmp_path):
         assert f"Spent this month: {usd(cost)}, left: {usd(20_000_000 - cost)}" in shown, shown
         assert "held" not in shown, shown
         q = (await quota(w, "show", {"member": w.carol})).all_text()
-        assert "Daily images: 3 image(s)" in q or "Daily images: 3" in q, q
+        assert "Daily images: 3 images" in q or "Daily images: 3" in q, q
 
         # /history: each settled line shows its cost (and the member's part when less).
         history = (await w.run("history", {}, user=w.admin)).all_text()

@@ -493,7 +493,7 @@ async def test_variation_of_a_series_offers_every_image_not_only_those_beside_th
         series = await w.discord.invoke_command(
             "series", {"prompt": "four seasons", "count": 4}, user=w.alice, guild=w.guild, channel=w.channel
         )
-        await series.wait_for(lambda e: "4 image(s)" in ((e.message or {}).get("content") or ""), timeout=20)
+        await series.wait_for(lambda e: "4 images" in ((e.message or {}).get("content") or ""), timeout=20)
         await series.wait_for_final(timeout=20, quiet=0.3)
         request_id = (await w.ledger_rows())[0]["id"]
         files = {int(name.rsplit("-", 1)[1].split(".")[0]): data for name, data in series.files()}

@@ -85,7 +85,7 @@ async def test_one_result_link_404s_in_a_series_the_member_pays_for_the_others(t
         assert (row["images_billed"], row["images_delivered"]) == (4, 3)
         assert (row["cost_micros"], row["charged_micros"]) == (4 * unit, 3 * unit)
         text = inter.all_text()
-        assert "Left for you: 17 image(s) today" in text, text
+        assert "Left for you: 17 images today" in text, text
         usage = (await w.run("usage", {})).all_text()
         assert "Images today: 3 of 20" in usage and "held for requests" not in usage, usage
 
@@ -100,7 +100,7 @@ async def test_imagine_count_3_one_link_404s_the_member_pays_for_two(tmp_path, m
         assert len(inter.files()) == 2, inter.all_text()
         assert (row["images_billed"], row["images_delivered"]) == (3, 2)
         assert (row["cost_micros"], row["charged_micros"]) == (3 * unit, 2 * unit)
-        assert "Left for you: 18 image(s) today" in inter.all_text(), inter.all_text()
+        assert "Left for you: 18 images today" in inter.all_text(), inter.all_text()
 
 
 @pytest.mark.parametrize("flavour", ["gogogotoken-com", "aiearth"])
@@ -150,7 +150,7 @@ async def test_a_json_series_with_url_b64_and_error_items_charges_what_was_deliv
         text = inter.all_text()
         assert "1 of 4 could not be made by the image service" in text, text
         assert "content filter" not in text, text
-        assert "Left for you: 17 image(s) today" in text, text
+        assert "Left for you: 17 images today" in text, text
 
 
 async def test_imagine_n4_answered_with_six_items_is_held_to_four(tmp_path, monkeypatch):
@@ -164,7 +164,7 @@ async def test_imagine_n4_answered_with_six_items_is_held_to_four(tmp_path, monk
         assert numbers(inter) == [1, 2, 3, 4]
         assert (row["images_billed"], row["images_delivered"], row["cost_micros"], row["charged_micros"]) == (
             4, 4, 4 * unit, 4 * unit)
-        assert "Left for you: 0 image(s) today, $0.00 this month" in inter.all_text(), inter.all_text()
+        assert "Left for you: 0 images today, $0.00 this month" in inter.all_text(), inter.all_text()
         again, _ = await ask(w, "imagine", {"prompt": "a dog"})
         assert len(w.gateway.generation_requests) == 1, again.all_text()
 
@@ -181,7 +181,7 @@ async def test_imagine_fan_out_with_one_call_answering_an_error_beside_empty_dat
         assert (row["images_billed"], row["images_delivered"], row["charged_micros"]) == (2, 2, 2 * unit)
         text = inter.all_text()
         assert "1 of 3 could not be made by the image service" in text, text
-        assert "Left for you: 18 image(s) today" in text, text
+        assert "Left for you: 18 images today" in text, text
 
 
 @pytest.mark.parametrize("flavour", ["gogogotoken-com", "302ai"])
@@ -196,4 +196,4 @@ async def test_a_json_series_billing_one_more_than_it_sent_is_booked_and_explain
         assert (row["images_billed"], row["images_delivered"]) == (4, 3)
         assert (row["cost_micros"], row["charged_micros"]) == (4 * unit, 3 * unit)
         text = inter.all_text()
-        assert "counted 4 image(s) made but sent 3; you were not charged for the missing ones" in text, text
+        assert "counted 4 images made but sent 3; you were not charged for the missing ones" in text, text

@@ -175,7 +175,7 @@ async def test_a_series_goes_on_when_discord_refuses_one_of_its_messages(tmp_pat
         assert (row["images_billed"], row["images_delivered"]) == (5, 4)  # billed: the gateway's final count
         assert (row["cost_micros"], row["charged_micros"]) == (5 * 135_000, 4 * 135_000)
         assert row["error_code"] is None
-        assert "1 image(s) could not be posted (Discord refused the upload)" in inter.all_text()
+        assert "1 image could not be posted (Discord refused the upload)" in inter.all_text()
         assert "cost $0.675 (you pay $0.54)" in inter.all_text()  # the server's cost and the member's
         await assert_books_balanced(w.storage)
 
@@ -206,8 +206,8 @@ async def test_a_series_cut_off_midway_sums_up_what_was_delivered_and_charged(tm
         assert len(inter.files()) == 1
         assert (row["images_delivered"], row["charged_micros"]) == (1, 135_000)
         text = inter.all_text()
-        assert "1 image(s) · cost $0.135" in text
-        assert ("The request stopped before all 4 image(s) were made; "
+        assert "1 image · cost $0.135" in text
+        assert ("The request stopped before all 4 images were made; "
                 "you were charged only for the images you got.") in text
         assert "You were not charged." not in text
         await assert_books_balanced(w.storage)
@@ -233,7 +233,7 @@ async def test_a_stream_that_fails_midway_stops_the_series_and_charges_what_arri
         row = await settled(w)
         await inter.wait_for_final(timeout=10)
         assert (row["images_delivered"], row["cost_micros"], row["error_code"]) == (2, 270_000, "InternalServiceError")
-        assert "The request stopped before all 4 image(s) were made" in inter.all_text(), inter.all_text()
+        assert "The request stopped before all 4 images were made" in inter.all_text(), inter.all_text()
         assert len(inter.files()) == 2
 
 
@@ -247,7 +247,7 @@ async def test_a_stream_the_content_filter_stops_midway_says_the_filter_stopped_
         row = await settled(w)
         await inter.wait_for_final(timeout=10)
         assert (row["images_delivered"], row["cost_micros"]) == (1, 135_000)
-        assert ("The content filter stopped the request before all 4 image(s) were made; "
+        assert ("The content filter stopped the request before all 4 images were made; "
                 "you were charged only for the images you got.") in inter.all_text(), inter.all_text()
 
 

@@ -86,4 +86,4 @@ async def test_fewer_images_than_asked_are_charged_as_delivered_on_every_other_p
             assert (row["images_billed"], row["images_delivered"]) == (3, 3), preset
             assert (row["cost_micros"], row["charged_micros"], row["reserved_micros"]) == (3 * unit, 3 * unit, 5 * unit)
             text = inter.all_text()
-            assert "made 3 of the 5 image(s)" in text and "Left for you: 17 image(s) today" in text, (preset, text)
+            assert "made 3 of the 5 images" in text and "Left for you: 17 images today" in text, (preset, text)

@@ -37,7 +37,7 @@ async def test_summary_usage_and_ledger_agree(tmp_path, flavour, case):
         unit = UNIT[flavour]
         assert (row["images_delivered"] or 0, row["images_billed"]) == (delivered, billed)
         assert (row["cost_micros"], row["charged_micros"]) == (billed * unit, delivered * unit)
-        assert f"Left for you: {10 - delivered} image(s) today" in inter.all_text(), inter.all_text()
+        assert f"Left for you: {10 - delivered} images today" in inter.all_text(), inter.all_text()
         usage = (await w.run("usage", {})).all_text()
         assert f"Images today: {delivered} of 10" in usage, usage
         assert "held for requests" not in usage, usage  # nothing left pending

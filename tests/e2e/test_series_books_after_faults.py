@@ -99,7 +99,7 @@ async def test_a_series_that_meets_the_daily_limit_and_the_budget_exactly_on_its
         await w.start_bot()
         inter = await series(w, "four postcards", 4)
         assert len(inter.files()) == 4, inter.all_text()
-        assert "Left for you: 0 image(s) today" in inter.all_text(), inter.all_text()
+        assert "Left for you: 0 images today" in inter.all_text(), inter.all_text()
         refused = await w.discord.invoke_command("series", {"prompt": "two more", "count": 2}, user=w.alice,
                                                  guild=w.guild, channel=w.channel)
         await refused.wait_for_final(timeout=10)
@@ -146,5 +146,5 @@ async def test_a_queued_series_loses_its_cancel_button_once_it_runs_and_is_charg
         bob = rows[-1]
         assert (bob["status"], bob["images_delivered"], bob["charged_micros"]) == ("settled", 4, 4 * UNIT)
         assert len(waiting.files()) == 4
-        assert "Left for you: 6 image(s) today" in waiting.all_text(), waiting.all_text()
+        assert "Left for you: 6 images today" in waiting.all_text(), waiting.all_text()
         await assert_books_balanced(w.storage)

@@ -116,7 +116,7 @@ async def test_images_arriving_out_of_order_are_all_posted_and_charged_once(tmp_
         await assert_books_balanced(w.storage)
         assert sorted(numbers(inter)) == [1, 2, 3, 4]
         assert (row["images_billed"], row["images_delivered"], row["charged_micros"]) == (4, 4, 4 * UNIT)
-        assert "Left for you: 16 image(s) today" in inter.all_text(), inter.all_text()
+        assert "Left for you: 16 images today" in inter.all_text(), inter.all_text()
 
 
 async def test_mixed_url_and_b64_items_in_one_stream_are_all_delivered(tmp_path, monkeypatch):
@@ -147,8 +147,8 @@ async def test_completion_counting_more_than_were_sent_bills_the_server_not_the_
         assert (row["cost_micros"], row["charged_micros"]) == (4 * UNIT, 3 * UNIT)
         text = inter.all_text()
         assert "cost $0.54 (you pay $0.405)" in text, text
-        assert "counted 4 image(s) made but sent 3; you were not charged for the missing ones" in text, text
-        assert "Left for you: 17 image(s) today" in text, text
+        assert "counted 4 images made but sent 3; you were not charged for the missing ones" in text, text
+        assert "Left for you: 17 images today" in text, text
         usage = (await w.run("usage", {})).all_text()
         assert "Images today: 3 of 20" in usage and "$0.405" in usage, usage
 
@@ -167,4 +167,4 @@ async def test_completion_counting_more_than_asked_is_held_to_the_request(tmp_pa
         await assert_books_balanced(w.storage)
         assert numbers(inter) == [1, 2, 3, 4]
         assert (row["images_billed"], row["images_delivered"], row["charged_micros"]) == (4, 4, 4 * UNIT)
-        assert "Left for you: 0 image(s) today" in inter.all_text(), inter.all_text()
+        assert "Left for you: 0 images today" in inter.all_text(), inter.all_text()

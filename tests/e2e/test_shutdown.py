@@ -63,7 +63,7 @@ async def test_a_stopped_series_is_charged_only_for_the_images_delivered(tmp_pat
         await w.bot.shutdown(grace=0.2)
         told = await series.wait_for(lambda e: "this request was stopped" in content(e), timeout=5)
         # what reached the member and what it cost them, as the notice after a crash says it
-        assert "1 of 4 image(s) reached you and you were charged $0.135 for them" in content(told)
+        assert "1 of 4 images reached you and you were charged $0.135 for it" in content(told)
         assert len(series.files()) == 1
         row = (await w.ledger_rows())[-1]
         assert (row["status"], row["images_delivered"], row["charged_micros"]) == ("settled", 1, 135_000)

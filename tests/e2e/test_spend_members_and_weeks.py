@@ -21,7 +21,7 @@ def member_line(text: str, user) -> str:
 async def test_spend_top_members_line_agrees_with_what_the_member_was_charged(tmp_path):
     # Alice gets 2 of her 3 images (the third was billed by the gateway but its download failed).
     # Her /usage says "Spent this month: $0.324" and /history "$0.162 (charged $0.00)" for the lost
-    # one; the owner's /spend "Top members" line used to say only "$0.486 (3 image(s))": the same
+    # one; the owner's /spend "Top members" line used to say only "$0.486 (3 images)": the same
     # member and month, two amounts, and nothing said the $0.162 was the server's loss.
     async with server(tmp_path, image_max_retries=0) as w:
         await w.start_bot()
@@ -36,8 +36,8 @@ async def test_spend_top_members_line_agrees_with_what_the_member_was_charged(tm
         assert "$0.162 (charged $0.00) · lost" in history, history
         text = (await spend(w, {})).all_text()
         assert "Total spend: $0.81 (charged to members for delivered images: $0.648)" in text, text
-        assert member_line(text, w.bob) == f"· <@{w.bob.id}>: $0.324 (2 image(s))", text
-        assert member_line(text, w.alice) == f"· <@{w.alice.id}>: $0.486 (3 image(s); charged $0.324)", text
+        assert member_line(text, w.bob) == f"· <@{w.bob.id}>: $0.324 (2 images)", text
+        assert member_line(text, w.alice) == f"· <@{w.alice.id}>: $0.486 (3 images; charged $0.324)", text
 
 
 async def test_week_boundaries_spend_csv_and_chart_agree(tmp_path, monkeypatch):

@@ -53,7 +53,7 @@ async def test_history_gives_the_same_reason_as_the_reply_for_a_proxy_gateway_ti
 async def test_spend_does_not_report_images_of_an_unpriced_model_as_free(tmp_path):
     # aiearth publishes no prices and none is set: the result says "cost not known", /history too,
     # /usage warns that such images count as $0; /spend, the admins' money report, said "· Seedream
-    # 5.0 Lite: $0.00 (1 image(s))" with no word that the price is unknown.
+    # 5.0 Lite: $0.00 (1 image)" with no word that the price is unknown.
     async with server(tmp_path, flavour="aiearth") as w:
         await w.start_bot()
         result = (await w.run("imagine", {"prompt": "a cat", "model": SEEDREAM_5})).all_text()
@@ -75,9 +75,9 @@ async def test_result_usage_history_and_spend_agree_on_a_partly_filtered_request
         await w.start_bot()
         w.gateway.script(Fault.partial([1], count=2))
         result = (await w.run("imagine", {"prompt": "a cow", "count": 2})).all_text()
-        assert "· 1 image(s) · cost $0.162" in result, result
+        assert "· 1 image · cost $0.162" in result, result
         assert "1 of 2 were refused by the content filter and not charged." in result, result
-        assert "Left for you: 9 image(s) today." in result, result
+        assert "Left for you: 9 images today." in result, result
 
         usage = (await w.run("usage", {})).all_text()
         assert "Images today: 1 of 10" in usage and "Spent this month: $0.162" in usage, usage

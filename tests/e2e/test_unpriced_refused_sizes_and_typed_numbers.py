@@ -75,7 +75,7 @@ async def test_a_series_stopped_by_a_restart_on_an_unpriced_gateway_does_not_say
         await series.wait_for(lambda e: bool((e.message or {}).get("attachments")), timeout=15)
         await w.bot.shutdown(grace=0.2)
         told = content(await series.wait_for(lambda e: "this request was stopped" in content(e), timeout=5))
-        assert "1 of 4 image(s) reached you" in told, told
+        assert "1 of 4 images reached you" in told, told
         assert "charged $0.00" not in told, f"an unpriced series is told it cost nothing: {told}"
 
 

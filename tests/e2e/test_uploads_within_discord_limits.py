@@ -95,7 +95,7 @@ async def test_a_series_of_15_2k_pngs_goes_in_order_in_messages_discord_takes(tm
         assert numbers == list(range(1, 16))
         _within_discords_limits(w, 10 * MiB)
         with_buttons = result_message(inter)
-        assert "15 image(s)" in with_buttons["content"] and with_buttons["attachments"]  # the first reply
+        assert "15 images" in with_buttons["content"] and with_buttons["attachments"]  # the first reply
         assert (row["images_delivered"], row["charged_micros"]) == (15, 15 * PRICE)
         assert w.bot.pipeline.memory.used == 0
 
@@ -142,7 +142,7 @@ async def test_a_413_on_one_message_of_a_split_result_costs_only_those_images_an
         assert refused.hits == 1  # never tried again as it was
         assert [name.rsplit("-", 1)[1] for name, _ in inter.files()] == ["3.png", "4.png"]
         text = inter.all_text()
-        assert "2 image(s) could not be posted" in text and "not charged for them" in text
+        assert "2 images could not be posted" in text and "not charged for them" in text
         assert (row["images_billed"], row["images_delivered"], row["charged_micros"]) == (4, 2, 2 * PRICE)
         # Upscale offers the images the member has, not the ones Discord refused.
         asked = await press(w, result_message(inter), "upscale", row["id"])

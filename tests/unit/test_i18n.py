@@ -36,6 +36,18 @@ def test_every_key_is_in_both_catalogs_with_the_same_placeholders():
     assert different == {}
 
 
+def test_english_counts_take_the_word_for_their_number():
+    # "1 image(s)" under every result read as a form letter: a number says its own word.
+    assert t("result.images", "en", count=1) == "1 image"
+    assert t("result.images", "en", count=4) == "4 images"
+    assert t("result.images", "en", count=0) == "0 images"
+    assert t("quota.daily", "en", count="1,000") == "1,000 images a day"  # a number already written out
+    assert t("result.images", "zh-CN", count=1) == "1 张图片"
+    one = t("queue.member_busy", "en", limit=1)
+    assert one.startswith("You already have 1 request waiting or running. Please wait until it finishes"), one
+    assert not [key for key, text in CATALOGS["en"].items() if "(s)" in text]
+
+
 def test_the_chinese_catalog_is_chinese():
     """No English words left in the zh-CN catalog (placeholders, /commands, `code` and names aside)."""
     english = {key: leftover for key, text in CATALOGS["zh-CN"].items() if (leftover := english_words(text))}

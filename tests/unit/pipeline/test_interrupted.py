@@ -20,7 +20,7 @@ def closed_row(delivered: int | None, charged: int) -> LedgerRow:
 def test_a_member_who_got_some_images_is_told_how_many_and_what_they_paid() -> None:
     text = interrupted_text(closed_row(10, 10 * 135_000), "en-US")
     assert text == (
-        "<@42> The bot restarted while your request “fifteen \\*frames\\*” was running: 10 of 15 image(s) "
+        "<@42> The bot restarted while your request “fifteen \\*frames\\*” was running: 10 of 15 images "
         "reached you and you were charged $1.35 for them; the rest were not charged."
     )
     assert "15 张中有 10 张已送达，为此向你计费 $1.35" in interrupted_text(closed_row(10, 10 * 135_000), "zh-CN")
@@ -36,6 +36,6 @@ def test_with_nothing_delivered_on_record_the_text_stays_true_either_way() -> No
 def test_images_of_a_model_without_a_price_are_not_said_to_have_cost_nothing() -> None:
     # The books count them $0 (no price set); "you were charged $0.00" would read as free.
     text = interrupted_text(closed_row(10, 0), "en-US", priced=False)
-    assert "10 of 15 image(s) reached you (no price is set for this model, so what they cost is not known)" in text
+    assert "10 of 15 images reached you (no price is set for this model, so what they cost is not known)" in text
     assert "$0.00" not in text
     assert "费用未知" in interrupted_text(closed_row(10, 0), "zh-CN", priced=False)

@@ -112,8 +112,8 @@ async def test_a_series_cut_after_some_images_says_the_rest_were_not_made(tmp_pa
     status, row = await run_series(tmp_path, count=4, made=1)
     assert row == ("settled", 1, PRICE)
     [summary] = status.summaries
-    assert "1 image(s) · cost $0.135" in summary
-    assert "stopped before all 4 image(s) were made" in summary
+    assert "1 image · cost $0.135" in summary
+    assert "stopped before all 4 images were made" in summary
     assert status.failures == []
 
 
@@ -121,7 +121,7 @@ async def test_a_stream_that_breaks_after_its_last_image_is_not_called_stopped(t
     status, row = await run_series(tmp_path, count=2, made=2)
     assert row == ("settled", 2, 2 * PRICE)
     [summary] = status.summaries
-    assert "2 image(s)" in summary and "stopped before" not in summary
+    assert "2 images" in summary and "stopped before" not in summary
 
 
 async def test_a_summary_discord_refuses_after_the_charge_does_not_say_nothing_was_charged(tmp_path) -> None:

@@ -68,4 +68,4 @@ async def test_a_stop_while_the_summary_posts_says_what_reached_the_member(tmp_p
     assert tuple(row) == ("settled", 2, 2 * PRICE)  # both delivered and paid for
     [told] = statuses[0].failures
     # Told "You were not charged for images you did not get; please try again in a minute" instead.
-    assert "2 of 2 image(s) reached you and you were charged $0.27" in told, told
+    assert "2 of 2 images reached you and you were charged $0.27" in told, told

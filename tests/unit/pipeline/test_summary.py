@@ -57,7 +57,7 @@ def test_a_mix_of_refusals_and_failures_names_each():
 
 
 def test_images_discord_refused_are_counted_in_both_languages():
-    assert "1 image(s) could not be posted (Discord refused the upload)" in outcome_text(
+    assert "1 image could not be posted (Discord refused the upload)" in outcome_text(
         outcome(billed=3, delivered=2, unposted=1), "en-US"
     )
     assert "有 1 张图片无法发布到 Discord" in outcome_text(outcome(billed=3, delivered=2, unposted=1), "zh-CN")
