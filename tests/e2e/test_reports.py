@@ -281,5 +281,6 @@ async def test_history_keeps_entries_whole_and_says_how_many_did_not_fit(tmp_pat
         text = (await w.run("history", {}, user=staff.moderator)).all_text()
         shown = [i for i in range(10) if f"castle number {i} " in text]
         assert len(text) <= 2000 and shown == list(range(10 - len(shown), 10))  # the newest ones
-        assert text.splitlines()[-1] == f"…and {10 - len(shown)} older {'one' if 10 - len(shown) == 1 else 'ones'} that do not fit here."
+        older = 10 - len(shown)
+        assert text.splitlines()[-1] == f"…and {older} older {'one' if older == 1 else 'ones'} that do not fit here."
         assert all(line.endswith(("nothing charged", "…")) for line in text.splitlines()[1:-1])

@@ -34,5 +34,7 @@ async def test_a_prompts_markdown_is_shown_as_typed_not_rendered_by_the_bot(tmp_
     async with world(tmp_path) as w:
         inter = await w.run("imagine", {"prompt": prompt})
         header = inter.all_text().splitlines()[0]
-        assert header == "**a fox \\|\\|hidden\\|\\| \\~\\~struck\\~\\~ \\[free nitro\\](<https://example.com/x>) \\\\**"
+        assert header == (
+            "**a fox \\|\\|hidden\\|\\| \\~\\~struck\\~\\~ \\[free nitro\\](<https://example.com/x>) \\\\**"
+        )
         assert w.gateway.generation_requests[0].json["prompt"] == prompt  # the gateway gets it as typed
