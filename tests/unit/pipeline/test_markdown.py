@@ -33,7 +33,8 @@ def test_every_masked_link_of_a_line_is_escaped():
 def test_a_link_is_shown_without_a_preview_of_what_it_points_to():
     # Discord previews a bare link under the message: under the bot's result, a picture from
     # anywhere on the web. In angle brackets it stays a link, without the preview.
-    assert as_typed("a cat like https://i.example/cat_1.gif, please") == "a cat like <https://i.example/cat_1.gif>, please"
+    shown = as_typed("a cat like https://i.example/cat_1.gif, please")
+    assert shown == "a cat like <https://i.example/cat_1.gif>, please"
     assert as_typed("(see HTTP://a.example/x).") == "(see <HTTP://a.example/x>)."
     assert as_typed("kept <https://a.example/y> as typed") == "kept <https://a.example/y> as typed"
     assert prompt_preview("两只猫 https://i.example/猫.png") == "两只猫 <https://i.example/猫.png>"
