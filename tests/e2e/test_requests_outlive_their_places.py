@@ -12,24 +12,8 @@ from tests.e2e.harness import make_settings, world
 from tests.e2e.staff import eventually, is_ephemeral
 from tests.e2e.test_approval import approval_world, button
 from tests.e2e.test_bot_permissions import ATTACH_FILES, SEND_MESSAGES, bot_denied
+from tests.e2e.test_odd_places import PRICE, QUOTAS, bug_lines, rows_closed
 from tests.e2e.test_result_buttons import _text_input_id, press, result_message
-
-PRICE = 162_000  # Seedream 4.0 on gogogotoken.com
-QUOTAS = {"default_daily_images": 20, "default_monthly_usd": "5", "guild_monthly_budget_usd": "10"}
-
-
-def bug_lines(w) -> list[str]:
-    return [line for line in w.logs.lines
-            if "failed unexpectedly" in line or "Traceback" in line or line.startswith("ERROR")]
-
-
-async def rows_closed(w, count: int, timeout: float = 30.0) -> list[dict]:
-    async with asyncio.timeout(timeout):
-        while True:
-            rows = await w.ledger_rows()
-            if len(rows) >= count and all(r["status"] != "pending" for r in rows):
-                return rows
-            await asyncio.sleep(0.05)
 
 
 async def gateway_called(w, count: int = 1) -> None:
