@@ -370,9 +370,11 @@ async def submit_variation(interaction: discord.Interaction, request_id: int, pr
     bot: SeedreamBot = interaction.client  # type: ignore[assignment]
     made_by, model = _made_by(bot, row), _variation_model(bot, row)
     size = row.size if made_by is not None and model.id == made_by.id else None  # another model: its default
-    await generate_with_attachments(
-        bot, interaction, [image], command="variation", prompt=prompt, model=model.id, size=size,
-    )  # fmt: skip
+    # The same form sent twice (a double press of Submit) is made once; another prompt or image is another variation.
+    with _once(bot, request_id, f"variation-{chosen}-{prompt}"):
+        await generate_with_attachments(
+            bot, interaction, [image], command="variation", prompt=prompt, model=model.id, size=size,
+        )  # fmt: skip
 
 
 _CHINESE_NUMERALS = {c: n for n, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
