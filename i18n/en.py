@@ -98,7 +98,7 @@ TEXTS: dict[str, str] = {
     "approval.decided_failed": "⚠️ Approved by {moderator}, but it could not run: {reason}",
     # why, as moderators read it: the member's own limit is theirs, not the reader's ("your")
     "approval.member_limit.daily_images": (
-        "{member}'s daily limit of {limit} {limit:image|images} does not allow it now (used {used}, it asks for {requested})."
+        "{member}'s daily limit of {limit} {limit:image|images} does not allow it now ({used} made or held for requests in progress, it asks for {requested})."
     ),
     "approval.member_limit.monthly_usd": (
         "{member}'s monthly limit of {limit} does not allow it now ({used} spent or held for requests in progress, "
@@ -227,11 +227,13 @@ TEXTS: dict[str, str] = {
     "option.prompt.too_long": "Prompts are limited to {limit} characters (this one has {length}).",
     "option.model.not_offered": "`{value}` is not offered here; choose {choices}.",
     "error.quota.daily_images.reached": (
-        "You have reached your daily limit of {limit} {limit:image|images} (used {used}, asked for {requested}). "
+        "You have reached your daily limit of {limit} {limit:image|images} ({used} made or held for requests in "
+        "progress, this asks for {requested}). "
         "It resets {resets}."
     ),
     "error.quota.daily_images.past": (
-        "This would take you past your daily limit of {limit} {limit:image|images} (used {used}, asked for {requested}). "
+        "This would take you past your daily limit of {limit} {limit:image|images} ({used} made or held for requests "
+        "in progress, this asks for {requested}). "
         "Ask for fewer, or wait until it resets {resets}."
     ),
     "error.quota.daily_images.too_big": (

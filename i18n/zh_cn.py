@@ -63,7 +63,7 @@ TEXTS: dict[str, str] = {
     "approval.decided_approved": "✅ 已由 {moderator} 批准。",
     "approval.decided_rejected": "❌ 已由 {moderator} 拒绝。",
     "approval.decided_failed": "⚠️ 已由 {moderator} 批准，但无法执行：{reason}",
-    "approval.member_limit.daily_images": "{member} 的每日上限 {limit} 张图片现在不允许此请求（已用 {used} 张，本次需要 {requested} 张）。",
+    "approval.member_limit.daily_images": "{member} 的每日上限 {limit} 张图片现在不允许此请求（已生成及进行中请求预留 {used} 张，本次需要 {requested} 张）。",
     "approval.member_limit.monthly_usd": "{member} 的每月限额 {limit} 现在不允许此请求（已花费及进行中请求预留 {used}，本次需要 {requested}）。",
     "interrupted.delivered": (
         "{member} 你的请求“{prompt}”运行时机器人重启了：{requested} 张中有 {delivered} 张已送达，"
@@ -164,8 +164,8 @@ TEXTS: dict[str, str] = {
     "option.prompt.broken": "提示词中有损坏的字符（半个字符，不是有效文本），请重新输入。",
     "option.prompt.too_long": "提示词最多 {limit} 个字符（当前为 {length} 个）。",
     "option.model.not_offered": "这里没有 `{value}` 这个模型，请选择 {choices}。",
-    "error.quota.daily_images.reached": "你已达到每日 {limit} 张图片的上限（已用 {used} 张，本次需要 {requested} 张）。{resets}重置。",
-    "error.quota.daily_images.past": "本次请求会超出你每日 {limit} 张图片的上限（已用 {used} 张，本次需要 {requested} 张）。请减少数量，或等到{resets}重置。",
+    "error.quota.daily_images.reached": "你已达到每日 {limit} 张图片的上限（已生成及进行中请求预留 {used} 张，本次需要 {requested} 张）。{resets}重置。",
+    "error.quota.daily_images.past": "本次请求会超出你每日 {limit} 张图片的上限（已生成及进行中请求预留 {used} 张，本次需要 {requested} 张）。请减少数量，或等到{resets}重置。",
     "error.quota.daily_images.too_big": "本次需要 {requested} 张图片，超过了你每日 {limit} 张图片的上限，任何一天都无法满足。请减少数量。",
     "error.quota.daily_images.none": "你的每日上限为 0 张图片，无法在本服务器生成图片。如有疑问，请联系管理员。",
     "error.quota.monthly_usd.reached": "你已达到每月 {limit} 的限额（已花费及进行中请求预留 {used}，本次需要 {requested}）。{resets}重置。",

@@ -23,11 +23,12 @@ async def test_daily_cap_the_request_that_fits_passes_the_one_that_would_cross_i
         first = await w.run("imagine", {"prompt": "a", "count": 3})
         assert len(first.files()) == 3 and "Left for you: 1 image today" in first.all_text()
         over = await w.run("imagine", {"prompt": "b", "count": 2})
-        assert "daily limit of 4 images (used 3, asked for 2)" in over.all_text(), over.all_text()
+        refused = over.all_text()
+        assert "daily limit of 4 images (3 made or held for requests in progress, this asks for 2)" in refused, refused
         exact = await w.run("imagine", {"prompt": "c", "count": 1})  # 3 + 1 = 4: exactly the cap
         assert len(exact.files()) == 1 and "Left for you: 0 images today" in exact.all_text()
         again = await w.run("imagine", {"prompt": "d"})
-        assert "daily limit of 4 images (used 4, asked for 1)" in again.all_text()
+        assert "daily limit of 4 images (4 made or held for requests in progress, this asks for 1)" in again.all_text()
         usage = (await w.run("usage", {})).all_text()
         assert "Images today: 4 of 4" in usage
         assert [r["status"] for r in await w.ledger_rows()] == ["settled", "refused", "settled", "refused"]
