@@ -20,6 +20,7 @@ TEXTS: dict[str, str] = {
     "result.quota_usd": "{left} this month",
     "result.quota_separator": ", ",
     "result.unlimited": "no limits",
+    "result.quota_left_server": "Left for you: {parts}. The server's budget has {left} left this month.",
     "result.working": "Generating {count} {count:image|images} with {model}…",
     # a request's images over several messages: each says which (and of how many) it holds
     "result.numbers": "Images {first}–{last} of {total}",

@@ -19,6 +19,7 @@ TEXTS: dict[str, str] = {
     "result.quota_usd": "本月 {left}",
     "result.quota_separator": "，",
     "result.unlimited": "不限",
+    "result.quota_left_server": "你的剩余额度：{parts}。服务器本月预算剩余 {left}。",
     "result.working": "正在使用 {model} 生成 {count} 张图片…",
     "result.numbers": "第 {first}–{last} 张（共 {total} 张）",
     "result.number": "第 {number} 张（共 {total} 张）",

@@ -118,14 +118,22 @@ def _cost_text(outcome: Outcome, locale: object) -> str:
 
 
 def quota_left_text(outcome: Outcome, locale: object) -> str:
+    """What the member has left; and the server's budget, when it is what stops them first ("no
+    limits" alone would read as no limit at all)."""
     limits, usage = outcome.ticket.limits, outcome.usage
     parts = []
     if limits.daily_images is not None:
         left = max(limits.daily_images - usage.images_today, 0)
         parts.append(t("result.quota_images", locale, left=left))
+    member_left = None
     if limits.monthly_micros is not None:
-        left = max(limits.monthly_micros - usage.member_month_micros, 0)
-        parts.append(t("result.quota_usd", locale, left=format_usd(left)))
+        member_left = max(limits.monthly_micros - usage.member_month_micros, 0)
+        parts.append(t("result.quota_usd", locale, left=format_usd(member_left)))
     if not parts:
         parts.append(t("result.unlimited", locale))
-    return t("result.quota_left", locale, parts=t("result.quota_separator", locale).join(parts))
+    parts_text = t("result.quota_separator", locale).join(parts)
+    if limits.guild_monthly_micros is not None:
+        server_left = max(limits.guild_monthly_micros - usage.guild_month_micros, 0)
+        if member_left is None or server_left < member_left:
+            return t("result.quota_left_server", locale, parts=parts_text, left=format_usd(server_left))
+    return t("result.quota_left", locale, parts=parts_text)

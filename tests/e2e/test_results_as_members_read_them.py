@@ -90,3 +90,17 @@ async def test_guard_summary_and_usage_agree_after_refused_and_lost_images_in_ch
         assert is_ephemeral(usage)
         shown = usage.all_text()
         assert "今日图片：4 / 20" in shown and "本月花费：$0.14 / $5.00" in shown, shown
+
+
+async def test_a_member_without_limits_of_their_own_is_told_what_the_servers_budget_has_left(tmp_path):
+    # "Left for you: no limits" read as no limit at all while the server's budget was nearly gone.
+    async with world(tmp_path, guild_monthly_budget_usd="1") as w:  # $0.162 an image
+        made = await w.run("imagine", {"prompt": "a lantern", "count": 2})
+        assert "Left for you: no limits. The server's budget has $0.676 left this month." in made.all_text()
+    # A limit of the member's own is told; the budget too when it is what stops them first.
+    async with world(tmp_path / "own", default_monthly_usd="0.5", guild_monthly_budget_usd="1") as w:
+        made = await w.run("imagine", {"prompt": "a lantern"}, locale="zh-CN")
+        assert made.all_text().splitlines()[-1] == "你的剩余额度：本月 $0.338。", made.all_text()
+    async with world(tmp_path / "budget", default_monthly_usd="5", guild_monthly_budget_usd="1") as w:
+        made = await w.run("imagine", {"prompt": "a lantern"}, locale="zh-CN")
+        assert made.all_text().splitlines()[-1] == "你的剩余额度：本月 $4.838。服务器本月预算剩余 $0.838。"
