@@ -23,13 +23,21 @@ import discord
 
 _LIVE_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")  # after an even run of backslashes: not escaped
 _DIRECTION_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])  # LRE..RLO, LRI..PDI
-# A link as Discord finds one in text, less the punctuation that ends a sentence or closes a bracket
-# around it; one already in angle brackets is left as it is.
-_LINK = re.compile(r"(?<!<)\bhttps?://[^\s<>]*[^\s<>.,;:!?)\]'\"]", re.IGNORECASE)
+# A link as Discord finds one in text (wherever "http" starts one: after Chinese text or "_" too), less
+# the punctuation that ends a sentence or closes a bracket around it; with the brackets that may
+# already wrap it, which leave it as it is only when both are there.
+_LINK = re.compile(r"(<)?(https?://[^\s<>]*[^\s<>.,;:!?)\]'\"])(>)?", re.IGNORECASE)
 
 
 def as_typed(text: str) -> str:
     """`text` escaped so that Discord shows it as typed: no bold, spoiler, heading or masked link,
     no preview of a link, and no direction control left open to turn what follows it around."""
     escaped = _LIVE_BRACKET.sub(r"\1\\\2", discord.utils.escape_markdown(text.translate(_DIRECTION_CONTROLS)))
-    return _LINK.sub(r"<\g<0>>", escaped)
+    return _LINK.sub(_without_preview, escaped)
+
+
+def _without_preview(link: re.Match[str]) -> str:
+    opened, address, closed = link.groups()
+    if opened and closed:
+        return link[0]
+    return f"{opened or ''}<{address}>{closed or ''}"

@@ -50,11 +50,13 @@ async def test_no_secret_in_any_message_embed_or_log_line(tmp_path):
             await w.run("imagine", {"prompt": "a dog"})
         await w.run("usage")
 
-        # the gateway's reason reaches the member, trimmed to 300 characters ...
+        # the gateway's reason reaches the member, trimmed to 300 characters (its link in angle
+        # brackets, so that Discord shows no preview of it) ...
         prefix = "The image service refused the request: "
         assert shown_400.startswith(prefix + "Invalid image."), shown_400
         assert shown_400.endswith("\nYou were not charged.")
-        assert len(shown_400) <= len(prefix) + 300 + len("\nYou were not charged.")
+        assert "<https://bucket.example/y.png>" in shown_400, shown_400
+        assert len(shown_400) <= len(prefix) + 300 + len("<>") + len("\nYou were not charged.")
         assert "https://bucket.example/y.png" in shown_400 and "more detail" in shown_400
         # ... without the request headers (name and value) or the URL's signed query
         for leak in ("Authorization", "X-Api-Key", "Bearer", "[redacted]", "?", "X-Tos", "Signature", "AKLT"):
