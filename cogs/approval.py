@@ -217,7 +217,7 @@ async def submit_for_approval(bot: SeedreamBot, interaction: discord.Interaction
     approvals = bot.storage.approvals
     approval_id = await approvals.create(
         guild_id=job.guild_id, channel_id=job.channel_id, user_id=job.user_id, job=record,
-        unless_waiting=None if job.references else lambda waiting: _same_request(waiting, job, record),
+        unless_waiting=lambda waiting: _same_request(waiting, job, record),
     )  # fmt: skip
     if approval_id is None:
         raise UserError("approval.already_waiting", code="already_waiting")
@@ -248,14 +248,22 @@ _SAME_REQUEST = ("command", "prompt", "model", "size", "count", "seed", "series"
 
 
 def _same_request(waiting: Approval, job: ImageJob, record: dict[str, Any]) -> bool:
-    """`waiting` is this request again, in the same channel: a double click on Re-roll, or a command
-    sent twice. Approved both, it would be made and charged twice. Requests with images are never
-    taken for the same (the caller asks only without them): attachments cannot be compared."""
+    """`waiting` is this request again, in the same channel: a double click on Re-roll, a command
+    or a Variation form sent twice. Approved both, it would be made and charged twice. Images are
+    the same only as the same attachments (their addresses): a file uploaded again is another."""
     return (
         waiting.channel_id == job.channel_id
-        and not waiting.job.get("references")
+        and (images := _image_addresses(waiting.job)) is not None
+        and images == _image_addresses(record)
         and all(waiting.job.get(key) == record[key] for key in _SAME_REQUEST)
     )
+
+
+def _image_addresses(record: dict[str, Any]) -> list[str] | None:
+    """The reference images' addresses without their signature (Discord signs a link anew each
+    time it is read); None when one has none, which nothing else is the same as."""
+    addresses = [str(ref.get("url") or "").split("?", 1)[0] for ref in record.get("references") or []]
+    return None if "" in addresses else addresses
 
 
 def _attachable(job: ImageJob, filesize_limit: int) -> int:
