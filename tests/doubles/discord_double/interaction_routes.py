@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .server import DiscordDouble
 
 UNKNOWN_INTERACTION, ALREADY_ACKNOWLEDGED, INVALID_WEBHOOK_TOKEN = 10062, 40060, 50027
-UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE = 10015, 10008
+UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE, UNKNOWN_CHANNEL = 10015, 10008, 10003
 _MESSAGE_FLAGS = (1 << 2) | EPHEMERAL | (1 << 12) | (1 << 15)
 
 
@@ -160,6 +160,8 @@ async def execute_followup(dd: DiscordDouble, req: RestRequest) -> web.Response:
         return err or responses.error(401, INVALID_WEBHOOK_TOKEN, "Invalid Webhook Token")
     if not inter.acknowledged:
         return _reject(inter, req, responses.unknown("Webhook", UNKNOWN_WEBHOOK), "followup")
+    if inter.channel_id in dd.deleted_channels:  # the channel (or the thread) is gone: nowhere to post
+        return _reject(inter, req, responses.unknown("Channel", UNKNOWN_CHANNEL), "followup")
     problem = check_limits(req.message, req.body.files, inter.attachment_size_limit)
     if problem is not None:
         return _reject(inter, req, problem, "followup")

@@ -114,6 +114,7 @@ class DiscordDouble:
         self.users: dict[int, User] = {self.bot_user.id: self.bot_user, self.owner.id: self.owner}
         self.guilds: dict[int, Guild] = {}
         self.channels: dict[int, Channel] = {}
+        self.deleted_channels: set[int] = set()  # a follow-up into one is refused, as Discord does
         self.messages: dict[int, MessageRecord] = {}
         self.store = AttachmentStore(self.snowflakes)
         self.factory = MessageFactory(self.snowflakes, self.store)
@@ -282,12 +283,14 @@ class DiscordDouble:
         a forum's posts go with it, with no event of their own)."""
         payload = channel.to_payload()
         self.channels.pop(channel.id, None)
+        self.deleted_channels.add(channel.id)
         if channel.guild_id is not None:
             guild = self.guilds[channel.guild_id]
             guild.channels.pop(channel.id, None)
             for thread in [t for t in guild.threads.values() if t.parent_id == channel.id]:
                 guild.threads.pop(thread.id, None)
                 self.channels.pop(thread.id, None)
+                self.deleted_channels.add(thread.id)
         if self.sessions:
             await self.dispatch("CHANNEL_DELETE", payload)
 
