@@ -39,8 +39,11 @@ class Usage(commands.Cog):
         lines = [
             f"**{t('usage.title', locale)}**",
             _of_limit("usage.images_today", locale, snap.images_today, limits.daily_images, str),
-            _of_limit("usage.spend_month", locale, snap.member_month_micros, limits.monthly_micros, format_usd),
         ]
+        if held := min(snap.pending_images, snap.images_today):  # counted already, as the money held is
+            lines.append(t("usage.images_held", locale, count=held))
+        spent = _of_limit("usage.spend_month", locale, snap.member_month_micros, limits.monthly_micros, format_usd)
+        lines.append(spent)
         if snap.pending_micros:  # the limits count it already; it becomes spend, or comes back, when they end
             lines.append(t("spend.reserved", locale, amount=format_usd(snap.pending_micros)))
         if limits.guild_monthly_micros is None:

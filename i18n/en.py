@@ -30,6 +30,7 @@ TEXTS: dict[str, str] = {
     # usage
     "usage.title": "Your image usage",
     "usage.images_today": "Images today: {used} of {limit}",
+    "usage.images_held": "Of which {count} {count:is|are} held for requests in progress (given back if not delivered).",
     "usage.spend_month": "Spent this month: {used} of {limit}",
     "usage.images_today_unlimited": "Images today: {used} (no limit)",
     "usage.spend_month_unlimited": "Spent this month: {used} (no limit)",

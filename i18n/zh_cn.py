@@ -27,6 +27,7 @@ TEXTS: dict[str, str] = {
     "size.auto": "自动",
     "usage.title": "你的图片用量",
     "usage.images_today": "今日图片：{used} / {limit}",
+    "usage.images_held": "其中 {count} 张为进行中请求的预留（未交付则退回）。",
     "usage.spend_month": "本月花费：{used} / {limit}",
     "usage.images_today_unlimited": "今日图片：{used}（不限）",
     "usage.spend_month_unlimited": "本月花费：{used}（不限）",

@@ -157,3 +157,18 @@ async def test_a_variation_form_opened_before_the_limit_was_set_to_zero_is_refus
         assert "Your daily limit is 0 images" in submitted.all_text(), submitted.all_text()
         assert len(w.gateway.generation_requests) == 1
         assert [r["status"] for r in await w.ledger_rows()] == ["settled", "refused"]
+
+
+async def test_usage_says_which_of_todays_images_are_only_held(tmp_path):
+    # "Images today: 4 of 4" while nothing was made yet: /usage says 4 are held for a request in
+    # progress, as it says of the money held.
+    async with world(tmp_path, default_daily_images=4, **FAST) as w:
+        w.gateway.script(Fault.hang(), times=1)
+        await w.discord.invoke_command("imagine", {"prompt": "four at once", "count": 4}, user=w.alice,
+                                       guild=w.guild, channel=w.channel)  # fmt: skip
+        await eventually(lambda: len(w.gateway.generation_requests) == 1)
+        usage = (await w.run("usage")).all_text().splitlines()
+        assert usage[1:3] == ["Images today: 4 of 4",
+                              "Of which 4 are held for requests in progress (given back if not delivered)."], usage
+        bob = (await w.run("usage", user=w.bob, locale="zh-CN")).all_text()
+        assert "今日图片：0 / 4" in bob and "预留" not in bob, bob  # nothing of bob's is held
