@@ -198,11 +198,10 @@ async def test_one_of_two_parallel_calls_reset_mid_body_is_neither_retried_nor_c
 # -- Discord ------------------------------------------------------------------------------------
 
 
-async def test_results_whose_reply_was_deleted_meanwhile_go_to_the_channel(tmp_path):
-    # A moderator (or the member) deletes the "thinking..." reply while the gateway works: the
-    # reply is gone, as when its token expires. The images the server pays for must still reach
-    # the member, in the channel mentioning them (README: "in the channel mentioning the member
-    # when that reply is gone"), not be thrown away unannounced.
+async def test_results_whose_reply_was_deleted_meanwhile_come_as_a_follow_up(tmp_path):
+    # A moderator (or the member) deletes the "thinking..." reply while the gateway works. Its
+    # token still works: the images the server pays for reach the member as a follow-up through
+    # it (README: "as a follow-up through it when the reply was deleted"), not thrown away.
     async with world(tmp_path, gateway={"latency": 1.5}, **QUOTAS) as w:
         inter = await w.discord.invoke_command("imagine", {"prompt": "a cat"}, user=w.alice, guild=w.guild,
                                                channel=w.channel)  # fmt: skip
@@ -213,11 +212,10 @@ async def test_results_whose_reply_was_deleted_meanwhile_go_to_the_channel(tmp_p
         inter.original.deleted = True  # deleted from Discord's client: edits now answer 404 Unknown Message
         row = await closed_row(w)
         await asyncio.sleep(1.0)
-        posted = [m for m in w.discord.channel_messages(w.channel) if m.get("attachments")]
-        said = [m.get("content") for m in w.discord.channel_messages(w.channel)]
+        posted = [m for m in inter.messages if m.get("attachments")]
         assert row["cost_micros"] == PRICE  # the gateway made and billed it
-        assert len(posted) == 1, f"the paid image reached no one; row={row}; channel={said}"
-        assert posted[0]["content"].startswith(f"<@{w.alice.id}>")
+        assert len(posted) == 1, f"the paid image reached no one; row={row}; reply={inter.kinds()}"
+        assert "followup" in inter.kinds() and posted[0]["content"].startswith("**a cat**"), posted
         assert row["charged_micros"] == PRICE
         await assert_books_balanced(w.storage, LIMITS)
 
@@ -233,9 +231,9 @@ async def test_a_series_whose_first_reply_was_deleted_still_gets_its_summary(tmp
         row = await closed_row(w)
         await asyncio.sleep(1.0)
         assert (row["images_delivered"], row["charged_micros"]) == (3, 3 * PRICE_5)
-        # the reply gone, the summary (with the buttons) goes to the channel, mentioning the member
-        summary = [m for m in w.discord.channel_messages(w.channel) if "$0.405" in (m.get("content") or "")]
-        assert len(summary) == 1 and summary[0]["content"].startswith(f"<@{w.alice.id}>"), summary
+        # the reply gone, the summary (with the buttons) comes as a follow-up through its token
+        summary = [m for m in inter.messages if "$0.405" in (m.get("content") or "")]
+        assert len(summary) == 1 and summary[0]["content"].startswith("**three seasons**"), summary
         assert summary[0].get("components"), "the result's buttons"
         no_bug_lines(w)
         await assert_books_balanced(w.storage)

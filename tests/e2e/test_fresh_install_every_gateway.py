@@ -26,7 +26,7 @@ LABELS = {
     "doubao-seedream-4-0-250828": "Seedream 4.0", "doubao-seedream-3-0-t2i-250415": "Seedream 3.0",
     "doubao-seededit-3-0-i2i-250628": "SeedEdit 3.0",
 }
-DETAILS = re.compile(r"^(?P<label>.+?) · (?P<size>\S+) · (?P<n>\d+) image\(s\) · cost (?P<cost>.+)$", re.M)
+DETAILS = re.compile(r"^(?P<label>.+?) · (?P<size>\S+) · (?P<n>\d+) images? · cost (?P<cost>.+)$", re.M)
 
 
 async def _first_requests(w) -> list[tuple[dict, re.Match]]:
