@@ -20,16 +20,16 @@ def can_say(permissions: discord.Permissions, *, thread: bool) -> bool:
     return permissions.view_channel and sends
 
 
-def can_post(permissions: discord.Permissions, *, thread: bool) -> bool:
-    """Whether the bot may post results (files) in a channel with these permissions."""
-    return can_say(permissions, thread=thread) and permissions.attach_files
-
-
 def can_post_in(channel: object, permissions: discord.Permissions) -> bool:
-    """`can_post` in `channel` as it is: a locked thread takes posts only from those who may
+    """Whether the bot may post results (files) in `channel` as it is (`can_say_in`, with files)."""
+    return can_say_in(channel, permissions) and permissions.attach_files
+
+
+def can_say_in(channel: object, permissions: discord.Permissions) -> bool:
+    """`can_say` in `channel` as it is: a locked thread takes posts only from those who may
     manage threads (an archived one is reopened by a post), a private thread only from its members."""
     thread = isinstance(channel, discord.Thread)
-    return can_post(permissions, thread=thread) and not _closed_thread(channel, permissions)
+    return can_say(permissions, thread=thread) and not _closed_thread(channel, permissions)
 
 
 def _closed_thread(channel: object, permissions: discord.Permissions) -> bool:
@@ -83,11 +83,7 @@ def _bot_may_post(channel: PostableChannel, *, embeds: bool, files: bool = True)
         permissions = channel.permissions_for(me)
     except discord.ClientException:  # a thread whose parent is not cached: cannot tell
         return True
-    if files:
-        allowed = can_post_in(channel, permissions)
-    else:
-        allowed = can_say(permissions, thread=isinstance(channel, discord.Thread))
-        allowed = allowed and not _closed_thread(channel, permissions)
+    allowed = can_post_in(channel, permissions) if files else can_say_in(channel, permissions)
     return allowed and (permissions.embed_links or not embeds)
 
 
