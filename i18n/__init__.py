@@ -59,4 +59,4 @@ def t(key: str, locale: object | None = None, fallback: object | None = None, /,
         return text
     separator = CATALOGS[lang].get("list.separator") or en.TEXTS["list.separator"]
     values = {k: separator.join(map(str, v)) if isinstance(v, Listing) else v for k, v in params.items()}
-    return _PLURALS.vformat(text, (), values) if "|" in text else text.format(**values)
+    return _PLURALS.vformat(text, (), values)
