@@ -98,13 +98,22 @@ class HeldImage(io.BufferedIOBase):
             i += 1
 
     def read(self, size: int | None = -1) -> bytes:
+        """Pillow reads a header a few bytes at a time (about 40 reads for a 2K JPEG): a read within
+        one piece is a slice of it (the whole piece itself, uncopied), only one across pieces is
+        joined from their views."""
         self._checkClosed()  # type: ignore[attr-defined]
-        stop = self.size if size is None or size < 0 else self._pos + size
-        views = list(self.views(self._pos, stop))
-        whole_piece = len(views) == 1 and len(views[0]) == len(views[0].obj)  # type: ignore[arg-type]
-        data = views[0].obj if whole_piece else b"".join(views)  # a whole piece: not copied
-        self._pos += len(data)
-        return data  # type: ignore[return-value]
+        start = self._pos
+        stop = min(self.size if size is None or size < 0 else start + size, self.size)
+        if start >= stop:
+            return b""
+        i = bisect.bisect_right(self._starts, start) - 1
+        piece, offset = self._pieces[i], start - self._starts[i]
+        if stop <= self._starts[i + 1]:
+            data = piece if offset == 0 and stop - start == len(piece) else piece[offset : stop - self._starts[i]]
+        else:
+            data = b"".join(self.views(start, stop))
+        self._pos = stop
+        return data
 
     read1 = read
 
