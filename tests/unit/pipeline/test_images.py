@@ -531,3 +531,28 @@ def test_fit_impossible_or_not_an_image() -> None:
         fit_to_limit(b"plain text " * 100, 10)
     with pytest.raises(ValueError):
         fit_to_limit(encode(gradient(), "PNG"), 0)
+
+
+
+def test_no_image_check_waits_for_pillow_to_load_its_plugins(tmp_path) -> None:
+    """The first result of a burst is checked on the event loop: Pillow loading its format plugins
+    then (~7 ms, ~23 ms for all of them at a WebP) would hold up every request behind it. In a fresh
+    interpreter that has imported the bot's image checks, checking (and converting) one image of
+    each format the bot reads imports no plugin."""
+    import subprocess  # noqa: PLC0415 - only this test
+    import sys  # noqa: PLC0415
+
+    for fmt in ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"):  # encoded here, not in the fresh interpreter
+        Image.new("RGB", (64, 48), (200, 120, 40)).save(tmp_path / f"sample.{fmt.lower()}", fmt)
+    script = f"""
+import pathlib, sys
+from pipeline import images
+before = set(sys.modules)
+for path in sorted(pathlib.Path({str(tmp_path)!r}).iterdir()):
+    images.inspect_image(path.read_bytes())
+    images.prepare_reference(path.read_bytes(), accepted_formats=("png", "jpeg"))
+print(sorted(m for m in set(sys.modules) - before if m.startswith("PIL.") and m.endswith("ImagePlugin")))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
