@@ -23,10 +23,12 @@ import discord
 
 _LIVE_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")  # after an even run of backslashes: not escaped
 _DIRECTION_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])  # LRE..RLO, LRI..PDI
-# A link as Discord finds one in text (wherever "http" starts one: after Chinese text or "_" too), less
-# the punctuation that ends a sentence or closes a bracket around it; with the brackets that may
-# already wrap it, which leave it as it is only when both are there.
-_LINK = re.compile(r"(<)?(https?://[^\s<>]*[^\s<>.,;:!?)\]'\"])(>)?", re.IGNORECASE)
+# A link as Discord finds one in text (wherever "http" starts one: after Chinese text or "_" too),
+# with the angle brackets that may already wrap it (which leave it as it is only when both are
+# there). The punctuation that ends a sentence, and a ")" that closes a bracket around the link
+# rather than one in it (".../wiki/Cat_(band)"), are taken off its end by `_without_preview`.
+_LINK = re.compile(r"(<)?(https?://[^\s<>]*[^\s<>.,;:!?\]'\"])(>)?", re.IGNORECASE)
+_NOT_LINK_END = ".,;:!?)]'\""
 
 
 def as_typed(text: str) -> str:
@@ -40,4 +42,11 @@ def _without_preview(link: re.Match[str]) -> str:
     opened, address, closed = link.groups()
     if opened and closed:
         return link[0]
-    return f"{opened or ''}<{address}>{closed or ''}"
+    cut = len(address)
+    while address[cut - 1] in _NOT_LINK_END and (
+        address[cut - 1] != ")" or address.count(")", 0, cut) > address.count("(", 0, cut)
+    ):
+        cut -= 1
+    if address[:cut].endswith("://"):
+        return link[0]  # nothing left of it to link
+    return f"{opened or ''}<{address[:cut]}>{address[cut:]}{closed or ''}"

@@ -40,6 +40,16 @@ def test_a_link_is_shown_without_a_preview_of_what_it_points_to():
     assert prompt_preview("两只猫 https://i.example/猫.png") == "两只猫 <https://i.example/猫.png>"
 
 
+def test_a_link_with_brackets_in_it_is_wrapped_whole():
+    # A wiki link was wrapped before its ")": "<https://en.wikipedia.org/wiki/Cat_(band>)" links to
+    # a page that does not exist. A ")" is the link's when the link opened it.
+    wiki = "https://en.wikipedia.org/wiki/Cat_(band)"
+    assert as_typed(f"like {wiki}") == f"like <{wiki}>"
+    assert as_typed(f"(like {wiki}).") == f"(like <{wiki}>)."
+    assert as_typed("(see https://a.example/x.)") == "(see <https://a.example/x>.)"
+    assert as_typed("https://a.example/f(1)?q=(2)!") == "<https://a.example/f(1)?q=(2)>!"
+
+
 def test_the_review_of_a_prompt_too_long_to_escape_shows_it_in_a_code_block():
     # A 4,000-character prompt (GPT Image) whose escaped form is over an embed's 4,096 characters
     # went into the moderators' embed as typed: its masked link and spoiler rendered.
