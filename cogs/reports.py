@@ -136,6 +136,8 @@ class Reports(commands.Cog):
         lines.append(t("spend.images", locale, billed=report.images_billed, delivered=report.images_delivered))
         lines.append(t("spend.requests", locale, count=report.requests,
                        refused=report.statuses.get("refused", 0), released=report.statuses.get("released", 0)))
+        if running := report.statuses.get("pending", 0):  # counted in the limits already, not in the total
+            lines.append(t("spend.in_progress", locale, count=running, held=format_usd(report.held_micros)))
         if report.by_model:
             lines.append(t("spend.by_model", locale))
             lines += [self._model_share(share, locale) for share in report.by_model]

@@ -532,6 +532,10 @@ TEXTS: dict[str, str] = {
     "spend.empty": "Nothing was requested in this period.",
     "spend.total": "Total spend: {total} (charged to members for delivered images: {charged})",
     "spend.images": "Images billed: {billed}, delivered: {delivered}",
+    "spend.in_progress": (
+        "Still in progress: {count} {count:request|requests} holding {held}, in the total only once "
+        "{count:it ends|they end}."
+    ),
     "spend.requests": "Requests: {count} ({refused} refused before anything was spent, {released} with nothing generated)",
     "spend.by_model": "Per model:",
     "spend.top_members": "Top members:",

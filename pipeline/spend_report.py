@@ -86,6 +86,7 @@ def build_report(rows: Sequence[LedgerRow], start: datetime, end: datetime) -> S
         images_billed=sum(r.images_billed or 0 for r in settled),
         images_delivered=sum(r.images_delivered or 0 for r in settled),
         statuses=dict(Counter(r.status for r in rows)),
+        held_micros=sum(r.reserved_micros for r in rows if r.status == "pending"),
         by_model=shares["model"],
         by_member=shares["member"],
         per_day={by: series for by, (series, _others) in per_day.items()},

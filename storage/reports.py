@@ -66,6 +66,7 @@ class SpendFigures:
     images_billed: int  # settled rows
     images_delivered: int
     statuses: dict[str, int]  # rows per status
+    held_micros: int  # reserved by the requests still in progress ("pending"), not spent yet
     by_model: tuple[Share, ...]  # settled rows, most expensive first (then most images, then key)
     by_member: tuple[Share, ...]
     # Server spend per UTC day of the `top` biggest series of each grouping (the first ones of
@@ -111,14 +112,15 @@ class _Period:
         # biggest members (the others together).
         groups = self.cursor(
             f"status, model, created_at / {MS_PER_DAY}, COUNT(*), SUM(cost_micros), SUM(charged_micros),"
-            " SUM(COALESCE(images_billed, 0)), SUM(COALESCE(images_delivered, 0))", "GROUP BY 1, 2, 3"
+            " SUM(COALESCE(images_billed, 0)), SUM(COALESCE(images_delivered, 0)), SUM(reserved_micros)",
+            "GROUP BY 1, 2, 3",
         ).fetchall()
         statuses: Counter[str] = Counter()
         model_cost: Counter[str] = Counter()
         model_images: Counter[str] = Counter()
         model_charged: Counter[str] = Counter()
         model_days: dict[str, Counter[date]] = defaultdict(Counter)
-        for status, model, day, count, cost, charged, billed, _delivered in groups:
+        for status, model, day, count, cost, charged, billed, _delivered, _reserved in groups:
             statuses[status] += count
             if status == "settled":
                 model_cost[model] += cost
@@ -157,6 +159,7 @@ class _Period:
             images_billed=sum(group[6] for group in settled),
             images_delivered=sum(group[7] for group in settled),
             statuses=dict(statuses),
+            held_micros=sum(group[8] for group in groups if group[0] == "pending"),
             by_model=by_model,
             by_member=by_member,
             per_day=per_day,

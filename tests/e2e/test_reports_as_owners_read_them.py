@@ -59,11 +59,17 @@ async def test_history_and_spend_while_a_request_is_in_progress(tmp_path):
         assert "in progress" in own and "$0.324 held" in own, own
         usage = (await w.run("usage", {})).all_text()
         assert "Spent this month: $0.324" in usage and "Of which $0.324 is held" in usage, usage
+        # the owner's total is what was spent; what is still being made is named beside it
+        running = (await spend(w, {})).all_text()
+        assert "Total spend: $0.00" in running, running
+        assert "Still in progress: 1 request holding $0.324, in the total only once it ends." in running, running
+        running_zh = (await zh(w, "spend", {})).all_text()
+        assert "仍在进行：1 个请求，预留 $0.324" in running_zh, running_zh
         await slow.wait_for_final(timeout=20, quiet=0.5)
         own = (await w.run("history", {})).all_text()
         assert "delivered 2 of 2" in own and "held" not in own, own
         report = (await spend(w, {})).all_text()
-        assert "Total spend: $0.324" in report, report
+        assert "Total spend: $0.324" in report and "in progress" not in report, report
 
 
 async def test_history_names_the_limit_that_refused_in_both_languages(tmp_path):
