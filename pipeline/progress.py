@@ -289,7 +289,13 @@ class ChannelStatus:
         await self.sink.finish(outcome)
 
     async def fail(self, error: BaseException) -> None:
-        await self.sink.fail(error)
+        try:
+            await self.sink.fail(error)
+        finally:
+            if self._deleting is None and (self._waiting is not None or self._posting is not None):
+                # Refused in line (a limit lowered while it waited): its place and Cancel button
+                # go, as at its turn, rather than stay for a request that is no more.
+                await self._unqueue()
 
 
 def _wait_in_words(seconds: float, locale: str) -> str:
