@@ -24,6 +24,8 @@ TEXTS: dict[str, str] = {
     "result.working": "Generating {count} {count:image|images} with {model}…",
     # a request's images over several messages: each says which (and of how many) it holds
     "result.numbers": "Images {first}–{last} of {total}",
+    "result.numbers_list": "Images {numbers} of {total}",
+    "result.numbers_separator": ", ",
     "result.number": "Image {number} of {total}",
     "result.more": "{numbers}: **{prompt}**",
     "size.auto": "auto",

@@ -22,6 +22,8 @@ TEXTS: dict[str, str] = {
     "result.quota_left_server": "你的剩余额度：{parts}。服务器本月预算剩余 {left}。",
     "result.working": "正在使用 {model} 生成 {count} 张图片…",
     "result.numbers": "第 {first}–{last} 张（共 {total} 张）",
+    "result.numbers_list": "第 {numbers} 张（共 {total} 张）",
+    "result.numbers_separator": "、",
     "result.number": "第 {number} 张（共 {total} 张）",
     "result.more": "**{prompt}** 的{numbers}",
     "size.auto": "自动",

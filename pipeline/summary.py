@@ -44,14 +44,28 @@ def batch_text(ticket: Ticket, locale: object, images: Sequence[ReadyImage], *, 
     total = ticket.job.count
     if not images or (first and len(images) >= total):
         return header_text(ticket, locale)
-    low, high = min(image.index for image in images) + 1, max(image.index for image in images) + 1
-    if low == high:
-        numbers = t("result.number", locale, number=low, total=total)
+    runs = _runs(sorted(image.index + 1 for image in images))
+    if len(runs) > 1:  # one refused between them: "Images 2, 4 of 4", not "2–4"
+        listed = t("result.numbers_separator", locale).join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+        numbers = t("result.numbers_list", locale, numbers=listed, total=total)
+    elif runs[0][0] == runs[0][1]:
+        numbers = t("result.number", locale, number=runs[0][0], total=total)
     else:
-        numbers = t("result.numbers", locale, first=low, last=high, total=total)
+        numbers = t("result.numbers", locale, first=runs[0][0], last=runs[0][1], total=total)
     if first:
         return f"{header_text(ticket, locale)}\n{numbers}"
     return t("result.more", locale, numbers=numbers, prompt=prompt_preview(ticket.job.prompt))
+
+
+def _runs(numbers: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted numbers as runs of consecutive ones: [1, 2, 3, 5] -> [(1, 3), (5, 5)]."""
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
 
 
 def shown_size(asked: str | None, made: str | None) -> str | None:
