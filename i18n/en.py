@@ -383,7 +383,7 @@ TEXTS: dict[str, str] = {
         "Use Variation to start from this image."
     ),
     "buttons.model_gone": "The model that made this image (`{model}`) is no longer offered here, so it can't be made again. Use /imagine to choose another.",
-    "buttons.already_running": "That is already on its way: the same button's request is still running.",
+    "buttons.already_running": "That is already on its way: the same button's request is waiting or running.",
     "buttons.already_largest": (
         "This image is already as large as {model} makes them, so Upscale would only make it again. "
         "Nothing was charged."

@@ -237,7 +237,7 @@ TEXTS: dict[str, str] = {
     "buttons.upscale_image_gone": "这个结果的图片已不在本频道中，且它由机器人不保存的参考图生成，因此无法放大。请在 /改图 中附上一张图片重新开始。",
     "buttons.image_gone": "这个结果的图片已不在本频道中，无法生成变体。请在 /改图 中附上一张图片重新开始。",
     "buttons.model_gone": "生成这张图片的模型（`{model}`）已不再提供，无法重新生成。请使用 /画图 选择其他模型。",
-    "buttons.already_running": "已经在处理中：同一个按钮的请求还在进行。",
+    "buttons.already_running": "已经在处理中：同一个按钮的请求正在等待或进行。",
     "buttons.already_largest": "这张图片已是 {model} 能生成的最大尺寸，放大只会重新生成一张同样大小的图片。未向你计费。",
     "buttons.needs_references": "这张图片是用参考图生成的，机器人不保留参考图，因此无法重新生成。请使用“变体”从这张图片开始。",
     "buttons.upscale_which": "要放大哪一张图片？每次放大都是一个新的单张图片请求。",
