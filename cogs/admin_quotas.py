@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from bot import SeedreamBot
 
 ADMIN = discord.Permissions(manage_guild=True)
-OFF_WORDS = frozenset({"off", "none", "clear", "remove", "关", "关闭", "无", "取消"})  # 关: the bot's own "off"
+OFF_WORDS = frozenset({"off", "none", "clear", "remove", "关", "关闭", "无", "取消"})  # 关闭 (关): the bot's own "off"
 MAX_LISTED_RULES = 25
 DEFAULT_WARN_PERCENT = 80
 

@@ -57,8 +57,8 @@ NAMES: dict[str, str] = {
     "daily_images": "每日图片数",
     "monthly_usd": "每月美元",
     "amount": "金额",
-    "warn_percent": "提醒百分比",
-    "warn_channel": "提醒频道",
+    "warn_percent": "预警百分比",
+    "warn_channel": "预警频道",
     "period": "时段",
     "chart_by": "图表分组",
 }
@@ -94,9 +94,9 @@ TEXTS: dict[str, str] = {
     "Allow image commands in every channel again": "重新允许在所有频道使用图片命令",
     "Only members with this role may generate (omit to clear)": "只有拥有此身份组的成员才能生成图片（留空则清除）",
     "Send requests to a moderators' channel for approval first": "请求先发送到版主频道审核",
-    "on or off": "开或关",
-    "on": "开",
-    "off": "关",
+    "on or off": "开启或关闭",
+    "on": "开启",
+    "off": "关闭",
     "The moderators' channel (needed to turn it on)": "版主频道（开启时必填）",
     "The server's default model, size and watermark": "本服务器的默认模型、尺寸和水印",
     "Default model when a member picks none": "成员未选择时使用的默认模型",
@@ -134,12 +134,12 @@ TEXTS: dict[str, str] = {
     "Which role's settings to show": "要查看哪个身份组的设置",
     # /budget
     "The server's monthly image budget": "本服务器每月的图片预算",
-    "Set the server's monthly budget, and optionally a warning": "设定本服务器的每月预算，可选设置提醒",
+    "Set the server's monthly budget, and optionally a warning": "设定本服务器的每月预算，可选设置预警",
     'US dollars per calendar month, e.g. 100, or "off" to remove the setting': (
         "每个自然月的美元金额，例如 100；填 \"off\" 则移除该设置"
     ),
-    "Warn when this share of the budget is spent (0: no warning)": "预算花费达到此百分比时提醒（0：不提醒）",
-    "Where the warning goes (default: the moderators' approval channel, else this one)": "提醒发送到哪里（默认：审核频道，否则为此频道）",
+    "Warn when this share of the budget is spent (0: no warning)": "预算花费达到此百分比时预警（0：不预警）",
+    "Where the warning goes (default: the moderators' approval channel, else this one)": "预警发送到哪里（默认：审核频道，否则为此频道）",
     "The server's monthly budget, this month's spend and recent changes": "本服务器的每月预算、本月花费和最近的更改",
     # /spend, /history
     "Spend report: summary, CSV of the ledger and a chart": "花费报告：摘要、账本 CSV 和图表",

@@ -317,7 +317,7 @@ TEXTS: dict[str, str] = {
     "budget.warn_without_amount": "预警需要先有预算，请提供预算金额。",
     "budget.warning_at": "预算花费达到 {percent}% 时，会在 {channel} 发出预警。",
     "budget.no_warning": "未设置预算预警。",
-    "budget.warning_channel_gone": "预算花费达到 {percent}% 时的预警无法送达：其频道已被删除。请用 `/预算 设定` 重新填写金额，并用 `提醒频道` 选项另选一个频道。",
+    "budget.warning_channel_gone": "预算花费达到 {percent}% 时的预警无法送达：其频道已被删除。请用 `/预算 设定` 重新填写金额，并用 `预警频道` 选项另选一个频道。",
     "budget.show.title": "服务器预算",
     "budget.show.spent": "本月已花费：{spent}",
     "budget.show.spent_of": "本月已花费：{spent}，剩余：{left}",

@@ -29,14 +29,16 @@ async def test_every_documented_off_word_removes_the_budget(tmp_path):
 
 
 async def test_chinese_off_as_the_bot_itself_words_it(tmp_path):
-    # The bot's own Chinese for "off" is 关 (/设置 审核 offers 开/关): an admin typing 关 means off.
+    # The bot's own Chinese for "off" is 关闭 (/设置 审核 offers 开启/关闭), 关 for short: an admin
+    # typing either means off.
     async with server(tmp_path) as w:
         await w.start_bot()
-        await budget(w, "set", {"amount": "5"})
-        removed = await budget_zh(w, "set", {"amount": "关"})
-        text = removed.all_text()
-        assert "不是有效的美元金额" not in text, text
-        assert await w.storage.quotas.budget(w.guild.id) is None
+        for word in ("关闭", "关"):
+            await budget(w, "set", {"amount": "5"})
+            removed = await budget_zh(w, "set", {"amount": word})
+            text = removed.all_text()
+            assert "不是有效的美元金额" not in text, text
+            assert await w.storage.quotas.budget(w.guild.id) is None, word
 
 
 async def test_amount_spellings_from_the_readme_and_the_descriptions(tmp_path):
