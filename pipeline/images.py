@@ -48,10 +48,12 @@ __all__ = [
     "fit_to_limit",
     "inspect_image",
     "megabytes",
+    "orientation",
     "prepare_reference",
     "read_header",
     "sniff_format",
     "to_data_uri",
+    "turned",
 ]
 
 MB = 1024 * 1024
@@ -228,14 +230,14 @@ def read_header(
     return _header(io.BytesIO(data), max_bytes=max_bytes, max_side=max_side, min_side=min_side, max_aspect=max_aspect)
 
 
-def decode_pixels(info: ImageInfo, accepted_formats: tuple[str, ...]) -> int:
+def decode_pixels(info: ImageInfo, accepted_formats: tuple[str, ...], *, upright: bool = True) -> int:
     """Pixels that checking an image (`check_integrity`) and preparing it as a reference
     (`prepare_reference`) decode at full scale, each ~4 bytes and more: what the check costs in
-    memory. A format the model does not take is converted from its first frame, decoded whole; a
-    JPEG is checked at 1/8 scale, a WebP by its container; a PNG decodes nothing unless the
-    inflate check disagrees with its header."""
+    memory. A format the model does not take, or an image stored turned (not `upright`), is
+    converted from its first frame, decoded whole; a JPEG is checked at 1/8 scale, a WebP by its
+    container; a PNG decodes nothing unless the inflate check disagrees with its header."""
     pixels = info.width * info.height
-    if info.format not in _normalized(accepted_formats):
+    if info.format not in _normalized(accepted_formats) or not upright:
         return pixels
     if info.format == "jpeg":
         return -(-pixels // 64)
@@ -608,22 +610,27 @@ def prepare_reference(
 ) -> tuple[bytes, str]:
     """Bytes and format (lowercase) of a reference image the model accepts.
 
-    Already accepted: the original bytes, untouched. Otherwise the first frame (of a GIF,
-    animated WebP, multi-page TIFF) is converted losslessly to PNG when the model takes PNG;
-    if that PNG would exceed ``max_bytes`` (a photo stored as WebP or BMP can grow) or the
-    model takes only JPEG, it becomes a JPEG at quality 95 down to 85. Raises ImageRejected
-    when nothing the model accepts fits. Call ``inspect_image`` first, or ``read_header`` then
-    ``check_integrity`` (``decode=False`` when converting: decoding the first frame here is
-    the check of what is sent).
+    Already accepted and stored upright: the original bytes, untouched. A photo stored turned
+    (a phone's EXIF orientation, `turned`) is sent upright, re-encoded in its own format where
+    the model takes it (a JPEG at quality 95 down to 85): the bot asks for the size of the photo
+    as it is shown, and a model that does not read EXIF would see it on its side. Otherwise the
+    first frame (of a GIF, animated WebP, multi-page TIFF) is converted losslessly to PNG when
+    the model takes PNG; if that PNG would exceed ``max_bytes`` (a photo stored as WebP or BMP
+    can grow) or the model takes only JPEG, it becomes a JPEG at quality 95 down to 85. Raises
+    ImageRejected when nothing the model accepts fits. Call ``inspect_image`` first, or
+    ``read_header`` then ``check_integrity`` (``decode=False`` when converting: decoding the
+    first frame here is the check of what is sent).
     """
     accepted = _normalized(accepted_formats)
     fmt = sniff_format(data)
     if fmt is None:
         raise ImageRejected("not_image", "is not an image")
-    if fmt in accepted:
+    if fmt in accepted and not turned(data):
         return data, fmt
     frame = _first_frame(data)
     try:
+        if fmt == "jpeg" and "jpeg" in accepted:  # turned: upright, and a JPEG still
+            return _as_jpeg(frame, max_bytes), "jpeg"
         if "png" in accepted:
             out = _encode(_png_ready(frame), "png")
             if len(out) <= max_bytes or "jpeg" not in accepted:
@@ -634,28 +641,51 @@ def prepare_reference(
                     )
                 return out, "png"
         if "jpeg" in accepted:
-            rgb = _flatten_rgb(frame)
-            for quality in (95, 90, 85):
-                out = _encode(rgb, "jpeg", quality=quality)
-                if len(out) <= max_bytes:
-                    return out, "jpeg"
-            raise ImageRejected(
-                "too_large_bytes",
-                f"is {_human_size(len(out))} as JPEG; the limit is {_human_limit(max_bytes)}",
-            )
+            return _as_jpeg(frame, max_bytes), "jpeg"
     finally:
         frame.close()
     names = ", ".join(f.upper() for f in accepted) or "nothing"
     raise ImageRejected("unsupported_format", f"is {fmt.upper()}; this model takes {names}")
 
 
+def _as_jpeg(frame: Image.Image, max_bytes: int) -> bytes:
+    """`frame` as a JPEG within `max_bytes`, at quality 95 down to 85."""
+    rgb = _flatten_rgb(frame)
+    for quality in (95, 90, 85):
+        out = _encode(rgb, "jpeg", quality=quality)
+        if len(out) <= max_bytes:
+            return out
+    raise ImageRejected(
+        "too_large_bytes", f"is {_human_size(len(out))} as JPEG; the limit is {_human_limit(max_bytes)}"
+    )
+
+
+_ORIENTATION = 0x0112  # the EXIF tag: 1 as stored, 2 to 8 mirrored and/or turned (5 to 8: a quarter turn)
+
+
+def orientation(data: bytes) -> int:
+    """The EXIF orientation of an image (1, as stored, when it has none or it cannot be read)."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            value = im.getexif().get(_ORIENTATION, 1)
+    except Exception:  # any failure: as stored
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def turned(data: bytes) -> bool:
+    """Whether an image is shown otherwise than stored (its EXIF orientation mirrors or turns it)."""
+    return orientation(data) != 1
+
+
 def check_reference(
     data: bytes, info: ImageInfo, accepted_formats: tuple[str, ...], *, max_bytes: int = 10 * MB
 ) -> tuple[bytes, str]:
     """After ``read_header``: `check_integrity` then `prepare_reference`. Sent as it is, the whole
-    file is checked; converted, its framing is, and decoding its first frame to convert it is
-    the pixels' check (one decode, not two)."""
-    check_integrity(data, info.format, decode=info.format in _normalized(accepted_formats))
+    file is checked; converted (or turned upright), its framing is, and decoding its first frame
+    to convert it is the pixels' check (one decode, not two)."""
+    as_it_is = info.format in _normalized(accepted_formats) and not turned(data)
+    check_integrity(data, info.format, decode=as_it_is)
     return prepare_reference(data, accepted_formats, max_bytes=max_bytes)
 
 

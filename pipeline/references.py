@@ -49,6 +49,7 @@ from pipeline.images import (
     check_reference,
     decode_pixels,
     megabytes,
+    orientation,
     read_header,
 )
 from pipeline.job import Reference
@@ -214,7 +215,8 @@ async def _check(attachment: AttachmentLike, data: bytes, model: ModelSpec, posi
     name = attachment.filename
     try:
         info = await asyncio.to_thread(read_header, data, **_LIMITS)
-        pixels = decode_pixels(info, model.input_formats)
+        turn = await asyncio.to_thread(orientation, data)
+        pixels = decode_pixels(info, model.input_formats, upright=turn == 1)
         prepared, fmt = await _decoding(pixels, _check_and_convert, data, info, model.input_formats)
     except ImageRejected as rejected:
         known = (attachment.width, attachment.height) if attachment.width and attachment.height else None
@@ -223,7 +225,8 @@ async def _check(attachment: AttachmentLike, data: bytes, model: ModelSpec, posi
     if converted:
         log.info("attachment %s converted to %s for %s", name, fmt, model.id)
     # A converted image has no Discord URL of its own: it always travels as a data URI.
-    width, height = await asyncio.to_thread(_upright_size, data, info.width, info.height)
+    # As shown: a phone's portrait photo is stored 4032x3024, with an orientation turning it a quarter.
+    width, height = (info.height, info.width) if turn in (5, 6, 7, 8) else (info.width, info.height)
     return Reference(filename=name, url=attachment.url, data=prepared, format=fmt, converted=converted,
                      width=width, height=height)  # fmt: skip
 
@@ -295,20 +298,6 @@ class _PixelBudget:
 
 def _check_and_convert(data: bytes, info: ImageInfo, accepted: tuple[str, ...]) -> tuple[bytes, str]:
     return check_reference(data, info, accepted, max_bytes=MAX_REFERENCE_BYTES)
-
-
-def _upright_size(data: bytes, width: int, height: int) -> tuple[int, int]:
-    """The size as the image is shown: a phone's portrait photo is stored 4032x3024 with an EXIF
-    orientation that turns it (5 to 8: a quarter turn)."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            orientation = im.getexif().get(_ORIENTATION, 1)
-    except Exception:  # any failure: the size as stored
-        return width, height
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-
-
-_ORIENTATION = 0x0112  # the EXIF tag
 
 
 def _header_size(data: bytes) -> tuple[int, int] | None:

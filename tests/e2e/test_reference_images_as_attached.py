@@ -106,7 +106,8 @@ _SNIFF = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp", "BMP": "bmp", "TIFF": "t
 async def test_every_real_world_format_reaches_each_gateway_as_a_data_uri_it_takes(tmp_path, flavour, model, taken):
     """what the gateway double receives is a lowercase data URI of a format the model takes
     (SEEDREAM-API.md: png, jpeg; 4.x and 5.0 also webp, bmp, tiff, gif), the member's bytes untouched
-    when taken, else the first frame as PNG, same size; one image is a string; charged once each."""
+    when taken, else the first frame as PNG, same size; a JPEG stored turned (EXIF) goes upright, a
+    JPEG still; one image is a string; charged once each."""
     async with world(tmp_path, flavour=flavour) as w:
         for name, (data, ctype) in GOOD.items():
             before = len(w.gateway.generation_requests)
@@ -119,7 +120,10 @@ async def test_every_real_world_format_reaches_each_gateway_as_a_data_uri_it_tak
             fmt, sent = decode_data_uri(image)
             with Image.open(io.BytesIO(data)) as original:
                 own = _SNIFF[original.format if original.format != "MPO" else "JPEG"]
-                if own in taken:
+                if name.startswith("rot"):  # shown a quarter turn from how it is stored
+                    with Image.open(io.BytesIO(sent)) as got:
+                        assert (fmt, got.size[::-1], got.getexif().get(0x0112, 1)) == ("jpeg", original.size, 1)
+                elif own in taken:
                     assert (fmt, sent) == (own, data), name
                 else:
                     with Image.open(io.BytesIO(sent)) as got:
@@ -237,7 +241,8 @@ async def test_edit_menu_on_the_bots_own_wide_4k_result_is_refused_before_the_fo
 
 async def test_url_mode_sends_discords_links_for_taken_formats_and_data_uris_for_converted_ones(tmp_path):
     """(README: `REFERENCE_IMAGES_AS=url` passes Discord's attachment links; a converted image
-    travels as a data URI): SeedEdit gets the link of a PNG/JPEG and a PNG data URI of a GIF/BMP."""
+    travels as a data URI): SeedEdit gets the link of a PNG/JPEG and a PNG data URI of a GIF/BMP; a
+    JPEG stored turned goes upright, as a JPEG data URI."""
     async with world(tmp_path, flavour="aiearth", reference_images_as="url") as w:
         for name in ("alpha.png", "rot6.jpg", "liar.png", "anim.gif", "pic.bmp"):
             data, ctype = GOOD[name]
@@ -246,6 +251,8 @@ async def test_url_mode_sends_discords_links_for_taken_formats_and_data_uris_for
             [sent] = sent_images(w)
             if name.endswith((".gif", ".bmp")):
                 assert decode_data_uri(sent)[0] == "png", name
+            elif name.startswith("rot"):
+                assert decode_data_uri(sent)[0] == "jpeg", name
             else:
                 assert sent.startswith(w.discord.base_url) and "/attachments/" in sent, (name, sent[:80])
                 assert w.gateway.reference_urls[-1] == sent
