@@ -135,7 +135,10 @@ class SeedreamBot(commands.Bot):
             concurrency=services.settings.max_concurrent_requests,
             per_member=services.settings.max_requests_per_member,
         )
-        self.dispatcher = Dispatcher(self.pipeline, self.queue, services.storage.ledger)
+        self.dispatcher = Dispatcher(
+            self.pipeline, self.queue, services.storage.ledger,
+            needs_review=lambda job: services.storage.guild_config.get(job.guild_id).needs_approval,
+        )  # fmt: skip
         self._extensions = tuple(extensions)
         self._stopping: list[asyncio.Task[None]] = []
         self._telling: asyncio.Task[None] | None = None  # members of requests a stop cut short

@@ -421,6 +421,10 @@ TEXTS: dict[str, str] = {
         "finishes, or press Cancel on {limit:it if it is|one that is} waiting."
     ),
     "queue.restarting": "The bot is restarting; please try again in a minute.",
+    "queue.withdrawn.approval_on": (
+        "Approval mode was turned on while this waited, so it was withdrawn before it started: a moderator "
+        "must see requests first. You were not charged; ask again to send it to them."
+    ),
     "queue.withdrawn.cancelled": "Cancelled. You were not charged.",
     "queue.withdrawn.channel_gone": "This channel was deleted, so the request was withdrawn before it started. You were not charged.",
     "queue.withdrawn.cannot_post": (
@@ -558,6 +562,7 @@ TEXTS: dict[str, str] = {
     "history.status.released": "nothing generated ({reason})",
     "history.status.refused": "refused ({reason})",
     "history.status.pending": "in progress",
+    "history.reason.approval_on": "approval mode turned on while it waited",
     "history.reason.cancelled": "cancelled",
     "history.reason.shutdown": "the bot restarted",
     "history.reason.nothing_generated": "the service made none",

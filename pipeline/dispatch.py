@@ -34,10 +34,20 @@ ADMISSION_WAIT_SECONDS = 1.0
 
 
 class Dispatcher:
-    def __init__(self, pipeline: Pipeline, queue: FairQueue, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        queue: FairQueue,
+        ledger: Ledger,
+        *,
+        needs_review: Callable[[ImageJob], bool] = lambda job: False,
+    ) -> None:
+        """`needs_review(job)`: whether the job's server wants a moderator to see requests first
+        (approval mode), as it is now."""
         self.pipeline = pipeline
         self.queue = queue
         self.ledger = ledger
+        self.needs_review = needs_review
         self._admitting = asyncio.Semaphore(ADMITTING_AT_ONCE)
 
     async def run(
@@ -59,6 +69,12 @@ class Dispatcher:
                 self.queue.enqueue(place, ticket.request_id)
             await self._take_turn(place, status)
 
+    def _still_unreviewed(self, place: Place, job: ImageJob) -> None:
+        """Withdrawn ("approval_on") when approval mode was turned on while it waited, unless a
+        moderator approved it: the server wants a moderator to see requests before they are made."""
+        if not place.approved and self.needs_review(job):
+            raise Withdrawn("approval_on")
+
     @contextlib.asynccontextmanager
     async def _admission(self) -> AsyncIterator[None]:
         """A turn to be admitted (`ADMITTING_AT_ONCE`), or none after `ADMISSION_WAIT_SECONDS`."""
@@ -74,13 +90,15 @@ class Dispatcher:
             self._admitting.release()
 
     async def _take_turn(self, place: Place, live: TurnStatus) -> None:
-        """Wait in line (position shown), then run. Withdrawn (Cancel, shutdown), over a limit
-        lowered meanwhile, or stopped by a shutdown: the books are closed from what was delivered
-        and the member is told."""
+        """Wait in line (position shown), then run. Withdrawn (Cancel, shutdown, approval mode
+        turned on meanwhile), refused by a rule or a limit changed meanwhile, or stopped by a
+        shutdown: the books are closed from what was delivered and the member is told."""
         ticket, running = live.ticket, False
         try:
             await live.wait_turn(self.queue, place)
-            # a limit lowered while it waited refuses it now (not for what those behind it hold)
+            self._still_unreviewed(place, ticket.job)
+            # a rule or a limit changed while it waited refuses it now (a limit not for what those
+            # behind it hold)
             ticket = await self.pipeline.recheck(ticket, behind=self.queue.waiting_ids)
             await live.start()
             running = place.ran = True  # from here on `execute` closes the books, whatever happens

@@ -107,9 +107,17 @@ def is_expected(error: BaseException) -> bool:
     )
 
 
+# The server's rules (pipeline.moderation): a request refused by one only at its turn (a term
+# blocked while it waited) is told as one refused when asked is, privately.
+RULE_REFUSALS = frozenset({"blocked_term", "wrong_channel", "role_required"})
+
+
 def is_private_refusal(error: BaseException) -> bool:
     """A refusal that is the member's own business, told to them alone: the gateway's content
-    filter refusing their prompt or image, or one of their limits (lowered while they waited)."""
+    filter refusing their prompt or image, or one of their limits or of the server's rules
+    (changed while they waited)."""
+    if isinstance(error, UserError):
+        return error.code in RULE_REFUSALS
     return isinstance(error, QuotaExceeded) or (isinstance(error, APIStatusError) and error.is_content_filter)
 
 

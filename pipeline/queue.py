@@ -30,7 +30,8 @@ DELETED_CHANNELS_KEPT = 1000  # enough for any request still on its way to the l
 
 class Withdrawn(Exception):
     """A waiting place left the line before it ran: `reason` is "cancelled", "shutdown",
-    "channel_gone" (deleted meanwhile) or "cannot_post" (its results could reach no one)."""
+    "channel_gone" (deleted meanwhile), "cannot_post" (its results could reach no one) or
+    "approval_on" (approval mode turned on meanwhile: a moderator must see it first)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -50,6 +51,7 @@ class Place:
     # claimed -> waiting -> running -> left; waiting -> withdrawn -> left; "preparing" is a claim
     # held over a slow step before anything is reserved (reference images downloading)
     state: str = "claimed"
+    approved: bool = False  # a moderator's decision (approval mode): reviewed already
     stopped: bool = False  # a shutdown cancelled it while it ran
     ran: bool = False  # it was generating (not withdrawn at its turn): its duration is a run's
     started_at: float | None = None
@@ -91,7 +93,8 @@ class FairQueue:
         if in_flight >= self.per_member and not approved:
             raise UserError("queue.member_busy", code="member_busy", limit=self.per_member)
         place = Place(
-            self, user_id, asyncio.current_task(), channels=channels, state="preparing" if preparing else "claimed"
+            self, user_id, asyncio.current_task(), channels=channels, state="preparing" if preparing else "claimed",
+            approved=approved,
         )
         self._places.append(place)
         self._idle.clear()
