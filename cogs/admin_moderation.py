@@ -184,7 +184,13 @@ class AdminModeration(commands.Cog):
         if mode == "off":
             await self.configs.update(guild_id, approval=False)
             await self._audit(interaction, "moderation.approval", _approval(old), "off")
-            await _reply(interaction, "settings.approval_off")
+            waiting = [a for a in await self.bot.storage.approvals.waiting() if a.guild_id == guild_id]
+            if waiting:  # decided as before: turning it off approves or rejects none of them
+                where = dict.fromkeys(a.review_channel_id or old.approval_channel_id for a in waiting)
+                await _reply(interaction, "settings.approval_off_waiting", count=len(waiting),
+                             channel=", ".join(f"<#{channel_id}>" for channel_id in where))  # fmt: skip
+            else:
+                await _reply(interaction, "settings.approval_off")
             return
         channel_id = channel.id if channel else old.approval_channel_id
         if channel_id is None:

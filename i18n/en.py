@@ -163,6 +163,10 @@ TEXTS: dict[str, str] = {
     "settings.role_set": "Members now need the {role} role to use image commands.",
     "settings.role_cleared": "No role is needed to use image commands any more.",
     "settings.approval_on": "Approval mode is on: requests go to {channel} and wait for a moderator.",
+    "settings.approval_off_waiting": (
+        "Approval mode is off: requests are generated right away. {count} {count:request asked before still waits|"
+        "requests asked before still wait} for a moderator in {channel}, to be approved or rejected there."
+    ),
     "settings.approval_off": "Approval mode is off: requests are generated right away.",
     "settings.approval_needs_channel": "Choose the moderators' channel to turn approval mode on.",
     "settings.defaults_saved": "Server defaults saved.",

@@ -109,6 +109,7 @@ TEXTS: dict[str, str] = {
     "settings.role_set": "成员现在需要拥有 {role} 身份组才能使用图片命令。",
     "settings.role_cleared": "使用图片命令不再需要特定身份组。",
     "settings.approval_on": "审核模式已开启：请求会发送到 {channel}，等待版主审核。",
+    "settings.approval_off_waiting": "审核模式已关闭：请求会立即生成。之前提交的 {count} 个请求仍在 {channel} 等待版主批准或拒绝。",
     "settings.approval_off": "审核模式已关闭：请求会立即生成。",
     "settings.approval_needs_channel": "开启审核模式前，请选择版主频道。",
     "settings.defaults_saved": "已保存服务器默认设置。",

@@ -173,7 +173,10 @@ async def test_approval_mode_turned_off_leaves_waiting_requests_decidable(tmp_pa
     async with world(tmp_path, start=False) as w:
         staff = await approval_world(w)
         await ask(w, w.alice, "a waiting fox")
-        await w.run("settings", {"mode": "off"}, user=staff.admin, subcommand="approval")
+        off = await w.run("settings", {"mode": "off"}, user=staff.admin, subcommand="approval")
+        # the admin hears that it still waits, where, and that a moderator still decides it
+        assert ("Approval mode is off: requests are generated right away. 1 request asked before still waits "
+                f"for a moderator in <#{staff.mods_channel.id}>, to be approved or rejected there.") == off.all_text()
         pressed = await approve(w, staff, "a waiting fox")
         await pressed.wait_for_final()
         await eventually(lambda: len(channel_files(w)) == 1)
