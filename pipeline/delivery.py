@@ -355,6 +355,8 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
     """The single error reply: ephemeral when nothing was said yet, a follow-up otherwise."""
     if is_expected(error):
         log.info("request refused (%s): %s", type(error).__name__, error)
+    elif isinstance(error, aiohttp.ClientError | ConnectionError):  # the way to Discord, not a bug
+        log.warning("%s failed: Discord could not be reached (%s)", _command_name(interaction), type(error).__name__)
     else:
         log.error("unexpected error in %s", _command_name(interaction), exc_info=error)
     text = explain(error, locale_of(interaction))
@@ -363,7 +365,7 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
             await interaction.followup.send(text, ephemeral=True)
         else:
             await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException:
+    except DISCORD_ERRORS:  # refused, or the connection dropped: nothing more to try
         log.warning("could not tell the member about a failure in %s", _command_name(interaction))
 
 

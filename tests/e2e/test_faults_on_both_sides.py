@@ -275,3 +275,19 @@ async def test_a_channel_deleted_while_its_request_runs_charges_the_member_nothi
         async with asyncio.timeout(10):
             while not [m for m in w.discord.channel_messages(w.channel) if m.get("attachments")]:
                 await asyncio.sleep(0.05)
+
+
+async def test_a_reply_and_its_error_notice_both_dropped_leave_no_unhandled_error(tmp_path):
+    # Discord drops the connection of /history's answer, then of the notice that says it failed:
+    # the second drop escaped the error handler ("Task exception was never retrieved" in the log,
+    # an aiohttp error where only Discord's HTTP errors were caught), and the first was logged as
+    # a bug with its traceback. Both are warnings: Discord could not be reached, the notice not sent.
+    async with world(tmp_path) as w:
+        w.discord.fail_next(2, status=None, method="POST", path=r"/webhooks/").drop = True
+        inter = await w.discord.invoke_command("history", {}, user=w.alice, guild=w.guild, channel=w.channel)
+        await inter.wait_for_ack()
+        await asyncio.sleep(1.0)  # both follow-ups tried and dropped, and anything after
+        assert any("history failed: Discord could not be reached" in line for line in w.logs.lines)
+        assert any("could not tell the member about a failure in history" in line for line in w.logs.lines)
+        unhandled = [line for line in w.logs.lines if "never retrieved" in line or "Traceback" in line]
+        assert unhandled == [], unhandled[:3]
