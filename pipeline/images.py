@@ -596,13 +596,22 @@ def _flatten_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _encode(im: Image.Image, fmt: str, *, quality: int = 95) -> bytes:
+def _encode(im: Image.Image, fmt: str, *, quality: int = 95, icc_profile: bytes | None = None) -> bytes:
+    """`icc_profile`: the colour profile to embed (a phone's Display P3; without it the colours
+    read as sRGB, duller), given only when `im` is still in the profile's colour space."""
     buf = io.BytesIO()
+    extra = {"icc_profile": icc_profile} if icc_profile else {}
     if fmt == "png":
-        im.save(buf, "PNG", compress_level=6)
+        im.save(buf, "PNG", compress_level=6, **extra)
     else:
-        im.save(buf, "JPEG", quality=quality)
+        im.save(buf, "JPEG", quality=quality, **extra)
     return buf.getvalue()
+
+
+def _profile_of(frame: Image.Image, ready: Image.Image) -> bytes | None:
+    """`frame`'s colour profile, if `ready` (what is encoded) is `frame` itself: a conversion
+    (CMYK or grey to RGB, a palette expanded) leaves the profile describing other colours."""
+    return frame.info.get("icc_profile") if ready is frame else None
 
 
 def prepare_reference(
@@ -611,9 +620,10 @@ def prepare_reference(
     """Bytes and format (lowercase) of a reference image the model accepts.
 
     Already accepted and stored upright: the original bytes, untouched. A photo stored turned
-    (a phone's EXIF orientation, `turned`) is sent upright, re-encoded in its own format where
-    the model takes it (a JPEG at quality 95 down to 85): the bot asks for the size of the photo
-    as it is shown, and a model that does not read EXIF would see it on its side. Otherwise the
+    (a phone's EXIF orientation, `turned`) is sent upright, re-encoded (a JPEG at quality 95 down
+    to 75, its colour profile kept; another format as PNG): the bot asks for the size of the
+    photo as it is shown, and a model that does not read EXIF would see it on its side. One that
+    would not fit `max_bytes` so goes as it is. Otherwise the
     first frame (of a GIF, animated WebP, multi-page TIFF) is converted losslessly to PNG when
     the model takes PNG; if that PNG would exceed ``max_bytes`` (a photo stored as WebP or BMP
     can grow) or the model takes only JPEG, it becomes a JPEG at quality 95 down to 85. Raises
@@ -629,17 +639,19 @@ def prepare_reference(
         return data, fmt
     frame = _first_frame(data)
     try:
-        if fmt == "jpeg" and "jpeg" in accepted:  # turned: upright, and a JPEG still
-            return _as_jpeg(frame, max_bytes), "jpeg"
+        if fmt in accepted:  # turned: upright, a JPEG still where it was one
+            try:
+                if fmt == "jpeg":
+                    return _as_jpeg(frame, max_bytes, _TURNED_QUALITIES), "jpeg"
+                return _as_png(frame, max_bytes)
+            except ImageRejected:  # larger once re-encoded: as it is, its EXIF turn for the model to read
+                return data, fmt
         if "png" in accepted:
-            out = _encode(_png_ready(frame), "png")
-            if len(out) <= max_bytes or "jpeg" not in accepted:
-                if len(out) > max_bytes:
-                    raise ImageRejected(
-                        "too_large_bytes",
-                        f"is {_human_size(len(out))} as PNG; the limit is {_human_limit(max_bytes)}",
-                    )
-                return out, "png"
+            try:
+                return _as_png(frame, max_bytes)
+            except ImageRejected:
+                if "jpeg" not in accepted:
+                    raise
         if "jpeg" in accepted:
             return _as_jpeg(frame, max_bytes), "jpeg"
     finally:
@@ -648,11 +660,27 @@ def prepare_reference(
     raise ImageRejected("unsupported_format", f"is {fmt.upper()}; this model takes {names}")
 
 
-def _as_jpeg(frame: Image.Image, max_bytes: int) -> bytes:
-    """`frame` as a JPEG within `max_bytes`, at quality 95 down to 85."""
+def _as_png(frame: Image.Image, max_bytes: int) -> tuple[bytes, str]:
+    """`frame` as a PNG within `max_bytes` (ImageRejected if it is larger)."""
+    ready = _png_ready(frame)
+    out = _encode(ready, "png", icc_profile=_profile_of(frame, ready))
+    if len(out) > max_bytes:
+        raise ImageRejected(
+            "too_large_bytes", f"is {_human_size(len(out))} as PNG; the limit is {_human_limit(max_bytes)}"
+        )
+    return out, "png"
+
+
+_QUALITIES = (95, 90, 85)  # a conversion to JPEG: high quality, or refused
+_TURNED_QUALITIES = (95, 90, 85, 80, 75)  # a JPEG turned upright: down to a camera's own 75 before it goes as stored
+
+
+def _as_jpeg(frame: Image.Image, max_bytes: int, qualities: tuple[int, ...] = _QUALITIES) -> bytes:
+    """`frame` as a JPEG within `max_bytes`, at the first of `qualities` it fits at."""
     rgb = _flatten_rgb(frame)
-    for quality in (95, 90, 85):
-        out = _encode(rgb, "jpeg", quality=quality)
+    profile = _profile_of(frame, rgb)
+    for quality in qualities:
+        out = _encode(rgb, "jpeg", quality=quality, icc_profile=profile)
         if len(out) <= max_bytes:
             return out
     raise ImageRejected(
