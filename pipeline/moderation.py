@@ -230,4 +230,7 @@ def moderation_checks(
             raise UserError("moderation.blocked", code="blocked_term")
 
     blocked_terms.reads_prompt = True  # type: ignore[attr-defined]  # not run before a prompt is typed (check_access)
+    # Not again at the turn (Pipeline.recheck): the member's roles are those of when they asked (the
+    # bot hears of no role change), and a role given meanwhile would be refused for want of it.
+    required_role.about_member = True  # type: ignore[attr-defined]
     return [allowed_channel, required_role, blocked_terms]

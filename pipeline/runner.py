@@ -356,13 +356,16 @@ class Pipeline:
         return replace(ticket, limits=await self.limits(ticket.job), limits_revision=revision)
 
     async def recheck(self, ticket: Ticket, *, behind: Callable[[], Sequence[int]] = tuple) -> Ticket:
-        """When its turn comes: the server's rules as they are now (a term blocked, a channel closed
-        or a role required while it waited: released, and the rule's `UserError` raised), then a
+        """When its turn comes: the server's rules on what is asked and where as they are now (a
+        term blocked or a channel closed while it waited: released, and the rule's `UserError`
+        raised; not those about the member, whose roles are as when they asked), then a
         request admitted under limits lowered since (a budget set to 0 while it waited) is checked
         against them again, counting what is spent and held by the requests ahead of it, not by
         those `behind` it in line (first come, first served); over them it is released and
         ``QuotaExceeded`` raised. Either way before anything is asked of the gateway."""
         for check in self.checks:
+            if getattr(check, "about_member", False):
+                continue
             try:
                 await check(ticket.job)
             except UserError as refusal:
