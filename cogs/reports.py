@@ -137,7 +137,10 @@ class Reports(commands.Cog):
         lines.append(t("spend.requests", locale, count=report.requests,
                        refused=report.statuses.get("refused", 0), released=report.statuses.get("released", 0)))
         if running := report.statuses.get("pending", 0):  # counted in the limits already, not in the total
-            lines.append(t("spend.in_progress", locale, count=running, held=format_usd(report.held_micros)))
+            if report.held_micros:
+                lines.append(t("spend.in_progress", locale, count=running, held=format_usd(report.held_micros)))
+            else:  # nothing held: models without a price ("$0.00" would read as free)
+                lines.append(t("spend.in_progress_unpriced", locale, count=running))
         if report.by_model:
             lines.append(t("spend.by_model", locale))
             lines += [self._model_share(share, locale) for share in report.by_model]

@@ -542,6 +542,10 @@ TEXTS: dict[str, str] = {
     "spend.empty": "Nothing was requested in this period.",
     "spend.total": "Total spend: {total} (charged to members for delivered images: {charged})",
     "spend.images": "Images billed: {billed}, delivered: {delivered}",
+    "spend.in_progress_unpriced": (
+        "Still in progress: {count} {count:request|requests} of models without a price set, in the total only "
+        "once {count:it ends|they end}."
+    ),
     "spend.in_progress": (
         "Still in progress: {count} {count:request|requests} holding {held}, in the total only once "
         "{count:it ends|they end}."

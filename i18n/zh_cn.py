@@ -338,6 +338,7 @@ TEXTS: dict[str, str] = {
     "spend.empty": "这段时间内没有请求。",
     "spend.total": "总花费：{total}（成员收到的图片所计费用：{charged}）",
     "spend.images": "计费图片：{billed} 张，已送达：{delivered} 张",
+    "spend.in_progress_unpriced": "仍在进行：{count} 个请求（模型未设置价格），结束后才计入总花费。",
     "spend.in_progress": "仍在进行：{count} 个请求，预留 {held}，结束后才计入总花费。",
     "spend.requests": "请求：{count} 个（{refused} 个在花费前被拒绝，{released} 个未生成图片）",
     "spend.by_model": "按模型：",
