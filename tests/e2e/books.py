@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from image_gateway.money import format_usd
@@ -59,3 +60,16 @@ async def assert_screens_show_the_books(w, people, *, admin, budget_micros: int,
         assert f"Spent this month: {format_usd(charged)}" in text, (member.username, text)
         left = format_usd(max(budget_micros - spent, 0))
         assert f"Server budget left this month: {left} of {format_usd(budget_micros)}" in text, text
+
+
+async def closed_row_of(w, prompt: str, timeout: float = 12.0) -> dict[str, Any]:
+    """The ledger row of the request for `prompt` once it is no longer pending (made, or withdrawn)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        row = next((r for r in await w.ledger_rows() if r["prompt"] == prompt), None)
+        if row is not None and row["status"] != "pending":
+            return row
+        if loop.time() > deadline:
+            raise TimeoutError(f"{prompt!r} still pending: {row}")
+        await asyncio.sleep(0.05)

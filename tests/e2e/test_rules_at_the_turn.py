@@ -8,24 +8,13 @@ import asyncio
 from decimal import Decimal
 
 from tests.doubles.image_gateway_double import Fault
-from tests.e2e.books import assert_books_balanced
-from tests.e2e.harness import World, world
+from tests.e2e.books import assert_books_balanced, closed_row_of
+from tests.e2e.harness import world
 from tests.e2e.staff import EPHEMERAL, add_staff, eventually
 from tests.e2e.test_approval import approval_world, channel_text
 from tests.e2e.test_approval_queue import approve, ask, in_line
 from tests.e2e.test_queue import FAST, submit
-
-
-async def _closed(w: World, prompt: str, timeout: float = 12.0) -> dict:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        row = next((r for r in await w.ledger_rows() if r["prompt"] == prompt), None)
-        if row is not None and row["status"] != "pending":
-            return row
-        if loop.time() > deadline:
-            raise TimeoutError(f"{prompt!r} still pending: {row}")
-        await asyncio.sleep(0.05)
+from tests.e2e.test_rules_changed_while_requests_wait import the_one_slot_taken
 
 
 async def test_an_approved_request_refused_at_its_turn_by_a_blocked_term(tmp_path):
@@ -48,7 +37,7 @@ async def test_an_approved_request_refused_at_its_turn_by_a_blocked_term(tmp_pat
         added = await w.run("blocklist", {"term": "bloody"}, user=staff.admin, subcommand="add")
         assert "Blocked term added" in added.all_text()
 
-        row = await _closed(w, "a bloody battlefield")
+        row = await closed_row_of(w, "a bloody battlefield")
         await asyncio.sleep(0.5)
         assert (row["status"], row["error_code"], row["charged_micros"]) == ("released", "blocked_term", 0), row
         assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["first fox"]
@@ -73,16 +62,14 @@ async def test_a_member_given_the_required_role_while_waiting_is_not_refused_at_
     async with world(tmp_path, start=False, max_concurrent_requests=1, **FAST) as w:
         staff = add_staff(w)
         await w.start_bot()
-        w.gateway.script(Fault.delay(1.5), times=1)
-        await submit(w, w.alice, "a quiet harbour")
-        await eventually(lambda: len(w.gateway.generation_requests) == 1)
+        await the_one_slot_taken(w)
         bob = await submit(w, w.bob, "an owl in a tuxedo")
         w.guild.members[w.alice.id].roles.append(staff.artists.id)
         w.guild.members[w.bob.id].roles.append(staff.artists.id)
         done = await w.run("settings", {"role": staff.artists}, user=staff.admin, subcommand="required-role")
         assert "Artists" in done.all_text() or str(staff.artists.id) in done.all_text(), done.all_text()
 
-        row = await _closed(w, "an owl in a tuxedo")
+        row = await closed_row_of(w, "an owl in a tuxedo")
         await bob.wait_for_final(timeout=10)
         assert "role" not in bob.all_text(), f"bob, who has the role, was told: {bob.all_text()!r}"
         assert (row["status"], row["error_code"]) == ("settled", None), row
@@ -96,16 +83,14 @@ async def test_a_rule_at_the_turn_for_a_member_in_chinese_is_private(tmp_path):
     async with world(tmp_path, start=False, max_concurrent_requests=1, **FAST) as w:
         staff = add_staff(w)
         await w.start_bot()
-        w.gateway.script(Fault.delay(1.5), times=1)
-        await submit(w, w.alice, "a quiet harbour")
-        await eventually(lambda: len(w.gateway.generation_requests) == 1)
+        await the_one_slot_taken(w)
         bob = await w.discord.invoke_command("imagine", {"prompt": "一只穿燕尾服的猫头鹰"}, user=w.bob,
                                              guild=w.guild, channel=w.channel, locale="zh-CN")  # fmt: skip
         await bob.wait_for_ack()
         await eventually(lambda: any("排队中" in (m.get("content") or "") for m in bob.messages))
         await w.run("settings", {"channel": staff.mods_channel}, user=staff.admin, subcommand="channels add")
 
-        row = await _closed(w, "一只穿燕尾服的猫头鹰")
+        row = await closed_row_of(w, "一只穿燕尾服的猫头鹰")
         await bob.wait_for_final(timeout=10)
         assert (row["status"], row["error_code"], row["charged_micros"]) == ("released", "wrong_channel", 0), row
         assert f"在本服务器中，图片命令只能在 <#{staff.mods_channel.id}> 中使用" in bob.all_text(), bob.all_text()

@@ -6,29 +6,21 @@ from __future__ import annotations
 import asyncio
 
 from tests.doubles.image_gateway_double import Fault
+from tests.e2e.books import closed_row_of
 from tests.e2e.harness import World, world
 from tests.e2e.staff import EPHEMERAL, add_staff, eventually, is_ephemeral
 from tests.e2e.test_queue import FAST, submit
 
 
-async def _closed(w: World, prompt: str, timeout: float = 12.0) -> dict:
-    """The ledger row of `prompt` once it is no longer pending (made, or withdrawn)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        row = next((r for r in await w.ledger_rows() if r["prompt"] == prompt), None)
-        if row is not None and row["status"] != "pending":
-            return row
-        if loop.time() > deadline:
-            raise TimeoutError(f"{prompt!r} still pending: {row}")
-        await asyncio.sleep(0.05)
-
-
-async def _bob_waits_behind_alice(w: World, bob_prompt: str):
-    """One slot: alice's request is at the gateway (answered 1.5 s late), bob's waits in line."""
+async def the_one_slot_taken(w: World) -> None:
+    """One slot (MAX_CONCURRENT_REQUESTS=1): alice's request is at the gateway, answered 1.5 s late."""
     w.gateway.script(Fault.delay(1.5), times=1)
     await submit(w, w.alice, "a quiet harbour")
     await eventually(lambda: len(w.gateway.generation_requests) == 1)
+
+
+async def _bob_waits_behind_alice(w: World, bob_prompt: str):
+    await the_one_slot_taken(w)
     return await submit(w, w.bob, bob_prompt)
 
 
@@ -45,7 +37,7 @@ async def test_a_term_blocked_while_the_request_waits_in_line_is_not_sent_to_the
         added = await w.run("blocklist", {"term": "bloody"}, user=staff.admin, subcommand="add")
         assert "Blocked term added" in added.all_text() and is_ephemeral(added)
 
-        row = await _closed(w, "a bloody battlefield")
+        row = await closed_row_of(w, "a bloody battlefield")
         await bob.wait_for_final(timeout=10)
         assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["a quiet harbour"], (
             "a prompt blocked while it waited in line was sent to the gateway"
@@ -79,7 +71,7 @@ async def test_approval_turned_on_while_a_request_waits_in_line_does_not_make_it
         assert "Approval mode was turned on while this waited" in bob.all_text(), bob.all_text()
         assert "not charged" in bob.all_text(), bob.all_text()
         assert not any(m.get("components") for m in bob.messages), bob.messages  # no Cancel left
-        row = await _closed(w, "an owl in a tuxedo")
+        row = await closed_row_of(w, "an owl in a tuxedo")
         assert (row["status"], row["error_code"], row["charged_micros"]) == ("released", "approval_on", 0), row
         again = await w.run("imagine", {"prompt": "an owl in a tuxedo"}, user=w.bob)  # now it is reviewed
         await eventually(lambda: any("an owl in a tuxedo" in (m.get("content") or "")
@@ -108,7 +100,7 @@ async def test_a_quota_exemption_removed_while_waiting_in_line_applies_at_the_tu
         unexempt = await w.run("quota", {"role": vip, "exempt": False}, user=staff.admin, subcommand="exempt")
         assert "no longer exempt" in unexempt.all_text()
 
-        row = await _closed(w, "four owls")
+        row = await closed_row_of(w, "four owls")
         await bob.wait_for_final(timeout=10)
         assert (row["status"], row["error_code"], row["charged_micros"]) == ("released", "daily_images", 0)
         assert [r.json["prompt"] for r in w.gateway.generation_requests] == ["a quiet harbour"]
